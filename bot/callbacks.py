@@ -1,0 +1,21 @@
+"""Typed callback data. Prefixes come from one registry, checked for collisions at import."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class CallbackPrefix(StrEnum):
+    JOURNEY = "j"
+
+
+assert len(set(CallbackPrefix)) == len(list(CallbackPrefix)), "callback prefixes must be unique"
+
+
+class JourneyCB(CallbackData, prefix=CallbackPrefix.JOURNEY):
+    """A button of a journey screen: the action, and the screen it belongs to (to spot stale ones)."""
+
+    action: str
+    screen: int

@@ -1,0 +1,102 @@
+"""Run the bot: long polling by default, or a webhook server (``BOT_MODE=webhook``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.types import BotCommand
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+
+from bot import build_dispatcher
+from bot.journeys import Journeys
+from bot.middlewares import PatientRequests
+from bot.texts import t
+from infra.connections import connect_temporal
+from infra.settings import Settings, get_settings
+
+log = logging.getLogger("diana.bot")
+
+
+def create_bot(settings: Settings) -> Bot:
+    """The aiogram bot, pointed at ``TELEGRAM_API_BASE`` (Telegram, or any server speaking the Bot API)."""
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.bot_api_base))
+    session.middleware(PatientRequests())
+    return Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+async def publish_commands(bot: Bot) -> None:
+    for language in ("es", "en"):
+        commands = [BotCommand(command=name, description=t(f"command.{name}", language))
+                    for name in ("start", "diana", "help")]  # fmt: skip
+        await bot.set_my_commands(commands, language_code=None if language == "es" else language)
+
+
+async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
+    """Serve updates until ``stop`` is set, then finish the ones in hand and close the session."""
+    client = await connect_temporal(settings)
+    journeys = Journeys(client, settings.temporal_task_queue)
+    dispatcher = build_dispatcher(journeys)
+    bot = create_bot(settings)
+    try:
+        await publish_commands(bot)
+        if settings.bot_mode == "webhook":
+            await _serve_webhook(settings, bot, dispatcher, stop)
+        else:
+            await bot.delete_webhook(drop_pending_updates=False)
+            polling = asyncio.create_task(
+                dispatcher.start_polling(
+                    bot,
+                    handle_signals=False,
+                    close_bot_session=False,
+                    allowed_updates=dispatcher.resolve_used_update_types(),
+                )  # fmt: skip
+            )
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({polling, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not polling.done():
+                await dispatcher.stop_polling()
+                await polling
+            stopping.cancel()
+    finally:
+        await bot.session.close()
+
+
+async def _serve_webhook(settings: Settings, bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
+    if not settings.webhook_url:
+        raise SystemExit("BOT_MODE=webhook needs WEBHOOK_URL (the public HTTPS address Telegram will call)")
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    app = web.Application()
+    SimpleRequestHandler(dispatcher=dispatcher, bot=bot, secret_token=secret).register(app, path=settings.webhook_path)
+    setup_application(app, dispatcher, bot=bot)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.webhook_listen_host, settings.webhook_listen_port).start()
+    await bot.set_webhook(settings.webhook_url, secret_token=secret,
+                          allowed_updates=dispatcher.resolve_used_update_types())  # fmt: skip
+    log.info("webhook listening on %s:%s%s", settings.webhook_listen_host, settings.webhook_listen_port,
+             settings.webhook_path)  # fmt: skip
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_bot(get_settings(), stop)
+
+    asyncio.run(_main())

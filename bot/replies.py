@@ -1,0 +1,58 @@
+"""From an update to the journey and back: build the request, ask the journey, show the screen."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram.types import Message, User
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError
+
+from bot.journeys import JourneyRejected, Journeys
+from bot.texts import language_of, render, t
+from workflows.contracts import JourneyReply, JourneyRequest, RequestKind, TelegramProfile
+
+log = logging.getLogger("diana.bot")
+
+
+class Refusal:
+    """Why the journey did not answer, as text for the user."""
+
+    def __init__(self, key: str, language: str) -> None:
+        self.text = t(key, language)
+
+
+def journey_request(
+    update_id: int, user: User, kind: RequestKind, *, action: str = "", screen: int = 0, text: str = ""
+) -> JourneyRequest:
+    return JourneyRequest(
+        update_id=update_id,
+        user_id=user.id,
+        kind=kind,
+        action=action,
+        screen=screen,
+        text=text,
+        profile=TelegramProfile(
+            user_id=user.id, first_name=user.first_name, username=user.username, language_code=user.language_code
+        ),
+    )
+
+
+async def ask(journeys: Journeys, request: JourneyRequest, language_code: str | None) -> JourneyReply | Refusal:
+    language = language_of(language_code)
+    try:
+        return await journeys.interact(request)
+    except JourneyRejected as rejected:
+        return Refusal(f"reject.{rejected.kind}", language)
+    except (RPCError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        log.exception("journey %s did not answer update %s", request.user_id, request.update_id)
+        return Refusal("reject.unavailable", language)
+
+
+async def answer_in_chat(message: Message, outcome: JourneyReply | Refusal) -> None:
+    """Show the outcome as a new message in the user's chat."""
+    if isinstance(outcome, Refusal):
+        await message.answer(outcome.text)
+        return
+    text, markup = render(outcome.screen, outcome.language)
+    await message.answer(text, reply_markup=markup)

@@ -1,0 +1,36 @@
+"""Commands: /start (onboarding or welcome back), /diana (the menu), /help."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command, CommandStart
+from aiogram.types import Message, Update
+
+from bot.journeys import Journeys
+from bot.replies import answer_in_chat, ask, journey_request
+from bot.texts import language_of, t
+
+router = Router(name=__name__)
+
+
+@router.message(CommandStart())
+async def start(message: Message, event_update: Update, journeys: Journeys) -> None:
+    """/start, with or without a deep-link payload: Diana's introduction, or the menu for a returning user."""
+    assert message.from_user is not None
+    request = journey_request(event_update.update_id, message.from_user, "start", text=message.text or "")
+    await answer_in_chat(message, await ask(journeys, request, message.from_user.language_code))
+
+
+@router.message(Command("diana", "menu"))
+async def menu(message: Message, event_update: Update, journeys: Journeys) -> None:
+    """/diana: the main menu."""
+    assert message.from_user is not None
+    request = journey_request(event_update.update_id, message.from_user, "menu")
+    await answer_in_chat(message, await ask(journeys, request, message.from_user.language_code))
+
+
+@router.message(Command("help"))
+async def help_command(message: Message) -> None:
+    """/help: how to talk to Diana."""
+    language = language_of(message.from_user.language_code if message.from_user else None)
+    await message.answer(t("help", language))

@@ -1,0 +1,1 @@
+"""Diana's infrastructure: configuration, the embedded dev stack, migrations and the Bot API emulator."""

@@ -1,0 +1,176 @@
+"""``diana``: run the product and each of its parts against one configuration.
+
+diana play       everything: servers, emulator (without a token), worker, bot and the terminal chat
+diana up         start the servers (Temporal + UI, Postgres, Redis); reuses what already runs
+diana down       stop the servers
+diana status     which servers answer
+diana worker     the journey worker
+diana bot        the bot (polling, or webhook with BOT_MODE=webhook)
+diana emulator   the Telegram Bot API emulator on its own
+diana chat       the terminal chat against a running emulator
+diana migrate    apply (or with --to N roll back) the SQL migrations
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from infra import stack
+from infra.settings import Settings, get_settings
+
+CHAT_USER_ID = 424242
+
+
+def _log_to_file(settings: Settings, name: str) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        level=logging.INFO,
+        filename=settings.data_dir / f"{name}.log",
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def _play(settings: Settings) -> None:
+    from bot.main import run_bot
+    from infra.emulator import BotAPIEmulator
+    from infra.terminal_chat import TerminalChat, read_stdin
+    from worker.main import run_worker
+
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    emulator = None
+    if settings.uses_emulator:
+        emulator = BotAPIEmulator()
+        await emulator.start(port=settings.emulator_port)
+    parts = [asyncio.create_task(run_worker(settings, stop)), asyncio.create_task(run_bot(settings, stop))]
+    try:
+        if emulator is None:
+            print("Diana is running against Telegram. Ctrl-C stops the bot and the worker.")
+            await stop.wait()
+            return
+        name = (getpass.getuser() or "viajero").capitalize()
+        print(f"Diana te espera. Tu viaje en Temporal: journey-{CHAT_USER_ID}\n"
+              "Escribe /start para empezar; un número pulsa un botón; /quit para salir.\n")  # fmt: skip
+        lines: asyncio.Queue[str | None] = asyncio.Queue()
+        reader = asyncio.create_task(read_stdin(lines))
+        chat = asyncio.create_task(TerminalChat(emulator.base_url, CHAT_USER_ID, name).run(lines))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({chat, stopping, *parts}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (chat, reader, stopping):
+            task.cancel()
+        for part in parts:
+            if part.done() and part.exception():
+                raise part.exception()  # type: ignore[misc]
+    finally:
+        stop.set()
+        await asyncio.gather(*parts, return_exceptions=True)
+        if emulator is not None:
+            await emulator.stop()
+
+
+async def _serve_emulator(settings: Settings) -> None:
+    from infra.emulator import BotAPIEmulator
+
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    emulator = BotAPIEmulator()
+    url = await emulator.start(port=settings.emulator_port)
+    print(f"Bot API emulator on {url} (bot API: {url}/bot<token>/<method>, control: {url}/control/...)")
+    await stop.wait()
+    await emulator.stop()
+
+
+async def _chat(settings: Settings) -> None:
+    from infra.terminal_chat import TerminalChat, read_stdin
+
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+    reader = asyncio.create_task(read_stdin(lines))
+    await TerminalChat(settings.bot_api_base, CHAT_USER_ID, getpass.getuser().capitalize()).run(lines)
+    reader.cancel()
+
+
+async def _migrate(settings: Settings, target: int | None) -> int:
+    import asyncpg
+
+    from infra.migrate import migrate
+
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        return await migrate(conn, target)
+    finally:
+        await conn.close()
+
+
+def _print_up(settings: Settings) -> None:
+    for line in stack.up(settings).lines:
+        print(line)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="diana", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, text in (("play", "everything, with the terminal chat when no TELEGRAM_BOT_TOKEN is set"),
+                       ("up", "start the servers"), ("down", "stop the servers"), ("status", "which servers answer"),
+                       ("worker", "run the worker"), ("bot", "run the bot"), ("emulator", "run the Bot API emulator"),
+                       ("chat", "terminal chat against a running emulator")):  # fmt: skip
+        commands.add_parser(name, help=text)
+    migrate_parser = commands.add_parser("migrate", help="apply or roll back SQL migrations")
+    migrate_parser.add_argument("--to", type=int, default=None, help="target version (0 rolls everything back)")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    command = args.command or "play"
+    try:
+        if command == "up":
+            _print_up(settings)
+        elif command == "down":
+            for line in stack.down(settings).lines:
+                print(line)
+        elif command == "status":
+            for endpoint in (stack.temporal_endpoint(settings), stack.postgres_endpoint(settings),
+                             stack.redis_endpoint(settings)):  # fmt: skip
+                print(f"{endpoint.name}: {'answers' if endpoint.answers() else 'down'} on {endpoint.port}")
+        elif command == "worker":
+            from worker.main import main as worker_main
+
+            worker_main()
+        elif command == "bot":
+            from bot.main import main as bot_main
+
+            bot_main()
+        elif command == "emulator":
+            logging.basicConfig(level=logging.INFO)
+            asyncio.run(_serve_emulator(settings))
+        elif command == "chat":
+            asyncio.run(_chat(settings))
+        elif command == "migrate":
+            print(f"schema at version {asyncio.run(_migrate(settings, args.to))}")
+        elif command == "play":
+            _print_up(settings)
+            _log_to_file(settings, "play")
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(_play(settings))
+            print("\nHasta pronto. The servers keep running (journeys persist): `diana down` stops them.")
+    except stack.StackError as error:
+        print(f"diana {command}: {error}", file=sys.stderr)
+        return 1
+    except ValueError as error:
+        print(f"diana {command}: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

