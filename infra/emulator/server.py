@@ -85,6 +85,7 @@ class BotAPIEmulator:
         self._webhook_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self._closing = False
         self.app = self._build_app()
         self._methods: dict[str, Handler] = {
             "getMe": self._get_me,
@@ -124,6 +125,9 @@ class BotAPIEmulator:
         return f"http://127.0.0.1:{self.port}"
 
     async def stop(self) -> None:
+        # Release long polls at once, so the server does not wait out their timeouts.
+        self._closing = True
+        await self._notify()
         if self._webhook_task:
             self._webhook_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -223,7 +227,7 @@ class BotAPIEmulator:
                         me.result()
                     pending = self._pending()
                     left = deadline - time.monotonic()
-                    if pending or left <= 0:
+                    if pending or left <= 0 or self._closing:
                         return pending[:limit]
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._changed.wait(), timeout=min(left, 0.5))
@@ -553,7 +557,7 @@ class BotAPIEmulator:
         while True:
             entries = [e for e in chat.transcript if e["seq"] > after] if chat else []
             left = deadline - time.monotonic()
-            if entries or left <= 0:
+            if entries or left <= 0 or self._closing:
                 return web.json_response({"ok": True, "result": entries})
             async with self._changed:
                 with contextlib.suppress(TimeoutError):

