@@ -29,7 +29,7 @@ async def state_of(client: Client, user_id: int) -> JourneyState:
 
 
 async def ledger(pool: asyncpg.Pool, user_id: int) -> list[asyncpg.Record]:
-    return await pool.fetch(
+    return await pool.fetch(  # type: ignore[no-any-return]
         "SELECT action, amount, balance_after, idempotency_key FROM besitos_ledger WHERE telegram_user_id = $1 ORDER BY id",
         user_id,
     )

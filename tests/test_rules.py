@@ -8,7 +8,14 @@ import pytest
 
 from tests.helpers import request
 from workflows import rules
-from workflows.contracts import AwardBesitos, JourneyError, JourneyState, SaveProfile, UnlockAchievement
+from workflows.contracts import (
+    AwardBesitos,
+    JourneyError,
+    JourneyRequest,
+    JourneyState,
+    SaveProfile,
+    UnlockAchievement,
+)
 from workflows.economy import POINTS, level_cost, level_progress, progress_bar
 
 NOW = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)
@@ -204,7 +211,7 @@ class TestExactlyOnce:
         assert [e.idempotency_key for e in first] == [e.idempotency_key for e in second]
 
 
-def _last_step() -> tuple[JourneyState, object, datetime]:
+def _last_step() -> tuple[JourneyState, JourneyRequest, datetime]:
     state = JourneyState(user_id=USER)
     state = rules.decide(state, request(USER, "start", update_id=1), NOW).state
     for update_id in (2, 3):

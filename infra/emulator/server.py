@@ -129,9 +129,10 @@ class BotAPIEmulator:
         self._closing = True
         await self._notify()
         if self._webhook_task:
-            self._webhook_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._webhook_task
+            try:
+                await asyncio.wait_for(self._webhook_task, timeout=2)
+            except TimeoutError:
+                self._webhook_task.cancel()
         if self._runner:
             await self._runner.cleanup()
 
@@ -492,7 +493,7 @@ class BotAPIEmulator:
 
     async def _deliver_webhooks(self) -> None:
         async with aiohttp.ClientSession() as session:
-            while True:
+            while not self._closing:
                 webhook = self.webhook
                 pending = [u for u in self.updates if webhook and _allowed(u, webhook["allowed_updates"])]
                 if webhook is None or not pending:

@@ -1,0 +1,70 @@
+"""The embedded stack: idempotent start, clean stop, and journeys that survive a Temporal restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from infra import stack
+from infra.cli import main as diana
+from infra.settings import Settings
+from tests.helpers import new_user_id
+from workflows.contracts import JourneyInput
+from workflows.journey import JourneyWorkflow, journey_id
+
+
+def settings_in(folder: Path) -> Settings:
+    return Settings(
+        DIANA_DATA_DIR=folder,
+        DIANA_TEMPORAL_PORT=stack.free_port(),
+        DIANA_TEMPORAL_UI_PORT=stack.free_port(),
+        DIANA_POSTGRES_PORT=stack.free_port(),
+        DIANA_REDIS_PORT=stack.free_port(),
+    )
+
+
+async def test_temporal_keeps_journeys_across_a_restart(tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    user_id = new_user_id()
+    assert stack.start_temporal(settings) is True
+    try:
+        assert stack.start_temporal(settings) is False, "a second start reuses the running server"
+        client = await Client.connect(settings.temporal_target, data_converter=pydantic_data_converter)
+        async with Worker(client, task_queue="restart", workflows=[JourneyWorkflow]):
+            await client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=user_id), id=journey_id(user_id),
+                                        task_queue="restart")  # fmt: skip
+        assert stack.stop_temporal(settings) is True
+        assert not stack.temporal_endpoint(settings).answers()
+
+        stack.start_temporal(settings)
+        client = await Client.connect(settings.temporal_target, data_converter=pydantic_data_converter)
+        description = await client.get_workflow_handle(journey_id(user_id)).describe()
+        assert description.status is not None and description.status.name == "RUNNING"
+        assert (tmp_path / "temporal" / "temporal.db").exists()
+    finally:
+        stack.stop_temporal(settings)
+
+
+def test_redis_up_is_idempotent_and_down_stops_it(tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    assert stack.start_redis(settings) is True
+    try:
+        assert stack.start_redis(settings) is False
+        assert stack.redis_endpoint(settings).answers()
+    finally:
+        assert stack.stop_redis(settings) is True
+    assert not stack.redis_endpoint(settings).answers()
+    assert stack.stop_redis(settings) is False, "stopping twice is harmless"
+
+
+def test_cli_refuses_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        diana(["fly"])
+    assert exit_info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        diana(["migrate", "--to", "two"])
