@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from infra.emulator import BotAPIEmulator
+from infra.stack import free_port
+from infra.terminal_chat import TerminalChat
 from tests.helpers import REPO_ROOT, eventually, new_user_id
 from tests.telegram import EmulatedUser
 from workflows.contracts import JourneyState
@@ -32,11 +35,8 @@ async def emulator() -> AsyncIterator[BotAPIEmulator]:
         await emulator.stop()
 
 
-@pytest.fixture
-async def bot_process(
-    emulator: BotAPIEmulator, temporal_env: WorkflowEnvironment, task_queue: str, database: str, redis_server: str,
-    worker: Worker,
-) -> AsyncIterator[subprocess.Popen[bytes]]:  # fmt: skip
+def bot_environment(emulator: BotAPIEmulator, temporal_env: WorkflowEnvironment, task_queue: str, database: str,
+                    redis_server: str, **extra: str) -> dict[str, str]:  # fmt: skip
     env = {key: value for key, value in os.environ.items() if key != "TELEGRAM_BOT_TOKEN"}
     env.update(
         TELEGRAM_API_BASE=emulator.base_url,
@@ -44,18 +44,33 @@ async def bot_process(
         TEMPORAL_TASK_QUEUE=task_queue,
         DATABASE_URL=database,
         REDIS_URL=redis_server,
+        **extra,
     )
+    return env
+
+
+async def stop_bot(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        # Wait off the event loop: the emulator serving the bot's last long poll runs on it.
+        await asyncio.to_thread(process.wait, 15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("the bot did not stop within 15 s of SIGTERM")
+
+
+@pytest.fixture
+async def bot_process(
+    emulator: BotAPIEmulator, temporal_env: WorkflowEnvironment, task_queue: str, database: str, redis_server: str,
+    worker: Worker,
+) -> AsyncIterator[subprocess.Popen[bytes]]:  # fmt: skip
+    """The real bot, as its own process, long-polling the emulator."""
+    env = bot_environment(emulator, temporal_env, task_queue, database, redis_server)
     process = subprocess.Popen([sys.executable, "-m", "infra.cli", "bot"], env=env, cwd=REPO_ROOT)
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            # Wait off the event loop: the emulator serving the bot's last long poll runs on it.
-            await asyncio.to_thread(process.wait, 15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            pytest.fail("the bot did not stop within 15 s of SIGTERM")
+        await stop_bot(process)
 
 
 @pytest.fixture
@@ -164,3 +179,84 @@ async def test_telegram_flood_limits_are_waited_out(
     assert len(sent) == 2, "each reply arrives exactly once"
     refused = [c for c in emulator.calls if c["method"] == "sendMessage" and c.get("error_code") == 429]
     assert len(refused) == 2
+
+
+async def test_one_users_burst_is_answered_in_order(
+    bot_process: subprocess.Popen[bytes], emulator: BotAPIEmulator, http: aiohttp.ClientSession,
+) -> None:  # fmt: skip
+    user = EmulatedUser(http, emulator.base_url, new_user_id())
+    await user.send("/start")
+    intro = await user.next_from_bot("bot_message", within=60)
+    await user.press(intro["message_id"], user.button(intro, "Continuar"))
+    await user.next_from_bot("bot_edit")
+    # Three updates at once: each is applied once, in the order they were sent.
+    for text in ("/help", "/start", "/help"):
+        await user.send(text)
+    replies = [await user.next_from_bot("bot_message") for _ in range(3)]
+    assert "Escribe /start para conocer a Diana" in replies[0]["text"]
+    assert "(2/3)" in replies[1]["text"], "the introduction resumes where it was"
+    assert "Escribe /start para conocer a Diana" in replies[2]["text"]
+
+
+async def test_webhook_mode_requires_the_secret_token(
+    emulator: BotAPIEmulator, temporal_env: WorkflowEnvironment, task_queue: str, database: str, redis_server: str,
+    worker: Worker, http: aiohttp.ClientSession,
+) -> None:  # fmt: skip
+    port = free_port()
+    env = bot_environment(emulator, temporal_env, task_queue, database, redis_server, BOT_MODE="webhook",
+                          WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram/webhook", WEBHOOK_SECRET="s3cret-token",
+                          WEBHOOK_LISTEN_PORT=str(port))  # fmt: skip
+    process = subprocess.Popen([sys.executable, "-m", "infra.cli", "bot"], env=env, cwd=REPO_ROOT)
+    try:
+
+        async def webhook_set() -> bool:
+            return emulator.webhook is not None
+
+        await eventually(webhook_set, within=60)
+        assert emulator.webhook is not None and emulator.webhook["secret_token"] == "s3cret-token"
+        user = EmulatedUser(http, emulator.base_url, new_user_id())
+        await user.send("/start")
+        intro = await user.next_from_bot("bot_message", within=30)
+        assert "Soy <b>Diana</b>" in intro["text"]
+
+        forged = {
+            "update_id": 1,
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": 5, "type": "private"},
+                "from": {"id": 5, "is_bot": False, "first_name": "X"},
+                "text": "/start",
+            },
+        }
+        for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
+            async with http.post(f"http://127.0.0.1:{port}/telegram/webhook", json=forged, headers=headers) as response:
+                assert response.status == 401
+        assert 5 not in emulator.chats, "an update without the secret is never handled"
+    finally:
+        await stop_bot(process)
+
+
+async def test_terminal_chat_plays_start_to_menu(
+    bot_process: subprocess.Popen[bytes], emulator: BotAPIEmulator,
+) -> None:  # fmt: skip
+    out = io.StringIO()
+    user_id = new_user_id()
+    chat = TerminalChat(emulator.base_url, user_id, "Clara", out=out)
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+    running = asyncio.create_task(chat.run(lines))
+
+    async def shown(text: str) -> bool:
+        return text in out.getvalue()
+
+    await lines.put("/start")
+    await eventually(lambda: shown("(1/3)"), within=60)
+    for step in ("(2/3)", "(3/3)", "Bienvenido a mi mundo"):
+        await lines.put("1")
+        await eventually(lambda step=step: shown(step))  # type: ignore[misc]
+    await eventually(lambda: shown("[2] 🌟 Mis Besitos"))
+    await lines.put("2")
+    await eventually(lambda: shown("Tienes 50 besitos"))
+    await lines.put("/quit")
+    await asyncio.wait_for(running, timeout=10)
+    assert "Hola, Clara. Soy Diana." in out.getvalue()
