@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 
@@ -11,6 +12,7 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
@@ -33,10 +35,15 @@ def create_bot(settings: Settings) -> Bot:
 
 
 async def publish_commands(bot: Bot) -> None:
+    """The command menu in both languages. Optional: a Bot API server without it still runs the bot."""
     for language in ("es", "en"):
         commands = [BotCommand(command=name, description=t(f"command.{name}", language))
                     for name in ("start", "diana", "help")]  # fmt: skip
-        await bot.set_my_commands(commands, language_code=None if language == "es" else language)
+        try:
+            await bot.set_my_commands(commands, language_code=None if language == "es" else language)
+        except TelegramAPIError as error:
+            log.warning("could not publish the command menu: %s", error.message)
+            return
 
 
 async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
@@ -50,7 +57,8 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
         if settings.bot_mode == "webhook":
             await _serve_webhook(settings, bot, dispatcher, stop)
         else:
-            await bot.delete_webhook(drop_pending_updates=False)
+            with contextlib.suppress(TelegramAPIError):  # polling needs no webhook; none may be set
+                await bot.delete_webhook(drop_pending_updates=False)
             polling = asyncio.create_task(
                 dispatcher.start_polling(
                     bot,

@@ -54,7 +54,13 @@ async def _play(settings: Settings) -> None:
     emulator = None
     if settings.uses_emulator:
         emulator = BotAPIEmulator()
-        await emulator.start(port=settings.emulator_port)
+        try:
+            await emulator.start(port=settings.emulator_port)
+        except OSError as error:
+            raise stack.StackError(
+                f"the Bot API emulator cannot listen on port {settings.emulator_port} ({error.strerror}); "
+                "is another `diana play` running? (DIANA_EMULATOR_PORT picks another port)"
+            ) from None
     parts = [asyncio.create_task(run_worker(settings, stop)), asyncio.create_task(run_bot(settings, stop))]
     try:
         if emulator is None:
@@ -65,11 +71,11 @@ async def _play(settings: Settings) -> None:
         print(f"Diana te espera. Tu viaje en Temporal: journey-{CHAT_USER_ID}\n"
               "Escribe /start para empezar; un número pulsa un botón; /quit para salir.\n")  # fmt: skip
         lines: asyncio.Queue[str | None] = asyncio.Queue()
-        reader = asyncio.create_task(read_stdin(lines))
+        await read_stdin(lines)
         chat = asyncio.create_task(TerminalChat(emulator.base_url, CHAT_USER_ID, name).run(lines))
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({chat, stopping, *parts}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (chat, reader, stopping):
+        for task in (chat, stopping):
             task.cancel()
         for part in parts:
             if part.done() and part.exception():
@@ -97,9 +103,8 @@ async def _chat(settings: Settings) -> None:
     from infra.terminal_chat import TerminalChat, read_stdin
 
     lines: asyncio.Queue[str | None] = asyncio.Queue()
-    reader = asyncio.create_task(read_stdin(lines))
+    await read_stdin(lines)
     await TerminalChat(settings.bot_api_base, CHAT_USER_ID, getpass.getuser().capitalize()).run(lines)
-    reader.cancel()
 
 
 async def _migrate(settings: Settings, target: int | None) -> int:

@@ -10,6 +10,7 @@ import asyncio
 import html
 import re
 import sys
+import threading
 from typing import Any, TextIO
 
 import aiohttp
@@ -96,10 +97,15 @@ class TerminalChat:
 
 
 async def read_stdin(lines: asyncio.Queue[str | None]) -> None:
+    """Feed stdin lines into ``lines`` (``None`` at end of input).
+
+    A daemon thread does the blocking reads, so Ctrl-C never waits for one more Enter.
+    """
     loop = asyncio.get_running_loop()
-    while True:
-        line = await loop.run_in_executor(None, sys.stdin.readline)
-        if not line:
-            await lines.put(None)
-            return
-        await lines.put(line)
+
+    def pump() -> None:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+        loop.call_soon_threadsafe(lines.put_nowait, None)
+
+    threading.Thread(target=pump, name="terminal-chat-stdin", daemon=True).start()

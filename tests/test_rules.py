@@ -224,3 +224,8 @@ def test_search_attributes_carry_no_personal_data() -> None:
     values = rules.search_attribute_values(onboarded())
     assert values == {"JourneyStage": "active", "BesitosLevel": 1, "BesitosBalance": 50, "VipActive": False,
                       "LastSeenAt": NOW}  # fmt: skip
+
+
+def test_last_seen_is_published_to_the_minute() -> None:
+    state = onboarded().model_copy(update={"last_seen": NOW + timedelta(seconds=42, microseconds=5)})
+    assert rules.search_attribute_values(state)["LastSeenAt"] == NOW

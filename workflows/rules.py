@@ -249,11 +249,16 @@ def unlock_achievement(
 
 
 def search_attribute_values(state: JourneyState) -> dict[str, str | int | bool | datetime | None]:
-    """What the Temporal UI filters on, derived from the state (no personal data)."""
+    """What the Temporal UI filters on, derived from the state (no personal data).
+
+    Last seen is kept to the minute: operators ask "idle for days", and a finer value would add
+    a history event to every single update.
+    """
+    last_seen = state.last_seen.replace(second=0, microsecond=0) if state.last_seen else None
     return {
         "JourneyStage": state.stage,
         "BesitosLevel": level_progress(state.lifetime_besitos).level,
         "BesitosBalance": state.besitos,
         "VipActive": False,
-        "LastSeenAt": state.last_seen,
+        "LastSeenAt": last_seen,
     }
