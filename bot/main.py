@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -22,7 +21,7 @@ from bot.journeys import Journeys
 from bot.middlewares import PatientRequests
 from bot.texts import t
 from infra.connections import connect_temporal
-from infra.settings import Settings, get_settings
+from infra.settings import Settings
 
 log = logging.getLogger("diana.bot")
 
@@ -95,16 +94,3 @@ async def _serve_webhook(settings: Settings, bot: Bot, dispatcher: Dispatcher, s
         await stop.wait()
     finally:
         await runner.cleanup()
-
-
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-
-    async def _main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await run_bot(get_settings(), stop)
-
-    asyncio.run(_main())

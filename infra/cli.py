@@ -20,7 +20,7 @@ import getpass
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from infra import stack
 from infra.settings import Settings, get_settings
@@ -41,6 +41,18 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+
+
+def _serve(run: Callable[[Settings, asyncio.Event], Awaitable[None]], settings: Settings) -> None:
+    """Run one part (worker, bot) until SIGINT/SIGTERM, then let it finish what it holds."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        await run(settings, stop)
+
+    asyncio.run(_main())
 
 
 async def _play(settings: Settings) -> None:
@@ -148,13 +160,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                              stack.redis_endpoint(settings)):  # fmt: skip
                 print(f"{endpoint.name}: {'answers' if endpoint.answers() else 'down'} on {endpoint.port}")
         elif command == "worker":
-            from worker.main import main as worker_main
+            from worker.main import run_worker
 
-            worker_main()
+            _serve(run_worker, settings)
         elif command == "bot":
-            from bot.main import main as bot_main
+            from bot.main import run_bot
 
-            bot_main()
+            _serve(run_bot, settings)
         elif command == "emulator":
             logging.basicConfig(level=logging.INFO)
             asyncio.run(_serve_emulator(settings))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -12,7 +11,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from infra.connections import connect_temporal, create_pool
-from infra.settings import Settings, get_settings
+from infra.settings import Settings
 from worker import WORKFLOWS, build_activities
 
 log = logging.getLogger("diana.worker")
@@ -39,16 +38,3 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             await stop.wait()
     finally:
         await pool.close()
-
-
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-
-    async def _main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await run_worker(get_settings(), stop)
-
-    asyncio.run(_main())
