@@ -15,5 +15,5 @@ router = Router(name=__name__)
 async def free_text(message: Message, event_update: Update, journeys: Journeys) -> None:
     """Any other text (unknown commands included): the journey answers in Diana's voice."""
     assert message.from_user is not None and message.text is not None
-    request = journey_request(event_update.update_id, message.from_user, "text", text=message.text)
+    request = journey_request(event_update, message.from_user, "text", text=message.text)
     await answer_in_chat(message, await ask(journeys, request, message.from_user.language_code))

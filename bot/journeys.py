@@ -33,7 +33,7 @@ class Journeys:
         self.task_queue = task_queue
 
     async def interact(self, request: JourneyRequest) -> JourneyReply:
-        """Apply ``request`` exactly once (Telegram's ``update_id`` is the Temporal update id).
+        """Apply ``request`` exactly once (the Telegram update is the Temporal update id).
 
         :raises JourneyRejected: the journey's validator refused the request.
         """
@@ -49,7 +49,7 @@ class Journeys:
                 JourneyWorkflow.interact,
                 request,
                 start_workflow_operation=start,
-                id=f"telegram-update-{request.update_id}",
+                id=f"telegram-update-{request.delivery}",
             )
         except WorkflowUpdateFailedError as failure:
             cause = failure.cause

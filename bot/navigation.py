@@ -25,7 +25,7 @@ async def press(query: CallbackQuery, callback_data: JourneyCB, event_update: Up
         await query.answer(t(f"reject.{JourneyError.FOREIGN_USER}", language), show_alert=True)
         return
     request = journey_request(
-        event_update.update_id, query.from_user, "button", action=callback_data.action, screen=callback_data.screen
+        event_update, query.from_user, "button", action=callback_data.action, screen=callback_data.screen
     )
     outcome = await ask(journeys, request, query.from_user.language_code)
     if isinstance(outcome, Refusal):

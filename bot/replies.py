@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
-from aiogram.types import Message, User
+from aiogram.types import Message, Update, User
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
@@ -23,10 +24,13 @@ class Refusal:
 
 
 def journey_request(
-    update_id: int, user: User, kind: RequestKind, *, action: str = "", screen: int = 0, text: str = ""
+    update: Update, user: User, kind: RequestKind, *, action: str = "", screen: int = 0, text: str = ""
 ) -> JourneyRequest:
+    """The journey's view of ``update``; its fingerprint tells a redelivery from a reused update id."""
+    raw = update.model_dump_json(exclude_none=True, by_alias=True).encode()
     return JourneyRequest(
-        update_id=update_id,
+        update_id=update.update_id,
+        fingerprint=hashlib.sha256(raw).hexdigest()[:16],
         user_id=user.id,
         kind=kind,
         action=action,

@@ -203,10 +203,10 @@ async def test_journey_input_round_trips_through_the_data_converter(client: Clie
     """A journey started with carried state (as continue-as-new does) resumes from it."""
     user_id = new_user_id()
     carried = JourneyState(user_id=user_id, stage="active", besitos=120, lifetime_besitos=120, screen_seq=7,
-                           recent_update_ids=[11, 12])  # fmt: skip
+                           recent_deliveries=["11-a", "12-b"])  # fmt: skip
     handle = await client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=user_id, state=carried),
                                          id=journey_id(user_id), task_queue=task_queue,
                                          execution_timeout=timedelta(minutes=5))  # fmt: skip
     state = await handle.query(JourneyWorkflow.current_state)
-    assert state.besitos == 120 and state.screen_seq == 7 and state.recent_update_ids == [11, 12]
+    assert state.besitos == 120 and state.screen_seq == 7 and state.recent_deliveries == ["11-a", "12-b"]
     await handle.terminate("test over")

@@ -203,7 +203,16 @@ class TestExactlyOnce:
         state = onboarded()
         for _ in range(rules.RECENT_UPDATE_WINDOW + 20):
             state = rules.decide(state, request(USER, "menu"), NOW).state
-        assert len(state.recent_update_ids) == rules.RECENT_UPDATE_WINDOW
+        assert len(state.recent_deliveries) == rules.RECENT_UPDATE_WINDOW
+
+    def test_a_reused_update_id_with_other_content_is_a_new_update(self) -> None:
+        state = rules.decide(JourneyState(user_id=USER), request(USER, "start"), NOW).state
+        first = request(USER, "text", text="hola", update_id=77).model_copy(update={"fingerprint": "aaaa"})
+        reused = request(USER, "menu", update_id=77).model_copy(update={"fingerprint": "bbbb"})
+        state = rules.decide(state, first, NOW).state
+        assert rules.is_duplicate(state, first)
+        assert not rules.is_duplicate(state, reused)
+        assert rules.decide(state, reused, NOW).state.screen_seq == state.screen_seq + 1
 
     def test_ledger_keys_are_stable_for_the_same_cause(self) -> None:
         first = [e for e in rules.decide(*_last_step()).effects if isinstance(e, AwardBesitos)]

@@ -32,6 +32,9 @@ class JourneyRequest(BaseModel):
     """One Telegram update, translated by the bot into something the journey understands."""
 
     update_id: int
+    # A digest of the whole update: a redelivery is identical, while an update id that a Bot API
+    # server hands out again (after a restart, or Telegram's random restart after a week) is not.
+    fingerprint: str = ""
     user_id: int
     kind: RequestKind
     action: str = ""
@@ -39,6 +42,11 @@ class JourneyRequest(BaseModel):
     screen: int = 0
     text: str = ""
     profile: TelegramProfile
+
+    @property
+    def delivery(self) -> str:
+        """What makes this delivery unique: the Temporal update id and the de-duplication key."""
+        return f"{self.update_id}-{self.fingerprint}" if self.fingerprint else str(self.update_id)
 
 
 class Notice(BaseModel):
@@ -117,11 +125,13 @@ class JourneyState(BaseModel):
     screen_seq: int = 0
     joined_at: datetime | None = None
     last_seen: datetime | None = None
-    # Update ids already applied, bounded, carried across continue-as-new so a
-    # redelivered update is applied once even in a later run.
-    recent_update_ids: list[int] = Field(default_factory=list)
+    # Deliveries (update id + fingerprint) already applied, bounded, carried across
+    # continue-as-new so a redelivered update is applied once even in a later run.
+    recent_deliveries: list[str] = Field(default_factory=list)
     # Effects decided but not yet carried out; carried across continue-as-new.
     pending_effects: list[Effect] = Field(default_factory=list)
+    # Effects the projection refused for good (e.g. a constraint violation), kept for support.
+    parked_effects: list[Effect] = Field(default_factory=list)
 
 
 class JourneyInput(BaseModel):

@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from workflows import rules, search_attributes
@@ -48,23 +48,27 @@ class JourneyWorkflow:
     async def run(self, input: JourneyInput) -> None:
         self._publish_search_attributes()
         while True:
-            await workflow.wait_condition(
-                lambda: bool(self.state.pending_effects) or workflow.info().is_continue_as_new_suggested()
-            )
-            while self.state.pending_effects:
+            await workflow.wait_condition(lambda: bool(self.state.pending_effects) or self._should_continue_as_new())
+            # Carry out effects in order; stop early when a new run is due (a long Postgres outage
+            # must not grow this run's history without bound: the new run carries the rest).
+            while self.state.pending_effects and not self._should_continue_as_new():
                 await self._carry_out(self.state.pending_effects[0])
                 self.state.pending_effects = self.state.pending_effects[1:]
-            if workflow.info().is_continue_as_new_suggested():
+            if self._should_continue_as_new():
                 # Handlers never continue-as-new themselves; wait until they are all done.
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                if not self.state.pending_effects:
-                    workflow.continue_as_new(JourneyInput(user_id=self.state.user_id, state=self.state))
+                workflow.continue_as_new(JourneyInput(user_id=self.state.user_id, state=self.state))
 
     @workflow.update(name="Interact")
     def interact(self, request: JourneyRequest) -> JourneyReply:
         """Apply one Telegram update and return the screen to show."""
         duplicate = rules.is_duplicate(self.state, request)
-        decision = rules.decide(self.state, request, workflow.now())
+        try:
+            decision = rules.decide(self.state, request, workflow.now())
+        except rules.Rejection as rejection:
+            # Validators are skipped on replay and for updates re-applied after a reset: refuse
+            # the Update here too, never fail the workflow task.
+            raise ApplicationError(str(rejection), type=rejection.kind, non_retryable=True) from None
         if duplicate:
             return JourneyReply(screen=decision.screen, language=self.state.language, duplicate=True)
         self.state = decision.state
@@ -84,15 +88,24 @@ class JourneyWorkflow:
     def current_state(self) -> JourneyState:
         return self.state
 
+    def _should_continue_as_new(self) -> bool:
+        return workflow.info().is_continue_as_new_suggested()
+
     async def _carry_out(self, effect: Effect) -> None:
-        activity = _ACTIVITY_FOR[type(effect)]
-        await workflow.execute_activity(
-            activity,
-            effect,
-            start_to_close_timeout=PROJECTION_TIMEOUT,
-            retry_policy=PROJECTION_RETRY,
-            summary=f"{effect.kind.replace('_', ' ')} for journey {self.state.user_id}",
-        )
+        try:
+            await workflow.execute_activity(
+                _ACTIVITY_FOR[type(effect)],
+                effect,
+                start_to_close_timeout=PROJECTION_TIMEOUT,
+                retry_policy=PROJECTION_RETRY,
+                summary=f"{effect.kind.replace('_', ' ')} for journey {self.state.user_id}",
+            )
+        except ActivityError as failure:
+            # Only a non-retryable failure gets here (Postgres refused the row itself): park the
+            # effect where support sees it instead of blocking every later one.
+            workflow.logger.error("projection refused %s for journey %s: %s", effect.kind, self.state.user_id,
+                                  failure.cause)  # fmt: skip
+            self.state.parked_effects = [*self.state.parked_effects, effect]
 
     def _publish_search_attributes(self) -> None:
         values = rules.search_attribute_values(self.state)

@@ -65,7 +65,7 @@ def language_for(language_code: str | None) -> Language:
 
 
 def is_duplicate(state: JourneyState, request: JourneyRequest) -> bool:
-    return request.update_id in state.recent_update_ids
+    return request.delivery in state.recent_deliveries
 
 
 def validate(state: JourneyState, request: JourneyRequest) -> None:
@@ -98,7 +98,7 @@ def decide(state: JourneyState, request: JourneyRequest, now: datetime) -> Decis
         return Decision(state=state, screen=state.screen)
     validate(state, request)
     state = state.model_copy(deep=True)
-    state.recent_update_ids = [*state.recent_update_ids, request.update_id][-RECENT_UPDATE_WINDOW:]
+    state.recent_deliveries = [*state.recent_deliveries, request.delivery][-RECENT_UPDATE_WINDOW:]
     state.last_seen = now
     effects: list[Effect] = []
     first_contact = state.profile is None

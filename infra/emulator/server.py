@@ -68,7 +68,7 @@ class BotAPIEmulator:
         self.updates: list[dict[str, Any]] = []
         # Like Telegram, update ids only ever grow, also across emulator restarts: journeys
         # de-duplicate by update id, so a restarted emulator must not hand out old ids again.
-        self.next_update_id = first_update_id or int(time.time() * 1000) - UPDATE_ID_EPOCH_MS
+        self.next_update_id = first_update_id or _fresh_update_id()
         self.confirmed_offset = 0
         self.allowed_updates: list[str] | None = None
         self.webhook: dict[str, Any] | None = None
@@ -587,6 +587,16 @@ class BotAPIEmulator:
     async def _control_updates(self, request: web.Request) -> web.Response:
         return web.json_response({"ok": True, "result": {"pending": len(self.updates),
                                                          "next_update_id": self.next_update_id}})  # fmt: skip
+
+
+_last_fresh_update_id = 0
+
+
+def _fresh_update_id() -> int:
+    """A first update id above any handed out before: milliseconds since 2026, never repeating in-process."""
+    global _last_fresh_update_id
+    _last_fresh_update_id = max(int(time.time() * 1000) - UPDATE_ID_EPOCH_MS, _last_fresh_update_id + 1_000_000, 1)
+    return _last_fresh_update_id
 
 
 def _error(code: int, description: str, parameters: dict[str, Any] | None = None) -> web.Response:
