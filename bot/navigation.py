@@ -22,23 +22,33 @@ async def press(query: CallbackQuery, callback_data: JourneyCB, event_update: Up
     language = language_of(query.from_user.language_code)
     # Journey buttons live only in the user's own private chat.
     if query.message is None or query.message.chat.id != query.from_user.id:
-        await query.answer(t(f"reject.{JourneyError.FOREIGN_USER}", language), show_alert=True)
+        await _answer(query, t(f"reject.{JourneyError.FOREIGN_USER}", language))
         return
     request = journey_request(
         event_update, query.from_user, "button", action=callback_data.action, screen=callback_data.screen
     )
     outcome = await ask(journeys, request, query.from_user.language_code)
     if isinstance(outcome, Refusal):
-        await query.answer(outcome.text, show_alert=True)
+        await _answer(query, outcome.text)
         return
-    await query.answer()
+    await _answer(query)
     text, markup = render(outcome.screen, outcome.language)
-    if not isinstance(query.message, Message):  # too old to edit: send it anew
-        await bot.send_message(query.from_user.id, text, reply_markup=markup)
-        return
+    if isinstance(query.message, Message):
+        try:
+            await query.message.edit_text(text, reply_markup=markup)
+            return
+        except TelegramBadRequest as error:
+            # A redelivered press redraws the same screen; Telegram rejects the identical edit.
+            if "message is not modified" in error.message:
+                return
+            # Otherwise the message is gone or no longer editable: the screen must still arrive.
+    await bot.send_message(query.from_user.id, text, reply_markup=markup)
+
+
+async def _answer(query: CallbackQuery, alert: str | None = None) -> None:
+    """Stop the button's spinner; a query answered too late (a slow journey) is not an error."""
     try:
-        await query.message.edit_text(text, reply_markup=markup)
+        await query.answer(alert, show_alert=alert is not None)
     except TelegramBadRequest as error:
-        # A redelivered press redraws the same screen; Telegram rejects the identical edit.
-        if "message is not modified" not in error.message:
+        if "query is too old" not in error.message:
             raise

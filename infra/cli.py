@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import getpass
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -76,10 +77,12 @@ async def _play(settings: Settings) -> None:
     parts = [asyncio.create_task(run_worker(settings, stop)), asyncio.create_task(run_bot(settings, stop))]
     try:
         if emulator is None:
-            print("Diana is running against Telegram. Ctrl-C stops the bot and the worker.")
+            print(
+                f"Diana is running against the Bot API at {settings.bot_api_base}. Ctrl-C stops the bot and the worker."
+            )
             await stop.wait()
             return
-        name = (getpass.getuser() or "viajero").capitalize()
+        name = _chat_name()
         print(f"Diana te espera. Tu viaje en Temporal: journey-{CHAT_USER_ID}\n"
               "Escribe /start para empezar; un número pulsa un botón; /quit para salir.\n")  # fmt: skip
         lines: asyncio.Queue[str | None] = asyncio.Queue()
@@ -99,6 +102,16 @@ async def _play(settings: Settings) -> None:
             await emulator.stop()
 
 
+def _chat_name() -> str:
+    """The terminal user's first name in the chat: ``DIANA_CHAT_NAME``, else the login name."""
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):  # containers without a passwd entry
+        login = ""
+    name = os.environ.get("DIANA_CHAT_NAME") or ("" if login == "root" else login)
+    return name.capitalize() if name else "Viajero"
+
+
 async def _serve_emulator(settings: Settings) -> None:
     from infra.emulator import BotAPIEmulator
 
@@ -116,7 +129,7 @@ async def _chat(settings: Settings) -> None:
 
     lines: asyncio.Queue[str | None] = asyncio.Queue()
     await read_stdin(lines)
-    await TerminalChat(settings.bot_api_base, CHAT_USER_ID, getpass.getuser().capitalize()).run(lines)
+    await TerminalChat(settings.bot_api_base, CHAT_USER_ID, _chat_name()).run(lines)
 
 
 async def _migrate(settings: Settings, target: int | None) -> int:

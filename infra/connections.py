@@ -6,11 +6,15 @@ import logging
 from functools import cache
 
 import asyncpg
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+from temporalio.service import RPCError, RPCStatusCode
 
 from infra.settings import Settings
+from workflows.search_attributes import REGISTRATION
 
 
 @cache
@@ -36,3 +40,27 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
     pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
     assert pool is not None
     return pool
+
+
+async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
+    """Register the journey's search attributes where missing; returns the names it added.
+
+    Upserting an unregistered attribute fails the workflow task, so the worker makes sure they
+    exist on any server it is pointed at (an embedded one already running, or an external one).
+    """
+    existing = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+    known = set(existing.custom_attributes) | set(existing.system_attributes)
+    missing = {
+        name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}")
+        for name, kind in REGISTRATION.items()
+        if name not in known
+    }
+    if missing:
+        try:
+            await client.operator_service.add_search_attributes(
+                AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+            )
+        except RPCError as error:
+            if error.status != RPCStatusCode.ALREADY_EXISTS:  # another worker won the race
+                raise
+    return sorted(missing)

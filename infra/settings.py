@@ -55,8 +55,8 @@ class Settings(BaseSettings):
 
     @property
     def uses_emulator(self) -> bool:
-        """No token: the bot talks to the project's own Bot API emulator."""
-        return self.telegram_bot_token is None
+        """No token and no other Bot API server: the bot talks to the project's own emulator."""
+        return self.telegram_bot_token is None and self.telegram_api_base.rstrip("/") == TELEGRAM_API_BASE
 
     @property
     def bot_token(self) -> str:
@@ -66,7 +66,7 @@ class Settings(BaseSettings):
 
     @property
     def bot_api_base(self) -> str:
-        if self.uses_emulator and self.telegram_api_base == TELEGRAM_API_BASE:
+        if self.uses_emulator:
             return f"http://127.0.0.1:{self.emulator_port}"
         return self.telegram_api_base.rstrip("/")
 

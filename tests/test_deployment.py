@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from temporalio.testing import WorkflowEnvironment
 
+from infra import stack
+from infra.connections import ensure_search_attributes
 from infra.settings import EMULATOR_BOT_TOKEN, Settings
 from tests.helpers import REPO_ROOT
 from workflows.search_attributes import REGISTRATION
@@ -31,12 +34,23 @@ def test_an_invalid_compose_file_is_caught(tmp_path: Path) -> None:
     assert check_compose(broken).returncode != 0
 
 
-def test_compose_has_the_production_stack_and_registers_our_search_attributes() -> None:
+def test_compose_has_the_production_stack() -> None:
     compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
     assert {"temporal", "temporal-ui", "postgres", "redis", "worker", "bot"} <= set(compose["services"])
-    registration = " ".join(compose["services"]["temporal-search-attributes"]["command"])
-    for name, kind in REGISTRATION.items():
-        assert f"--name {name} --type {kind}" in registration
+    assert compose["services"]["bot"]["environment"]["BOT_MODE"] == "webhook"
+    for service in ("postgres", "redis", "temporal"):
+        assert "healthcheck" in compose["services"][service]
+
+
+async def test_the_worker_registers_search_attributes_on_a_bare_server() -> None:
+    """A Temporal server started without our attributes (external, or started by someone else)."""
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(stack.temporal_binary()))
+    try:
+        namespace = env.client.namespace
+        assert await ensure_search_attributes(env.client, namespace) == sorted(REGISTRATION)
+        assert await ensure_search_attributes(env.client, namespace) == [], "a second worker adds nothing"
+    finally:
+        await env.shutdown()
 
 
 class TestSettings:
@@ -60,6 +74,12 @@ class TestSettings:
         assert settings.bot_api_base == "https://api.telegram.org"
         assert settings.bot_token == "42:REAL"
         assert "42:REAL" not in repr(settings), "the token never shows in logs"
+
+    def test_another_bot_api_server_without_a_token(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("TELEGRAM_API_BASE", "http://127.0.0.1:9999/")
+        settings = Settings(_env_file=None)
+        assert not settings.uses_emulator, "the bot talks to that server, not to a private emulator"
+        assert settings.bot_api_base == "http://127.0.0.1:9999"
 
     def test_bad_configuration_is_refused(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("BOT_MODE", "carrier-pigeon")

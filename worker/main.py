@@ -10,7 +10,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from infra.connections import connect_temporal, create_pool
+from infra.connections import connect_temporal, create_pool, ensure_search_attributes
 from infra.settings import Settings
 from worker import WORKFLOWS, build_activities
 
@@ -30,6 +30,9 @@ def build_worker(client: Client, task_queue: str, activities: Sequence[Callable[
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     client = await connect_temporal(settings)
+    added = await ensure_search_attributes(client, settings.temporal_namespace)
+    if added:
+        log.info("registered search attributes %s", ", ".join(added))
     pool = await create_pool(settings.postgres_dsn)
     try:
         worker = build_worker(client, settings.temporal_task_queue, build_activities(pool))
