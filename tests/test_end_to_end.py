@@ -86,8 +86,8 @@ async def test_start_onboarding_menu_and_mis_besitos(
     user = EmulatedUser(http, emulator.base_url, new_user_id(), first_name="Valeria <3", username="vale")
     await user.send("/start")
     intro = await user.next_from_bot("bot_message", within=60)
-    assert "Soy <b>Diana</b>" in intro["text"]
-    assert "Valeria &lt;3" in intro["text"], "names are shown escaped"
+    assert "Soy <b>Diana</b>" in intro["html"] and "Soy Diana" in intro["text"]
+    assert "Valeria &lt;3" in intro["html"] and "Hola, Valeria <3." in intro["text"], "names are sent escaped"
 
     screen = intro
     for _ in range(3):
@@ -102,9 +102,10 @@ async def test_start_onboarding_menu_and_mis_besitos(
 
     await user.press(screen["message_id"], user.button(screen, "Mis Besitos"))
     besitos = await user.next_from_bot("bot_edit")
-    assert "Tienes <b>50</b> besitos" in besitos["text"]
-    assert "Nivel <b>1</b>" in besitos["text"]
-    assert "Te faltan <b>50</b> besitos para el nivel 2" in besitos["text"]
+    assert "Tienes 50 besitos." in besitos["text"]
+    assert "Nivel 1\n" in besitos["text"]
+    assert "Te faltan 50 besitos para el nivel 2 (50/100)." in besitos["text"]
+    assert "Tienes <b>50</b> besitos" in besitos["html"]
 
     async def ledger_total() -> int | None:
         total = await pool.fetchval("SELECT sum(amount) FROM besitos_ledger WHERE telegram_user_id = $1", user.user_id)
@@ -217,7 +218,7 @@ async def test_webhook_mode_requires_the_secret_token(
         user = EmulatedUser(http, emulator.base_url, new_user_id())
         await user.send("/start")
         intro = await user.next_from_bot("bot_message", within=30)
-        assert "Soy <b>Diana</b>" in intro["text"]
+        assert "Soy Diana" in intro["text"]
 
         forged = {
             "update_id": 1,

@@ -28,48 +28,80 @@ class BadRequest(Exception):
         self.error_code = error_code
 
 
+# HTML tag -> Telegram entity type.
+_ENTITY_OF_TAG: Final = {
+    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline", "ins": "underline",
+    "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough", "tg-spoiler": "spoiler",
+    "span": "spoiler", "a": "text_link", "code": "code", "pre": "pre", "blockquote": "blockquote",
+    "tg-emoji": "custom_emoji",
+}  # fmt: skip
+
+
+def _utf16_length(text: str) -> int:
+    """Entity offsets and lengths count UTF-16 code units, as Telegram's do."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 class _TelegramHTML(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.text: list[str] = []
-        self.open: list[str] = []
+        self.position = 0
+        self.open: list[tuple[str, int, dict[str, str | None]]] = []
+        self.entities: list[dict[str, Any]] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag not in HTML_TAGS:
             raise BadRequest(f'Bad Request: can\'t parse entities: Unsupported start tag "{tag}"')
-        if tag != "br":
-            self.open.append(tag)
+        if tag == "br":
+            self.handle_data("\n")
+            return
+        self.open.append((tag, self.position, dict(attrs)))
 
     def handle_endtag(self, tag: str) -> None:
-        if not self.open or self.open[-1] != tag:
+        if not self.open or self.open[-1][0] != tag:
             raise BadRequest(f'{_UNCLOSED}"{tag}"')
-        self.open.pop()
+        _, start, attrs = self.open.pop()
+        if self.position == start:
+            return  # Telegram drops empty entities
+        entity: dict[str, Any] = {"type": _ENTITY_OF_TAG[tag], "offset": start, "length": self.position - start}
+        if tag == "a":
+            entity["url"] = attrs.get("href") or ""
+        elif tag == "pre" and attrs.get("language"):
+            entity["language"] = attrs["language"]
+        elif tag == "blockquote" and "expandable" in attrs:
+            entity["type"] = "expandable_blockquote"
+        elif tag == "tg-emoji":
+            entity["custom_emoji_id"] = attrs.get("emoji-id") or ""
+        self.entities.append(entity)
 
     def handle_data(self, data: str) -> None:
         self.text.append(data)
+        self.position += _utf16_length(data)
 
 
-def plain_text(text: str, parse_mode: str | None) -> str:
-    """The text as the user reads it: entities parsed, and Telegram's parse errors raised."""
+def parse_text(text: str, parse_mode: str | None, entities: Any = None) -> tuple[str, list[dict[str, Any]]]:
+    """The text as the user reads it and its entities; Telegram's parse errors are raised."""
     if (parse_mode or "").upper() != "HTML":
-        return text
+        return text, list(entities) if isinstance(entities, list) else []
     parser = _TelegramHTML()
     parser.feed(text)
     parser.close()
     if parser.open:
-        raise BadRequest(f'{_UNCLOSED}"{parser.open[-1]}"')
-    return "".join(parser.text)
+        raise BadRequest(f'{_UNCLOSED}"{parser.open[-1][0]}"')
+    return "".join(parser.text), sorted(parser.entities, key=lambda e: (e["offset"], -e["length"]))
 
 
-def check_text(text: Any, parse_mode: str | None) -> str:
+def check_text(text: Any, parse_mode: str | None, entities: Any = None) -> tuple[str, list[dict[str, Any]]]:
+    """Validate a message text (1–4096 characters after entity parsing); returns plain text and entities."""
     if not isinstance(text, str) or not text.strip():
         raise BadRequest("Bad Request: message text is empty")
-    plain = plain_text(text, parse_mode)
+    plain, parsed = parse_text(text, parse_mode, entities)
     if not plain.strip():
         raise BadRequest("Bad Request: message text is empty")
     if len(plain) > MAX_TEXT:
         raise BadRequest("Bad Request: message is too long")
-    return plain
+    return plain, parsed
 
 
 def check_reply_markup(markup: Any) -> dict[str, Any] | None:

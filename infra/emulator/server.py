@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from infra.emulator.markup import MAX_CALLBACK_ANSWER, BadRequest, check_reply_m
 log = logging.getLogger("diana.emulator")
 
 BOT_ID: Final = 100000001
+SECRET_TOKEN: Final = re.compile(r"[A-Za-z0-9_-]{1,256}")
 UPDATE_ID_EPOCH_MS: Final = 1_767_225_600_000  # 2026-01-01
 BOT_USERNAME: Final = "diana_emulated_bot"
 UPDATE_TYPES: Final = ("message", "edited_message", "callback_query", "pre_checkout_query", "my_chat_member",
@@ -253,11 +255,13 @@ class BotAPIEmulator:
         if not url.startswith(("http://", "https://")):
             raise BadRequest("Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
         secret = params.get("secret_token")
-        if secret is not None and not (1 <= len(str(secret)) <= 256):
+        if secret is not None and not SECRET_TOKEN.fullmatch(str(secret)):
             raise BadRequest("Bad Request: secret token contains unallowed characters")
         if str(params.get("drop_pending_updates", "")).lower() == "true":
             self.updates = []
-        allowed = params.get("allowed_updates")
+        # Like Telegram: without allowed_updates, the previous choice stays.
+        allowed = params["allowed_updates"] if "allowed_updates" in params else self.allowed_updates
+        self.allowed_updates = allowed or None
         self.webhook = {"url": url, "secret_token": secret, "allowed_updates": allowed or None, "last_error": None}
         await self._notify()
         return True
@@ -301,7 +305,7 @@ class BotAPIEmulator:
 
     async def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
         chat = self._chat_for_bot(params)
-        check_text(params.get("text"), params.get("parse_mode"))
+        text, entities = check_text(params.get("text"), params.get("parse_mode"), params.get("entities"))
         markup = check_reply_markup(params.get("reply_markup"))
         message = Message(
             message_id=chat.next_message_id,
@@ -310,7 +314,9 @@ class BotAPIEmulator:
             from_user=User(id=BOT_ID, is_bot=True, first_name="Diana", username=BOT_USERNAME),
         ).model_dump(mode="json", exclude_none=True, by_alias=True)
         chat.next_message_id += 1
-        message["text"] = params["text"]
+        message["text"] = text
+        if entities:
+            message["entities"] = entities
         if markup and "inline_keyboard" in markup:
             message["reply_markup"] = markup
         chat.messages[message["message_id"]] = message
@@ -321,12 +327,15 @@ class BotAPIEmulator:
         chat, message = self._message_for_bot(params, "message to edit not found")
         if message["from"]["id"] != BOT_ID:
             raise BadRequest("Bad Request: message can't be edited")
-        check_text(params.get("text"), params.get("parse_mode"))
+        text, entities = check_text(params.get("text"), params.get("parse_mode"), params.get("entities"))
         markup = check_reply_markup(params.get("reply_markup"))
-        if message.get("text") == params["text"] and message.get("reply_markup") == markup:
+        if (message.get("text"), message.get("entities", []), message.get("reply_markup")) == (text, entities, markup):
             raise BadRequest("Bad Request: message is not modified: specified new message content and reply markup "
                              "are exactly the same as a current content and reply markup of the message")  # fmt: skip
-        message["text"] = params["text"]
+        message["text"] = text
+        message.pop("entities", None)
+        if entities:
+            message["entities"] = entities
         message["edit_date"] = int(time.time())
         if markup:
             message["reply_markup"] = markup
@@ -481,8 +490,11 @@ class BotAPIEmulator:
     async def _record(self, chat: ChatLog, kind: str, message: dict[str, Any], params: dict[str, Any]) -> None:
         buttons = [[{"text": b.get("text"), "callback_data": b.get("callback_data"), "url": b.get("url")}
                     for b in row] for row in message.get("reply_markup", {}).get("inline_keyboard", [])]  # fmt: skip
+        # ``text`` is what the user reads; ``html`` is what the bot sent, when it sent HTML.
+        html = params.get("text") if (params.get("parse_mode") or "").upper() == "HTML" else None
         await self._append(chat, kind, {"message_id": message["message_id"], "text": message.get("text"),
-                                        "parse_mode": params.get("parse_mode"), "buttons": buttons})  # fmt: skip
+                                        "html": html, "entities": message.get("entities", []),
+                                        "buttons": buttons})  # fmt: skip
 
     async def _append(self, chat: ChatLog, kind: str, entry: dict[str, Any]) -> None:
         self._transcript_seq += 1
