@@ -11,7 +11,7 @@ from temporalio.worker import Worker
 
 from infra import stack
 from infra.cli import main as diana
-from infra.settings import Settings
+from infra.settings import Settings, get_settings
 from tests.helpers import new_user_id
 from workflows.contracts import JourneyInput
 from workflows.journey import JourneyWorkflow, journey_id
@@ -68,3 +68,34 @@ def test_cli_refuses_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert "invalid choice" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         diana(["migrate", "--to", "two"])
+
+
+def test_diana_up_twice_then_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """The CLI path a newcomer takes: `diana up` starts everything, again reuses it, `down` stops it."""
+    for name, value in (
+        ("DIANA_DATA_DIR", str(tmp_path)),
+        ("DIANA_TEMPORAL_PORT", str(stack.free_port())),
+        ("DIANA_TEMPORAL_UI_PORT", str(stack.free_port())),
+        ("DIANA_POSTGRES_PORT", str(stack.free_port())),
+        ("DIANA_REDIS_PORT", str(stack.free_port())),
+    ):
+        monkeypatch.setenv(name, value)
+    for name in ("TEMPORAL_ADDRESS", "DATABASE_URL", "REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    try:
+        assert diana(["up"]) == 0
+        first = capsys.readouterr().out
+        assert first.count("started") == 3 and "Temporal UI: http://127.0.0.1:" in first
+        assert diana(["up"]) == 0
+        assert capsys.readouterr().out.count("already running") == 3
+        assert diana(["status"]) == 0
+        assert capsys.readouterr().out.count("answers") == 3
+    finally:
+        assert diana(["down"]) == 0
+        get_settings.cache_clear()
+    assert capsys.readouterr().out.count(": stopped") == 3
+    assert diana(["down"]) == 0
+    assert capsys.readouterr().out.count("was not running") == 3
+    assert (tmp_path / "postgres" / "PG_VERSION").exists() and (tmp_path / "temporal" / "temporal.db").exists()
