@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import asyncpg
 import pytest
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.worker import Worker
 
 from bot.journeys import JourneyRejected, Journeys
@@ -209,4 +209,33 @@ async def test_journey_input_round_trips_through_the_data_converter(client: Clie
                                          execution_timeout=timedelta(minutes=5))  # fmt: skip
     state = await handle.query(JourneyWorkflow.current_state)
     assert state.besitos == 120 and state.screen_seq == 7 and state.recent_deliveries == ["11-a", "12-b"]
+    await handle.terminate("test over")
+
+
+async def test_a_row_postgres_refuses_is_parked_and_later_effects_go_on(
+    client: Client, task_queue: str, worker: Worker, pool: asyncpg.Pool
+) -> None:
+    """A ledger row whose user does not exist in Postgres (foreign key) can never be written."""
+    from datetime import UTC, datetime
+
+    from workflows.contracts import AwardBesitos, SaveProfile, TelegramProfile
+
+    user_id = new_user_id()
+    now = datetime.now(UTC)
+    orphan = AwardBesitos(user_id=user_id + 500_000, idempotency_key=f"orphan-{user_id}", action="daily_login",
+                          amount=15, balance_after=15, awarded_at=now)  # fmt: skip
+    profile = SaveProfile(profile=TelegramProfile(user_id=user_id, first_name="Inés"), stage="active",
+                          language="es", seen_at=now)  # fmt: skip
+    carried = JourneyState(user_id=user_id, stage="active", pending_effects=[orphan, profile])
+    handle = await client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=user_id, state=carried),
+                                         id=journey_id(user_id), task_queue=task_queue)  # fmt: skip
+
+    async def parked() -> JourneyState | None:
+        state = await handle.query(JourneyWorkflow.current_state)
+        return state if not state.pending_effects else None
+
+    state = await eventually(parked)
+    assert state.parked_effects == [orphan]
+    assert await pool.fetchval("SELECT first_name FROM users WHERE telegram_user_id = $1", user_id) == "Inés"
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING, "the journey lives on"
     await handle.terminate("test over")
