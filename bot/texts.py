@@ -12,6 +12,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.callbacks import JourneyCB
 from workflows.contracts import Language, Screen
+from workflows.rules import language_for
 
 LOCALES_DIR: Final = Path(__file__).parent / "locales"
 DEFAULT_LANGUAGE: Final[Language] = "es"
@@ -22,8 +23,8 @@ def _catalog(language: str) -> dict[str, str]:
     return json.loads((LOCALES_DIR / f"{language}.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
-def language_of(language_code: str | None) -> Language:
-    return "en" if (language_code or "").lower().startswith("en") else DEFAULT_LANGUAGE
+# Before a journey answers, the bot picks the language the same way the journey does.
+language_of = language_for
 
 
 def t(key: str, language: str = DEFAULT_LANGUAGE, **params: str | int) -> str:

@@ -235,6 +235,7 @@ async def test_a_row_postgres_refuses_is_parked_and_later_effects_go_on(
         return state if not state.pending_effects else None
 
     state = await eventually(parked)
+    assert state is not None
     assert state.parked_effects == [orphan]
     assert await pool.fetchval("SELECT first_name FROM users WHERE telegram_user_id = $1", user_id) == "Inés"
     assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING, "the journey lives on"
