@@ -23,6 +23,8 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
+import asyncpg
+
 from infra import stack
 from infra.settings import Settings, get_settings
 
@@ -133,8 +135,6 @@ async def _chat(settings: Settings) -> None:
 
 
 async def _migrate(settings: Settings, target: int | None) -> int:
-    import asyncpg
-
     from infra.migrate import migrate
 
     conn = await asyncpg.connect(settings.postgres_dsn)
@@ -199,6 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         print(f"diana {command}: {error}", file=sys.stderr)
         return 2
+    except (OSError, asyncpg.PostgresError) as error:
+        print(f"diana {command}: cannot reach a server ({error}); is the stack up? (`diana up`)", file=sys.stderr)
+        return 1
     return 0
 
 

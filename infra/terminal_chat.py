@@ -60,8 +60,12 @@ class TerminalChat:
         else:
             url = f"/control/users/{self.user_id}/messages"
             body = {"text": line, "first_name": self.first_name, "language_code": self.language_code}
-        async with session.post(self.control_url + url, json=body) as response:
-            answer = await response.json()
+        try:
+            async with session.post(self.control_url + url, json=body) as response:
+                answer = await response.json()
+        except aiohttp.ClientError:
+            self._say(f"(no encuentro el emulador en {self.control_url}: ¿está en marcha `diana emulator`?)")
+            return
         if not answer.get("ok"):
             self._say(f"{DIM}(no se pudo enviar: {answer.get('description')}){RESET}")
 

@@ -262,4 +262,10 @@ async def test_control_api_validates_its_input(http: aiohttp.ClientSession, emul
     async with http.post(f"{emulator.base_url}/control/users/5/messages", json={"text": ""}) as response:
         body = await response.json()
         assert response.status == 400 and body["description"] == "Bad Request: message text is empty"
-    assert json.dumps(emulator.updates) == "[]"
+    async with http.post(f"{emulator.base_url}/control/users/abc/messages", json={"text": "hola"}) as response:
+        assert response.status == 400
+    async with http.get(f"{emulator.base_url}/control/chats/5/transcript", params={"after": "x"}) as response:
+        assert response.status == 400 and (await response.json())["ok"] is False
+    async with http.post(f"{emulator.base_url}/control/faults", json={"count": "many"}) as response:
+        assert response.status == 400
+    assert json.dumps(emulator.updates) == "[]" and emulator.faults == []

@@ -99,3 +99,14 @@ def test_diana_up_twice_then_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert diana(["down"]) == 0
     assert capsys.readouterr().out.count("was not running") == 3
     assert (tmp_path / "postgres" / "PG_VERSION").exists() and (tmp_path / "temporal" / "temporal.db").exists()
+
+
+def test_cli_explains_an_unreachable_database(monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres@127.0.0.1:{stack.free_port()}/diana")
+    get_settings.cache_clear()
+    try:
+        assert diana(["migrate"]) == 1
+    finally:
+        get_settings.cache_clear()
+    assert "cannot reach a server" in capsys.readouterr().err

@@ -139,7 +139,7 @@ class BotAPIEmulator:
             await self._runner.cleanup()
 
     def _build_app(self) -> web.Application:
-        app = web.Application(client_max_size=60 * 1024 * 1024)
+        app = web.Application(client_max_size=60 * 1024 * 1024, middlewares=[_control_input_errors])
         app.router.add_route("*", "/bot{token}/{method}", self._bot_api)
         app.router.add_post("/control/users/{user_id}/messages", self._control_send_text)
         app.router.add_post("/control/users/{user_id}/press", self._control_press)
@@ -616,6 +616,20 @@ def _error(code: int, description: str, parameters: dict[str, Any] | None = None
     if parameters:
         body["parameters"] = parameters
     return web.json_response(body, status=code)
+
+
+@web.middleware
+async def _control_input_errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                                ) -> web.StreamResponse:  # fmt: skip
+    """Malformed control requests (ids that are not numbers, missing fields) get a 400, never a 500."""
+    try:
+        return await handler(request)
+    except BadRequest as bad:
+        return _error(bad.error_code, bad.description)
+    except (ValueError, KeyError, TypeError) as error:
+        if not request.path.startswith("/control/"):
+            raise
+        return _error(400, f"Bad Request: {error}")
 
 
 def _update_type(update: dict[str, Any]) -> str:
