@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.enums import ChatType
 from aiogram.types import Message, Update
 
 from bot.journeys import Journeys
 from bot.replies import answer_in_chat, ask, journey_request
 
 router = Router(name=__name__)
-# Journeys live in the private chat with Diana; groups and channels are not talked to here.
-router.message.filter(F.chat.type == ChatType.PRIVATE)
 
 
 @router.message(F.text)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
-from aiogram.enums import ChatType
+from aiogram import Router
 from aiogram.types import CallbackQuery, Message
 
 from bot.texts import language_of, t
 from workflows.contracts import JourneyError
 
 router = Router(name=__name__)
-# Journeys live in the private chat with Diana; groups and channels are not talked to here.
-router.message.filter(F.chat.type == ChatType.PRIVATE)
 
 
 @router.callback_query()

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
-from aiogram.enums import ChatType
+from aiogram import Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import Message, Update
 
@@ -12,8 +11,6 @@ from bot.replies import answer_in_chat, ask, journey_request
 from bot.texts import language_of, t
 
 router = Router(name=__name__)
-# Journeys live in the private chat with Diana; groups and channels are not talked to here.
-router.message.filter(F.chat.type == ChatType.PRIVATE)
 
 
 @router.message(CommandStart())
