@@ -167,7 +167,6 @@ def start_temporal(settings: Settings, *, extra_args: Sequence[str] = ()) -> boo
         *extra_args,
     ]  # fmt: skip
     _spawn("temporal", argv, folder)
-    wait_until_answers(endpoint, 60, folder / "temporal.log")
     _wait_until_serving(settings, 60, folder / "temporal.log")
     return True
 

@@ -534,12 +534,9 @@ class BotAPIEmulator:
 
     async def _control_send_text(self, request: web.Request) -> web.Response:
         body = await _json_body(request)
-        try:
-            result = await self.user_sends_text(int(request.match_info["user_id"]), str(body.get("text", "")),
-                                                **{k: body[k] for k in ("first_name", "last_name", "username",
-                                                                         "language_code") if k in body})  # fmt: skip
-        except BadRequest as bad:
-            return _error(400, bad.description)
+        result = await self.user_sends_text(int(request.match_info["user_id"]), str(body.get("text", "")),
+                                            **{k: body[k] for k in ("first_name", "last_name", "username",
+                                                                     "language_code") if k in body})  # fmt: skip
         return web.json_response({"ok": True, "result": result})
 
     async def _control_press(self, request: web.Request) -> web.Response:
@@ -554,8 +551,6 @@ class BotAPIEmulator:
             )
         except (KeyError, ValueError):
             return _error(400, "Bad Request: message_id and callback_data are required")
-        except BadRequest as bad:
-            return _error(400, bad.description)
         return web.json_response({"ok": True, "result": result})
 
     async def _control_block(self, request: web.Request) -> web.Response:
@@ -621,7 +616,7 @@ def _error(code: int, description: str, parameters: dict[str, Any] | None = None
 @web.middleware
 async def _control_input_errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                                 ) -> web.StreamResponse:  # fmt: skip
-    """Malformed control requests (ids that are not numbers, missing fields) get a 400, never a 500."""
+    """Refused or malformed control requests (ids that are not numbers, missing fields) get a 400, never a 500."""
     try:
         return await handler(request)
     except BadRequest as bad:
