@@ -1,4 +1,4 @@
-"""The journey's Postgres projection: profile, besitos ledger and achievements.
+"""The journey's Postgres projection: profile, ledger, achievements, missions, story, reactions, erasure.
 
 Each activity is idempotent: a retried activity, a redelivered update or a re-applied
 history writes nothing twice (upserts and ``ON CONFLICT DO NOTHING`` on natural keys).
@@ -14,7 +14,16 @@ import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from workflows.contracts import AwardBesitos, SaveProfile, UnlockAchievement
+from workflows.contracts import (
+    AwardBesitos,
+    CompleteMission,
+    EraseData,
+    RecordDecision,
+    RecordReaction,
+    SaveProfile,
+    SaveStoryProgress,
+    UnlockAchievement,
+)
 
 PROJECTION_REFUSED = "ProjectionRefused"
 
@@ -44,14 +53,18 @@ class ProjectionActivities:
         async with refusals_are_final():
             await self.pool.execute(
                 """
-            INSERT INTO users (telegram_user_id, username, first_name, language, stage, joined_at, last_seen_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $6)
+            INSERT INTO users (telegram_user_id, username, first_name, language, stage, joined_at, last_seen_at,
+                               notifications, login_streak, longest_streak)
+            VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)
             ON CONFLICT (telegram_user_id) DO UPDATE SET
                 username = EXCLUDED.username,
                 first_name = EXCLUDED.first_name,
                 language = EXCLUDED.language,
                 stage = EXCLUDED.stage,
-                last_seen_at = greatest(users.last_seen_at, EXCLUDED.last_seen_at)
+                last_seen_at = greatest(users.last_seen_at, EXCLUDED.last_seen_at),
+                notifications = EXCLUDED.notifications,
+                login_streak = EXCLUDED.login_streak,
+                longest_streak = EXCLUDED.longest_streak
             """,
                 profile.user_id,
                 profile.username,
@@ -59,6 +72,9 @@ class ProjectionActivities:
                 effect.language,
                 effect.stage,
                 effect.seen_at,
+                effect.notifications,
+                effect.login_streak,
+                effect.longest_streak,
             )
 
     @activity.defn(name="append_besitos_ledger")
@@ -97,3 +113,117 @@ class ProjectionActivities:
                 effect.code,
                 effect.unlocked_at,
             )
+
+    @activity.defn(name="record_mission")
+    async def record_mission(self, effect: CompleteMission) -> None:
+        async with refusals_are_final():
+            await self.pool.execute(
+                """
+            INSERT INTO user_missions (telegram_user_id, code, completed_at) VALUES ($1, $2, $3)
+            ON CONFLICT (telegram_user_id, code) DO NOTHING
+            """,
+                effect.user_id,
+                effect.code,
+                effect.completed_at,
+            )
+
+    @activity.defn(name="record_story_progress")
+    async def record_story_progress(self, effect: SaveStoryProgress) -> None:
+        """Upsert the user's place in the story; a save older than the stored one changes nothing."""
+        async with refusals_are_final():
+            await self.pool.execute(
+                """
+            INSERT INTO story_progress (telegram_user_id, seq, content_version, fragment_id, playthrough,
+                                        relationship, flags, completed, endings, saved_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10)
+            ON CONFLICT (telegram_user_id) DO UPDATE SET
+                seq = EXCLUDED.seq, content_version = EXCLUDED.content_version,
+                fragment_id = EXCLUDED.fragment_id, playthrough = EXCLUDED.playthrough,
+                relationship = EXCLUDED.relationship, flags = EXCLUDED.flags, completed = EXCLUDED.completed,
+                endings = EXCLUDED.endings, saved_at = EXCLUDED.saved_at
+            WHERE story_progress.seq < EXCLUDED.seq
+            """,
+                effect.user_id,
+                effect.seq,
+                effect.content_version,
+                effect.fragment_id,
+                effect.playthrough,
+                effect.relationship,
+                json.dumps(effect.flags),
+                json.dumps(effect.completed),
+                json.dumps(effect.endings),
+                effect.saved_at,
+            )
+
+    @activity.defn(name="record_decision")
+    async def record_decision(self, effect: RecordDecision) -> None:
+        async with refusals_are_final():
+            await self.pool.execute(
+                """
+            INSERT INTO story_decisions (telegram_user_id, idempotency_key, playthrough, fragment_id, choice_id,
+                                         decided_at)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT (idempotency_key) DO NOTHING
+            """,
+                effect.user_id,
+                effect.idempotency_key,
+                effect.playthrough,
+                effect.fragment_id,
+                effect.choice_id,
+                effect.decided_at,
+            )
+
+    @activity.defn(name="record_reaction")
+    async def record_reaction(self, effect: RecordReaction) -> None:
+        async with refusals_are_final():
+            await self.pool.execute(
+                """
+            INSERT INTO channel_reactions (chat_id, message_id, telegram_user_id, rewarded, reacted_at)
+            VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (chat_id, message_id, telegram_user_id) DO NOTHING
+            """,
+                effect.chat_id,
+                effect.message_id,
+                effect.user_id,
+                effect.rewarded,
+                effect.reacted_at,
+            )
+
+    @activity.defn(name="erase_personal_data")
+    async def erase_personal_data(self, effect: EraseData) -> None:
+        """Forget the user: profile and everything keyed by them go; ledger rows stay, anonymised."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "UPDATE besitos_ledger SET telegram_user_id = NULL, idempotency_key = 'erased:' || id "
+                "WHERE telegram_user_id = $1",
+                effect.user_id,
+            )
+            await conn.execute("DELETE FROM notifications WHERE telegram_user_id = $1", effect.user_id)
+            # Reactions, missions, achievements and story rows cascade with the profile.
+            await conn.execute("DELETE FROM users WHERE telegram_user_id = $1", effect.user_id)
+            await conn.execute(
+                "INSERT INTO audit_log (actor, action, subject, reason) VALUES ($1, 'erase', $2, $3)",
+                f"user:{effect.user_id}",
+                f"user:{effect.user_id}",
+                "the user asked for their data to be deleted",
+            )
+
+
+async def personal_data(pool: asyncpg.Pool, user_id: int) -> dict[str, object]:
+    """Everything Postgres holds about ``user_id``, as JSON-ready data (for the user's export)."""
+    tables = {
+        "profile": "SELECT * FROM users WHERE telegram_user_id = $1",
+        "besitos_ledger": "SELECT * FROM besitos_ledger WHERE telegram_user_id = $1 ORDER BY id",
+        "achievements": "SELECT * FROM user_achievements WHERE telegram_user_id = $1 ORDER BY unlocked_at",
+        "missions": "SELECT * FROM user_missions WHERE telegram_user_id = $1 ORDER BY completed_at",
+        "story_progress": "SELECT * FROM story_progress WHERE telegram_user_id = $1",
+        "story_decisions": "SELECT * FROM story_decisions WHERE telegram_user_id = $1 ORDER BY id",
+        "channel_reactions": "SELECT * FROM channel_reactions WHERE telegram_user_id = $1 ORDER BY reacted_at",
+        "notifications": "SELECT * FROM notifications WHERE telegram_user_id = $1 ORDER BY created_at",
+    }
+    data: dict[str, object] = {}
+    async with pool.acquire() as conn:
+        for name, query in tables.items():
+            rows = [json.loads(json.dumps(dict(row), default=str)) for row in await conn.fetch(query, user_id)]
+            data[name] = rows[0] if name in ("profile", "story_progress") and rows else rows
+    return data

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import asyncpg
 from aiogram import Dispatcher, F
 from aiogram.enums import ChatType
+from redis.asyncio import Redis
 
-from bot import conversation, fallback, navigation, start
+from bot import community, conversation, fallback, navigation, ranking, start
 from bot.journeys import Journeys
 from bot.middlewares import UserSerialisation
+from infra.settings import Settings
 
 
-def build_dispatcher(journeys: Journeys) -> Dispatcher:
-    dispatcher = Dispatcher(journeys=journeys)
+def build_dispatcher(journeys: Journeys, *, settings: Settings, pool: asyncpg.Pool, redis: Redis) -> Dispatcher:
+    dispatcher = Dispatcher(journeys=journeys, settings=settings, pool=pool, redis=redis)
     dispatcher.update.outer_middleware(UserSerialisation())
-    # Journeys live in the private chat with Diana: a root filter here gates every router's messages.
+    # Journeys live in the private chat with Diana: a root filter here gates every router's messages
+    # (channel posts and joins arrive as callback queries and chat_member updates, not messages).
     dispatcher.message.filter(F.chat.type == ChatType.PRIVATE)
-    # Order matters: commands before free text, fallback last.
-    dispatcher.include_routers(start.router, navigation.router, conversation.router, fallback.router)
+    # Order matters: community (admin commands, channel buttons) and ranking before the journey's
+    # own buttons, commands before free text, fallback last.
+    dispatcher.include_routers(community.router, start.router, ranking.router, navigation.router,
+                               conversation.router, fallback.router)  # fmt: skip
     return dispatcher

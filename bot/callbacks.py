@@ -9,6 +9,7 @@ from aiogram.filters.callback_data import CallbackData
 
 class CallbackPrefix(StrEnum):
     JOURNEY = "j"
+    REACTION = "r"
 
 
 assert len(set(CallbackPrefix)) == len(list(CallbackPrefix)), "callback prefixes must be unique"
@@ -19,3 +20,9 @@ class JourneyCB(CallbackData, prefix=CallbackPrefix.JOURNEY):
 
     action: str
     screen: int
+
+
+class ReactionCB(CallbackData, prefix=CallbackPrefix.REACTION):
+    """A reaction button under a community channel post; the post is the message it sits on."""
+
+    emoji: int

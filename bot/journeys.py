@@ -7,14 +7,17 @@ from typing import Final
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
+from bot.content_version import ActiveContent
 from workflows.contracts import JourneyError, JourneyInput, JourneyReply, JourneyRequest
 from workflows.journey import JourneyWorkflow, journey_id
 
 REJECTIONS: Final = frozenset(
     {JourneyError.UNKNOWN_ACTION, JourneyError.STALE_SCREEN, JourneyError.FOREIGN_USER, JourneyError.NOT_STARTED,
-     JourneyError.INVALID_INPUT}
+     JourneyError.INVALID_INPUT, JourneyError.ERASED}
 )  # fmt: skip
+INTERACT: Final = "Interact"
 
 
 class JourneyRejected(Exception):
@@ -28,15 +31,17 @@ class JourneyRejected(Exception):
 class Journeys:
     """Sends requests to ``journey-<user id>``, starting it on the user's first contact."""
 
-    def __init__(self, client: Client, task_queue: str) -> None:
+    def __init__(self, client: Client, task_queue: str, content: ActiveContent) -> None:
         self.client = client
         self.task_queue = task_queue
+        self.content = content
 
     async def interact(self, request: JourneyRequest) -> JourneyReply:
         """Apply ``request`` exactly once (the Telegram update is the Temporal update id).
 
         :raises JourneyRejected: the journey's validator refused the request.
         """
+        request = request.model_copy(update={"content_version": self.content.version})
         start = WithStartWorkflowOperation(
             JourneyWorkflow.run,
             JourneyInput(user_id=request.user_id),
@@ -45,14 +50,39 @@ class Journeys:
             task_queue=self.task_queue,
         )
         try:
-            return await self.client.execute_update_with_start_workflow(
-                JourneyWorkflow.interact,
+            reply: JourneyReply = await self.client.execute_update_with_start_workflow(
+                INTERACT,
                 request,
                 start_workflow_operation=start,
                 id=f"telegram-update-{request.delivery}",
+                result_type=JourneyReply,
             )
         except WorkflowUpdateFailedError as failure:
-            cause = failure.cause
-            if isinstance(cause, ApplicationError) and cause.type in REJECTIONS:
-                raise JourneyRejected(cause.type) from None
+            raise _rejection(failure) from None
+        return reply
+
+    async def interact_if_started(self, request: JourneyRequest) -> JourneyReply:
+        """Like ``interact``, for updates that must not open a journey (channel reactions and joins).
+
+        :raises JourneyRejected: ``JourneyNotStarted`` when the user has no journey yet.
+        """
+        request = request.model_copy(update={"content_version": self.content.version})
+        handle = self.client.get_workflow_handle(journey_id(request.user_id))
+        try:
+            reply: JourneyReply = await handle.execute_update(
+                INTERACT, request, id=f"telegram-update-{request.delivery}", result_type=JourneyReply
+            )
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                raise JourneyRejected(JourneyError.NOT_STARTED) from None
             raise
+        except WorkflowUpdateFailedError as failure:
+            raise _rejection(failure) from None
+        return reply
+
+
+def _rejection(failure: WorkflowUpdateFailedError) -> Exception:
+    cause = failure.cause
+    if isinstance(cause, ApplicationError) and cause.type in REJECTIONS:
+        return JourneyRejected(cause.type)
+    return failure

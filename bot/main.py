@@ -17,10 +17,11 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_applicati
 from aiohttp import web
 
 from bot import build_dispatcher
+from bot.content_version import ActiveContent
 from bot.journeys import Journeys
 from bot.middlewares import PatientRequests
 from bot.texts import t
-from infra.connections import connect_temporal
+from infra.connections import connect_temporal, create_pool, create_redis
 from infra.settings import Settings
 
 log = logging.getLogger("diana.bot")
@@ -48,8 +49,12 @@ async def publish_commands(bot: Bot) -> None:
 async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
     """Serve updates until ``stop`` is set, then finish the ones in hand and close the session."""
     client = await connect_temporal(settings)
-    journeys = Journeys(client, settings.temporal_task_queue)
-    dispatcher = build_dispatcher(journeys)
+    pool = await create_pool(settings.postgres_dsn, max_size=5)
+    redis = create_redis(settings.redis_dsn)
+    content = ActiveContent(pool)
+    await content.start()
+    journeys = Journeys(client, settings.temporal_task_queue, content)
+    dispatcher = build_dispatcher(journeys, settings=settings, pool=pool, redis=redis)
     bot = create_bot(settings)
     try:
         await publish_commands(bot)
@@ -74,6 +79,9 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
             stopping.cancel()
     finally:
         await bot.session.close()
+        await content.stop()
+        await redis.aclose()
+        await pool.close()
 
 
 async def _serve_webhook(settings: Settings, bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event) -> None:

@@ -56,7 +56,7 @@ def render(screen: Screen, language: str) -> tuple[str, InlineKeyboardMarkup | N
     keyboard = [
         [
             InlineKeyboardButton(
-                text=t(button.label, language),
+                text=button.text if button.text is not None else t(button.label, language),
                 callback_data=JourneyCB(action=button.action, screen=screen.seq).pack(),
             )
             for button in row

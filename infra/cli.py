@@ -9,6 +9,7 @@ diana bot        the bot (polling, or webhook with BOT_MODE=webhook)
 diana emulator   the Telegram Bot API emulator on its own
 diana chat       the terminal chat against a running emulator
 diana migrate    apply (or with --to N roll back) the SQL migrations
+diana content    check | activate | list content versions (story, missions, achievements)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 import asyncpg
 
@@ -144,6 +146,62 @@ async def _migrate(settings: Settings, target: int | None) -> int:
         await conn.close()
 
 
+def _content(settings: Settings, action: str, file: Path | None) -> int:
+    """``diana content check|activate|list``: the same validator as CI, and activation without a deploy."""
+    from activities.content import SHIPPED_CONTENT, ContentRefused, activate, read_content_file
+    from workflows.consistency import score_text
+
+    if action == "list":
+        return asyncio.run(_list_content(settings))
+    path = file or SHIPPED_CONTENT
+    try:
+        checked = read_content_file(path)
+    except ContentRefused as refused:
+        print(f"{path}: {len(refused.problems)} problem(s):", file=sys.stderr)
+        for problem in refused.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    story = checked.content.story
+    print(f"{path}: version {checked.content.version!r}, {len(story.fragments)} fragments, "
+          f"{len(checked.content.missions)} missions, {len(checked.content.achievements)} achievements — valid")  # fmt: skip
+    for fragment in story.fragments:
+        print(f"  {fragment.id}  Diana {score_text(fragment.text.es).total}/100  {fragment.title.es}")
+    if action == "check":
+        return 0
+
+    async def _activate() -> int:
+        conn = await asyncpg.connect(settings.postgres_dsn)
+        try:
+            return await activate(conn, checked)
+        finally:
+            await conn.close()
+
+    try:
+        version = asyncio.run(_activate())
+    except ContentRefused as refused:
+        print(f"not activated: {'; '.join(refused.problems)}", file=sys.stderr)
+        return 1
+    print(f"active content version: {version} (journeys pick it up on their next update)")
+    return 0
+
+
+async def _list_content(settings: Settings) -> int:
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT version, label, sha256, created_at, activated_at FROM content_versions ORDER BY version"
+        )
+    finally:
+        await conn.close()
+    active = max(rows, key=lambda row: (row["activated_at"] is not None, row["activated_at"]), default=None)
+    for row in rows:
+        marker = "*" if active is not None and row["version"] == active["version"] and row["activated_at"] else " "
+        print(
+            f"{marker} {row['version']:>3}  {row['label']:<24} {row['sha256'][:12]}  created {row['created_at']:%Y-%m-%d %H:%M}"
+        )
+    return 0
+
+
 def _print_up(settings: Settings) -> None:
     for line in stack.up(settings).lines:
         print(line)
@@ -157,6 +215,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                        ("worker", "run the worker"), ("bot", "run the bot"), ("emulator", "run the Bot API emulator"),
                        ("chat", "terminal chat against a running emulator")):  # fmt: skip
         commands.add_parser(name, help=text)
+    content_parser = commands.add_parser("content", help="check, activate or list content versions")
+    content_parser.add_argument("action", choices=("check", "activate", "list"))
+    content_parser.add_argument("file", nargs="?", type=Path, help="a content file (YAML); default: the shipped one")
     migrate_parser = commands.add_parser("migrate", help="apply or roll back SQL migrations")
     migrate_parser.add_argument("--to", type=int, default=None, help="target version (0 rolls everything back)")
     args = parser.parse_args(argv)
@@ -187,6 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_chat(settings))
         elif command == "migrate":
             print(f"schema at version {asyncio.run(_migrate(settings, args.to))}")
+        elif command == "content":
+            return _content(settings, args.action, args.file)
         elif command == "play":
             _print_up(settings)
             _log_to_file(settings, "play")

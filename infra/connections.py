@@ -6,6 +6,7 @@ import logging
 from functools import cache
 
 import asyncpg
+from redis.asyncio import Redis
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
@@ -40,6 +41,11 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
     pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
     assert pool is not None
     return pool
+
+
+def create_redis(dsn: str) -> Redis:
+    """A Redis client that fails fast: leaderboards and rate limits degrade, they never hang a reply."""
+    return Redis.from_url(dsn, socket_connect_timeout=2, socket_timeout=2, decode_responses=True)
 
 
 async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:

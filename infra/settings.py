@@ -19,6 +19,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # The emulator accepts any well-formed token; this one is used when none is configured.
 EMULATOR_BOT_TOKEN = "100000001:DIANA-EMULATOR-TOKEN"
 TELEGRAM_API_BASE = "https://api.telegram.org"
+# The community channel the emulator creates, used when no channel is configured.
+EMULATOR_COMMUNITY_CHANNEL = -1001000000001
 
 
 class Settings(BaseSettings):
@@ -53,6 +55,10 @@ class Settings(BaseSettings):
     webhook_listen_port: int = Field(default=8443, alias="WEBHOOK_LISTEN_PORT")
     webhook_path: str = Field(default="/telegram/webhook", alias="WEBHOOK_PATH")
 
+    # The community: Telegram ids of admins, and the channels whose posts and members count.
+    admin_ids_raw: str = Field(default="", alias="ADMIN_IDS", pattern=r"^[\d,\s]*$")
+    community_channel_ids_raw: str = Field(default="", alias="COMMUNITY_CHANNEL_IDS", pattern=r"^[-\d,\s]*$")
+
     @property
     def uses_emulator(self) -> bool:
         """No token and no other Bot API server: the bot talks to the project's own emulator."""
@@ -69,6 +75,18 @@ class Settings(BaseSettings):
         if self.uses_emulator:
             return f"http://127.0.0.1:{self.emulator_port}"
         return self.telegram_api_base.rstrip("/")
+
+    @property
+    def admin_ids(self) -> frozenset[int]:
+        return frozenset(int(part) for part in self.admin_ids_raw.replace(",", " ").split())
+
+    @property
+    def community_channel_ids(self) -> tuple[int, ...]:
+        """Channels whose posts carry reaction buttons and whose joins count; the first is where posts go."""
+        ids = tuple(int(part) for part in self.community_channel_ids_raw.replace(",", " ").split())
+        if not ids and self.uses_emulator:
+            return (EMULATOR_COMMUNITY_CHANNEL,)
+        return ids
 
     @property
     def temporal_target(self) -> str:

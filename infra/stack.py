@@ -25,6 +25,7 @@ from typing import Final
 
 import asyncpg
 
+from activities.content import ensure_shipped_content
 from infra.migrate import migrate
 from infra.settings import Settings
 from workflows.search_attributes import REGISTRATION
@@ -282,11 +283,7 @@ async def _create_database(settings: Settings) -> None:
             await conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
     finally:
         await conn.close()
-    conn = await asyncpg.connect(settings.postgres_dsn)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
+    await _migrate_external(settings.postgres_dsn)
 
 
 def stop_postgres(settings: Settings) -> bool:
@@ -367,9 +364,11 @@ def up(settings: Settings) -> StackStatus:
 
 
 async def _migrate_external(dsn: str) -> None:
+    """Migrate, and on a fresh database activate the content shipped with the code."""
     conn = await asyncpg.connect(dsn)
     try:
         await migrate(conn)
+        await ensure_shipped_content(conn)
     finally:
         await conn.close()
 

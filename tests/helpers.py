@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+from activities.content import read_content_file
+from workflows.content import Content
 from workflows.contracts import JourneyRequest, RequestKind, TelegramProfile
 
 T = TypeVar("T")
@@ -53,3 +56,9 @@ def request(
         text=text,
         profile=TelegramProfile(user_id=user_id, first_name=first_name, username="ana", language_code=language_code),
     )
+
+
+@functools.cache
+def shipped_content() -> Content:
+    """The content shipped in ``content/diana.yaml``, checked like CI checks it."""
+    return read_content_file(REPO_ROOT / "content" / "diana.yaml").content

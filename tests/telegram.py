@@ -31,8 +31,28 @@ class EmulatedUser:
 
     async def press(self, message_id: int, callback_data: str, *, chat_id: int | None = None,
                     forge: bool = False) -> dict[str, Any]:  # fmt: skip
-        body = {"message_id": message_id, "callback_data": callback_data, "chat_id": chat_id, "forge": forge}
+        body = {"message_id": message_id, "callback_data": callback_data, "chat_id": chat_id, "forge": forge,
+                **self.profile}  # fmt: skip
         return await self._post(f"/control/users/{self.user_id}/press", body)
+
+    async def join(self, chat_id: int) -> dict[str, Any]:
+        """Join a channel: ``{"update_id": int | None, "status": "member"}`` (None: no update was created)."""
+        return await self._post(f"/control/users/{self.user_id}/join", {"chat_id": chat_id, **self.profile})
+
+    async def leave(self, chat_id: int) -> dict[str, Any]:
+        """Leave a channel: ``{"update_id": int | None, "status": "left"}``."""
+        return await self._post(f"/control/users/{self.user_id}/leave", {"chat_id": chat_id, **self.profile})
+
+    async def callback_answer(self, callback_query_id: str, *, within: float = 20.0) -> dict[str, Any]:
+        """The bot's answer to a press (``text``, ``show_alert``, ``url``, ``cache_time``), once it has answered."""
+        url = f"{self.base_url}/control/callbacks/{callback_query_id}"
+        async with self.session.get(url, params={"wait": within}) as response:
+            answer: dict[str, Any] = await response.json()
+        if not answer["ok"] or not answer["result"]["answered"]:
+            raise AssertionError(
+                f"the bot did not answer callback query {callback_query_id} within {within}s: {answer}"
+            )
+        return answer["result"]["answer"]  # type: ignore[no-any-return]
 
     async def transcript(self, chat_id: int | None = None, after: int = 0, wait: float = 0) -> list[dict[str, Any]]:
         url = f"{self.base_url}/control/chats/{chat_id or self.user_id}/transcript"

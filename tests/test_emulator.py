@@ -12,14 +12,21 @@ import pytest
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from aiohttp import web
 
 from infra.emulator import BotAPIEmulator
 from infra.stack import free_port
+from tests.telegram import EmulatedUser
 
 TOKEN = "123456:TEST-TOKEN"
+CHANNEL = -1001000000001
+BOT_ID = 100000001
+
+
+def keyboard(data: str = "go") -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="b", callback_data=data)]])
 
 
 @pytest.fixture
@@ -233,6 +240,245 @@ class TestWebhook:
         finally:
             await bot.delete_webhook()
             await runner.cleanup()
+
+
+class TestChannels:
+    async def test_the_bot_posts_and_edits_in_the_default_channel(self, bot: Bot, emulator: BotAPIEmulator) -> None:
+        post = await bot.send_message(CHANNEL, "<b>Novedades</b>", parse_mode="HTML", reply_markup=keyboard())
+        assert post.chat.type == "channel" and post.chat.title == "Diana · Comunidad"
+        assert post.chat.username == "diana_comunidad" and post.from_user is None
+        assert post.sender_chat is not None and post.sender_chat.id == CHANNEL
+        edited = await bot.edit_message_text("Más novedades", chat_id=CHANNEL, message_id=post.message_id)
+        assert not isinstance(edited, bool) and edited.text == "Más novedades" and edited.reply_markup is None
+        assert await bot.edit_message_reply_markup(chat_id=CHANNEL, message_id=post.message_id, reply_markup=keyboard())
+        # Telegram also takes a channel's @username as chat_id.
+        assert (await bot.send_message("@diana_comunidad", "por nombre")).chat.id == CHANNEL
+        kinds = [(e["kind"], e["text"]) for e in emulator.chats[CHANNEL].transcript]
+        assert kinds == [("bot_message", "Novedades"), ("bot_edit", "Más novedades"), ("bot_edit", "Más novedades"),
+                         ("bot_message", "por nombre")]  # fmt: skip
+
+    async def test_unknown_channels_are_not_found(self, http: aiohttp.ClientSession, bot: Bot,
+                                                  emulator: BotAPIEmulator) -> None:  # fmt: skip
+        status, body = await call(http, emulator, "sendMessage", chat_id=-1009999999999, text="nadie")
+        assert status == 400 and body == {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}
+        with pytest.raises(TelegramBadRequest, match="chat not found"):
+            await bot.send_message("@no_existe", "nadie")
+        with pytest.raises(TelegramBadRequest, match="chat not found"):
+            await bot.edit_message_text("x", chat_id=-1009999999999, message_id=1)
+        with pytest.raises(TelegramBadRequest, match="chat not found"):
+            await bot.get_chat(-1009999999999)
+
+    async def test_the_control_api_adds_channels(self, http: aiohttp.ClientSession, bot: Bot,
+                                                 emulator: BotAPIEmulator) -> None:  # fmt: skip
+        body = {"chat_id": -1002000000002, "title": "VIP", "username": "diana_vip"}
+        async with http.post(f"{emulator.base_url}/control/channels", json=body) as response:
+            added = await response.json()
+        assert added == {"ok": True, "result": {"id": -1002000000002, "type": "channel", "title": "VIP",
+                                                "username": "diana_vip"}}  # fmt: skip
+        assert (await bot.send_message(-1002000000002, "hola vip")).chat.title == "VIP"
+        info = await bot.get_chat("@diana_vip")
+        assert (info.id, info.type, info.title) == (-1002000000002, "channel", "VIP")
+        refused = [{"chat_id": 5, "title": "no es canal"}, {"chat_id": -1003, "title": ""},
+                   {"chat_id": -1003000000003, "title": "x", "username": "diana_comunidad"},
+                   {"chat_id": -1003000000003, "title": "x", "username": "no spaces"}, {"title": "sin id"}]  # fmt: skip
+        for bad in refused:
+            async with http.post(f"{emulator.base_url}/control/channels", json=bad) as response:
+                assert response.status == 400 and (await response.json())["ok"] is False, bad
+
+    async def test_pressing_a_button_on_a_channel_post(self, http: aiohttp.ClientSession, bot: Bot,
+                                                       emulator: BotAPIEmulator) -> None:  # fmt: skip
+        ana, bea = EmulatedUser(http, emulator.base_url, 7, first_name="Ana"), EmulatedUser(http, emulator.base_url, 8)
+        post = await bot.send_message(CHANNEL, "¿Te gusta?", reply_markup=keyboard("like"))
+        pressed = await ana.press(post.message_id, "like", chat_id=CHANNEL)
+        await bea.press(post.message_id, "like", chat_id=CHANNEL)
+        await ana.send("hola")
+        private = await bot.send_message(7, "elige", reply_markup=keyboard("go"))
+        await ana.press(private.message_id, "go")
+        updates = [u for u in await bot.get_updates() if u.callback_query]
+        first, second, in_private = (u.callback_query for u in updates)
+        assert first is not None and second is not None and in_private is not None
+        assert first.id == pressed["callback_query_id"] and first.data == "like"
+        assert first.from_user.id == 7 and first.from_user.first_name == "Ana" and second.from_user.id == 8
+        assert first.message is not None and first.message.chat.type == "channel"
+        assert isinstance(first.message, Message) and first.message.sender_chat is not None
+        assert first.message.message_id == post.message_id and first.message.from_user is None
+        # chat_instance names the chat: the same for everyone in the channel, another for the private chat.
+        assert first.chat_instance == second.chat_instance != in_private.chat_instance
+        assert await bot.answer_callback_query(first.id, text="¡Gracias!", show_alert=True)
+        assert await ana.callback_answer(first.id) == {"text": "¡Gracias!", "show_alert": True, "url": None,
+                                                       "cache_time": 0}  # fmt: skip
+        # The toast is Ana's alone: the channel's transcript never shows it.
+        assert [e["kind"] for e in emulator.chats[CHANNEL].transcript] == ["bot_message", "user_press", "user_press"]
+        with pytest.raises(TelegramBadRequest, match="query is too old"):
+            await bot.answer_callback_query(first.id)
+        with pytest.raises(AssertionError, match="no button with that callback_data"):
+            await ana.press(post.message_id, "dislike", chat_id=CHANNEL)
+        assert (await ana.press(post.message_id, "dislike", chat_id=CHANNEL, forge=True))["callback_query_id"]
+
+    async def test_a_callback_answer_can_be_awaited(self, http: aiohttp.ClientSession, bot: Bot,
+                                                    emulator: BotAPIEmulator) -> None:  # fmt: skip
+        ana = EmulatedUser(http, emulator.base_url, 7)
+        post = await bot.send_message(CHANNEL, "¿Te gusta?", reply_markup=keyboard("like"))
+        query_id = (await ana.press(post.message_id, "like", chat_id=CHANNEL))["callback_query_id"]
+        waiting = asyncio.create_task(ana.callback_answer(query_id, within=5))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        await bot.answer_callback_query(query_id, text="ok")
+        assert (await asyncio.wait_for(waiting, timeout=5))["text"] == "ok"
+        with pytest.raises(AssertionError, match="did not answer"):
+            await ana.callback_answer((await ana.press(post.message_id, "like", chat_id=CHANNEL))["callback_query_id"],
+                                      within=0.2)  # fmt: skip
+        async with http.get(f"{emulator.base_url}/control/callbacks/nope") as response:
+            assert response.status == 404 and (await response.json())["ok"] is False
+
+    async def test_chat_member_updates_only_when_asked_for(self, http: aiohttp.ClientSession, bot: Bot,
+                                                           emulator: BotAPIEmulator) -> None:  # fmt: skip
+        ana = EmulatedUser(http, emulator.base_url, 7, first_name="Ana", username="ana")
+        assert await bot.get_updates() == []
+        # Not asked for: Telegram does not create it, and asking later brings no old joins.
+        assert await ana.join(CHANNEL) == {"update_id": None, "status": "member"}
+        assert await bot.get_updates(allowed_updates=["message", "chat_member"]) == []
+        assert (await bot.get_chat_member(CHANNEL, 7)).status == "member"
+        left = await ana.leave(CHANNEL)
+        assert left["status"] == "left" and left["update_id"] is not None
+        joined = await ana.join(CHANNEL)
+        # Joining again changes nothing: no update.
+        assert await ana.join(CHANNEL) == {"update_id": None, "status": "member"}
+        updates = await bot.get_updates()
+        assert [u.update_id for u in updates] == [left["update_id"], joined["update_id"]]
+        leaving, joining = (u.chat_member for u in updates)
+        assert leaving is not None and joining is not None
+        assert leaving.chat.id == CHANNEL and leaving.chat.type == "channel" and leaving.date is not None
+        assert leaving.from_user.id == 7 and leaving.from_user.username == "ana"
+        assert (leaving.old_chat_member.status, leaving.new_chat_member.status) == ("member", "left")
+        assert (joining.old_chat_member.status, joining.new_chat_member.status) == ("left", "member")
+        assert joining.new_chat_member.user.id == 7
+        kinds = [e["kind"] for e in emulator.chats[CHANNEL].transcript]
+        assert kinds == ["user_join", "user_leave", "user_join"]
+
+    async def test_chat_member_updates_reach_a_webhook_that_asked(self, bot: Bot, emulator: BotAPIEmulator) -> None:
+        received: list[dict[str, Any]] = []
+
+        async def hook(request: web.Request) -> web.Response:
+            received.append(await request.json())
+            return web.Response()
+
+        app = web.Application()
+        app.router.add_post("/hook", hook)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            assert await bot.set_webhook(f"http://127.0.0.1:{port}/hook", allowed_updates=["chat_member"])
+            await emulator.user_joins(9, CHANNEL)
+            for _ in range(50):
+                if received:
+                    break
+                await asyncio.sleep(0.1)
+            update = Update.model_validate(received[0])
+            assert update.chat_member is not None and update.chat_member.new_chat_member.status == "member"
+        finally:
+            await bot.delete_webhook()
+            await runner.cleanup()
+
+    async def test_get_chat_member_and_get_chat(self, http: aiohttp.ClientSession, bot: Bot,
+                                                emulator: BotAPIEmulator) -> None:  # fmt: skip
+        assert (await bot.get_chat_member(CHANNEL, BOT_ID)).status == "administrator"
+        with pytest.raises(TelegramBadRequest, match="user not found"):
+            await bot.get_chat_member(CHANNEL, 424242)
+        ana = EmulatedUser(http, emulator.base_url, 7, first_name="Ana", username="ana")
+        await ana.send("hola")
+        assert (await bot.get_chat_member(CHANNEL, 7)).status == "left"
+        assert (await bot.get_chat_member(7, 7)).status == "member"
+        private = await bot.get_chat(7)
+        assert (private.id, private.type, private.first_name, private.username) == (7, "private", "Ana", "ana")
+        channel = await bot.get_chat(CHANNEL)
+        assert (channel.type, channel.title, channel.username) == ("channel", "Diana · Comunidad", "diana_comunidad")
+
+    async def test_membership_control_refuses_what_telegram_would_not_do(
+        self, http: aiohttp.ClientSession, bot: Bot, emulator: BotAPIEmulator
+    ) -> None:
+        for chat_id, description in ((-1009999999999, "Bad Request: chat not found"),
+                                     (7, "Bad Request: chat not found")):  # fmt: skip
+            async with http.post(f"{emulator.base_url}/control/users/7/join", json={"chat_id": chat_id}) as response:
+                assert response.status == 400 and (await response.json())["description"] == description
+        await emulator.user_sends_text(7, "hola")
+        async with http.post(f"{emulator.base_url}/control/users/7/join", json={"chat_id": 7}) as response:
+            assert response.status == 400
+        async with http.post(f"{emulator.base_url}/control/users/7/leave", json={}) as response:
+            assert response.status == 400
+        # Met in the channel but never wrote to the bot: Telegram lets no bot speak first.
+        await emulator.user_joins(8, CHANNEL)
+        with pytest.raises(TelegramForbiddenError, match="can't initiate conversation"):
+            await bot.send_message(8, "hola")
+
+
+class TestDocuments:
+    async def test_send_document_upload(self, http: aiohttp.ClientSession, bot: Bot, emulator: BotAPIEmulator) -> None:
+        await emulator.user_sends_text(1, "hola")
+        content = json.dumps({"nivel": 3, "besitos": 120, "nombre": "Ana"}, ensure_ascii=False).encode()
+        sent = await bot.send_document(1, BufferedInputFile(content, "progreso.json"), caption="<b>Tu</b> progreso",
+                                       parse_mode="HTML", reply_markup=keyboard())  # fmt: skip
+        document = sent.document
+        assert document is not None and document.file_name == "progreso.json"
+        assert document.mime_type == "application/json" and document.file_size == len(content)
+        assert document.file_id and document.file_unique_id
+        assert sent.caption == "Tu progreso" and sent.caption_entities and sent.caption_entities[0].type == "bold"
+        assert sent.from_user is not None and sent.from_user.id == BOT_ID
+        entry = emulator.chats[1].transcript[-1]
+        assert entry["kind"] == "bot_document" and json.loads(entry["document_text"]) == json.loads(content)
+        assert (entry["file_name"], entry["mime_type"], entry["file_size"]) == ("progreso.json", "application/json",
+                                                                                 len(content))  # fmt: skip
+        assert entry["caption"] == "Tu progreso" and entry["html"] == "<b>Tu</b> progreso"
+        assert entry["buttons"] == [[{"text": "b", "callback_data": "go", "url": None}]]
+        # The file stays with Telegram: getFile and the file URL give it back, its file_id sends it again.
+        file = await bot.get_file(document.file_id)
+        assert file.file_path is not None
+        async with http.get(f"{emulator.base_url}/file/bot{TOKEN}/{file.file_path}") as response:
+            assert await response.read() == content
+        again = await bot.send_document(CHANNEL, document.file_id)
+        assert again.document is not None and again.document.file_unique_id == document.file_unique_id
+        assert again.chat.type == "channel" and again.from_user is None
+        assert emulator.chats[CHANNEL].transcript[-1]["document_text"] == content.decode()
+
+    async def test_a_plain_multipart_document_part(self, http: aiohttp.ClientSession, emulator: BotAPIEmulator) -> None:
+        await emulator.user_sends_text(1, "hola")
+        form = aiohttp.FormData()
+        form.add_field("chat_id", "1")
+        form.add_field("document", b"\xff\xfe binario", filename="datos.bin", content_type="application/octet-stream")
+        async with http.post(f"{emulator.base_url}/bot{TOKEN}/sendDocument", data=form) as response:
+            body = await response.json()
+        assert body["ok"] and body["result"]["document"]["mime_type"] == "application/octet-stream"
+        assert "caption" not in body["result"]
+        assert emulator.chats[1].transcript[-1]["document_text"] is None
+
+    async def test_send_document_errors(self, http: aiohttp.ClientSession, bot: Bot, emulator: BotAPIEmulator) -> None:
+        await emulator.user_sends_text(1, "hola")
+        with pytest.raises(TelegramBadRequest, match="file must be non-empty"):
+            await bot.send_document(1, BufferedInputFile(b"", "vacio.json"))
+        with pytest.raises(TelegramBadRequest, match="message caption is too long"):
+            await bot.send_document(1, BufferedInputFile(b"{}", "a.json"), caption="x" * 1025)
+        assert await bot.send_document(1, BufferedInputFile(b"{}", "a.json"), caption="x" * 1024)
+        with pytest.raises(TelegramBadRequest, match="wrong file identifier"):
+            await bot.send_document(1, "no-such-file-id")
+        status, body = await call(http, emulator, "sendDocument", chat_id=1)
+        assert status == 400 and body["description"] == "Bad Request: there is no document in the request"
+        with pytest.raises(TelegramBadRequest, match="chat not found"):
+            await bot.send_document(-1009999999999, BufferedInputFile(b"{}", "a.json"))
+        sent = await bot.send_document(1, BufferedInputFile(b"{}", "a.json"))
+        with pytest.raises(TelegramBadRequest, match="there is no text in the message to edit"):
+            await bot.edit_message_text("texto", chat_id=1, message_id=sent.message_id)
+
+    async def test_a_user_who_blocked_the_bot_gets_no_document(self, http: aiohttp.ClientSession, bot: Bot,
+                                                               emulator: BotAPIEmulator) -> None:  # fmt: skip
+        await emulator.user_sends_text(1, "hola")
+        await http.post(f"{emulator.base_url}/control/users/1/block")
+        with pytest.raises(TelegramForbiddenError, match="bot was blocked by the user"):
+            await bot.send_document(1, BufferedInputFile(b"{}", "a.json"))
+        status, body = await call(http, emulator, "sendMessage", chat_id=1, text="x")
+        assert status == 403 and body["error_code"] == 403
+        assert [e["kind"] for e in emulator.chats[1].transcript] == ["user_message"]
 
 
 class TestFaults:

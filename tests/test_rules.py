@@ -6,31 +6,57 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.helpers import request
-from workflows import rules
+from tests.helpers import request, shipped_content
+from workflows import moods, rules, story
+from workflows.content import Condition, Content, content_problems
 from workflows.contracts import (
     AwardBesitos,
+    CompleteMission,
+    EraseData,
+    ExportData,
     JourneyError,
     JourneyRequest,
     JourneyState,
+    Notify,
+    RecordDecision,
     SaveProfile,
+    SaveStoryProgress,
     UnlockAchievement,
+    UpdateLeaderboard,
 )
-from workflows.economy import POINTS, level_cost, level_progress, progress_bar
+from workflows.economy import POINTS, level_cost, level_progress, progress_bar, with_vip_bonus
+from workflows.progress import metric
 
-NOW = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)
+NOW = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)  # 14:00 in Mexico City, the content's time zone
 USER = 555
+CONTENT = shipped_content()
+WELCOME = POINTS["achievement_unlocked"] + POINTS["daily_login"]  # First Steps and the first daily visit
 
 
-def onboarded() -> JourneyState:
+def decide(state: JourneyState, req: JourneyRequest, now: datetime = NOW) -> rules.Decision:
+    return rules.decide(state, req, now, CONTENT)
+
+
+def press(state: JourneyState, action: str, now: datetime = NOW) -> rules.Decision:
+    return decide(state, request(USER, "button", action=action, screen=state.screen_seq), now)
+
+
+def onboarded(now: datetime = NOW) -> JourneyState:
     """A journey walked through /start and the whole introduction."""
-    state = JourneyState(user_id=USER)
-    state = rules.decide(state, request(USER, "start"), NOW).state
+    state = decide(JourneyState(user_id=USER), request(USER, "start"), now).state
     for _ in range(rules.ONBOARDING_SCREENS):
-        state = rules.decide(
-            state, request(USER, "button", action="onboarding_next", screen=state.screen_seq), NOW
-        ).state
+        state = press(state, "onboarding_next", now).state
     return state
+
+
+def play(state: JourneyState, *actions: str, now: datetime = NOW) -> JourneyState:
+    for action in actions:
+        state = press(state, action, now).state
+    return state
+
+
+def ledger(effects: list[object]) -> int:
+    return sum(e.amount for e in effects if isinstance(e, AwardBesitos))
 
 
 class TestEconomy:
@@ -66,89 +92,472 @@ class TestEconomy:
     def test_progress_bar(self) -> None:
         assert progress_bar(level_progress(150)) == "▰▰▰▰▰▱▱▱▱▱"
 
+    @pytest.mark.parametrize(("amount", "vip", "earned"),
+                             [(10, False, 10), (10, True, 15), (5, True, 7), (25, True, 37), (15, True, 22),
+                              (2, True, 3), (50, True, 75), (1, True, 1)])  # fmt: skip
+    def test_vip_multiplier_rounds_down_to_whole_besitos(self, amount: int, vip: bool, earned: int) -> None:
+        assert with_vip_bonus(amount, vip) == earned
+
+    def test_a_vip_earns_the_bonus_on_every_award(self) -> None:
+        state = onboarded().model_copy(update={"vip": True})
+        decision = press(state, "story")  # enters f01, completes nothing yet
+        decision = press(decision.state, "pick.c01_follow")
+        awards = [e for e in decision.effects if isinstance(e, AwardBesitos)]
+        assert {e.action: e.amount for e in awards}["decision_made"] == 7
+        assert {e.action: e.amount for e in awards}["story_fragment_completion"] == 15
+
 
 class TestOnboarding:
     def test_first_contact_starts_the_introduction_and_stores_the_profile(self) -> None:
-        decision = rules.decide(JourneyState(user_id=USER), request(USER, "start"), NOW)
+        decision = decide(JourneyState(user_id=USER), request(USER, "start"))
         assert decision.state.stage == "onboarding"
         assert decision.screen.key == "onboarding.1"
         assert decision.screen.buttons[0][0].action == "onboarding_next"
         assert [type(e) for e in decision.effects] == [SaveProfile]
         assert decision.state.joined_at == NOW
 
-    def test_introduction_ends_in_the_menu_with_welcome_besitos(self) -> None:
+    def test_introduction_ends_in_the_menu_with_first_steps_and_the_first_daily_visit(self) -> None:
         state = onboarded()
         assert state.stage == "active"
         assert state.screen is not None and state.screen.key == "menu.greeting.welcome"
-        assert state.besitos == POINTS["achievement_unlocked"] == 50
-        assert state.achievements == [rules.FIRST_STEPS]
+        assert state.besitos == WELCOME == 65
+        assert state.achievements == ["first_steps"]
+        assert state.devotion.streak == 1
         labels = [button.label for row in state.screen.buttons for button in row]
-        assert labels == ["menu.story", "menu.besitos", "menu.missions", "menu.achievements", "menu.vip",
-                          "menu.settings"]  # fmt: skip
-        assert [n.key for n in state.screen.notices] == ["notice.achievement", "notice.besitos"]
+        assert labels == ["menu.story", "menu.besitos", "menu.missions", "menu.achievements", "menu.ranking",
+                          "menu.vip", "menu.settings"]  # fmt: skip
+        assert [n.key for n in state.screen.notices] == ["notice.achievement", "notice.streak", "notice.besitos"]
+        assert state.screen.notices[0].params == {"title": "Primeros Pasos"}
 
-    def test_last_step_effects_are_profile_achievement_and_ledger(self) -> None:
-        state = JourneyState(user_id=USER)
-        state = rules.decide(state, request(USER, "start"), NOW).state
-        for _ in range(rules.ONBOARDING_SCREENS - 1):
-            state = rules.decide(state, request(USER, "button", action="onboarding_next", screen=state.screen_seq),
-                                 NOW).state  # fmt: skip
-        last = rules.decide(state, request(USER, "button", action="onboarding_next", screen=state.screen_seq), NOW)
-        assert [type(e) for e in last.effects] == [SaveProfile, UnlockAchievement, AwardBesitos]
-        award = last.effects[2]
-        assert isinstance(award, AwardBesitos)
-        assert (award.amount, award.balance_after, award.action) == (50, 50, "achievement_unlocked")
+    def test_last_step_effects(self) -> None:
+        last = rules.decide(*_last_step(), CONTENT)
+        kinds = [type(e) for e in last.effects]
+        assert kinds == [SaveProfile, AwardBesitos, UnlockAchievement, AwardBesitos, UpdateLeaderboard]
+        assert ledger(last.effects) == last.state.besitos == 65
 
     def test_start_during_introduction_resumes_it(self) -> None:
-        state = rules.decide(JourneyState(user_id=USER), request(USER, "start"), NOW).state
-        state = rules.decide(
-            state, request(USER, "button", action="onboarding_next", screen=state.screen_seq), NOW
-        ).state
-        again = rules.decide(state, request(USER, "start"), NOW)
+        state = decide(JourneyState(user_id=USER), request(USER, "start")).state
+        state = press(state, "onboarding_next").state
+        again = decide(state, request(USER, "start"))
         assert again.screen.key == "onboarding.2"
         assert again.state.besitos == 0
 
-    def test_start_again_after_onboarding_awards_nothing_more(self) -> None:
-        decision = rules.decide(onboarded(), request(USER, "start"), NOW + timedelta(days=1))
-        assert decision.screen.key == "menu.greeting.again"
-        assert decision.state.besitos == 50
+    def test_start_again_the_same_day_awards_nothing_more(self) -> None:
+        decision = decide(onboarded(), request(USER, "start"))
+        assert decision.screen.key.startswith("mood.")
+        assert decision.state.besitos == WELCOME
         assert not any(isinstance(e, AwardBesitos) for e in decision.effects)
 
     def test_language_follows_telegram_with_spanish_default(self) -> None:
-        english = rules.decide(JourneyState(user_id=USER), request(USER, "start", language_code="en-GB"), NOW)
-        other = rules.decide(JourneyState(user_id=USER), request(USER, "start", language_code="pt"), NOW)
+        english = decide(JourneyState(user_id=USER), request(USER, "start", language_code="en-GB"))
+        other = decide(JourneyState(user_id=USER), request(USER, "start", language_code="pt"))
         assert (english.state.language, other.state.language) == ("en", "es")
 
 
-class TestMenu:
-    def test_mis_besitos_shows_balance_level_and_progress(self) -> None:
-        state = onboarded()
-        decision = rules.decide(state, request(USER, "button", action="besitos", screen=state.screen_seq), NOW)
-        assert decision.screen.key == "besitos.summary"
-        assert decision.screen.params["balance"] == 50
-        assert decision.screen.params["level"] == 1
-        assert decision.screen.params["remaining"] == 50
-        assert decision.screen.params["next_level"] == 2
-        assert decision.effects == []
+class TestStory:
+    def test_continuar_historia_begins_at_the_start_and_resumes_where_the_user_left(self) -> None:
+        state = press(onboarded(), "story").state
+        assert state.story.fragment_id == "f01"
+        assert state.screen is not None and state.screen.params["title"] == "La invitación"
+        assert [b.action for row in state.screen.buttons for b in row] == ["pick.c01_follow", "pick.c01_ask", "menu"]
+        state = play(state, "pick.c01_ask", "menu")
+        resumed = press(state, "story")
+        assert resumed.state.story.fragment_id == "f03"
+        assert resumed.screen.params["title"] == state.story and "¿Quién eres?" or resumed.screen.params["title"]
+        assert ledger(resumed.effects) == 0
 
-    @pytest.mark.parametrize("action", sorted(rules.COMING_SOON))
-    def test_entries_not_shipped_yet_say_so(self, action: str) -> None:
-        state = onboarded()
-        decision = rules.decide(state, request(USER, "button", action=action, screen=state.screen_seq), NOW)
-        assert decision.screen.key == f"coming_soon.{action}"
-        assert decision.screen.buttons[0][0].action == "menu"
+    def test_the_warm_path_reaches_amanecer(self) -> None:
+        state = play(onboarded(), "story", "pick.c01_follow", story.NEXT, "pick.c04_keep", story.NEXT,
+                     "pick.c07_open", story.NEXT, "pick.c10_stay", story.NEXT)  # fmt: skip
+        assert state.story.fragment_id == "f12"
+        assert state.story.endings == ["amanecer"]
+        assert state.story.relationship == 5
+        assert state.story.flags == ["follows", "keeps_secret", "vulnerable"]
+        assert state.screen is not None and state.screen.key == "story.ending"
+        assert [b.action for row in state.screen.buttons for b in row] == [story.RESTART, "menu"]
+        assert state.story.completed == ["f01", "f02", "f04", "f05", "f07", "f08", "f10", "f11", "f12"]
 
-    def test_every_screen_gets_a_new_sequence_number(self) -> None:
+    def test_the_shadow_path_reaches_the_other_ending_and_its_past_closes_a_way_back(self) -> None:
+        state = play(onboarded(), "story", "pick.c01_ask", story.NEXT, "pick.c04_press", story.NEXT,
+                     "pick.c07_guard", story.NEXT, "pick.c10_leave")  # fmt: skip
+        assert state.story.fragment_id == "f13"
+        assert state.screen is not None
+        # Demanding the truth in f04 closed "go back for her": the choice is not even shown.
+        assert [b.action for row in state.screen.buttons for b in row] == ["pick.c13_walk", "menu"]
+        with pytest.raises(rules.Rejection):
+            press(state, "pick.c13_return")
+        state = press(state, "pick.c13_walk").state
+        assert state.story.endings == ["puerta_entreabierta"]
+        assert state.story.relationship == -2
+
+    def test_a_choice_needing_more_trust_is_shown_locked_and_changes_nothing(self) -> None:
+        state = play(onboarded(), "story", "pick.c01_ask", story.NEXT, "pick.c04_keep", story.NEXT,
+                     "pick.c07_guard", story.NEXT)  # fmt: skip
+        assert state.story.fragment_id == "f10" and state.story.relationship == 1
+        assert state.screen is not None
+        labels = {b.action: b.text for row in state.screen.buttons for b in row}
+        assert labels["pick.c10_stay"] is not None and labels["pick.c10_stay"].startswith("🔒")
+        locked = press(state, "pick.c10_stay")
+        assert locked.screen.key == "story.locked.relationship"
+        assert locked.state.story == state.story
+        assert ledger(locked.effects) == 0
+
+    def test_the_vip_door_shows_a_teaser_to_free_users_and_opens_for_vips(self) -> None:
+        state = play(onboarded(), "story", "pick.c01_ask", story.NEXT, "pick.c04_keep", story.NEXT,
+                     "pick.c07_guard", story.NEXT)  # fmt: skip
+        teaser = press(state, "pick.c10_door")
+        assert teaser.screen.key == "story.locked.vip"
+        assert teaser.screen.params["teaser"] == CONTENT.story.by_id["f15"].teaser.es  # type: ignore[union-attr]
+        assert [b.action for row in teaser.screen.buttons for b in row] == ["vip", "story"]
+        assert teaser.state.story.fragment_id == "f10"
+        vip = press(state.model_copy(update={"vip": True}), "pick.c10_door")
+        assert vip.state.story.fragment_id == "f15"
+
+    def test_a_level_gate_waits_for_the_level(self) -> None:
+        state = play(onboarded(), "story", "pick.c01_ask", story.NEXT, "pick.c04_keep")
+        assert state.story.fragment_id == "f05"
+        poor = state.model_copy(update={"lifetime_besitos": 50, "besitos": 50})
+        locked = press(poor, story.NEXT)
+        assert locked.screen.key == "story.locked.level"
+        assert locked.screen.params["level"] == 2
+        assert locked.state.story.fragment_id == "f05"
+
+    def test_a_besitos_gate_names_what_is_missing(self) -> None:
+        state = play(onboarded(), "story", "pick.c01_follow", story.NEXT, "pick.c04_keep", story.NEXT,
+                     "pick.c07_open", story.NEXT)  # fmt: skip
+        poor = state.model_copy(update={"besitos": 200})
+        locked = press(poor, "pick.c10_stay")
+        assert locked.screen.key == "story.locked.besitos"
+        assert (locked.screen.params["besitos"], locked.screen.params["missing"]) == (250, 50)
+
+    def test_living_it_again_counts_decisions_but_never_pays_twice(self) -> None:
+        path = ("pick.c01_follow", story.NEXT, "pick.c04_keep", story.NEXT, "pick.c07_open", story.NEXT,
+                "pick.c10_stay", story.NEXT)  # fmt: skip
+        state = play(onboarded(), "story", *path)
+        state = restarted = press(state, story.RESTART).state
+        assert (state.story.fragment_id, state.story.playthrough, state.story.flags) == ("f01", 2, [])
+        assert state.story.relationship == 0
+        effects: list[object] = []
+        for action in path[:2]:
+            decision = press(state, action)
+            state, effects = decision.state, effects + decision.effects
+        assert state.story.decisions == 5
+        story_awards = [e for e in effects if isinstance(e, AwardBesitos) and e.action in
+                        ("decision_made", "story_fragment_completion")]  # fmt: skip
+        assert story_awards == [], "the same fragments and choices earn nothing the second time"
+        assert "exploradora_curiosa" in state.missions, "but the fifth decision still counts for its mission"
+        fresh = press(restarted, "pick.c01_ask")
+        assert ledger(fresh.effects) >= POINTS["decision_made"], "a choice never made before still earns"
+
+    def test_each_decision_is_recorded_and_progress_saved_in_order(self) -> None:
+        state = press(onboarded(), "story").state
+        decision = press(state, "pick.c01_follow")
+        records = [e for e in decision.effects if isinstance(e, RecordDecision)]
+        saves = [e for e in decision.effects if isinstance(e, SaveStoryProgress)]
+        assert [(r.fragment_id, r.choice_id, r.playthrough) for r in records] == [("f01", "c01_follow", 1)]
+        assert saves[-1].fragment_id == "f02" and saves[-1].seq == decision.state.story.saves == 2
+
+    @pytest.mark.parametrize(
+        ("actions", "action", "kind"),
+        [((), "pick.c04_keep", JourneyError.UNKNOWN_ACTION), ((), story.NEXT, JourneyError.STALE_SCREEN),
+         ((), story.RESTART, JourneyError.STALE_SCREEN), (("pick.c01_follow",), "pick.c01_ask",
+          JourneyError.UNKNOWN_ACTION), ((), "pick.", JourneyError.UNKNOWN_ACTION)],
+    )  # fmt: skip
+    def test_buttons_that_do_not_belong_here_are_refused(self, actions: tuple[str, ...], action: str,
+                                                         kind: str) -> None:  # fmt: skip
+        state = play(onboarded(), "story", *actions)
+        with pytest.raises(rules.Rejection) as caught:
+            press(state, action)
+        assert caught.value.kind == kind
+
+    def test_story_button_before_the_story_began(self) -> None:
+        with pytest.raises(rules.Rejection) as caught:
+            press(onboarded(), story.NEXT)
+        assert caught.value.kind == JourneyError.STALE_SCREEN
+
+
+class TestMissionsAndAchievements:
+    def test_the_first_decision_settles_a_cascade_exactly(self) -> None:
+        state = press(onboarded(), "story").state
+        decision = press(state, "pick.c01_follow")
+        after = decision.state
+        assert after.achievements == ["first_steps", "dianas_interest", "decision_maker", "point_collector",
+                                      "level_up", "mission_accomplished"]  # fmt: skip
+        assert after.missions == ["achievement_hunter"]
+        # 65 + decision 5 + fragment 10 + 4 achievements × 50 + mission 25 + Mission Accomplished 50
+        assert after.besitos == 355
+        assert level_progress(after.lifetime_besitos).level == 4
+        keys = [n.key for n in decision.screen.notices]
+        assert keys.count("notice.achievement") == 5 and keys.count("notice.mission") == 1
+        assert "notice.level_up" in keys
+        assert [e.code for e in decision.effects if isinstance(e, CompleteMission)] == ["achievement_hunter"]
+
+    def test_the_ledger_always_adds_up_to_the_balance(self) -> None:
+        state = JourneyState(user_id=USER)
+        effects: list[object] = []
+        steps = [request(USER, "start")]
+        for req in steps:
+            decision = decide(state, req)
+            state, effects = decision.state, effects + decision.effects
+        for action in ("onboarding_next",) * 3 + ("story", "pick.c01_follow", story.NEXT, "pick.c04_keep"):
+            decision = press(state, action)
+            state, effects = decision.state, effects + decision.effects
+        assert ledger(effects) == state.besitos == state.lifetime_besitos
+        keys = [e.idempotency_key for e in effects if isinstance(e, AwardBesitos)]
+        assert len(keys) == len(set(keys))
+
+    def test_goal_screens_show_done_in_progress_and_locked(self) -> None:
+        state = play(onboarded(), "story", "pick.c01_follow")
+        missions = press(state, "missions").screen
+        lines = str(missions.params["lines"]).splitlines()
+        assert lines[0].startswith("⏳ Primera Conversación — 1/3")
+        assert any(line.startswith("✅ Cazadora de Logros") for line in lines)
+        assert any(line.startswith("🔒 Experiencia VIP") for line in lines)
+        assert (missions.params["done"], missions.params["total"]) == (1, 10)
+        achievements = press(state, "achievements").screen
+        assert (achievements.params["done"], achievements.params["total"]) == (6, 15)
+        assert "✅ Primeros Pasos" in str(achievements.params["lines"])
+
+    def test_ultimate_explorer_needs_every_fragment_open_to_the_user(self) -> None:
+        free = [f.id for f in CONTENT.story.fragments if not f.vip]
         state = onboarded()
-        before = state.screen_seq
-        decision = rules.decide(state, request(USER, "menu"), NOW)
-        assert decision.screen.seq == decision.state.screen_seq == before + 1
+        state.story.completed = free[:-1]
+        assert metric(state, CONTENT, "all_content") == 0
+        state.story.completed = free
+        assert metric(state, CONTENT, "all_content") == 1
+        assert metric(state.model_copy(update={"vip": True}), CONTENT, "all_content") == 0, "VIP opens more"
+
+    def test_every_metric_of_the_content_is_counted(self) -> None:
+        state = onboarded()
+        for goal in (*CONTENT.missions, *CONTENT.achievements):
+            assert metric(state, CONTENT, goal.metric) >= 0
+
+
+class TestDailyVisits:
+    def test_each_calendar_day_pays_once_and_grows_the_streak(self) -> None:
+        state = onboarded()
+        same_day = decide(state, request(USER, "menu"), NOW + timedelta(hours=3))
+        assert ledger(same_day.effects) == 0
+        next_day = decide(state, request(USER, "menu"), NOW + timedelta(days=1))
+        assert next_day.state.devotion.streak == 2
+        assert ledger([e for e in next_day.effects if isinstance(e, AwardBesitos) and e.action == "daily_login"]) == 15
+
+    def test_days_are_calendar_days_in_the_community_time_zone(self) -> None:
+        late = datetime(2026, 11, 24, 5, 50, tzinfo=UTC)  # 23:50 on the 23rd in Mexico City
+        state = onboarded(late)
+        after_midnight = decide(state, request(USER, "menu"), late + timedelta(minutes=20))  # 00:10 on the 24th
+        assert after_midnight.state.devotion.streak == 2
+        rolling = decide(state, request(USER, "menu"), late + timedelta(hours=5))  # same local day (05:50 UTC+5h)
+        assert rolling.state.devotion.streak == 2
+
+    def test_missing_a_day_resets_the_streak_but_not_the_longest(self) -> None:
+        state = onboarded()
+        for day in (1, 2):
+            state = decide(state, request(USER, "menu"), NOW + timedelta(days=day)).state
+        assert (state.devotion.streak, state.devotion.longest) == (3, 3)
+        assert "devotion_daily" in state.missions
+        state = decide(state, request(USER, "menu"), NOW + timedelta(days=4)).state
+        assert (state.devotion.streak, state.devotion.longest) == (1, 3)
+
+    def test_seven_days_in_a_row_is_daily_devotion(self) -> None:
+        state = onboarded()
+        for day in range(1, 7):
+            state = decide(state, request(USER, "menu"), NOW + timedelta(days=day)).state
+        assert "daily_devotion" in state.achievements
+
+
+def _react(state: JourneyState, post: str, now: datetime = NOW) -> rules.Decision:
+    return decide(state, request(USER, "reaction", action=post), now)
+
+
+class TestCommunity:
+    def test_a_reaction_pays_once_per_post_and_leaves_the_chat_screen_alone(self) -> None:
+        state = onboarded()
+        first = _react(state, "-1001:10")
+        assert first.toast is not None and first.toast.key == "toast.reaction.rewarded"
+        assert first.state.screen_seq == state.screen_seq and first.screen == state.screen
+        awards = {e.action: e.amount for e in first.effects if isinstance(e, AwardBesitos)}
+        assert awards["channel_reaction"] == 2
+        assert "community_member" in first.state.achievements
+        notify = [e for e in first.effects if isinstance(e, Notify)]
+        assert len(notify) == 1 and notify[0].screen.key == "notify.progress"
+        again = _react(first.state, "-1001:10")
+        assert again.toast is not None and again.toast.key == "toast.reaction.again"
+        assert again.effects == []
+
+    def test_reactions_earn_under_a_daily_cap_and_still_count_for_missions(self) -> None:
+        state = onboarded()
+        cap = CONTENT.community.reaction_daily_cap
+        for n in range(cap):
+            state = _react(state, f"-1001:{n}").state
+        capped = _react(state, "-1001:999")
+        assert capped.toast is not None and capped.toast.key == "toast.reaction.capped"
+        assert not [e for e in capped.effects if isinstance(e, AwardBesitos) and e.action == "channel_reaction"]
+        assert capped.state.community.reactions == cap + 1
+        assert "social_butterfly" in capped.state.missions
+        tomorrow = _react(capped.state, "-1001:1000", NOW + timedelta(days=1))
+        assert tomorrow.toast is not None and tomorrow.toast.key == "toast.reaction.rewarded"
+
+    def test_joining_two_channels_completes_community_member(self) -> None:
+        state = onboarded()
+        for chat in ("-1001", "-1001", "-1002"):
+            state = decide(state, request(USER, "joined", action=chat)).state
+        assert state.community.channels == [-1001, -1002]
+        assert "channel_member" in state.missions
+
+    def test_notifications_off_means_no_push(self) -> None:
+        state = play(onboarded(), "settings", "notifications_toggle")
+        assert state.preferences.notifications is False
+        assert not [e for e in _react(state, "-1001:1").effects if isinstance(e, Notify)]
+
+    @pytest.mark.parametrize(("kind", "action"), [("reaction", "abc"), ("reaction", "-1:2:3"), ("joined", "x"),
+                                                  ("reaction", "")])  # fmt: skip
+    def test_malformed_channel_references_are_refused(self, kind: str, action: str) -> None:
+        with pytest.raises(rules.Rejection) as caught:
+            decide(onboarded(), request(USER, kind, action=action))  # type: ignore[arg-type]
+        assert caught.value.kind == JourneyError.INVALID_INPUT
+
+    def test_channel_activity_before_the_journey_began_is_refused(self) -> None:
+        with pytest.raises(rules.Rejection) as caught:
+            decide(JourneyState(user_id=USER), request(USER, "reaction", action="-1001:1"))
+        assert caught.value.kind == JourneyError.NOT_STARTED
+
+    def test_awards_feed_the_weekly_and_all_time_boards(self) -> None:
+        decision = _react(onboarded(), "-1001:1")
+        board = [e for e in decision.effects if isinstance(e, UpdateLeaderboard)]
+        assert len(board) == 1, "one write per turn, with the totals after every award"
+        assert board[0].week == "2026-W48"
+        assert board[0].lifetime_besitos == board[0].week_besitos == decision.state.lifetime_besitos
+
+
+class TestMoods:
+    def base(self) -> JourneyState:
+        return onboarded()
+
+    @pytest.mark.parametrize(
+        ("away", "change", "expected"),
+        [(timedelta(days=8), {}, "longing"), (timedelta(days=3), {}, "reunion"), (timedelta(hours=1), {}, "curious"),
+         (timedelta(hours=1), {"vip": True}, "intimate"), (timedelta(hours=1), {"relationship": -1}, "guarded"),
+         (timedelta(hours=1), {"relationship": 4}, "intimate"), (timedelta(hours=1), {"streak": 3}, "devoted"),
+         (timedelta(hours=1), {"decisions": 3}, "intense"), (timedelta(days=8), {"vip": True}, "longing")],
+    )  # fmt: skip
+    def test_one_of_seven_moods_in_a_fixed_order(self, away: timedelta, change: dict[str, object],
+                                                 expected: str) -> None:  # fmt: skip
+        state = self.base()
+        now = NOW + timedelta(days=10)
+        if change.get("vip"):
+            state.vip = True
+        if "relationship" in change:
+            state.story.relationship = int(change["relationship"])  # type: ignore[call-overload]
+        if "streak" in change:
+            state.devotion.streak = int(change["streak"])  # type: ignore[call-overload]
+        if "decisions" in change:
+            state.story.recent_decisions = [now - timedelta(minutes=m) for m in (1, 5, 20)]
+        assert moods.mood(state, now - away, now) == expected
+
+    def test_the_mood_picks_the_greeting_and_the_first_menu_entry(self) -> None:
+        state = onboarded()
+        state.devotion.streak = 3
+        menu = decide(state, request(USER, "menu"), NOW + timedelta(hours=1)).screen
+        assert menu.key == "mood.devoted"
+        assert menu.buttons[0][0].action == "missions"
+        back = decide(onboarded(), request(USER, "menu"), NOW + timedelta(days=8)).screen
+        assert back.key == "mood.longing" and back.buttons[0][0].action == "story"
+
+    def test_seven_moods_each_with_a_complete_menu(self) -> None:
+        assert len(moods.MENU_ORDER) == 7
+        for order in moods.MENU_ORDER.values():
+            assert sorted(order) == sorted(moods.SEED_ORDER)
+
+
+class TestSettings:
+    def test_language_and_notifications_are_saved(self) -> None:
+        state = play(onboarded(), "settings", "language.en")
+        assert state.language == "en" and state.preferences.language_chosen
+        saved = [e for e in press(state, "notifications_toggle").effects if isinstance(e, SaveProfile)]
+        assert saved and saved[-1].notifications is False
+
+    def test_export_asks_for_a_document_with_the_whole_journey(self) -> None:
+        decision = press(play(onboarded(), "settings"), "export")
+        export = [e for e in decision.effects if isinstance(e, ExportData)]
+        assert len(export) == 1
+        assert export[0].journey["besitos"] == WELCOME and "pending_effects" not in export[0].journey
+        assert decision.screen.key == "settings.export.sent"
+
+    def test_erasing_needs_the_confirmation_screen(self) -> None:
+        state = play(onboarded(), "settings")
+        with pytest.raises(rules.Rejection):
+            press(state, "erase_confirm")
+        asked = press(state, "erase").state
+        erased = press(asked, "erase_confirm")
+        assert erased.state.stage == "erased"
+        assert [type(e) for e in erased.effects][-2:] == [UpdateLeaderboard, EraseData]
+        with pytest.raises(rules.Rejection) as caught:
+            decide(erased.state, request(USER, "menu"))
+        assert caught.value.kind == JourneyError.ERASED
+
+
+class TestReminders:
+    def test_the_reminder_waits_for_the_local_hour_and_skips_visitors(self) -> None:
+        state = onboarded()
+        due = rules.next_reminder(state, CONTENT, NOW)
+        assert due is not None and due.hour == 20 and due.utcoffset() == timedelta(hours=-6)
+        assert rules.remind(state, CONTENT, due) == [], "visited today"
+        tomorrow = due + timedelta(days=1)
+        sent = rules.remind(state, CONTENT, tomorrow)
+        assert len(sent) == 1 and isinstance(sent[0], Notify) and sent[0].screen.key == "notify.reminder"
+        assert rules.remind(state, CONTENT, tomorrow + timedelta(minutes=5)) == [], "once a day"
+
+    def test_no_reminders_when_turned_off(self) -> None:
+        state = play(onboarded(), "settings", "notifications_toggle")
+        assert rules.next_reminder(state, CONTENT, NOW) is None
+        assert rules.remind(state, CONTENT, NOW + timedelta(days=2)) == []
+
+
+class TestContentChecks:
+    def broken(self, change: dict[str, object]) -> list[str]:
+        document = CONTENT.model_dump(mode="json")
+        fragments = {f["id"]: f for f in document["story"]["fragments"]}
+        for fragment_id, fields in change.items():
+            fragments[fragment_id].update(fields)  # type: ignore[call-overload]
+        return content_problems(Content.model_validate(document))
+
+    def test_the_shipped_content_has_no_problems(self) -> None:
+        assert content_problems(CONTENT) == []
+
+    def test_a_missing_target(self) -> None:
+        assert any("does not exist" in p for p in self.broken({"f02": {"next": "f99"}}))
+
+    def test_an_unreachable_fragment(self) -> None:
+        problems = self.broken({"f01": {"choices": [CONTENT.story.by_id["f01"].choices[0].model_dump()]}})
+        assert any("f03 can never be reached" in p for p in problems)
+
+    def test_a_dead_end_for_free_users(self) -> None:
+        only_vip = [c.model_dump() for c in CONTENT.story.by_id["f10"].choices if c.id == "c10_door"]
+        problems = self.broken({"f10": {"choices": only_vip}})
+        assert any("dead end for a free user" in p for p in problems)
+
+    def test_an_unsatisfiable_condition(self) -> None:
+        choices = [c.model_dump() for c in CONTENT.story.by_id["f13"].choices]
+        choices[0]["requires"] = {"flags_all": ["never_set"]}
+        assert any("c13_return can never be taken" in p for p in self.broken({"f13": {"choices": choices}}))
+
+    def test_one_ending_is_not_enough(self) -> None:
+        assert any("two distinct" in p for p in self.broken({"f14": {"ending": "amanecer"},
+                                                              "f17": {"ending": "amanecer"},
+                                                              "f18": {"ending": "amanecer"}}))  # fmt: skip
+
+    def test_schema_errors_are_refused(self) -> None:
+        with pytest.raises(ValueError):
+            Condition(min_level=0)
+        with pytest.raises(ValueError):
+            self.broken({"f02": {"ending": "x"}})  # next and ending at once
 
 
 class TestBadInput:
     def reject(self, state: JourneyState, req: object) -> str:
         with pytest.raises(rules.Rejection) as caught:
-            rules.decide(state, req, NOW)  # type: ignore[arg-type]
+            decide(state, req)  # type: ignore[arg-type]
         return caught.value.kind
 
     def test_unknown_action(self) -> None:
@@ -162,13 +571,18 @@ class TestBadInput:
         kind = self.reject(state, request(USER, "button", action="besitos", screen=state.screen_seq - 1))
         assert kind == JourneyError.STALE_SCREEN
 
+    def test_menu_and_story_are_ways_in_from_any_screen(self) -> None:
+        state = onboarded()
+        for action in ("menu", "story"):
+            assert decide(state, request(USER, "button", action=action, screen=1)).state.screen_seq > state.screen_seq
+
     def test_onboarding_button_after_onboarding(self) -> None:
         state = onboarded()
         kind = self.reject(state, request(USER, "button", action="onboarding_next", screen=state.screen_seq))
         assert kind == JourneyError.STALE_SCREEN
 
     def test_menu_button_during_onboarding(self) -> None:
-        state = rules.decide(JourneyState(user_id=USER), request(USER, "start"), NOW).state
+        state = decide(JourneyState(user_id=USER), request(USER, "start")).state
         kind = self.reject(state, request(USER, "button", action="besitos", screen=state.screen_seq))
         assert kind == JourneyError.STALE_SCREEN
 
@@ -191,47 +605,55 @@ class TestBadInput:
 
 class TestExactlyOnce:
     def test_a_redelivered_update_changes_nothing(self) -> None:
-        state = rules.decide(JourneyState(user_id=USER), request(USER, "start"), NOW).state
-        press = request(USER, "button", action="onboarding_next", screen=state.screen_seq)
-        once = rules.decide(state, press, NOW)
-        twice = rules.decide(once.state, press, NOW)
+        state = decide(JourneyState(user_id=USER), request(USER, "start")).state
+        tap = request(USER, "button", action="onboarding_next", screen=state.screen_seq)
+        once = decide(state, tap)
+        twice = decide(once.state, tap)
         assert twice.state == once.state
         assert twice.effects == []
         assert twice.screen == once.screen
 
+    def test_a_redelivered_reaction_changes_nothing(self) -> None:
+        reaction = request(USER, "reaction", action="-1001:5")
+        once = decide(onboarded(), reaction)
+        twice = decide(once.state, reaction)
+        assert twice.state == once.state and twice.effects == []
+
     def test_the_window_of_applied_updates_is_bounded(self) -> None:
         state = onboarded()
         for _ in range(rules.RECENT_UPDATE_WINDOW + 20):
-            state = rules.decide(state, request(USER, "menu"), NOW).state
+            state = decide(state, request(USER, "menu")).state
         assert len(state.recent_deliveries) == rules.RECENT_UPDATE_WINDOW
 
     def test_a_reused_update_id_with_other_content_is_a_new_update(self) -> None:
-        state = rules.decide(JourneyState(user_id=USER), request(USER, "start"), NOW).state
+        state = decide(JourneyState(user_id=USER), request(USER, "start")).state
         first = request(USER, "text", text="hola", update_id=77).model_copy(update={"fingerprint": "aaaa"})
         reused = request(USER, "menu", update_id=77).model_copy(update={"fingerprint": "bbbb"})
-        state = rules.decide(state, first, NOW).state
+        state = decide(state, first).state
         assert rules.is_duplicate(state, first)
         assert not rules.is_duplicate(state, reused)
-        assert rules.decide(state, reused, NOW).state.screen_seq == state.screen_seq + 1
+        assert decide(state, reused).state.screen_seq == state.screen_seq + 1
 
     def test_ledger_keys_are_stable_for_the_same_cause(self) -> None:
-        first = [e for e in rules.decide(*_last_step()).effects if isinstance(e, AwardBesitos)]
-        second = [e for e in rules.decide(*_last_step()).effects if isinstance(e, AwardBesitos)]
+        first = [e for e in rules.decide(*_last_step(), CONTENT).effects if isinstance(e, AwardBesitos)]
+        second = [e for e in rules.decide(*_last_step(), CONTENT).effects if isinstance(e, AwardBesitos)]
         assert [e.idempotency_key for e in first] == [e.idempotency_key for e in second]
+        assert [e.idempotency_key for e in first] == [f"journey-{USER}:daily:2026-11-23",
+                                                       f"journey-{USER}:achievement:first_steps"]  # fmt: skip
 
 
 def _last_step() -> tuple[JourneyState, JourneyRequest, datetime]:
     state = JourneyState(user_id=USER)
-    state = rules.decide(state, request(USER, "start", update_id=1), NOW).state
+    state = decide(state, request(USER, "start", update_id=1)).state
     for update_id in (2, 3):
-        state = rules.decide(state, request(USER, "button", action="onboarding_next", screen=state.screen_seq,
-                                            update_id=update_id), NOW).state  # fmt: skip
+        state = decide(state, request(USER, "button", action="onboarding_next", screen=state.screen_seq,
+                                      update_id=update_id)).state  # fmt: skip
     return state, request(USER, "button", action="onboarding_next", screen=state.screen_seq, update_id=4), NOW
 
 
 def test_search_attributes_carry_no_personal_data() -> None:
     values = rules.search_attribute_values(onboarded())
-    assert values == {"JourneyStage": "active", "BesitosLevel": 1, "BesitosBalance": 50, "VipActive": False,
+    assert values == {"JourneyStage": "active", "BesitosLevel": 1, "BesitosBalance": WELCOME, "VipActive": False,
                       "LastSeenAt": NOW}  # fmt: skip
 
 

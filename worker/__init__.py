@@ -6,14 +6,35 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import asyncpg
+from aiogram import Bot
+from redis.asyncio import Redis
 
+from activities.content import ContentActivities
+from activities.leaderboard import LeaderboardActivities
 from activities.projection import ProjectionActivities
+from activities.telegram import TelegramActivities
 from workflows.journey import JourneyWorkflow
 
 WORKFLOWS: Final[list[type]] = [JourneyWorkflow]
 
 
-def build_activities(pool: asyncpg.Pool) -> list[Callable[..., Any]]:
+def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot) -> list[Callable[..., Any]]:
     """Every activity the journey runs, bound to the clients the worker built once."""
     projection = ProjectionActivities(pool)
-    return [projection.record_profile, projection.append_besitos_ledger, projection.record_achievement]
+    content = ContentActivities(pool)
+    leaderboard = LeaderboardActivities(redis)
+    telegram = TelegramActivities(bot, pool)
+    return [
+        projection.record_profile,
+        projection.append_besitos_ledger,
+        projection.record_achievement,
+        projection.record_mission,
+        projection.record_story_progress,
+        projection.record_decision,
+        projection.record_reaction,
+        projection.erase_personal_data,
+        content.load_content,
+        leaderboard.update_leaderboard,
+        telegram.send_notification,
+        telegram.send_data_export,
+    ]

@@ -10,7 +10,8 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from infra.connections import connect_temporal, create_pool, ensure_search_attributes
+from bot.main import create_bot
+from infra.connections import connect_temporal, create_pool, create_redis, ensure_search_attributes
 from infra.settings import Settings
 from worker import WORKFLOWS, build_activities
 
@@ -34,10 +35,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     if added:
         log.info("registered search attributes %s", ", ".join(added))
     pool = await create_pool(settings.postgres_dsn)
+    redis = create_redis(settings.redis_dsn)
+    bot = create_bot(settings)
     try:
-        worker = build_worker(client, settings.temporal_task_queue, build_activities(pool))
+        worker = build_worker(client, settings.temporal_task_queue, build_activities(pool, redis, bot))
         async with worker:
             log.info("worker polling task queue %s on %s", settings.temporal_task_queue, settings.temporal_target)
             await stop.wait()
     finally:
+        await bot.session.close()
+        await redis.aclose()
         await pool.close()

@@ -6,7 +6,7 @@ bot, the worker, the tests and the Replayer agree on the shape of every payload.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, Field
@@ -15,8 +15,20 @@ from pydantic import BaseModel, Field
 MAX_TEXT_LENGTH: Final = 4096
 
 Language = Literal["es", "en"]
-Stage = Literal["new", "onboarding", "active"]
-RequestKind = Literal["start", "menu", "button", "text"]
+Stage = Literal["new", "onboarding", "active", "erased"]
+# start/menu/button/text come from the private chat; reaction (a button under a community channel
+# post, ``action`` = "<chat id>:<message id>") and joined/left (a community channel, ``action`` = its
+# chat id) come from the community channels.
+RequestKind = Literal["start", "menu", "button", "text", "reaction", "joined", "left"]
+
+
+LEADERBOARD_ALL_TIME: Final = "diana:leaderboard:all"
+LEADERBOARD_NAMES: Final = "diana:leaderboard:names"
+
+
+def weekly_leaderboard(week: str) -> str:
+    """The Redis sorted set of one ISO week's besitos (e.g. ``2026-W48``)."""
+    return f"diana:leaderboard:week:{week}"
 
 
 class TelegramProfile(BaseModel):
@@ -42,6 +54,8 @@ class JourneyRequest(BaseModel):
     screen: int = 0
     text: str = ""
     profile: TelegramProfile
+    # The content version the bot saw active; the journey never goes back to an older one.
+    content_version: int = 0
 
     @property
     def delivery(self) -> str:
@@ -57,8 +71,11 @@ class Notice(BaseModel):
 
 
 class Button(BaseModel):
+    """``label`` is a locale key; ``text``, when set, is already in the user's language (content)."""
+
     label: str
     action: str
+    text: str | None = None
 
 
 class Screen(BaseModel):
@@ -76,6 +93,8 @@ class JourneyReply(BaseModel):
     language: Language
     # True when the update had already been applied (a redelivery); nothing changed.
     duplicate: bool = False
+    # For requests from a channel (reactions): a short answer shown as a toast, by locale key.
+    toast: Notice | None = None
 
 
 # Effects: side effects the rules ask for; the workflow runs each one as an activity.
@@ -87,6 +106,9 @@ class SaveProfile(BaseModel):
     stage: Stage
     language: Language
     seen_at: datetime
+    notifications: bool = True
+    login_streak: int = 0
+    longest_streak: int = 0
 
 
 class AwardBesitos(BaseModel):
@@ -107,7 +129,142 @@ class UnlockAchievement(BaseModel):
     unlocked_at: datetime
 
 
-Effect = Annotated[SaveProfile | AwardBesitos | UnlockAchievement, Field(discriminator="kind")]
+class CompleteMission(BaseModel):
+    kind: Literal["complete_mission"] = "complete_mission"
+    user_id: int
+    code: str
+    completed_at: datetime
+
+
+class SaveStoryProgress(BaseModel):
+    """Where the user stands in the story; ``seq`` orders saves so an older one never wins."""
+
+    kind: Literal["save_story_progress"] = "save_story_progress"
+    user_id: int
+    seq: int
+    content_version: int
+    fragment_id: str | None
+    playthrough: int
+    relationship: int
+    flags: list[str]
+    completed: list[str]
+    endings: list[str]
+    saved_at: datetime
+
+
+class RecordDecision(BaseModel):
+    kind: Literal["record_decision"] = "record_decision"
+    user_id: int
+    idempotency_key: str
+    playthrough: int
+    fragment_id: str
+    choice_id: str
+    decided_at: datetime
+
+
+class RecordReaction(BaseModel):
+    kind: Literal["record_reaction"] = "record_reaction"
+    user_id: int
+    chat_id: int
+    message_id: int
+    rewarded: bool
+    reacted_at: datetime
+
+
+class UpdateLeaderboard(BaseModel):
+    """Absolute totals (not increments), so writing them twice changes nothing."""
+
+    kind: Literal["update_leaderboard"] = "update_leaderboard"
+    user_id: int
+    name: str
+    lifetime_besitos: int
+    week: str
+    week_besitos: int
+    # Erasure: take the user off every board instead.
+    remove: bool = False
+
+
+class Notify(BaseModel):
+    """A message the journey sends on its own (not as the answer to a button)."""
+
+    kind: Literal["notify"] = "notify"
+    user_id: int
+    idempotency_key: str
+    language: Language
+    screen: Screen
+
+
+class ExportData(BaseModel):
+    kind: Literal["export_data"] = "export_data"
+    user_id: int
+    idempotency_key: str
+    language: Language
+    journey: dict[str, object]
+    requested_at: datetime
+
+
+class EraseData(BaseModel):
+    kind: Literal["erase_data"] = "erase_data"
+    user_id: int
+    requested_at: datetime
+
+
+Effect = Annotated[
+    SaveProfile
+    | AwardBesitos
+    | UnlockAchievement
+    | CompleteMission
+    | SaveStoryProgress
+    | RecordDecision
+    | RecordReaction
+    | UpdateLeaderboard
+    | Notify
+    | ExportData
+    | EraseData,
+    Field(discriminator="kind"),
+]
+
+
+class StoryProgress(BaseModel):
+    """The user's place in Diana's story and what their choices left behind."""
+
+    fragment_id: str | None = None  # None: the story has not begun
+    playthrough: int = 1
+    relationship: int = 0
+    flags: list[str] = Field(default_factory=list)
+    # Across playthroughs: fragments completed, choices ever made, endings reached.
+    completed: list[str] = Field(default_factory=list)
+    choices_made: list[str] = Field(default_factory=list)
+    endings: list[str] = Field(default_factory=list)
+    decisions: int = 0
+    recent_decisions: list[datetime] = Field(default_factory=list)  # the last few, for Diana's mood
+    saves: int = 0
+
+
+class Devotion(BaseModel):
+    """Daily visits by calendar day in the community's time zone."""
+
+    last_day: date | None = None
+    streak: int = 0
+    longest: int = 0
+
+
+class Community(BaseModel):
+    reacted_posts: list[str] = Field(default_factory=list)  # "<chat id>:<message id>"
+    reactions: int = 0
+    rewarded_day: date | None = None
+    rewarded_today: int = 0
+    channels: list[int] = Field(default_factory=list)  # community channels joined (ever)
+
+
+class Preferences(BaseModel):
+    notifications: bool = True
+    language_chosen: bool = False  # once chosen in Configuración, Telegram's language no longer decides
+
+
+class Leaderboard(BaseModel):
+    week: str = ""  # ISO week, e.g. "2026-W48"
+    week_besitos: int = 0
 
 
 class JourneyState(BaseModel):
@@ -121,6 +278,16 @@ class JourneyState(BaseModel):
     besitos: int = 0
     lifetime_besitos: int = 0
     achievements: list[str] = Field(default_factory=list)
+    missions: list[str] = Field(default_factory=list)
+    vip: bool = False
+    story: StoryProgress = Field(default_factory=StoryProgress)
+    devotion: Devotion = Field(default_factory=Devotion)
+    community: Community = Field(default_factory=Community)
+    preferences: Preferences = Field(default_factory=Preferences)
+    leaderboard: Leaderboard = Field(default_factory=Leaderboard)
+    content_version: int = 0
+    # Calendar day of the last daily reminder sent.
+    reminded_on: date | None = None
     screen: Screen | None = None
     screen_seq: int = 0
     joined_at: datetime | None = None
@@ -147,3 +314,5 @@ class JourneyError:
     FOREIGN_USER: Final = "ForeignUser"
     NOT_STARTED: Final = "JourneyNotStarted"
     INVALID_INPUT: Final = "InvalidInput"
+    CONTENT_UNAVAILABLE: Final = "ContentUnavailable"
+    ERASED: Final = "JourneyErased"

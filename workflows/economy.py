@@ -18,6 +18,13 @@ VIP_MULTIPLIER_NUMERATOR: Final = 3
 VIP_MULTIPLIER_DENOMINATOR: Final = 2  # 1.5 as an exact fraction
 
 
+def with_vip_bonus(amount: int, vip: bool) -> int:
+    """Besitos are whole: VIP earns 1.5× rounded down (5 → 7, 25 → 37, 2 → 3, 15 → 22, 50 → 75)."""
+    if not vip:
+        return amount
+    return amount * VIP_MULTIPLIER_NUMERATOR // VIP_MULTIPLIER_DENOMINATOR
+
+
 def level_cost(level: int) -> int:
     """Besitos needed to go from ``level`` to the next one (seed: 1–5: 100, 6–10: 200, 11+: 500)."""
     if level < 1:

@@ -3,11 +3,13 @@
 One workflow per Telegram user (``journey-<telegram_user_id>``). The bot sends each update
 as an Update whose id is Telegram's ``update_id``; the handler answers from the state at
 once and queues the side effects, which the main loop carries out as activities so the
-Postgres projection never holds up a reply.
+Postgres projection never holds up a reply. The content (story, missions, achievements) is
+loaded by an activity, so a newly activated version reaches running journeys deterministically.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any, Final
 
@@ -17,20 +19,33 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from workflows import rules, search_attributes
+    from workflows.content import Content
     from workflows.contracts import (
         AwardBesitos,
+        CompleteMission,
         Effect,
+        EraseData,
+        ExportData,
+        JourneyError,
         JourneyInput,
         JourneyReply,
         JourneyRequest,
         JourneyState,
+        Notify,
+        RecordDecision,
+        RecordReaction,
         SaveProfile,
+        SaveStoryProgress,
         UnlockAchievement,
+        UpdateLeaderboard,
     )
 
 PROJECTION_TIMEOUT: Final = timedelta(seconds=15)
 # Postgres may be away for a while: keep retrying, never give up on the projection.
 PROJECTION_RETRY: Final = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+# Leaderboards carry absolute totals that the next award rewrites: a Redis outage is not worth waiting for.
+LEADERBOARD_RETRY: Final = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
+CONTENT_RETRY: Final = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)
 
 
 def journey_id(user_id: int) -> str:
@@ -42,45 +57,62 @@ class JourneyWorkflow:
     @workflow.init
     def __init__(self, input: JourneyInput) -> None:
         self.state = input.state or JourneyState(user_id=input.user_id)
+        self.content: Content | None = None
+        self._content_version = 0
+        # Loading content awaits an activity: requests must not interleave around it.
+        self._lock = asyncio.Lock()
         self._published: dict[str, Any] = {}
 
     @workflow.run
     async def run(self, input: JourneyInput) -> None:
         self._publish_search_attributes()
         while True:
-            await workflow.wait_condition(lambda: bool(self.state.pending_effects) or self._should_continue_as_new())
+            reminder = await self._until_reminder()
+            try:
+                await workflow.wait_condition(self._has_work, timeout=reminder, timeout_summary="daily reminder")
+            except TimeoutError:
+                if self.content is not None:
+                    self._queue(rules.remind(self.state, self.content, workflow.now()))
+                continue
             # Carry out effects in order; stop early when a new run is due (a long Postgres outage
             # must not grow this run's history without bound: the new run carries the rest).
             while self.state.pending_effects and not self._should_continue_as_new():
                 await self._carry_out(self.state.pending_effects[0])
                 self.state.pending_effects = self.state.pending_effects[1:]
+            if self.state.stage == "erased" and not self.state.pending_effects:
+                # The user asked to be forgotten: the data is gone and this journey ends here.
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                return
             if self._should_continue_as_new():
                 # Handlers never continue-as-new themselves; wait until they are all done.
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(JourneyInput(user_id=self.state.user_id, state=self.state))
 
     @workflow.update(name="Interact")
-    def interact(self, request: JourneyRequest) -> JourneyReply:
+    async def interact(self, request: JourneyRequest) -> JourneyReply:
         """Apply one Telegram update and return the screen to show."""
-        duplicate = rules.is_duplicate(self.state, request)
-        try:
-            decision = rules.decide(self.state, request, workflow.now())
-        except rules.Rejection as rejection:
-            # Validators are skipped on replay and for updates re-applied after a reset: refuse
-            # the Update here too, never fail the workflow task.
-            raise ApplicationError(str(rejection), type=rejection.kind, non_retryable=True) from None
-        if duplicate:
-            return JourneyReply(screen=decision.screen, language=self.state.language, duplicate=True)
-        self.state = decision.state
-        self.state.pending_effects = [*self.state.pending_effects, *decision.effects]
-        self._publish_search_attributes()
-        return JourneyReply(screen=decision.screen, language=self.state.language)
+        async with self._lock:
+            content = await self._content_for(request.content_version)
+            duplicate = rules.is_duplicate(self.state, request)
+            try:
+                decision = rules.decide(self.state, request, workflow.now(), content)
+            except rules.Rejection as rejection:
+                # Validators are skipped on replay and for updates re-applied after a reset: refuse
+                # the Update here too, never fail the workflow task.
+                raise ApplicationError(str(rejection), type=rejection.kind, non_retryable=True) from None
+            if duplicate:
+                return JourneyReply(screen=decision.screen, language=self.state.language, duplicate=True)
+            self.state = decision.state
+            self._queue(decision.effects)
+            self._publish_search_attributes()
+            return JourneyReply(screen=decision.screen, language=self.state.language, toast=decision.toast)
 
     @interact.validator
     def validate_interact(self, request: JourneyRequest) -> None:
         """Reject bad input before it enters the history: nothing changes."""
+        loaded = self.content if self._content_version >= request.content_version else None
         try:
-            rules.validate(self.state, request)
+            rules.validate(self.state, request, loaded)
         except rules.Rejection as rejection:
             raise ApplicationError(str(rejection), type=rejection.kind, non_retryable=True) from None
 
@@ -88,23 +120,66 @@ class JourneyWorkflow:
     def current_state(self) -> JourneyState:
         return self.state
 
+    def _has_work(self) -> bool:
+        return bool(self.state.pending_effects) or self._should_continue_as_new() or self.state.stage == "erased"
+
     def _should_continue_as_new(self) -> bool:
         return workflow.info().is_continue_as_new_suggested()
 
+    def _queue(self, effects: list[Effect]) -> None:
+        self.state.pending_effects = [*self.state.pending_effects, *effects]
+
+    async def _content_for(self, requested: int) -> Content:
+        """The content version to play: the newest one seen, loaded once per run (never an older one)."""
+        version = max(requested, self.state.content_version)
+        if version == 0:
+            raise ApplicationError("no content version is active", type=JourneyError.CONTENT_UNAVAILABLE,
+                                   non_retryable=True)  # fmt: skip
+        if self.content is None or self._content_version != version:
+            try:
+                self.content = await workflow.execute_activity(
+                    "load_content",
+                    version,
+                    result_type=Content,
+                    start_to_close_timeout=PROJECTION_TIMEOUT,
+                    retry_policy=CONTENT_RETRY,
+                    summary=f"load content version {version}",
+                )
+            except ActivityError as failure:
+                raise ApplicationError(f"content version {version} could not be loaded: {failure.cause}",
+                                       type=JourneyError.CONTENT_UNAVAILABLE, non_retryable=True) from None  # fmt: skip
+            self._content_version = version
+            self.state.content_version = version
+        assert self.content is not None
+        return self.content
+
+    async def _until_reminder(self) -> timedelta | None:
+        """Time until the next daily reminder is due, or None when there is none to send."""
+        if self.state.stage != "active" or not self.state.preferences.notifications or not self.state.content_version:
+            return None
+        async with self._lock:
+            content = await self._content_for(self.state.content_version)
+        due = rules.next_reminder(self.state, content, workflow.now())
+        return None if due is None else max(due - workflow.now(), timedelta(seconds=1))
+
     async def _carry_out(self, effect: Effect) -> None:
+        leaderboard = isinstance(effect, UpdateLeaderboard) and not effect.remove
         try:
             await workflow.execute_activity(
                 _ACTIVITY_FOR[type(effect)],
                 effect,
                 start_to_close_timeout=PROJECTION_TIMEOUT,
-                retry_policy=PROJECTION_RETRY,
+                retry_policy=LEADERBOARD_RETRY if leaderboard else PROJECTION_RETRY,
                 summary=f"{effect.kind.replace('_', ' ')} for journey {self.state.user_id}",
             )
         except ActivityError as failure:
-            # Only a non-retryable failure gets here (Postgres refused the row itself): park the
-            # effect where support sees it instead of blocking every later one.
-            workflow.logger.error("projection refused %s for journey %s: %s", effect.kind, self.state.user_id,
-                                  failure.cause)  # fmt: skip
+            if leaderboard:
+                # The next award writes the totals again; Redis being down costs nothing lasting.
+                workflow.logger.warning("leaderboard not updated for journey %s: %s", self.state.user_id, failure.cause)
+                return
+            # Only a non-retryable failure gets here (Postgres refused the row, the user blocked the bot):
+            # park the effect where support sees it instead of blocking every later one.
+            workflow.logger.error("%s refused for journey %s: %s", effect.kind, self.state.user_id, failure.cause)
             self.state.parked_effects = [*self.state.parked_effects, effect]
 
     def _publish_search_attributes(self) -> None:
@@ -120,9 +195,17 @@ class JourneyWorkflow:
         self._published.update(changed)
 
 
-# Activity names as registered by the worker (see activities.projection).
+# Activity names as registered by the worker (see the ``activities`` package).
 _ACTIVITY_FOR: Final[dict[type[Any], str]] = {
     SaveProfile: "record_profile",
     AwardBesitos: "append_besitos_ledger",
     UnlockAchievement: "record_achievement",
+    CompleteMission: "record_mission",
+    SaveStoryProgress: "record_story_progress",
+    RecordDecision: "record_decision",
+    RecordReaction: "record_reaction",
+    UpdateLeaderboard: "update_leaderboard",
+    Notify: "send_notification",
+    ExportData: "send_data_export",
+    EraseData: "erase_personal_data",
 }

@@ -10,38 +10,41 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
+from workflows import moods, story
+from workflows.content import Content
 from workflows.contracts import (
     MAX_TEXT_LENGTH,
-    AwardBesitos,
     Button,
     Effect,
+    EraseData,
+    ExportData,
     JourneyError,
     JourneyRequest,
     JourneyState,
     Language,
     Notice,
+    Notify,
+    RecordReaction,
     SaveProfile,
     Screen,
-    UnlockAchievement,
+    UpdateLeaderboard,
 )
-from workflows.economy import POINTS, level_progress, progress_bar
+from workflows.days import local_day, next_local_time
+from workflows.economy import level_progress, progress_bar
+from workflows.progress import Turn, goals_screen, join_channel, leaderboard_effect, react, register_visit, settle
 
 ONBOARDING_SCREENS: Final = 3
 RECENT_UPDATE_WINDOW: Final = 256
-FIRST_STEPS: Final = "first_steps"
 
-# The /diana menu, in the seed's order: (action, label key).
-MENU_ENTRIES: Final[tuple[tuple[str, str], ...]] = (
-    ("story", "menu.story"),
-    ("besitos", "menu.besitos"),
-    ("missions", "menu.missions"),
-    ("achievements", "menu.achievements"),
-    ("vip", "menu.vip"),
-    ("settings", "menu.settings"),
-)
-# Menu entries whose capability has not shipped yet: they say so honestly.
-COMING_SOON: Final = frozenset({"story", "missions", "achievements", "vip", "settings"})
-ACTIONS: Final = frozenset({"onboarding_next", "menu"} | {action for action, _ in MENU_ENTRIES})
+MENU_LABELS: Final[dict[str, str]] = {action: f"menu.{action}" for action in moods.SEED_ORDER}
+SETTINGS_ACTIONS: Final = frozenset({"notifications_toggle", "language.es", "language.en", "export", "erase",
+                                     "erase_confirm"})  # fmt: skip
+# Buttons the journey answers (story choices are "pick.<choice id>", checked against the content).
+ACTIONS: Final = frozenset({"onboarding_next", "menu", story.NEXT, story.RESTART} | set(MENU_LABELS) | SETTINGS_ACTIONS)
+# Ways in that mean the same on any screen (notifications carry them): never stale.
+ENTRY_ACTIONS: Final = frozenset({"menu", story.OPEN})
+# Requests from community channels: they never change the screen in the private chat.
+CHANNEL_KINDS: Final = frozenset({"reaction", "joined", "left"})
 
 
 class Rejection(Exception):
@@ -57,6 +60,7 @@ class Decision:
     state: JourneyState
     screen: Screen
     effects: list[Effect] = field(default_factory=list)
+    toast: Notice | None = None
 
 
 def language_for(language_code: str | None) -> Language:
@@ -68,8 +72,12 @@ def is_duplicate(state: JourneyState, request: JourneyRequest) -> bool:
     return request.delivery in state.recent_deliveries
 
 
-def validate(state: JourneyState, request: JourneyRequest) -> None:
-    """Raise ``Rejection`` for a request that must change nothing."""
+def validate(state: JourneyState, request: JourneyRequest, content: Content | None = None) -> None:
+    """Raise ``Rejection`` for a request that must change nothing.
+
+    Without ``content`` (not loaded yet) story buttons are checked only for their shape; the
+    handler checks them again once the content is there.
+    """
     if is_duplicate(state, request):
         return  # answered with the current screen, applied once
     if request.user_id != state.user_id or request.profile.user_id != state.user_id:
@@ -78,67 +86,129 @@ def validate(state: JourneyState, request: JourneyRequest) -> None:
         raise Rejection(JourneyError.INVALID_INPUT, "update ids are positive")
     if len(request.text) > MAX_TEXT_LENGTH:
         raise Rejection(JourneyError.INVALID_INPUT, f"text longer than {MAX_TEXT_LENGTH} characters")
+    if state.stage == "erased":
+        raise Rejection(JourneyError.ERASED, "this journey was erased at the user's request")
+    if request.kind in CHANNEL_KINDS:
+        _validate_channel(state, request)
+        return
     if request.kind != "button":
         return
-    if request.action not in ACTIONS:
+    if request.action not in ACTIONS and not request.action.startswith(story.PICK):
         raise Rejection(JourneyError.UNKNOWN_ACTION, f"unknown action {request.action!r}")
     if state.stage == "new":
         raise Rejection(JourneyError.NOT_STARTED, "the journey has not started yet")
-    if request.screen != state.screen_seq:
+    if request.screen != state.screen_seq and request.action not in ENTRY_ACTIONS:
         raise Rejection(JourneyError.STALE_SCREEN, "the button belongs to an older screen")
     if request.action == "onboarding_next" and state.stage != "onboarding":
         raise Rejection(JourneyError.STALE_SCREEN, "onboarding is already over")
     if request.action != "onboarding_next" and state.stage != "active":
         raise Rejection(JourneyError.STALE_SCREEN, "the menu opens after the introduction")
+    if request.action == "erase_confirm" and (state.screen is None or state.screen.key != "settings.erase.ask"):
+        raise Rejection(JourneyError.STALE_SCREEN, "erasing is confirmed only on its own screen")
+    if content is not None and story.is_story_action(request.action):
+        try:
+            story.check(state, content, request.action)
+        except story.StoryRejection as rejection:
+            raise Rejection(rejection.kind, str(rejection)) from None
 
 
-def decide(state: JourneyState, request: JourneyRequest, now: datetime) -> Decision:
+def _validate_channel(state: JourneyState, request: JourneyRequest) -> None:
+    if state.stage != "active":
+        raise Rejection(JourneyError.NOT_STARTED, "channel activity counts once the journey has begun")
+    parts = request.action.split(":")
+    if not all(part.lstrip("-").isdigit() for part in parts) or len(parts) != (2 if request.kind == "reaction" else 1):
+        raise Rejection(JourneyError.INVALID_INPUT, f"malformed channel reference {request.action!r}")
+
+
+def decide(state: JourneyState, request: JourneyRequest, now: datetime, content: Content) -> Decision:
     """Apply one validated request. A duplicate returns the current screen and changes nothing."""
     if is_duplicate(state, request) and state.screen is not None:
         return Decision(state=state, screen=state.screen)
-    validate(state, request)
+    validate(state, request, content)
     state = state.model_copy(deep=True)
     state.recent_deliveries = [*state.recent_deliveries, request.delivery][-RECENT_UPDATE_WINDOW:]
+    turn = Turn(state=state, content=content, now=now, cause=request.delivery)
+    if request.kind in CHANNEL_KINDS:
+        return _channel(turn, request)
+    previous_visit = state.last_seen
     state.last_seen = now
-    effects: list[Effect] = []
     first_contact = state.profile is None
     if state.profile != request.profile:
         state.profile = request.profile
         if first_contact:
             state.language = language_for(request.profile.language_code)
             state.joined_at = now
+    stage_before = state.stage
     if state.stage == "new":
         state.stage = "onboarding"
         state.onboarding_step = 1
         screen = _onboarding_screen(state)
     elif state.stage == "onboarding":
-        screen = _onboarding(state, request, now, effects)
+        screen = _onboarding(turn, request)
     else:
-        screen = _active(state, request)
-    if first_contact or effects or request.kind == "start":
-        # The projection's profile row follows every stage change and /start.
-        effects.insert(0, _save_profile(state, now))
+        screen = _active(turn, request, previous_visit)
+    if state.stage == "active":
+        register_visit(turn)
+        settle(turn)
+        leaderboard_effect(turn)
+    if first_contact or turn.effects or request.kind == "start" or state.stage != stage_before:
+        # The projection's profile row follows every stage change, award and /start.
+        turn.effects.insert(0, _save_profile(state, now))
     state.screen_seq += 1
-    screen = screen.model_copy(update={"seq": state.screen_seq})
+    screen = screen.model_copy(update={"seq": state.screen_seq, "notices": [*turn.summary(), *screen.notices]})
     state.screen = screen
-    return Decision(state=state, screen=screen, effects=effects)
+    return Decision(state=state, screen=screen, effects=turn.effects)
+
+
+def _channel(turn: Turn, request: JourneyRequest) -> Decision:
+    """A reaction or a channel join: the private chat's screen stays; news arrive as a notification."""
+    state = turn.state
+    toast = None
+    if request.kind == "reaction":
+        chat_id, message_id = (int(part) for part in request.action.split(":"))
+        toast = react(turn, request.action)
+        if toast.key != "toast.reaction.again":
+            turn.effects.append(RecordReaction(user_id=state.user_id, chat_id=chat_id, message_id=message_id,
+                                               rewarded=toast.key == "toast.reaction.rewarded", reacted_at=turn.now))  # fmt: skip
+    elif request.kind == "joined":
+        join_channel(turn, int(request.action))
+    settle(turn)
+    leaderboard_effect(turn)
+    news = turn.summary()
+    if (turn.achievements or turn.missions or turn.level_reached) and state.preferences.notifications:
+        turn.effects.append(
+            Notify(
+                user_id=state.user_id,
+                idempotency_key=f"journey-{state.user_id}:notify:{request.delivery}",
+                language=state.language,
+                screen=Screen(
+                    key="notify.progress", notices=news, buttons=[[Button(label="menu.open", action="menu")]]
+                ),
+            )
+        )
+    if turn.effects:
+        turn.effects.insert(0, _save_profile(state, turn.now))
+    assert state.screen is not None
+    return Decision(state=state, screen=state.screen, effects=turn.effects, toast=toast)
 
 
 def _save_profile(state: JourneyState, now: datetime) -> SaveProfile:
     assert state.profile is not None
-    return SaveProfile(profile=state.profile, stage=state.stage, language=state.language, seen_at=now)
+    return SaveProfile(profile=state.profile, stage=state.stage, language=state.language, seen_at=now,
+                       notifications=state.preferences.notifications, login_streak=state.devotion.streak,
+                       longest_streak=state.devotion.longest)  # fmt: skip
 
 
-def _onboarding(state: JourneyState, request: JourneyRequest, now: datetime, effects: list[Effect]) -> Screen:
+def _onboarding(turn: Turn, request: JourneyRequest) -> Screen:
+    state = turn.state
     if request.kind != "button":
         # /start, /diana or text during the introduction: resume it where it was.
         return _onboarding_screen(state)
     if state.onboarding_step < ONBOARDING_SCREENS:
         state.onboarding_step += 1
         return _onboarding_screen(state)
-    state.stage = "active"
-    notices = unlock_achievement(state, FIRST_STEPS, request.update_id, now, effects)
-    return main_menu(state, greeting="menu.greeting.welcome", notices=notices)
+    state.stage = "active"  # settling then unlocks First Steps (metric "registration")
+    return main_menu(state, greeting="menu.greeting.welcome", mood="curious")
 
 
 def _onboarding_screen(state: JourneyState) -> Screen:
@@ -152,28 +222,72 @@ def _onboarding_screen(state: JourneyState) -> Screen:
     )
 
 
-def _active(state: JourneyState, request: JourneyRequest) -> Screen:
-    if request.kind == "start":
-        return main_menu(state, greeting="menu.greeting.again")
-    if request.kind == "menu":
-        return main_menu(state, greeting="menu.greeting")
+def _active(turn: Turn, request: JourneyRequest, previous_visit: datetime | None) -> Screen:
+    state, content, action = turn.state, turn.content, request.action
+    if request.kind in ("start", "menu") or action == "menu":
+        mood = moods.mood(state, previous_visit, turn.now)
+        return main_menu(state, greeting=f"mood.{mood}", mood=mood)
     if request.kind == "text":
         return Screen(key="conversation.free_text", buttons=[_back_row()])
-    if request.action == "menu":
-        return main_menu(state, greeting="menu.greeting")
-    if request.action == "besitos":
+    if story.is_story_action(action):
+        return story.play(turn, action)
+    if action == "besitos":
         return besitos_screen(state)
-    assert request.action in COMING_SOON
-    return Screen(key=f"coming_soon.{request.action}", buttons=[_back_row()])
+    if action in ("missions", "achievements"):
+        return goals_screen(state, content, action)
+    if action == "settings" or action in SETTINGS_ACTIONS:
+        return _settings(turn, action)
+    # VIP (the subscription) and the ranking (drawn by the bot from the leaderboards) are not rules here.
+    return Screen(key=f"coming_soon.{action}", buttons=[_back_row()])
 
 
-def main_menu(state: JourneyState, *, greeting: str, notices: list[Notice] | None = None) -> Screen:
+def _settings(turn: Turn, action: str) -> Screen:
+    state = turn.state
+    if action == "notifications_toggle":
+        state.preferences.notifications = not state.preferences.notifications
+        turn.effects.append(_save_profile(state, turn.now))
+    elif action in ("language.es", "language.en"):
+        state.language = "en" if action == "language.en" else "es"
+        state.preferences.language_chosen = True
+        turn.effects.append(_save_profile(state, turn.now))
+    elif action == "export":
+        snapshot = state.model_dump(mode="json", exclude={"pending_effects", "parked_effects", "recent_deliveries",
+                                                          "screen"})  # fmt: skip
+        turn.effects.append(ExportData(user_id=state.user_id, idempotency_key=f"journey-{state.user_id}:export:{turn.cause}",
+                                       language=state.language, journey=snapshot, requested_at=turn.now))  # fmt: skip
+        return Screen(key="settings.export.sent", buttons=[[Button(label="menu.settings", action="settings")], _back_row()])
+    elif action == "erase":
+        return Screen(
+            key="settings.erase.ask",
+            buttons=[[Button(label="settings.erase.confirm", action="erase_confirm")],
+                     [Button(label="settings.erase.cancel", action="settings")]],
+        )  # fmt: skip
+    elif action == "erase_confirm":
+        state.stage = "erased"
+        turn.effects.append(UpdateLeaderboard(user_id=state.user_id, name="", lifetime_besitos=0,
+                                              week=state.leaderboard.week, week_besitos=0, remove=True))  # fmt: skip
+        turn.effects.append(EraseData(user_id=state.user_id, requested_at=turn.now))
+        return Screen(key="settings.erased")
+    other = "en" if state.language == "es" else "es"
+    return Screen(
+        key="settings.menu",
+        params={"notifications_key": "settings.on" if state.preferences.notifications else "settings.off"},
+        buttons=[
+            [Button(label="settings.notifications.off" if state.preferences.notifications else
+                    "settings.notifications.on", action="notifications_toggle")],
+            [Button(label=f"settings.language.{other}", action=f"language.{other}")],
+            [Button(label="settings.export", action="export"), Button(label="settings.erase", action="erase")],
+            _back_row(),
+        ],
+    )  # fmt: skip
+
+
+def main_menu(state: JourneyState, *, greeting: str, mood: moods.Mood) -> Screen:
     name = state.profile.first_name if state.profile else ""
-    rows = [
-        [Button(label=label, action=action) for action, label in MENU_ENTRIES[i : i + 2]]
-        for i in range(0, len(MENU_ENTRIES), 2)
-    ]
-    return Screen(key=greeting, params={"name": name}, notices=notices or [], buttons=rows)
+    order = moods.MENU_ORDER[mood]
+    entries = [Button(label=MENU_LABELS[action], action=action) for action in order]
+    rows = [entries[:1], *[entries[i : i + 2] for i in range(1, len(entries), 2)]]
+    return Screen(key=greeting, params={"name": name, "mood": mood}, buttons=rows)
 
 
 def besitos_screen(state: JourneyState) -> Screen:
@@ -189,6 +303,8 @@ def besitos_screen(state: JourneyState) -> Screen:
             "remaining": progress.remaining,
             "percent": progress.percent,
             "bar": progress_bar(progress),
+            "streak": state.devotion.streak,
+            "longest": state.devotion.longest,
         },
         buttons=[_back_row()],
     )
@@ -198,54 +314,27 @@ def _back_row() -> list[Button]:
     return [Button(label="menu.back", action="menu")]
 
 
-def award_besitos(
-    state: JourneyState,
-    *,
-    action: str,
-    amount: int,
-    cause: str,
-    now: datetime,
-    effects: list[Effect],
-    context: dict[str, str | int] | None = None,
-) -> Notice:
-    """Credit ``amount`` besitos; ``cause`` makes the ledger row's idempotency key unique and stable."""
-    level_before = level_progress(state.lifetime_besitos).level
-    state.besitos += amount
-    state.lifetime_besitos += amount
-    effects.append(
-        AwardBesitos(
-            user_id=state.user_id,
-            idempotency_key=f"journey-{state.user_id}:{cause}:{action}",
-            action=action,
-            amount=amount,
-            balance_after=state.besitos,
-            context=context or {},
-            awarded_at=now,
-        )
-    )
-    level_after = level_progress(state.lifetime_besitos).level
-    if level_after > level_before:
-        return Notice(key="notice.level_up", params={"amount": amount, "level": level_after})
-    return Notice(key="notice.besitos", params={"amount": amount})
+def next_reminder(state: JourneyState, content: Content, now: datetime) -> datetime | None:
+    """When to remind a user who has not visited: the next reminder hour, unless they opted out."""
+    if state.stage != "active" or not state.preferences.notifications:
+        return None
+    return next_local_time(now, content.calendar.timezone, content.calendar.reminder_hour)
 
 
-def unlock_achievement(
-    state: JourneyState, code: str, update_id: int, now: datetime, effects: list[Effect]
-) -> list[Notice]:
-    if code in state.achievements:
+def remind(state: JourneyState, content: Content, now: datetime) -> list[Effect]:
+    """At the reminder hour: one gentle message, only to users who have not visited today."""
+    today = local_day(now, content.calendar.timezone)
+    if next_reminder(state, content, now) is None or state.devotion.last_day == today or state.reminded_on == today:
         return []
-    state.achievements = [*state.achievements, code]
-    effects.append(UnlockAchievement(user_id=state.user_id, code=code, unlocked_at=now))
-    award = award_besitos(
-        state,
-        action="achievement_unlocked",
-        amount=POINTS["achievement_unlocked"],
-        cause=f"achievement:{code}",
-        now=now,
-        effects=effects,
-        context={"achievement": code, "update_id": update_id},
+    state.reminded_on = today
+    name = state.profile.first_name if state.profile else ""
+    screen = Screen(
+        key="notify.reminder",
+        params={"name": name, "streak": state.devotion.streak},
+        buttons=[[Button(label="menu.story", action="story")], [Button(label="menu.open", action="menu")]],
     )
-    return [Notice(key="notice.achievement", params={"achievement_key": f"achievement.{code}"}), award]
+    key = f"journey-{state.user_id}:reminder:{today.isoformat()}"
+    return [Notify(user_id=state.user_id, idempotency_key=key, language=state.language, screen=screen)]
 
 
 def search_attribute_values(state: JourneyState) -> dict[str, str | int | bool | datetime | None]:
@@ -259,6 +348,6 @@ def search_attribute_values(state: JourneyState) -> dict[str, str | int | bool |
         "JourneyStage": state.stage,
         "BesitosLevel": level_progress(state.lifetime_besitos).level,
         "BesitosBalance": state.besitos,
-        "VipActive": False,
+        "VipActive": state.vip,
         "LastSeenAt": last_seen,
     }

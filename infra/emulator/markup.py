@@ -6,6 +6,7 @@ from html.parser import HTMLParser
 from typing import Any, Final
 
 MAX_TEXT: Final = 4096
+MAX_CAPTION: Final = 1024
 MAX_CALLBACK_DATA: Final = 64
 MAX_CALLBACK_ANSWER: Final = 200
 # The tags Telegram accepts with parse_mode=HTML.
@@ -102,6 +103,18 @@ def check_text(text: Any, parse_mode: str | None, entities: Any = None) -> tuple
     if len(plain) > MAX_TEXT:
         raise BadRequest("Bad Request: message is too long")
     return plain, parsed
+
+
+def check_caption(
+    caption: Any, parse_mode: str | None, entities: Any = None
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """Validate an optional media caption (at most 1024 characters after entity parsing); blank means none."""
+    if caption is None or not str(caption).strip():
+        return None, []
+    plain, parsed = parse_text(str(caption), parse_mode, entities)
+    if len(plain) > MAX_CAPTION:
+        raise BadRequest("Bad Request: message caption is too long")
+    return (plain, parsed) if plain.strip() else (None, [])
 
 
 def check_reply_markup(markup: Any) -> dict[str, Any] | None:

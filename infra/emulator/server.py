@@ -5,8 +5,37 @@ form, multipart, JSON), same ``{"ok": ..., "result" | "error_code", "description
 long-polling ``getUpdates`` and webhook delivery with the secret-token header. Every update
 is built from aiogram's own types, so it always parses.
 
+Besides private chats it knows community channels (the bot is their administrator): by default
+``Diana · Comunidad`` (-1001000000001, @diana_comunidad). The bot posts there as Telegram does
+(``chat.type`` "channel", ``sender_chat`` set, no ``from``), users press buttons on channel posts,
+join and leave. ``chat_member`` updates are only created when the bot asked for them in
+``allowed_updates`` (getUpdates or setWebhook), like Telegram: a join made before that is never
+delivered. Documents uploaded with ``sendDocument`` are kept, readable with ``getFile`` and
+``/file/bot<token>/<file_path>``.
+
 The control API (``/control/...``) lets a test or a person act as users, read each chat's
-transcript and make the next calls fail with 429 or 5xx.
+transcript and make the next calls fail with 429 or 5xx. Each answer is ``{"ok": true, "result": ...}``
+or Telegram's error shape:
+
+- ``POST /control/users/{user_id}/messages`` {"text", profile...}: the user writes in their private chat.
+- ``POST /control/users/{user_id}/press`` {"message_id", "callback_data", "chat_id"?, "forge"?, profile...}: the user
+  presses a button, in their private chat or (with ``chat_id``) on a channel post; result
+  ``{"update_id", "callback_query_id"}``.
+- ``POST /control/users/{user_id}/join`` and ``.../leave`` {"chat_id", profile...}: membership of a channel;
+  result ``{"update_id": int | null, "status": "member" | "left"}``, ``update_id`` null when Telegram would
+  send no update (no change, or the bot did not ask for ``chat_member``).
+- ``POST /control/users/{user_id}/block``: the user blocks the bot.
+- ``POST /control/channels`` {"chat_id", "title", "username"?}: a new (or renamed) channel; result its Chat.
+- ``GET /control/callbacks/{callback_query_id}?wait=seconds``: one pressed button and the bot's answer:
+  ``{"id", "user_id", "chat_id", "message_id", "data", "answered", "answer": null | {"text", "show_alert",
+  "url", "cache_time"}}``; ``wait`` holds the request until the query is answered. Toasts are private to the
+  user who pressed, so this is where they are read; private chats also get a ``callback_answer`` transcript
+  entry, channel transcripts never do.
+- ``GET /control/chats/{chat_id}/transcript?after=seq&wait=seconds`` and ``.../messages``: what a chat shows.
+  Transcript kinds: ``user_message``, ``user_press``, ``user_join``, ``user_leave``, ``bot_message``,
+  ``bot_edit``, ``bot_delete``, ``bot_document`` (with ``file_name``, ``mime_type``, ``file_size``,
+  ``file_id``, ``document_text``: the bytes as UTF-8, null when they are not text) and ``callback_answer``.
+- ``POST /control/faults`` / ``DELETE /control/faults``, ``GET /control/calls``, ``GET /control/updates``.
 """
 
 from __future__ import annotations
@@ -15,7 +44,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import mimetypes
 import re
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,10 +54,24 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import aiohttp
-from aiogram.types import CallbackQuery, Chat, Message, MessageEntity, Update, User
+from aiogram.types import (
+    AcceptedGiftTypes,
+    CallbackQuery,
+    Chat,
+    ChatFullInfo,
+    ChatMemberAdministrator,
+    ChatMemberLeft,
+    ChatMemberMember,
+    ChatMemberUpdated,
+    Document,
+    Message,
+    MessageEntity,
+    Update,
+    User,
+)
 from aiohttp import web
 
-from infra.emulator.markup import MAX_CALLBACK_ANSWER, BadRequest, check_reply_markup, check_text
+from infra.emulator.markup import MAX_CALLBACK_ANSWER, BadRequest, check_caption, check_reply_markup, check_text
 
 log = logging.getLogger("diana.emulator")
 
@@ -38,7 +83,17 @@ UPDATE_TYPES: Final = ("message", "edited_message", "callback_query", "pre_check
                        "chat_member", "chat_join_request", "channel_post", "message_reaction")  # fmt: skip
 # Complex parameters arrive JSON-encoded in query strings and forms.
 JSON_PARAMS: Final = frozenset({"reply_markup", "allowed_updates", "entities", "commands", "scope", "reply_parameters",
-                                "link_preview_options", "prices"})  # fmt: skip
+                                "link_preview_options", "prices", "caption_entities"})  # fmt: skip
+# Telegram creates these only for a bot that asked for them: a later allowed_updates brings no old ones.
+OPT_IN_UPDATES: Final = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+# Parameters that take an InputFile: a multipart part of that name, or "attach://<part>".
+FILE_PARAMS: Final = frozenset({"document", "thumbnail"})
+MAX_UPLOAD: Final = 50 * 1024 * 1024
+MAX_DOWNLOAD: Final = 20 * 1024 * 1024
+CHANNEL_ID: Final = -1001000000001
+CHANNEL_TITLE: Final = "Diana · Comunidad"
+CHANNEL_USERNAME: Final = "diana_comunidad"
+CHANNEL_USERNAME_RULE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,30}[A-Za-z0-9]")
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 
@@ -53,12 +108,38 @@ class Fault:
 
 @dataclass
 class ChatLog:
-    """One chat as both sides see it: current messages and the ordered transcript."""
+    """One chat as both sides see it: current messages, the ordered transcript and (channels) members."""
 
     chat: dict[str, Any]
     messages: dict[int, dict[str, Any]] = field(default_factory=dict)
     transcript: list[dict[str, Any]] = field(default_factory=list)
     next_message_id: int = 1
+    members: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def is_channel(self) -> bool:
+        return bool(self.chat["type"] == "channel")
+
+
+@dataclass
+class Upload:
+    """A file part of a multipart request, as the client sent it."""
+
+    file_name: str
+    content_type: str
+    content: bytes
+
+
+@dataclass
+class StoredFile:
+    """A file the bot uploaded; its ``file_id`` sends it again and ``file_path`` downloads it."""
+
+    file_id: str
+    file_unique_id: str
+    file_name: str
+    mime_type: str
+    content: bytes
+    file_path: str
 
 
 class BotAPIEmulator:
@@ -78,6 +159,7 @@ class BotAPIEmulator:
         self.blocked: set[int] = set()
         self.chats: dict[int, ChatLog] = {}
         self.callback_queries: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, StoredFile] = {}
         self.faults: list[Fault] = []
         self.calls: list[dict[str, Any]] = []
         self.commands: list[dict[str, Any]] = []
@@ -89,6 +171,7 @@ class BotAPIEmulator:
         self.port = 0
         self._closing = False
         self.app = self._build_app()
+        self.add_channel(CHANNEL_ID, CHANNEL_TITLE, CHANNEL_USERNAME)
         self._methods: dict[str, Handler] = {
             "getMe": self._get_me,
             "getUpdates": self._get_updates,
@@ -96,6 +179,10 @@ class BotAPIEmulator:
             "deleteWebhook": self._delete_webhook,
             "getWebhookInfo": self._get_webhook_info,
             "sendMessage": self._send_message,
+            "sendDocument": self._send_document,
+            "getFile": self._get_file,
+            "getChat": self._get_chat,
+            "getChatMember": self._get_chat_member,
             "editMessageText": self._edit_message_text,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
             "deleteMessage": self._delete_message,
@@ -141,9 +228,14 @@ class BotAPIEmulator:
     def _build_app(self) -> web.Application:
         app = web.Application(client_max_size=60 * 1024 * 1024, middlewares=[_control_input_errors])
         app.router.add_route("*", "/bot{token}/{method}", self._bot_api)
+        app.router.add_get("/file/bot{token}/{file_path:.+}", self._download_file)
         app.router.add_post("/control/users/{user_id}/messages", self._control_send_text)
         app.router.add_post("/control/users/{user_id}/press", self._control_press)
         app.router.add_post("/control/users/{user_id}/block", self._control_block)
+        app.router.add_post("/control/users/{user_id}/join", self._control_join)
+        app.router.add_post("/control/users/{user_id}/leave", self._control_leave)
+        app.router.add_post("/control/channels", self._control_add_channel)
+        app.router.add_get("/control/callbacks/{callback_query_id}", self._control_callback)
         app.router.add_get("/control/chats/{chat_id}/transcript", self._control_transcript)
         app.router.add_get("/control/chats/{chat_id}/messages", self._control_messages)
         app.router.add_post("/control/faults", self._control_add_fault)
@@ -282,15 +374,29 @@ class BotAPIEmulator:
                 info["last_error_date"], info["last_error_message"] = self.webhook["last_error"]
         return info
 
-    def _chat_for_bot(self, params: dict[str, Any]) -> ChatLog:
-        if "chat_id" not in params:
+    def _chat_id(self, params: dict[str, Any]) -> int:
+        """``chat_id`` as a number, or a channel's ``@username`` as Telegram also accepts."""
+        raw = params.get("chat_id")
+        if raw is None or raw == "":
             raise BadRequest("Bad Request: chat_id is empty")
+        if isinstance(raw, str) and raw.startswith("@"):
+            found = next((chat_id for chat_id, chat in self.chats.items() if chat.is_channel
+                          and str(chat.chat.get("username", "")).lower() == raw[1:].lower()), None)  # fmt: skip
+            if found is None:
+                raise BadRequest("Bad Request: chat not found")
+            return found
         try:
-            chat_id = int(params["chat_id"])
+            return int(raw)
         except (TypeError, ValueError):
             raise BadRequest("Bad Request: chat not found") from None
+
+    def _chat_for_bot(self, params: dict[str, Any]) -> ChatLog:
+        chat_id = self._chat_id(params)
         chat = self.chats.get(chat_id)
         if chat is None:
+            # Someone the bot met in a channel, who never wrote to it: Telegram lets no bot speak first.
+            if chat_id in self.users:
+                raise BadRequest("Forbidden: bot can't initiate conversation with a user", 403)
             raise BadRequest("Bad Request: chat not found")
         if chat_id in self.blocked:
             raise BadRequest("Forbidden: bot was blocked by the user", 403)
@@ -303,17 +409,24 @@ class BotAPIEmulator:
             raise BadRequest(f"Bad Request: {missing}")
         return chat, message
 
+    def _bot_message(self, chat: ChatLog) -> dict[str, Any]:
+        """A new message by the bot: from the bot in a private chat, from the channel itself in a channel."""
+        as_chat = Chat.model_validate(chat.chat)
+        message = Message(
+            message_id=chat.next_message_id,
+            date=datetime.now(UTC),
+            chat=as_chat,
+            from_user=None if chat.is_channel else _bot_user(),
+            sender_chat=as_chat if chat.is_channel else None,
+        ).model_dump(mode="json", exclude_none=True, by_alias=True)
+        chat.next_message_id += 1
+        return message
+
     async def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
         chat = self._chat_for_bot(params)
         text, entities = check_text(params.get("text"), params.get("parse_mode"), params.get("entities"))
         markup = check_reply_markup(params.get("reply_markup"))
-        message = Message(
-            message_id=chat.next_message_id,
-            date=datetime.now(UTC),
-            chat=Chat.model_validate(chat.chat),
-            from_user=User(id=BOT_ID, is_bot=True, first_name="Diana", username=BOT_USERNAME),
-        ).model_dump(mode="json", exclude_none=True, by_alias=True)
-        chat.next_message_id += 1
+        message = self._bot_message(chat)
         message["text"] = text
         if entities:
             message["entities"] = entities
@@ -323,10 +436,84 @@ class BotAPIEmulator:
         await self._record(chat, "bot_message", message, params)
         return message
 
+    async def _send_document(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat_for_bot(params)
+        stored = self._document_file(params.get("document"))
+        caption, entities = check_caption(params.get("caption"), params.get("parse_mode"),
+                                          params.get("caption_entities"))  # fmt: skip
+        markup = check_reply_markup(params.get("reply_markup"))
+        message = self._bot_message(chat)
+        document = Document(file_id=stored.file_id, file_unique_id=stored.file_unique_id, file_name=stored.file_name,
+                            mime_type=stored.mime_type, file_size=len(stored.content))  # fmt: skip
+        message["document"] = document.model_dump(mode="json", exclude_none=True)
+        if caption:
+            message["caption"] = caption
+        if entities:
+            message["caption_entities"] = entities
+        if markup and "inline_keyboard" in markup:
+            message["reply_markup"] = markup
+        chat.messages[message["message_id"]] = message
+        await self._record_document(chat, message, stored, params)
+        return message
+
+    def _document_file(self, value: Any) -> StoredFile:
+        """The file to send: a fresh upload, or one sent before named by its ``file_id``."""
+        if isinstance(value, Upload):
+            return self._store(value)
+        if value is None or value == "":
+            raise BadRequest("Bad Request: there is no document in the request")
+        if str(value).startswith(("http://", "https://")):
+            # Telegram would fetch the URL; the emulator has no internet of its own.
+            raise BadRequest("Bad Request: failed to get HTTP URL content")
+        stored = self.files.get(str(value))
+        if stored is None:
+            raise BadRequest("Bad Request: wrong file identifier/HTTP URL specified")
+        return stored
+
+    def _store(self, upload: Upload) -> StoredFile:
+        if not upload.content:
+            raise BadRequest("Bad Request: file must be non-empty")
+        if len(upload.content) > MAX_UPLOAD:
+            raise BadRequest("Request Entity Too Large", 413)
+        # Telegram names the type by the file's extension, not by what the client claimed.
+        declared = upload.content_type if upload.content_type != "application/octet-stream" else None
+        mime_type = mimetypes.guess_type(upload.file_name)[0] or declared or "application/octet-stream"
+        extension = upload.file_name.rpartition(".")[2] if "." in upload.file_name else "bin"
+        stored = StoredFile(
+            file_id=f"BQACAgIAAxkBAAI{secrets.token_urlsafe(24)}",
+            file_unique_id=f"AgAD{secrets.token_urlsafe(9)}",
+            file_name=upload.file_name,
+            mime_type=mime_type,
+            content=upload.content,
+            file_path=f"documents/file_{len(self.files)}.{extension}",
+        )
+        self.files[stored.file_id] = stored
+        return stored
+
+    async def _get_file(self, params: dict[str, Any]) -> dict[str, Any]:
+        stored = self.files.get(str(params.get("file_id", "")))
+        if stored is None:
+            raise BadRequest("Bad Request: invalid file_id")
+        if len(stored.content) > MAX_DOWNLOAD:
+            raise BadRequest("Bad Request: file is too big")
+        return {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
+                "file_size": len(stored.content), "file_path": stored.file_path}  # fmt: skip
+
+    async def _download_file(self, request: web.Request) -> web.Response:
+        if not self._token_ok(request.match_info["token"]):
+            return _error(401, "Unauthorized")
+        path = request.match_info["file_path"]
+        stored = next((f for f in self.files.values() if f.file_path == path), None)
+        if stored is None:
+            return _error(404, "Not Found")
+        return web.Response(body=stored.content, content_type=stored.mime_type)
+
     async def _edit_message_text(self, params: dict[str, Any]) -> dict[str, Any]:
         chat, message = self._message_for_bot(params, "message to edit not found")
-        if message["from"]["id"] != BOT_ID:
+        if not _sent_by_bot(message):
             raise BadRequest("Bad Request: message can't be edited")
+        if "text" not in message:
+            raise BadRequest("Bad Request: there is no text in the message to edit")
         text, entities = check_text(params.get("text"), params.get("parse_mode"), params.get("entities"))
         markup = check_reply_markup(params.get("reply_markup"))
         if (message.get("text"), message.get("entities", []), message.get("reply_markup")) == (text, entities, markup):
@@ -346,6 +533,8 @@ class BotAPIEmulator:
 
     async def _edit_message_reply_markup(self, params: dict[str, Any]) -> dict[str, Any]:
         chat, message = self._message_for_bot(params, "message to edit not found")
+        if not _sent_by_bot(message):
+            raise BadRequest("Bad Request: message can't be edited")
         markup = check_reply_markup(params.get("reply_markup"))
         if message.get("reply_markup") == markup:
             raise BadRequest("Bad Request: message is not modified: specified new message content and reply markup "
@@ -372,11 +561,51 @@ class BotAPIEmulator:
         if text is not None and len(str(text)) > MAX_CALLBACK_ANSWER:
             raise BadRequest("Bad Request: MESSAGE_TOO_LONG")
         query["answered"] = True
+        query["answer"] = {"text": text, "show_alert": str(params.get("show_alert", "")).lower() == "true",
+                           "url": params.get("url"), "cache_time": _int(params, "cache_time", 0)}  # fmt: skip
         chat = self.chats[query["chat_id"]]
-        entry = {"text": text, "show_alert": str(params.get("show_alert", "")).lower() == "true",
-                 "callback_query_id": query["id"]}  # fmt: skip
-        await self._append(chat, "callback_answer", entry)
+        # The toast is for the one who pressed: a channel's transcript (what everyone sees) never shows it.
+        if not chat.is_channel:
+            entry = {"text": text, "show_alert": query["answer"]["show_alert"], "callback_query_id": query["id"]}
+            await self._append(chat, "callback_answer", entry)
+        await self._notify()
         return True
+
+    async def _get_chat(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = self._chat_id(params)
+        known = self.chats.get(chat_id)
+        chat = known.chat if known else (_private_chat_object(self.users[chat_id]) if chat_id in self.users else None)
+        if chat is None:
+            raise BadRequest("Bad Request: chat not found")
+        info = {**chat}
+        if self.users.get(chat_id, {}).get("last_name"):
+            info["last_name"] = self.users[chat_id]["last_name"]
+        return ChatFullInfo(
+            **info,
+            accent_color_id=abs(chat_id) % 7,
+            max_reaction_count=11,
+            accepted_gift_types=AcceptedGiftTypes(unlimited_gifts=False, limited_gifts=False, unique_gifts=False,
+                                                  premium_subscription=False, gifts_from_channels=False),
+        ).model_dump(mode="json", exclude_none=True, by_alias=True)  # fmt: skip
+
+    async def _get_chat_member(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = self._chat_id(params)
+        chat = self.chats.get(chat_id)
+        if chat is None:
+            raise BadRequest("Bad Request: chat not found")
+        user_id = _int(params, "user_id", 0)
+        if user_id <= 0:
+            raise BadRequest("Bad Request: invalid user_id specified")
+        if user_id == BOT_ID:
+            return _chat_member(_bot_user().model_dump(), "administrator" if chat.is_channel else "member")
+        if user_id not in self.users:
+            # Telegram finds only users the bot has met.
+            raise BadRequest("Bad Request: user not found")
+        if chat.is_channel:
+            status = chat.members.get(user_id, "left")
+        else:
+            status = "member" if user_id == chat_id else "left"
+        return _chat_member(self.users[user_id], status)
 
     async def _send_chat_action(self, params: dict[str, Any]) -> bool:
         self._chat_for_bot(params)
@@ -417,10 +646,66 @@ class BotAPIEmulator:
     def _private_chat(self, user: dict[str, Any]) -> ChatLog:
         chat = self.chats.get(user["id"])
         if chat is None:
-            chat = ChatLog(chat={"id": user["id"], "type": "private", "first_name": user["first_name"],
-                                 **({"username": user["username"]} if user.get("username") else {})})  # fmt: skip
+            chat = ChatLog(chat=_private_chat_object(user))
             self.chats[user["id"]] = chat
         return chat
+
+    def add_channel(self, chat_id: int, title: str, username: str | None = None) -> dict[str, Any]:
+        """A channel where the bot is administrator (an existing one is renamed); returns its Chat."""
+        if not str(chat_id).startswith("-100") or len(str(chat_id)) < 6:
+            raise BadRequest("Bad Request: a channel's chat_id looks like -100xxxxxxxxxx")
+        if not title.strip():
+            raise BadRequest("Bad Request: CHAT_TITLE_EMPTY")
+        if len(title) > 128:
+            raise BadRequest("Bad Request: CHAT_TITLE_TOO_LONG")
+        if username is not None and not CHANNEL_USERNAME_RULE.fullmatch(username):
+            raise BadRequest("Bad Request: USERNAME_INVALID")
+        owners = {c.chat["id"] for c in self.chats.values() if username and c.is_channel
+                  and str(c.chat.get("username", "")).lower() == username.lower()}  # fmt: skip
+        if owners - {chat_id}:
+            raise BadRequest("Bad Request: USERNAME_OCCUPIED")
+        chat = self.chats.get(chat_id)
+        if chat is None:
+            chat = self.chats[chat_id] = ChatLog(chat={}, members={BOT_ID: "administrator"})
+        chat.chat = {"id": chat_id, "type": "channel", "title": title, **({"username": username} if username else {})}
+        return chat.chat
+
+    def _channel(self, chat_id: int) -> ChatLog:
+        chat = self.chats.get(chat_id)
+        if chat is None:
+            raise BadRequest("Bad Request: chat not found")
+        if not chat.is_channel:
+            raise BadRequest("Bad Request: only channels can be joined or left")
+        return chat
+
+    async def user_joins(self, user_id: int, chat_id: int, **profile: Any) -> dict[str, Any]:
+        """A user joins a channel; returns ``{"update_id": int | None, "status": "member"}``."""
+        return await self._change_membership(user_id, chat_id, "member", profile)
+
+    async def user_leaves(self, user_id: int, chat_id: int, **profile: Any) -> dict[str, Any]:
+        """A user leaves a channel; returns ``{"update_id": int | None, "status": "left"}``."""
+        return await self._change_membership(user_id, chat_id, "left", profile)
+
+    async def _change_membership(self, user_id: int, chat_id: int, status: str,
+                                 profile: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+        chat = self._channel(chat_id)
+        if user_id == BOT_ID:
+            raise BadRequest("Bad Request: the bot stays the channel's administrator")
+        user = self._user(user_id, profile)
+        old = chat.members.get(user_id, "left")
+        if old == status:
+            return {"update_id": None, "status": status}  # Telegram reports changes only
+        chat.members[user_id] = status
+        await self._append(chat, "user_join" if status == "member" else "user_leave", {"user_id": user_id})
+        change = ChatMemberUpdated(
+            chat=Chat.model_validate(chat.chat),
+            from_user=User.model_validate(user),
+            date=datetime.now(UTC),
+            old_chat_member=_member_object(user, old),
+            new_chat_member=_member_object(user, status),
+        )
+        update = await self._enqueue(lambda update_id: Update(update_id=update_id, chat_member=change))
+        return {**update, "status": status}
 
     async def user_sends_text(self, user_id: int, text: str, **profile: Any) -> dict[str, Any]:
         """A user writes ``text`` to the bot in their private chat; returns the update."""
@@ -448,9 +733,8 @@ class BotAPIEmulator:
         return await self._enqueue(lambda update_id: Update(update_id=update_id, message=message))
 
     async def user_presses(self, user_id: int, *, message_id: int, callback_data: str, chat_id: int | None = None,
-                           forge: bool = False) -> dict[str, Any]:  # fmt: skip
-        """A user presses an inline button; unless ``forge``, the button must exist on that message."""
-        user = self._user(user_id, {})
+                           forge: bool = False, **profile: Any) -> dict[str, Any]:  # fmt: skip
+        """A user presses an inline button (on a channel post, too); unless ``forge``, the button must exist."""
         chat = self.chats.get(chat_id if chat_id is not None else user_id)
         if chat is None:
             raise BadRequest("Bad Request: chat not found")
@@ -462,8 +746,11 @@ class BotAPIEmulator:
                        for b in row]  # fmt: skip
             if callback_data not in buttons:
                 raise BadRequest("Bad Request: the message has no button with that callback_data")
+        user = self._user(user_id, profile)
         query_id = f"{user_id}{len(self.callback_queries) + 1:08d}"
-        self.callback_queries[query_id] = {"id": query_id, "chat_id": chat.chat["id"], "answered": False}
+        self.callback_queries[query_id] = {"id": query_id, "user_id": user_id, "chat_id": chat.chat["id"],
+                                           "message_id": message_id, "data": callback_data, "answered": False,
+                                           "answer": None}  # fmt: skip
         await self._append(chat, "user_press", {"message_id": message_id, "callback_data": callback_data,
                                                 "user_id": user_id})  # fmt: skip
         query = CallbackQuery(
@@ -477,7 +764,10 @@ class BotAPIEmulator:
         return {**update, "callback_query_id": query_id}
 
     async def _enqueue(self, build: Callable[[int], Update]) -> dict[str, Any]:
+        """Queue the update; an opt-in type the bot has not asked for is never created (``update_id`` None)."""
         update = build(self.next_update_id).model_dump(mode="json", exclude_none=True, by_alias=True)
+        if _update_type(update) in OPT_IN_UPDATES and not _allowed(update, self.allowed_updates):
+            return {"update_id": None}
         self.next_update_id += 1
         self.updates.append(update)
         await self._notify()
@@ -488,13 +778,25 @@ class BotAPIEmulator:
             self._changed.notify_all()
 
     async def _record(self, chat: ChatLog, kind: str, message: dict[str, Any], params: dict[str, Any]) -> None:
-        buttons = [[{"text": b.get("text"), "callback_data": b.get("callback_data"), "url": b.get("url")}
-                    for b in row] for row in message.get("reply_markup", {}).get("inline_keyboard", [])]  # fmt: skip
         # ``text`` is what the user reads; ``html`` is what the bot sent, when it sent HTML.
         html = params.get("text") if (params.get("parse_mode") or "").upper() == "HTML" else None
         await self._append(chat, kind, {"message_id": message["message_id"], "text": message.get("text"),
                                         "html": html, "entities": message.get("entities", []),
-                                        "buttons": buttons})  # fmt: skip
+                                        "buttons": _buttons(message)})  # fmt: skip
+
+    async def _record_document(self, chat: ChatLog, message: dict[str, Any], stored: StoredFile,
+                               params: dict[str, Any]) -> None:  # fmt: skip
+        # The product sends small JSON files: a test reads them as text, without a download.
+        try:
+            text: str | None = stored.content.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        html = params.get("caption") if (params.get("parse_mode") or "").upper() == "HTML" else None
+        await self._append(chat, "bot_document", {
+            "message_id": message["message_id"], "file_id": stored.file_id, "file_name": stored.file_name,
+            "mime_type": stored.mime_type, "file_size": len(stored.content), "document_text": text,
+            "caption": message.get("caption"), "html": html, "entities": message.get("caption_entities", []),
+            "buttons": _buttons(message)})  # fmt: skip
 
     async def _append(self, chat: ChatLog, kind: str, entry: dict[str, Any]) -> None:
         self._transcript_seq += 1
@@ -535,8 +837,7 @@ class BotAPIEmulator:
     async def _control_send_text(self, request: web.Request) -> web.Response:
         body = await _json_body(request)
         result = await self.user_sends_text(int(request.match_info["user_id"]), str(body.get("text", "")),
-                                            **{k: body[k] for k in ("first_name", "last_name", "username",
-                                                                     "language_code") if k in body})  # fmt: skip
+                                            **_profile(body))  # fmt: skip
         return web.json_response({"ok": True, "result": result})
 
     async def _control_press(self, request: web.Request) -> web.Response:
@@ -548,6 +849,7 @@ class BotAPIEmulator:
                 callback_data=str(body["callback_data"]),
                 chat_id=int(body["chat_id"]) if body.get("chat_id") is not None else None,
                 forge=bool(body.get("forge", False)),
+                **_profile(body),
             )
         except (KeyError, ValueError):
             return _error(400, "Bad Request: message_id and callback_data are required")
@@ -556,6 +858,37 @@ class BotAPIEmulator:
     async def _control_block(self, request: web.Request) -> web.Response:
         self.blocked.add(int(request.match_info["user_id"]))
         return web.json_response({"ok": True, "result": True})
+
+    async def _control_join(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        result = await self.user_joins(int(request.match_info["user_id"]), int(body["chat_id"]), **_profile(body))
+        return web.json_response({"ok": True, "result": result})
+
+    async def _control_leave(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        result = await self.user_leaves(int(request.match_info["user_id"]), int(body["chat_id"]), **_profile(body))
+        return web.json_response({"ok": True, "result": result})
+
+    async def _control_add_channel(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        username = body.get("username")
+        result = self.add_channel(int(body["chat_id"]), str(body["title"]), str(username) if username else None)
+        return web.json_response({"ok": True, "result": result})
+
+    async def _control_callback(self, request: web.Request) -> web.Response:
+        """One callback query and the bot's answer; ``wait`` holds the request until it is answered."""
+        query_id = request.match_info["callback_query_id"]
+        deadline = time.monotonic() + min(float(request.query.get("wait", 0)), 60.0)
+        while True:
+            query = self.callback_queries.get(query_id)
+            if query is None:
+                return _error(404, "Not Found: no callback query with that id")
+            left = deadline - time.monotonic()
+            if query["answered"] or left <= 0 or self._closing:
+                return web.json_response({"ok": True, "result": query})
+            async with self._changed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), timeout=min(left, 0.5))
 
     async def _control_transcript(self, request: web.Request) -> web.Response:
         chat = self.chats.get(int(request.match_info["chat_id"]))
@@ -627,6 +960,48 @@ async def _control_input_errors(request: web.Request, handler: Callable[[web.Req
         return _error(400, f"Bad Request: {error}")
 
 
+def _profile(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: body[k] for k in ("first_name", "last_name", "username", "language_code") if k in body}
+
+
+def _bot_user() -> User:
+    return User(id=BOT_ID, is_bot=True, first_name="Diana", username=BOT_USERNAME)
+
+
+def _private_chat_object(user: dict[str, Any]) -> dict[str, Any]:
+    return {"id": user["id"], "type": "private", "first_name": user["first_name"],
+            **({"username": user["username"]} if user.get("username") else {})}  # fmt: skip
+
+
+def _sent_by_bot(message: dict[str, Any]) -> bool:
+    """The bot may edit its own messages; in a channel it posts as the channel, so every post is its own."""
+    return bool(message.get("from", {}).get("id") == BOT_ID or message["chat"]["type"] == "channel")
+
+
+def _buttons(message: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    return [[{"text": b.get("text"), "callback_data": b.get("callback_data"), "url": b.get("url")} for b in row]
+            for row in message.get("reply_markup", {}).get("inline_keyboard", [])]  # fmt: skip
+
+
+def _member_object(user: dict[str, Any], status: str) -> ChatMemberMember | ChatMemberLeft:
+    as_user = User.model_validate(user)
+    return ChatMemberMember(user=as_user) if status == "member" else ChatMemberLeft(user=as_user)
+
+
+def _chat_member(user: dict[str, Any], status: str) -> dict[str, Any]:
+    """A ChatMember as getChatMember answers it; the bot administers channels with a channel's rights."""
+    if status == "administrator":
+        member: Any = ChatMemberAdministrator(
+            user=User.model_validate(user), can_be_edited=False, is_anonymous=False, can_manage_chat=True,
+            can_delete_messages=True, can_manage_video_chats=True, can_restrict_members=True,
+            can_promote_members=False, can_change_info=True, can_invite_users=True, can_post_stories=True,
+            can_edit_stories=True, can_delete_stories=True, can_send_welcome_messages=False, can_post_messages=True,
+            can_edit_messages=True)  # fmt: skip
+    else:
+        member = _member_object(user, status)
+    return member.model_dump(mode="json", exclude_none=True, by_alias=True)  # type: ignore[no-any-return]
+
+
 def _update_type(update: dict[str, Any]) -> str:
     return next((key for key in update if key != "update_id"), "")
 
@@ -654,6 +1029,22 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
+def _attach_uploads(params: dict[str, Any], uploads: dict[str, Upload]) -> None:
+    """Put file parts where the Bot API takes them: a part named like the parameter, or ``attach://<part>``."""
+    for key in FILE_PARAMS:
+        value = params.get(key)
+        if isinstance(value, str) and value.startswith("attach://"):
+            upload = uploads.pop(value.removeprefix("attach://"), None)
+            if upload is None:
+                raise BadRequest("Bad Request: wrong file identifier/HTTP URL specified")
+            params[key] = upload
+        elif key in uploads:
+            params[key] = uploads.pop(key)
+    # Any other file part is read as text, as a value sent in a file.
+    for key, upload in uploads.items():
+        params[key] = upload.content.decode(errors="replace")
+
+
 async def _read_params(request: web.Request) -> dict[str, Any]:
     """Parameters from the query string and any body encoding the Bot API accepts."""
     params: dict[str, Any] = dict(request.query)
@@ -665,13 +1056,15 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
             params.update(body)
         else:
             form = await request.post()
+            uploads: dict[str, Upload] = {}
             for key, value in form.items():
                 if isinstance(value, str):
                     params[key] = value
                 elif isinstance(value, bytes | bytearray):
                     params[key] = value.decode(errors="replace")
                 else:
-                    params[key] = value.file.read().decode(errors="replace")
+                    uploads[key] = Upload(value.filename or key, value.content_type, value.file.read())
+            _attach_uploads(params, uploads)
     for key in JSON_PARAMS & params.keys():
         if isinstance(params[key], str):
             try:

@@ -1,0 +1,135 @@
+"""Content versions: read and check a content file, store and activate it, load it for the journeys.
+
+A stored version never changes (its document is keyed by its digest), so a journey that loaded
+version N replays with the same version N forever, while new requests move on to the newest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import asyncpg
+import yaml
+from pydantic import ValidationError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from workflows.consistency import score_text
+from workflows.content import Content, content_problems
+
+SHIPPED_CONTENT: Final = Path(__file__).resolve().parent.parent / "content" / "diana.yaml"
+CONTENT_MISSING: Final = "ContentMissing"
+
+
+class ContentRefused(Exception):
+    """A content document that must not be activated; ``problems`` says why, one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class CheckedContent:
+    content: Content
+    digest: str
+
+
+def parse_content(text: str) -> CheckedContent:
+    """Parse and check a content document (YAML or JSON); raise ``ContentRefused`` with every problem."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ContentRefused([f"not valid YAML: {error}"]) from None
+    if not isinstance(document, dict):
+        raise ContentRefused(["the document must be a mapping with version, story, missions and achievements"])
+    try:
+        content = Content.model_validate(document)
+    except ValidationError as error:
+        raise ContentRefused(
+            [f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in error.errors()]
+        ) from None
+    problems = content_problems(content)
+    for fragment in content.story.fragments:
+        score = score_text(fragment.text.es)
+        if not score.passed:
+            problems.append(f"fragment {fragment.id} is not Diana enough ({score.total}/100):\n{score.explain()}")
+    if problems:
+        raise ContentRefused(problems)
+    canonical = json.dumps(content.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return CheckedContent(content=content, digest=hashlib.sha256(canonical.encode()).hexdigest())
+
+
+def read_content_file(path: Path) -> CheckedContent:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ContentRefused([f"cannot read {path}: {error}"]) from None
+    return parse_content(text)
+
+
+async def active_version(pool: asyncpg.Pool | asyncpg.Connection) -> int:
+    """The version journeys should play now (0: none activated yet)."""
+    version = await pool.fetchval(
+        "SELECT version FROM content_versions WHERE activated_at IS NOT NULL "
+        "ORDER BY activated_at DESC, version DESC LIMIT 1"
+    )
+    return int(version or 0)
+
+
+async def activate(conn: asyncpg.Connection, checked: CheckedContent) -> int:
+    """Store ``checked`` (once per digest) and make it the active version; returns its number.
+
+    A new version may change and add fragments, never remove one: a running journey may stand on it.
+    """
+    async with conn.transaction():
+        current = await conn.fetchval(
+            "SELECT document FROM content_versions WHERE activated_at IS NOT NULL "
+            "ORDER BY activated_at DESC, version DESC LIMIT 1 FOR UPDATE"
+        )
+        if current is not None:
+            before = {fragment["id"] for fragment in json.loads(current)["story"]["fragments"]}
+            removed = sorted(before - set(checked.content.story.by_id))
+            if removed:
+                raise ContentRefused([f"fragments {', '.join(removed)} are in the active version; keep them"])
+        version = await conn.fetchval(
+            """
+            INSERT INTO content_versions (label, sha256, document, activated_at)
+            VALUES ($1, $2, $3::jsonb, clock_timestamp())
+            ON CONFLICT (sha256) DO UPDATE SET activated_at = clock_timestamp()
+            RETURNING version
+            """,
+            checked.content.version,
+            checked.digest,
+            json.dumps(checked.content.model_dump(mode="json"), ensure_ascii=False),
+        )
+    return int(version)
+
+
+async def ensure_shipped_content(conn: asyncpg.Connection, path: Path = SHIPPED_CONTENT) -> int:
+    """On a fresh database, activate the content shipped with the code; otherwise keep what is active."""
+    version = await active_version(conn)
+    if version:
+        return version
+    return await activate(conn, read_content_file(path))
+
+
+class ContentActivities:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self._cache: dict[int, Content] = {}
+
+    @activity.defn(name="load_content")
+    async def load_content(self, version: int) -> Content:
+        """The content document of ``version`` (immutable, so cached per worker)."""
+        if version not in self._cache:
+            document = await self.pool.fetchval("SELECT document FROM content_versions WHERE version = $1", version)
+            if document is None:
+                raise ApplicationError(f"content version {version} does not exist", type=CONTENT_MISSING,
+                                       non_retryable=True)  # fmt: skip
+            self._cache[version] = Content.model_validate_json(document)
+        return self._cache[version]

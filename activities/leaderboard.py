@@ -1,0 +1,38 @@
+"""Leaderboards in Redis sorted sets: all-time and weekly besitos, written as absolute totals."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Final
+
+from redis.asyncio import Redis
+from temporalio import activity
+
+from workflows.contracts import LEADERBOARD_ALL_TIME, LEADERBOARD_NAMES, UpdateLeaderboard, weekly_leaderboard
+
+# A weekly board is kept a while after its week, for "last week's winners".
+WEEKLY_RETENTION: Final = timedelta(weeks=5)
+
+
+class LeaderboardActivities:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    @activity.defn(name="update_leaderboard")
+    async def update_leaderboard(self, effect: UpdateLeaderboard) -> None:
+        """Set the user's totals (ZADD, not ZINCRBY): a retry or a replay writes the same numbers."""
+        member = str(effect.user_id)
+        weekly = weekly_leaderboard(effect.week)
+        if effect.remove:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.zrem(LEADERBOARD_ALL_TIME, member)
+                pipe.zrem(weekly, member)
+                pipe.hdel(LEADERBOARD_NAMES, member)
+                await pipe.execute()
+            return
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(LEADERBOARD_ALL_TIME, {member: effect.lifetime_besitos})
+            pipe.zadd(weekly, {member: effect.week_besitos})
+            pipe.expire(weekly, WEEKLY_RETENTION)
+            pipe.hset(LEADERBOARD_NAMES, member, effect.name)
+            await pipe.execute()

@@ -1,0 +1,84 @@
+"""Messages the journeys send on their own: notifications, and the user's data export.
+
+Telegram has no idempotency key, so each message is claimed in Postgres (``notifications``)
+before it is sent and marked sent after: a retried activity or a restarted worker finds the
+claim and does not send again. Only a crash between Telegram's answer and the mark (a few
+milliseconds) can repeat a message; losing one is not possible, since the claim is retried.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Final
+
+import asyncpg
+from aiogram import Bot
+from aiogram.exceptions import TelegramForbiddenError
+from aiogram.types import BufferedInputFile
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.projection import personal_data
+from bot.texts import render, t
+from workflows.contracts import ExportData, Notify
+
+UNDELIVERABLE: Final = "Undeliverable"
+
+
+class TelegramActivities:
+    def __init__(self, bot: Bot, pool: asyncpg.Pool) -> None:
+        self.bot = bot
+        self.pool = pool
+
+    async def _claim(self, key: str, user_id: int) -> bool:
+        """True when this message still has to be sent (never sent, or a crashed earlier attempt)."""
+        status = await self.pool.fetchval(
+            """
+            INSERT INTO notifications (idempotency_key, telegram_user_id, status) VALUES ($1, $2, 'sending')
+            ON CONFLICT (idempotency_key) DO UPDATE SET status = notifications.status
+            RETURNING status
+            """,
+            key,
+            user_id,
+        )
+        return bool(status == "sending")
+
+    async def _mark(self, key: str, status: str) -> None:
+        await self.pool.execute(
+            "UPDATE notifications SET status = $2, sent_at = now() WHERE idempotency_key = $1", key, status
+        )
+
+    @activity.defn(name="send_notification")
+    async def send_notification(self, effect: Notify) -> None:
+        if not await self._claim(effect.idempotency_key, effect.user_id):
+            activity.logger.info("notification %s already sent", effect.idempotency_key)
+            return
+        text, markup = render(effect.screen, effect.language)
+        try:
+            await self.bot.send_message(effect.user_id, text, reply_markup=markup)
+        except TelegramForbiddenError as blocked:
+            await self._mark(effect.idempotency_key, "undeliverable")
+            raise ApplicationError(f"user blocked the bot: {blocked.message}", type=UNDELIVERABLE,
+                                   non_retryable=True) from None  # fmt: skip
+        await self._mark(effect.idempotency_key, "sent")
+
+    @activity.defn(name="send_data_export")
+    async def send_data_export(self, effect: ExportData) -> None:
+        """A JSON document with the journey and every Postgres row about the user, sent as a file."""
+        if not await self._claim(effect.idempotency_key, effect.user_id):
+            return
+        document = {
+            "user_id": effect.user_id,
+            "requested_at": effect.requested_at.isoformat(),
+            "journey": effect.journey,
+            "database": await personal_data(self.pool, effect.user_id),
+        }
+        payload = json.dumps(document, ensure_ascii=False, indent=2, default=str).encode()
+        file = BufferedInputFile(payload, filename=f"diana-{effect.user_id}.json")
+        try:
+            await self.bot.send_document(effect.user_id, file, caption=t("export.caption", effect.language))
+        except TelegramForbiddenError as blocked:
+            await self._mark(effect.idempotency_key, "undeliverable")
+            raise ApplicationError(f"user blocked the bot: {blocked.message}", type=UNDELIVERABLE,
+                                   non_retryable=True) from None  # fmt: skip
+        await self._mark(effect.idempotency_key, "sent")

@@ -1,0 +1,113 @@
+"""The community channels: reaction buttons under posts, channel joins, and admins publishing posts."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+import asyncpg
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatMemberStatus, ChatType
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, ChatMemberUpdated, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from temporalio.service import RPCError
+
+from bot.callbacks import ReactionCB
+from bot.journeys import JourneyRejected, Journeys
+from bot.replies import journey_request
+from bot.texts import language_of, t
+from infra.settings import Settings
+from workflows.contracts import JourneyError
+
+router = Router(name=__name__)
+log = logging.getLogger("diana.bot")
+
+REACTIONS: Final = ("❤️", "🔥", "💋")
+MEMBER: Final = frozenset({ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.CREATOR})
+MAX_POST_LENGTH: Final = 3500
+
+
+def reaction_keyboard() -> InlineKeyboardMarkup:
+    buttons = [InlineKeyboardButton(text=emoji, callback_data=ReactionCB(emoji=i).pack())
+               for i, emoji in enumerate(REACTIONS)]  # fmt: skip
+    return InlineKeyboardMarkup(inline_keyboard=[buttons])
+
+
+@router.callback_query(ReactionCB.filter(), F.message.chat.type == ChatType.CHANNEL)
+async def react(query: CallbackQuery, callback_data: ReactionCB, event_update: Update, journeys: Journeys,
+                settings: Settings) -> None:  # fmt: skip
+    """A reaction button under a community post: besitos once per post, answered as a toast."""
+    language = language_of(query.from_user.language_code)
+    assert query.message is not None
+    chat_id = query.message.chat.id
+    if chat_id not in settings.community_channel_ids or not 0 <= callback_data.emoji < len(REACTIONS):
+        await query.answer(t(f"reject.{JourneyError.UNKNOWN_ACTION}", language), show_alert=True)
+        return
+    request = journey_request(event_update, query.from_user, "reaction", action=f"{chat_id}:{query.message.message_id}")
+    try:
+        reply = await journeys.interact_if_started(request)
+    except JourneyRejected as rejected:
+        key = "toast.reaction.not_started" if rejected.kind == JourneyError.NOT_STARTED else f"reject.{rejected.kind}"
+        await query.answer(t(key, language), show_alert=True)
+        return
+    except RPCError:
+        log.exception("journey %s did not take a reaction", query.from_user.id)
+        await query.answer(t("reject.unavailable", language), show_alert=True)
+        return
+    toast = reply.toast
+    await query.answer(t(toast.key, reply.language, **toast.params) if toast else None)
+
+
+@router.chat_member(F.chat.type == ChatType.CHANNEL)
+async def membership(event: ChatMemberUpdated, event_update: Update, journeys: Journeys, settings: Settings) -> None:
+    """Someone joined or left a community channel: it counts for the user's journey, if they have one."""
+    if event.chat.id not in settings.community_channel_ids:
+        return
+    joined = event.new_chat_member.status in MEMBER and event.old_chat_member.status not in MEMBER
+    left = event.old_chat_member.status in MEMBER and event.new_chat_member.status not in MEMBER
+    if not (joined or left):
+        return
+    request = journey_request(event_update, event.new_chat_member.user, "joined" if joined else "left",
+                              action=str(event.chat.id))  # fmt: skip
+    try:
+        await journeys.interact_if_started(request)
+    except JourneyRejected:
+        pass  # not a Diana user yet: nothing to count
+    except RPCError:
+        log.exception("journey %s did not take a channel membership change", event.new_chat_member.user.id)
+
+
+@router.message(Command("publicar", "publish"), F.chat.type == ChatType.PRIVATE)
+async def publish(message: Message, command: CommandObject, bot: Bot, settings: Settings, pool: asyncpg.Pool) -> None:
+    """/publicar <texto>: an admin posts to the community channel, with reaction buttons."""
+    assert message.from_user is not None
+    language = language_of(message.from_user.language_code)
+    admin = message.from_user.id in settings.admin_ids
+    text = (command.args or "").strip()
+    if not admin:
+        await pool.execute(
+            "INSERT INTO audit_log (actor, action, subject, reason) VALUES ($1, 'publish refused', NULL, $2)",
+            f"user:{message.from_user.id}",
+            "not an admin",
+        )
+        await message.answer(t("admin.refused", language))
+        return
+    if not text or len(text) > MAX_POST_LENGTH or not settings.community_channel_ids:
+        await message.answer(t("admin.publish.usage", language, limit=MAX_POST_LENGTH))
+        return
+    channel = settings.community_channel_ids[0]
+    try:
+        # Sent as plain text: what the admin typed is shown as typed.
+        post = await bot.send_message(channel, text, parse_mode=None, reply_markup=reaction_keyboard())
+    except TelegramAPIError as error:
+        await message.answer(t("admin.publish.failed", language, error=error.message))
+        return
+    await pool.execute(
+        "INSERT INTO community_posts (chat_id, message_id, published_by, text) VALUES ($1, $2, $3, $4)",
+        channel,
+        post.message_id,
+        message.from_user.id,
+        text,
+    )
+    await message.answer(t("admin.publish.done", language, message_id=post.message_id))

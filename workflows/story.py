@@ -1,0 +1,222 @@
+"""Diana's story, played from content: fragments, choices, unlock conditions and endings.
+
+A fragment is completed when the user moves on from it (or, for an ending, on arrival): the
+first completion of each fragment and the first time each choice is made earn besitos; repeats
+on a later playthrough count for missions but earn nothing, so replaying is not farming.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from workflows.content import Choice, Condition, Content, Fragment
+from workflows.contracts import Button, JourneyError, JourneyState, Notice, RecordDecision, SaveStoryProgress, Screen
+from workflows.economy import level_progress
+from workflows.progress import Turn, award
+
+PICK: Final = "pick."  # a choice button's action: "pick.<choice id>"
+NEXT: Final = "story_next"
+RESTART: Final = "story_restart"
+OPEN: Final = "story"
+RECENT_DECISIONS: Final = 10
+
+
+class StoryRejection(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def unmet(condition: Condition | None, state: JourneyState) -> list[str]:
+    """What stops ``state`` from meeting ``condition``, as reasons; empty when it holds."""
+    if condition is None:
+        return []
+    reasons = []
+    if condition.vip and not state.vip:
+        reasons.append("vip")
+    if condition.min_level is not None and level_progress(state.lifetime_besitos).level < condition.min_level:
+        reasons.append("level")
+    if condition.min_besitos is not None and state.besitos < condition.min_besitos:
+        reasons.append("besitos")
+    if condition.min_relationship is not None and state.story.relationship < condition.min_relationship:
+        reasons.append("relationship")
+    flags = set(state.story.flags)
+    if not set(condition.flags_all) <= flags or set(condition.flags_none) & flags:
+        reasons.append("flags")
+    return reasons
+
+
+def is_story_action(action: str) -> bool:
+    return action in (OPEN, NEXT, RESTART) or action.startswith(PICK)
+
+
+def check(state: JourneyState, content: Content, action: str) -> None:
+    """Refuse a story button that does not belong to where the user stands."""
+    if action == OPEN:
+        return
+    fragment = current(state, content)
+    if fragment is None:
+        raise StoryRejection(JourneyError.STALE_SCREEN, "the story has not begun")
+    if action == NEXT and fragment.next is None:
+        raise StoryRejection(JourneyError.STALE_SCREEN, f"fragment {fragment.id} does not continue")
+    if action == RESTART and fragment.ending is None:
+        raise StoryRejection(JourneyError.STALE_SCREEN, "the story starts again only from an ending")
+    if action.startswith(PICK) and _visible_choice(fragment, state, action.removeprefix(PICK)) is None:
+        raise StoryRejection(JourneyError.UNKNOWN_ACTION, f"no such choice in fragment {fragment.id}")
+
+
+def current(state: JourneyState, content: Content) -> Fragment | None:
+    if state.story.fragment_id is None:
+        return None
+    # A newer content version keeps every fragment id (activation refuses removals).
+    return content.story.by_id.get(state.story.fragment_id)
+
+
+def play(turn: Turn, action: str) -> Screen:
+    """Apply a story button (already checked) and return the screen to show."""
+    state, content = turn.state, turn.content
+    fragment = current(state, content)
+    if action == OPEN:
+        if fragment is None:
+            return _enter(turn, content.story.by_id[content.story.start])
+        return fragment_screen(state, content, fragment)
+    assert fragment is not None
+    if action == RESTART:
+        state.story.playthrough += 1
+        state.story.flags, state.story.relationship = [], 0
+        return _enter(turn, content.story.by_id[content.story.start])
+    if action == NEXT:
+        assert fragment.next is not None
+        target = content.story.by_id[fragment.next]
+        if blocked := unmet(target.requires, state):
+            return locked_screen(state, target, blocked, target.requires)
+        _complete(turn, fragment)
+        return _enter(turn, target)
+    choice = _visible_choice(fragment, state, action.removeprefix(PICK))
+    assert choice is not None
+    target = content.story.by_id[choice.next]
+    for condition in (choice.requires, target.requires):
+        if blocked := unmet(condition, state):
+            return locked_screen(state, target, blocked, condition)
+    _decide(turn, fragment, choice)
+    _complete(turn, fragment)
+    return _enter(turn, target)
+
+
+def _visible_choice(fragment: Fragment, state: JourneyState, choice_id: str) -> Choice | None:
+    return next((choice for choice in visible_choices(fragment, state) if choice.id == choice_id), None)
+
+
+def visible_choices(fragment: Fragment, state: JourneyState) -> list[Choice]:
+    """Choices closed by the user's past (flags) are not shown; the others show, locked or not."""
+    return [choice for choice in fragment.choices if "flags" not in unmet(choice.requires, state)]
+
+
+def _decide(turn: Turn, fragment: Fragment, choice: Choice) -> None:
+    story = turn.state.story
+    story.decisions += 1
+    story.recent_decisions = [*story.recent_decisions, turn.now][-RECENT_DECISIONS:]
+    low, high = -10, 10
+    story.relationship = max(low, min(high, story.relationship + choice.relationship))
+    story.flags = sorted((set(story.flags) | set(choice.set_flags)) - set(choice.clear_flags))
+    turn.effects.append(
+        RecordDecision(
+            user_id=turn.state.user_id,
+            idempotency_key=f"journey-{turn.state.user_id}:decision:{story.playthrough}:{fragment.id}",
+            playthrough=story.playthrough,
+            fragment_id=fragment.id,
+            choice_id=choice.id,
+            decided_at=turn.now,
+        )
+    )
+    if choice.id not in story.choices_made:
+        story.choices_made = [*story.choices_made, choice.id]
+        award(turn, action="decision_made", key=f"decision:{choice.id}", context={"choice": choice.id})
+
+
+def _complete(turn: Turn, fragment: Fragment) -> None:
+    story = turn.state.story
+    if fragment.id in story.completed:
+        return
+    story.completed = [*story.completed, fragment.id]
+    award(turn, action="story_fragment_completion", key=f"fragment:{fragment.id}", context={"fragment": fragment.id})
+
+
+def _enter(turn: Turn, fragment: Fragment) -> Screen:
+    story = turn.state.story
+    story.fragment_id = fragment.id
+    if fragment.ending is not None:
+        _complete(turn, fragment)
+        if fragment.ending not in story.endings:
+            story.endings = [*story.endings, fragment.ending]
+            turn.notices.append(Notice(key="notice.ending", params={"title": fragment.title.get(turn.state.language)}))
+    save_progress(turn)
+    return fragment_screen(turn.state, turn.content, fragment)
+
+
+def save_progress(turn: Turn) -> None:
+    story = turn.state.story
+    story.saves += 1
+    turn.effects.append(
+        SaveStoryProgress(
+            user_id=turn.state.user_id,
+            seq=story.saves,
+            content_version=turn.state.content_version,
+            fragment_id=story.fragment_id,
+            playthrough=story.playthrough,
+            relationship=story.relationship,
+            flags=story.flags,
+            completed=story.completed,
+            endings=story.endings,
+            saved_at=turn.now,
+        )
+    )
+
+
+def fragment_screen(state: JourneyState, content: Content, fragment: Fragment) -> Screen:
+    language = state.language
+    rows: list[list[Button]] = []
+    for choice in visible_choices(fragment, state):
+        label = choice.label.get(language)
+        locked = unmet(choice.requires, state) or unmet(content.story.by_id[choice.next].requires, state)
+        rows.append([Button(label="", action=f"{PICK}{choice.id}", text=f"🔒 {label}" if locked else label)])
+    if fragment.next is not None:
+        rows.append([Button(label="story.continue", action=NEXT)])
+    if fragment.ending is not None:
+        rows.append([Button(label="story.restart", action=RESTART)])
+    rows.append([Button(label="menu.back", action="menu")])
+    return Screen(
+        key="story.ending" if fragment.ending is not None else "story.fragment",
+        params={
+            "title": fragment.title.get(language),
+            "body": fragment.text.get(language),
+            "chapter": fragment.chapter,
+            "relationship": state.story.relationship,
+        },
+        buttons=rows,
+    )
+
+
+def locked_screen(state: JourneyState, fragment: Fragment, reasons: list[str], condition: Condition | None) -> Screen:
+    """Why the way on is closed for now, and how to open it; the user stays where they were."""
+    language = state.language
+    requires = condition or Condition()
+    if "vip" in reasons:
+        teaser = fragment.teaser.get(language) if fragment.teaser else ""
+        return Screen(
+            key="story.locked.vip",
+            params={"title": fragment.title.get(language), "teaser": teaser},
+            buttons=[[Button(label="menu.vip", action="vip")], [Button(label="story.back", action=OPEN)]],
+        )
+    reason = reasons[0]
+    params: dict[str, str | int] = {"title": fragment.title.get(language)}
+    if reason == "level":
+        params["level"] = requires.min_level or 1
+    if reason == "besitos":
+        params["besitos"] = requires.min_besitos or 0
+        params["missing"] = max(0, (requires.min_besitos or 0) - state.besitos)
+    return Screen(
+        key=f"story.locked.{reason}",
+        params=params,
+        buttons=[[Button(label="menu.missions", action="missions")], [Button(label="story.back", action=OPEN)]],
+    )
