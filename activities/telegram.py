@@ -13,7 +13,7 @@ from typing import Final
 
 import asyncpg
 from aiogram import Bot
-from aiogram.exceptions import TelegramForbiddenError
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import BufferedInputFile
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -56,9 +56,10 @@ class TelegramActivities:
         text, markup = render(effect.screen, effect.language)
         try:
             await self.bot.send_message(effect.user_id, text, reply_markup=markup)
-        except TelegramForbiddenError as blocked:
+        except (TelegramForbiddenError, TelegramBadRequest) as refused:
+            # Blocked, or no such chat: sending again will not help; outages (5xx, 429) are retried.
             await self._mark(effect.idempotency_key, "undeliverable")
-            raise ApplicationError(f"user blocked the bot: {blocked.message}", type=UNDELIVERABLE,
+            raise ApplicationError(f"Telegram refused the message: {refused.message}", type=UNDELIVERABLE,
                                    non_retryable=True) from None  # fmt: skip
         await self._mark(effect.idempotency_key, "sent")
 
@@ -77,8 +78,9 @@ class TelegramActivities:
         file = BufferedInputFile(payload, filename=f"diana-{effect.user_id}.json")
         try:
             await self.bot.send_document(effect.user_id, file, caption=t("export.caption", effect.language))
-        except TelegramForbiddenError as blocked:
+        except (TelegramForbiddenError, TelegramBadRequest) as refused:
+            # Blocked, or no such chat: sending again will not help; outages (5xx, 429) are retried.
             await self._mark(effect.idempotency_key, "undeliverable")
-            raise ApplicationError(f"user blocked the bot: {blocked.message}", type=UNDELIVERABLE,
+            raise ApplicationError(f"Telegram refused the message: {refused.message}", type=UNDELIVERABLE,
                                    non_retryable=True) from None  # fmt: skip
         await self._mark(effect.idempotency_key, "sent")

@@ -35,7 +35,7 @@ async def _board(redis: Redis, key: str, user_id: int, language: str) -> str:
         you = " ← " + t("ranking.you", language) if int(member) == user_id else ""
         lines.append(t("ranking.line", language, marker=marker, name=name or "—", besitos=int(score)) + you)
     rank = cast(int | None, await redis.zrevrank(key, str(user_id)))
-    own = (t("ranking.own", language, rank=rank + 1) if rank is not None else t("ranking.unranked", language))
+    own = t("ranking.own", language, rank=rank + 1) if rank is not None else t("ranking.unranked", language)
     return "\n".join(lines) + "\n" + own
 
 

@@ -11,13 +11,19 @@ from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
+from aiogram import Bot
+from redis.asyncio import Redis
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from bot.content_version import ActiveContent
 from bot.journeys import Journeys
+from bot.main import create_bot
 from infra import stack
+from infra.connections import create_redis
+from infra.emulator import BotAPIEmulator
 from infra.settings import Settings
 from worker import WORKFLOWS, build_activities
 from workflows.search_attributes import KEYS
@@ -111,12 +117,56 @@ def task_queue() -> str:
 
 
 @pytest.fixture
-async def worker(client: Client, pool: asyncpg.Pool, task_queue: str) -> AsyncIterator[Worker]:
-    """A worker with the real activities against the test's own database."""
-    async with Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=build_activities(pool)) as w:
+async def redis(redis_server: str) -> AsyncIterator[Redis]:
+    """The session's Redis, emptied for this test (leaderboards are global keys)."""
+    client = create_redis(redis_server)
+    await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[BotAPIEmulator]:
+    emulator = BotAPIEmulator()
+    await emulator.start()
+    try:
+        yield emulator
+    finally:
+        await emulator.stop()
+
+
+@pytest.fixture
+async def telegram_bot(emulator: BotAPIEmulator) -> AsyncIterator[Bot]:
+    """The worker's own Bot API client (notifications, exports), pointed at the emulator."""
+    bot = create_bot(Settings(TELEGRAM_API_BASE=emulator.base_url))
+    try:
+        yield bot
+    finally:
+        await bot.session.close()
+
+
+@pytest.fixture
+async def worker(client: Client, pool: asyncpg.Pool, redis: Redis, telegram_bot: Bot,
+                 task_queue: str) -> AsyncIterator[Worker]:  # fmt: skip
+    """A worker with the real activities against the test's own database, Redis and emulator."""
+    activities = build_activities(pool, redis, telegram_bot)
+    async with Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities) as w:
         yield w
 
 
 @pytest.fixture
-def journeys(client: Client, task_queue: str, worker: Worker) -> Journeys:
-    return Journeys(client, task_queue)
+async def active_content(pool: asyncpg.Pool) -> AsyncIterator[ActiveContent]:
+    """The content version the bot would send (the shipped content, activated in the template database)."""
+    content = ActiveContent(pool, refresh=0.2)
+    await content.start()
+    try:
+        yield content
+    finally:
+        await content.stop()
+
+
+@pytest.fixture
+def journeys(client: Client, task_queue: str, worker: Worker, active_content: ActiveContent) -> Journeys:
+    return Journeys(client, task_queue, active_content)

@@ -25,16 +25,6 @@ from workflows.contracts import JourneyState
 from workflows.journey import JourneyWorkflow, journey_id
 
 
-@pytest.fixture
-async def emulator() -> AsyncIterator[BotAPIEmulator]:
-    emulator = BotAPIEmulator()
-    await emulator.start()
-    try:
-        yield emulator
-    finally:
-        await emulator.stop()
-
-
 def bot_environment(emulator: BotAPIEmulator, temporal_env: WorkflowEnvironment, task_queue: str, database: str,
                     redis_server: str, **extra: str) -> dict[str, str]:  # fmt: skip
     env = {key: value for key, value in os.environ.items() if key != "TELEGRAM_BOT_TOKEN"}
@@ -95,27 +85,27 @@ async def test_start_onboarding_menu_and_mis_besitos(
         screen = await user.next_from_bot("bot_edit")
         assert screen["message_id"] == intro["message_id"], "onboarding redraws the same message"
     assert "Bienvenido a mi mundo" in screen["text"]
-    assert "Primeros Pasos" in screen["text"] and "+50 besitos" in screen["text"]
+    assert "Primeros Pasos" in screen["text"] and "+65 besitos" in screen["text"]
     labels = [b["text"] for row in screen["buttons"] for b in row]
-    assert labels == ["💋 Continuar Historia", "🌟 Mis Besitos", "🎯 Misiones", "🏆 Logros", "💎 VIP",
+    assert labels == ["💋 Continuar Historia", "🌟 Mis Besitos", "🎯 Misiones", "🏆 Logros", "🏅 Ranking", "💎 VIP",
                       "⚙️ Configuración"]  # fmt: skip
 
     await user.press(screen["message_id"], user.button(screen, "Mis Besitos"))
     besitos = await user.next_from_bot("bot_edit")
-    assert "Tienes 50 besitos." in besitos["text"]
+    assert "Tienes 65 besitos." in besitos["text"]
     assert "Nivel 1\n" in besitos["text"]
-    assert "Te faltan 50 besitos para el nivel 2 (50/100)." in besitos["text"]
-    assert "Tienes <b>50</b> besitos" in besitos["html"]
+    assert "Te faltan 35 besitos para el nivel 2 (65/100)." in besitos["text"]
+    assert "Tienes <b>65</b> besitos" in besitos["html"]
 
-    async def ledger_total() -> int | None:
+    async def ledger_total_is_65() -> bool:
         total = await pool.fetchval("SELECT sum(amount) FROM besitos_ledger WHERE telegram_user_id = $1", user.user_id)
-        return int(total) if total is not None else None
+        return total == 65
 
-    assert await eventually(ledger_total) == 50
+    assert await eventually(ledger_total_is_65)
     row = await pool.fetchrow("SELECT first_name, username, stage FROM users WHERE telegram_user_id = $1", user.user_id)
     assert row is not None and dict(row) == {"first_name": "Valeria <3", "username": "vale", "stage": "active"}
     state = await client.get_workflow_handle(journey_id(user.user_id)).query(JourneyWorkflow.current_state)
-    assert state.besitos == 50
+    assert state.besitos == 65
 
 
 async def test_bad_buttons_get_a_clear_answer_and_change_nothing(
@@ -257,7 +247,7 @@ async def test_terminal_chat_plays_start_to_menu(
         await eventually(lambda step=step: shown(step))  # type: ignore[misc]
     await eventually(lambda: shown("[2] 🌟 Mis Besitos"))
     await lines.put("2")
-    await eventually(lambda: shown("Tienes 50 besitos"))
+    await eventually(lambda: shown("Tienes 65 besitos"))
     await lines.put("/quit")
     await asyncio.wait_for(running, timeout=10)
     assert "Hola, Clara. Soy Diana." in out.getvalue()

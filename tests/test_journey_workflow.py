@@ -6,9 +6,12 @@ from datetime import timedelta
 
 import asyncpg
 import pytest
+from aiogram import Bot
+from redis.asyncio import Redis
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.worker import Worker
 
+from bot.content_version import ActiveContent
 from bot.journeys import JourneyRejected, Journeys
 from tests.conftest import start_temporal_env
 from tests.helpers import eventually, new_user_id, request
@@ -51,12 +54,15 @@ class TestOnboardingOnRealServers:
         assert menu.screen.key == "menu.greeting.welcome"
 
         besitos = await journeys.interact(request(user_id, "button", action="besitos", screen=menu.screen.seq))
-        assert besitos.screen.params["balance"] == 50
+        assert besitos.screen.params["balance"] == 65
         assert besitos.screen.params["level"] == 1
 
         await eventually(lambda: projection_settled(client, user_id))
         rows = await ledger(pool, user_id)
-        assert [(r["action"], r["amount"], r["balance_after"]) for r in rows] == [("achievement_unlocked", 50, 50)]
+        assert [(r["action"], r["amount"], r["balance_after"]) for r in rows] == [
+            ("daily_login", 15, 15),
+            ("achievement_unlocked", 50, 65),
+        ]
         assert sum(r["amount"] for r in rows) == (await state_of(client, user_id)).besitos
         user = await pool.fetchrow("SELECT stage, language FROM users WHERE telegram_user_id = $1", user_id)
         assert user is not None and (user["stage"], user["language"]) == ("active", "es")
@@ -89,8 +95,8 @@ class TestExactlyOnce:
         second_delivery = await journeys.interact(last)
         assert second_delivery.screen == first_delivery.screen
         await eventually(lambda: projection_settled(client, user_id))
-        assert (await state_of(client, user_id)).besitos == 50
-        assert len(await ledger(pool, user_id)) == 1
+        assert (await state_of(client, user_id)).besitos == 65
+        assert len(await ledger(pool, user_id)) == 2
 
     async def test_a_retried_projection_activity_writes_once(self, pool: asyncpg.Pool) -> None:
         from datetime import UTC, datetime
@@ -140,7 +146,7 @@ class TestBadInputChangesNothing:
         # Someone else's request sent to this journey.
         handle = client.get_workflow_handle(journey_id(user_id))
         with pytest.raises(WorkflowUpdateFailedError):
-            await handle.execute_update(JourneyWorkflow.interact, request(user_id + 1, "menu"))
+            await handle.execute_update("Interact", request(user_id + 1, "menu"), result_type=JourneyReply)
 
         assert await state_of(client, user_id) == before_state
         assert await ledger(pool, user_id) == before_ledger
@@ -160,13 +166,15 @@ class TestBadInputChangesNothing:
         assert await pool.fetchval("SELECT count(*) FROM users WHERE telegram_user_id = $1", user_id) == 0
 
 
-async def test_continue_as_new_loses_and_doubles_nothing(pool: asyncpg.Pool) -> None:
+async def test_continue_as_new_loses_and_doubles_nothing(pool: asyncpg.Pool, redis: Redis, telegram_bot: Bot,
+                                                         active_content: ActiveContent) -> None:  # fmt: skip
     """A server that suggests continue-as-new after 50 events: many runs, one consistent journey."""
     env = await start_temporal_env("--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=50")
     try:
         client = env.client
-        async with Worker(client, task_queue="can", workflows=WORKFLOWS, activities=build_activities(pool)):
-            journeys = Journeys(client, "can")
+        activities = build_activities(pool, redis, telegram_bot)
+        async with Worker(client, task_queue="can", workflows=WORKFLOWS, activities=activities):
+            journeys = Journeys(client, "can", active_content)
             user_id = new_user_id()
             start = request(user_id, "start")
             reply = await journeys.interact(start)
@@ -189,10 +197,10 @@ async def test_continue_as_new_loses_and_doubles_nothing(pool: asyncpg.Pool) -> 
             assert again.duplicate
             await journeys.interact(start)
             after = await state_of(client, user_id)
-            assert after.besitos == before.besitos == 50
+            assert after.besitos == before.besitos == 65
             assert after.screen_seq == before.screen_seq
             rows = await ledger(pool, user_id)
-            assert len(rows) == 1 and sum(r["amount"] for r in rows) == after.besitos
+            assert len(rows) == 2 and sum(r["amount"] for r in rows) == after.besitos
             assert after.stage == "active" and after.achievements == ["first_steps"]
     finally:
         await env.shutdown()

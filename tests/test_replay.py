@@ -14,11 +14,14 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from aiogram import Bot
+from redis.asyncio import Redis
 from temporalio import workflow
 from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, Worker
 
+from bot.content_version import ActiveContent
 from bot.journeys import Journeys
 from tests.altered_journey import JourneyWithoutSearchAttributes
 from tests.conftest import start_temporal_env
@@ -63,18 +66,24 @@ async def _walk(journeys: Journeys, user_id: int, menu_rounds: int) -> None:
         reply = await journeys.interact(request(user_id, "button", action="onboarding_next", screen=reply.screen.seq))
     await journeys.interact(request(user_id, "text", text="hola Diana"))
     reply = await journeys.interact(request(user_id, "menu"))
+    for action in ("story", "pick.c01_follow", "story_next", "missions"):
+        reply = await journeys.interact(request(user_id, "button", action=action, screen=reply.screen.seq))
+    await journeys.interact_if_started(request(user_id, "reaction", action="-1001000000001:7"))
+    reply = await journeys.interact(request(user_id, "menu"))
     for _ in range(menu_rounds):
         reply = await journeys.interact(request(user_id, "button", action="besitos", screen=reply.screen.seq))
         reply = await journeys.interact(request(user_id, "button", action="menu", screen=reply.screen.seq))
 
 
 @pytest.mark.skipif(not os.environ.get("DIANA_RECORD_HISTORIES"), reason="set DIANA_RECORD_HISTORIES=1 to re-record")
-async def test_record_histories(pool: asyncpg.Pool) -> None:
+async def test_record_histories(pool: asyncpg.Pool, redis: Redis, telegram_bot: Bot,
+                                active_content: ActiveContent) -> None:  # fmt: skip
     HISTORIES.mkdir(exist_ok=True)
     env = await start_temporal_env("--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=60")
     try:
-        async with Worker(env.client, task_queue="record", workflows=WORKFLOWS, activities=build_activities(pool)):
-            journeys = Journeys(env.client, "record")
+        activities = build_activities(pool, redis, telegram_bot)
+        async with Worker(env.client, task_queue="record", workflows=WORKFLOWS, activities=activities):
+            journeys = Journeys(env.client, "record", active_content)
             for name, rounds in (("onboarding_to_besitos", 1), ("continued_as_new", 15)):
                 user_id = new_user_id()
                 await _walk(journeys, user_id, rounds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -55,7 +56,7 @@ def play(state: JourneyState, *actions: str, now: datetime = NOW) -> JourneyStat
     return state
 
 
-def ledger(effects: list[object]) -> int:
+def ledger(effects: Sequence[object]) -> int:
     return sum(e.amount for e in effects if isinstance(e, AwardBesitos))
 
 
@@ -163,7 +164,7 @@ class TestStory:
         state = play(state, "pick.c01_ask", "menu")
         resumed = press(state, "story")
         assert resumed.state.story.fragment_id == "f03"
-        assert resumed.screen.params["title"] == state.story and "¿Quién eres?" or resumed.screen.params["title"]
+        assert resumed.screen.params["title"] == "¿Quién eres?"
         assert ledger(resumed.effects) == 0
 
     def test_the_warm_path_reaches_amanecer(self) -> None:
@@ -519,7 +520,7 @@ class TestContentChecks:
         document = CONTENT.model_dump(mode="json")
         fragments = {f["id"]: f for f in document["story"]["fragments"]}
         for fragment_id, fields in change.items():
-            fragments[fragment_id].update(fields)  # type: ignore[call-overload]
+            fragments[fragment_id].update(fields)
         return content_problems(Content.model_validate(document))
 
     def test_the_shipped_content_has_no_problems(self) -> None:

@@ -6,8 +6,9 @@ import json
 
 from bot.callbacks import JourneyCB
 from bot.texts import LOCALES_DIR, render, t
-from workflows import rules
-from workflows.contracts import Button, Notice, Screen
+from tests.helpers import shipped_content
+from workflows import moods, rules, story
+from workflows.contracts import Button, JourneyError, Notice, Screen
 
 
 def catalog(language: str) -> dict[str, str]:
@@ -20,19 +21,44 @@ def test_spanish_and_english_have_the_same_keys() -> None:
 
 def test_every_key_the_rules_use_exists() -> None:
     keys = {f"onboarding.{i}" for i in range(1, rules.ONBOARDING_SCREENS + 1)}
-    keys |= {label for _, label in rules.MENU_ENTRIES} | {f"coming_soon.{a}" for a in rules.COMING_SOON}
-    keys |= {"menu.greeting", "menu.greeting.welcome", "menu.greeting.again", "menu.back", "besitos.summary",
-             "conversation.free_text", "notice.besitos", "notice.level_up", "notice.achievement",
-             f"achievement.{rules.FIRST_STEPS}", "onboarding.next", "onboarding.finish"}  # fmt: skip
+    keys |= set(rules.MENU_LABELS.values()) | {f"mood.{mood}" for mood in moods.MENU_ORDER} | {"coming_soon.vip"}
+    keys |= {f"story.locked.{reason}" for reason in ("vip", "level", "besitos", "relationship", "flags")}
+    keys |= {f"settings.{key}" for key in ("menu", "on", "off", "notifications.on", "notifications.off", "language.es",
+                                          "language.en", "export", "export.sent", "erase", "erase.ask",
+                                          "erase.confirm", "erase.cancel", "erased")}  # fmt: skip
+    keys |= {f"toast.reaction.{key}" for key in ("rewarded", "again", "capped", "not_started")}
+    keys |= {"menu.greeting.welcome", "menu.back", "menu.open", "besitos.summary", "conversation.free_text",
+             "notice.besitos", "notice.level_up", "notice.achievement", "notice.mission", "notice.streak",
+             "notice.ending", "onboarding.next", "onboarding.finish", "story.fragment", "story.ending",
+             "story.continue", "story.restart", "story.back", "missions.list", "achievements.list",
+             "notify.progress", "notify.reminder", "export.caption"}  # fmt: skip
+    keys |= {f"reject.{value}" for name, value in vars(JourneyError).items() if name.isupper()}
     assert keys <= catalog("es").keys()
+
+
+def test_every_screen_the_rules_build_renders_in_both_languages() -> None:
+    """Play a whole journey through the rules and render every screen it shows."""
+    from tests.test_rules import onboarded, play
+
+    state = onboarded()
+    screens = [state.screen]
+    for action in ("story", "pick.c01_follow", story.NEXT, "menu", "missions", "achievements", "besitos",
+                   "settings", "export", "settings", "erase"):  # fmt: skip
+        state = play(state, action)
+        screens.append(state.screen)
+    for screen in screens:
+        assert screen is not None
+        for language in ("es", "en"):
+            text, _ = render(screen, language)
+            assert text and "{" not in text
 
 
 def test_render_escapes_user_text_and_translates_notices() -> None:
     screen = Screen(
-        key="menu.greeting",
+        key="mood.curious",
         params={"name": "<b>Eve</b> & co"},
-        notices=[Notice(key="notice.achievement", params={"achievement_key": "achievement.first_steps"})],
-        buttons=[[Button(label="menu.besitos", action="besitos")]],
+        notices=[Notice(key="notice.achievement", params={"title": "Primeros Pasos"})],
+        buttons=[[Button(label="menu.besitos", action="besitos")], [Button(label="", action="pick.x", text="<i>")]],
         seq=12,
     )
     text, markup = render(screen, "es")
@@ -42,6 +68,7 @@ def test_render_escapes_user_text_and_translates_notices() -> None:
     button = markup.inline_keyboard[0][0]
     assert button.text == "🌟 Mis Besitos"
     assert JourneyCB.unpack(button.callback_data or "") == JourneyCB(action="besitos", screen=12)
+    assert markup.inline_keyboard[1][0].text == "<i>", "content labels are shown as written (buttons are not HTML)"
 
 
 def test_english_and_unknown_languages() -> None:
@@ -51,5 +78,6 @@ def test_english_and_unknown_languages() -> None:
 
 
 def test_callback_data_fits_telegrams_64_bytes() -> None:
-    longest = max((action for action in rules.ACTIONS), key=len)
+    choices = [f"{story.PICK}{c.id}" for f in shipped_content().story.fragments for c in f.choices]
+    longest = max((*rules.ACTIONS, *choices, f"{story.PICK}{'x' * 24}"), key=len)
     assert len(JourneyCB(action=longest, screen=2**31).pack().encode()) <= 64

@@ -255,7 +255,9 @@ def _settings(turn: Turn, action: str) -> Screen:
                                                           "screen"})  # fmt: skip
         turn.effects.append(ExportData(user_id=state.user_id, idempotency_key=f"journey-{state.user_id}:export:{turn.cause}",
                                        language=state.language, journey=snapshot, requested_at=turn.now))  # fmt: skip
-        return Screen(key="settings.export.sent", buttons=[[Button(label="menu.settings", action="settings")], _back_row()])
+        return Screen(
+            key="settings.export.sent", buttons=[[Button(label="menu.settings", action="settings")], _back_row()]
+        )
     elif action == "erase":
         return Screen(
             key="settings.erase.ask",
