@@ -99,7 +99,7 @@ async def test_start_onboarding_menu_and_mis_besitos(
 
     async def ledger_total_is_65() -> bool:
         total = await pool.fetchval("SELECT sum(amount) FROM besitos_ledger WHERE telegram_user_id = $1", user.user_id)
-        return total == 65
+        return bool(total == 65)
 
     assert await eventually(ledger_total_is_65)
     row = await pool.fetchrow("SELECT first_name, username, stage FROM users WHERE telegram_user_id = $1", user.user_id)
