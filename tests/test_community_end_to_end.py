@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -48,7 +49,7 @@ async def community_bot(
         await stop_bot(process)
 
 
-async def onboard(user: EmulatedUser) -> dict[str, object]:
+async def onboard(user: EmulatedUser) -> dict[str, Any]:
     await user.send("/start")
     screen = await user.next_from_bot("bot_message", within=60)
     for _ in range(3):
