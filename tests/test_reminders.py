@@ -1,0 +1,88 @@
+"""The daily reminder is a Temporal timer: tested at its real length on a time-skipping server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+import asyncpg
+import pytest
+from aiogram import Bot
+from redis.asyncio import Redis
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from bot.content_version import ActiveContent
+from bot.journeys import Journeys
+from infra import stack
+from infra.emulator import BotAPIEmulator
+from tests.helpers import eventually, new_user_id, request, shipped_content
+from worker import WORKFLOWS, build_activities
+from workflows.contracts import JourneyInput
+from workflows.days import local_day, next_local_time
+from workflows.journey import JourneyWorkflow, journey_id
+from workflows.search_attributes import KEYS
+
+
+@pytest.fixture
+async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping_v2(
+        dev_server_existing_path=str(stack.temporal_binary()),
+        data_converter=pydantic_data_converter,
+        search_attributes=list(KEYS.values()),
+        dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+async def test_a_user_who_stays_away_is_reminded_once_a_day(
+    skipping_env: WorkflowEnvironment, pool: asyncpg.Pool, redis: Redis, telegram_bot: Bot,
+    emulator: BotAPIEmulator, active_content: ActiveContent,
+) -> None:  # fmt: skip
+    env = skipping_env
+    user_id = new_user_id()
+    await emulator.user_sends_text(user_id, "hola", first_name="Sol")
+    activities = build_activities(pool, redis, telegram_bot)
+    async with Worker(env.client, task_queue="reminders", workflows=WORKFLOWS, activities=activities):
+        with env.with_time_skipping_disabled():
+            handle = await env.client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=user_id),
+                                                     id=journey_id(user_id), task_queue="reminders")  # fmt: skip
+        journeys = Journeys(env.client, "reminders", active_content)
+        reply = await journeys.interact(request(user_id, "start", first_name="Sol"))
+        for _ in range(3):
+            reply = await journeys.interact(request(user_id, "button", action="onboarding_next",
+                                                    screen=reply.screen.seq))  # fmt: skip
+
+        def reminders() -> list[dict[str, object]]:
+            return [e for e in emulator.chats[user_id].transcript
+                    if e["kind"] == "bot_message" and "no has venido a verme" in str(e["text"])]  # fmt: skip
+
+        visited = await env.get_current_time(handle)
+        content = shipped_content()
+        zone, hour = content.calendar.timezone, content.calendar.reminder_hour
+
+        def due_by(moment: datetime) -> int:
+            """Reminder hours after the day of the visit, up to ``moment``: one reminder each."""
+            count, at = 0, next_local_time(visited, zone, hour)
+            while at <= moment:
+                count += local_day(at, zone) > local_day(visited, zone)
+                at = next_local_time(at, zone, hour)
+            return count
+
+        # The user visited today: today's reminder hour passes in silence; each later day's does not.
+        for _ in range(3):
+            await env.fast_forward(handle, timedelta(hours=24))
+            expected = due_by(await env.get_current_time(handle))
+            await eventually(lambda expected=expected: _count(reminders(), expected), within=30)  # type: ignore[misc]
+        state = await handle.query(JourneyWorkflow.current_state)
+        assert state.reminded_on is not None and state.devotion.streak == 1
+        await handle.terminate("test over")
+    assert len(reminders()) >= 2, "three days away: at least two reminders, one per day, none repeated"
+
+
+async def _count(items: list[dict[str, object]], expected: int) -> bool:
+    return len(items) == expected
