@@ -9,6 +9,7 @@ milliseconds) can repeat a message; losing one is not possible, since the claim 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 from typing import Final
 
 import asyncpg
@@ -48,20 +49,24 @@ class TelegramActivities:
             "UPDATE notifications SET status = $2, sent_at = now() WHERE idempotency_key = $1", key, status
         )
 
+    async def _deliver(self, key: str, sending: Awaitable[object]) -> None:
+        """Send a claimed message and mark it; a refusal from Telegram is final, an outage is retried."""
+        try:
+            await sending
+        except (TelegramForbiddenError, TelegramBadRequest) as refused:
+            # Blocked, or no such chat: sending again will not help; 5xx and 429 raise other errors.
+            await self._mark(key, "undeliverable")
+            raise ApplicationError(f"Telegram refused the message: {refused.message}", type=UNDELIVERABLE,
+                                   non_retryable=True) from None  # fmt: skip
+        await self._mark(key, "sent")
+
     @activity.defn(name="send_notification")
     async def send_notification(self, effect: Notify) -> None:
         if not await self._claim(effect.idempotency_key, effect.user_id):
             activity.logger.info("notification %s already sent", effect.idempotency_key)
             return
         text, markup = render(effect.screen, effect.language)
-        try:
-            await self.bot.send_message(effect.user_id, text, reply_markup=markup)
-        except (TelegramForbiddenError, TelegramBadRequest) as refused:
-            # Blocked, or no such chat: sending again will not help; outages (5xx, 429) are retried.
-            await self._mark(effect.idempotency_key, "undeliverable")
-            raise ApplicationError(f"Telegram refused the message: {refused.message}", type=UNDELIVERABLE,
-                                   non_retryable=True) from None  # fmt: skip
-        await self._mark(effect.idempotency_key, "sent")
+        await self._deliver(effect.idempotency_key, self.bot.send_message(effect.user_id, text, reply_markup=markup))
 
     @activity.defn(name="send_data_export")
     async def send_data_export(self, effect: ExportData) -> None:
@@ -76,11 +81,5 @@ class TelegramActivities:
         }
         payload = json.dumps(document, ensure_ascii=False, indent=2, default=str).encode()
         file = BufferedInputFile(payload, filename=f"diana-{effect.user_id}.json")
-        try:
-            await self.bot.send_document(effect.user_id, file, caption=t("export.caption", effect.language))
-        except (TelegramForbiddenError, TelegramBadRequest) as refused:
-            # Blocked, or no such chat: sending again will not help; outages (5xx, 429) are retried.
-            await self._mark(effect.idempotency_key, "undeliverable")
-            raise ApplicationError(f"Telegram refused the message: {refused.message}", type=UNDELIVERABLE,
-                                   non_retryable=True) from None  # fmt: skip
-        await self._mark(effect.idempotency_key, "sent")
+        caption = t("export.caption", effect.language)
+        await self._deliver(effect.idempotency_key, self.bot.send_document(effect.user_id, file, caption=caption))

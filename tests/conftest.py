@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
+import aiohttp
 import asyncpg
 import pytest
 from aiogram import Bot
@@ -135,6 +136,13 @@ async def emulator() -> AsyncIterator[BotAPIEmulator]:
         yield emulator
     finally:
         await emulator.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain HTTP client, for the emulator's control API."""
+    async with aiohttp.ClientSession() as session:
+        yield session
 
 
 @pytest.fixture

@@ -27,12 +27,6 @@ ADMIN = 4_000_001
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
 async def community_bot(
     emulator: BotAPIEmulator, temporal_env: WorkflowEnvironment, task_queue: str, database: str, redis_server: str,
     worker: Worker, http: aiohttp.ClientSession,

@@ -63,12 +63,6 @@ async def bot_process(
         await stop_bot(process)
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 async def test_start_onboarding_menu_and_mis_besitos(
     bot_process: subprocess.Popen[bytes], emulator: BotAPIEmulator, http: aiohttp.ClientSession, pool: asyncpg.Pool,
     client: Client,

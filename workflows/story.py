@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from workflows.content import Choice, Condition, Content, Fragment
+from workflows.content import RELATIONSHIP_BOUNDS, Choice, Condition, Content, Fragment
 from workflows.contracts import Button, JourneyError, JourneyState, Notice, RecordDecision, SaveStoryProgress, Screen
 from workflows.economy import level_progress
 from workflows.progress import Turn, award
@@ -116,7 +116,7 @@ def _decide(turn: Turn, fragment: Fragment, choice: Choice) -> None:
     story = turn.state.story
     story.decisions += 1
     story.recent_decisions = [*story.recent_decisions, turn.now][-RECENT_DECISIONS:]
-    low, high = -10, 10
+    low, high = RELATIONSHIP_BOUNDS
     story.relationship = max(low, min(high, story.relationship + choice.relationship))
     story.flags = sorted((set(story.flags) | set(choice.set_flags)) - set(choice.clear_flags))
     turn.effects.append(
