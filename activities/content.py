@@ -72,13 +72,17 @@ def read_content_file(path: Path) -> CheckedContent:
     return parse_content(text)
 
 
-async def active_version(pool: asyncpg.Pool | asyncpg.Connection) -> int:
-    """The version journeys should play now (0: none activated yet)."""
-    version = await pool.fetchval(
-        "SELECT version FROM content_versions WHERE activated_at IS NOT NULL "
-        "ORDER BY activated_at DESC, version DESC LIMIT 1"
+async def active_content(pool: asyncpg.Pool | asyncpg.Connection) -> tuple[int, str | None]:
+    """The version journeys should play now (0: none activated yet) and its time zone."""
+    row = await pool.fetchrow(
+        "SELECT version, document->'calendar'->>'timezone' AS timezone FROM content_versions "
+        "WHERE activated_at IS NOT NULL ORDER BY activated_at DESC, version DESC LIMIT 1"
     )
-    return int(version or 0)
+    return (int(row["version"]), row["timezone"]) if row is not None else (0, None)
+
+
+async def active_version(pool: asyncpg.Pool | asyncpg.Connection) -> int:
+    return (await active_content(pool))[0]
 
 
 async def activate(conn: asyncpg.Connection, checked: CheckedContent) -> int:

@@ -13,6 +13,8 @@ from typing import Final
 
 import asyncpg
 
+from activities.content import active_content
+
 REFRESH_SECONDS: Final = 5.0
 log = logging.getLogger("diana.bot")
 
@@ -45,9 +47,6 @@ class ActiveContent:
                 log.warning("cannot read the active content version: %s", error)
 
     async def _refresh(self) -> None:
-        row = await self.pool.fetchrow(
-            "SELECT version, document->'calendar'->>'timezone' AS timezone FROM content_versions "
-            "WHERE activated_at IS NOT NULL ORDER BY activated_at DESC, version DESC LIMIT 1"
-        )
-        if row is not None:
-            self.version, self.timezone = row["version"], row["timezone"] or self.timezone
+        version, timezone = await active_content(self.pool)
+        if version:
+            self.version, self.timezone = version, timezone or self.timezone

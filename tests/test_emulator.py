@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -202,6 +202,17 @@ class TestUpdates:
         assert b["update_id"] > a["update_id"]
 
 
+async def webhook_receiver(hook: Callable[[web.Request], Awaitable[web.Response]]) -> tuple[web.AppRunner, int]:
+    """A local webhook endpoint at ``/hook``; the caller cleans the runner up."""
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, port
+
+
 class TestWebhook:
     async def test_updates_are_pushed_with_the_secret_header(self, bot: Bot, emulator: BotAPIEmulator) -> None:
         received: list[tuple[str | None, dict[str, Any]]] = []
@@ -210,12 +221,7 @@ class TestWebhook:
             received.append((request.headers.get("X-Telegram-Bot-Api-Secret-Token"), await request.json()))
             return web.Response()
 
-        app = web.Application()
-        app.router.add_post("/hook", hook)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        runner, port = await webhook_receiver(hook)
         try:
             with pytest.raises(TelegramBadRequest, match="secret token"):
                 await bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="no spaces allowed")
@@ -357,12 +363,7 @@ class TestChannels:
             received.append(await request.json())
             return web.Response()
 
-        app = web.Application()
-        app.router.add_post("/hook", hook)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        runner, port = await webhook_receiver(hook)
         try:
             assert await bot.set_webhook(f"http://127.0.0.1:{port}/hook", allowed_updates=["chat_member"])
             await emulator.user_joins(9, CHANNEL)
