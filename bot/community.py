@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Final
+from collections.abc import Sequence
+from typing import Final, cast
 
 import asyncpg
 from aiogram import Bot, F, Router
@@ -11,6 +12,8 @@ from aiogram.enums import ChatMemberStatus, ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, ChatMemberUpdated, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from temporalio.service import RPCError
 
 from bot.callbacks import ReactionCB
@@ -26,17 +29,40 @@ log = logging.getLogger("diana.bot")
 REACTIONS: Final = ("❤️", "🔥", "💋")
 MEMBER: Final = frozenset({ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.CREATOR})
 MAX_POST_LENGTH: Final = 3500
+# The journey's answers that mean "a first reaction to this post" (paid, or counted over the daily cap).
+NEW_REACTION_TOASTS: Final = frozenset({"toast.reaction.rewarded", "toast.reaction.capped"})
 
 
-def reaction_keyboard() -> InlineKeyboardMarkup:
-    buttons = [InlineKeyboardButton(text=emoji, callback_data=ReactionCB(emoji=i).pack())
-               for i, emoji in enumerate(REACTIONS)]  # fmt: skip
+def reaction_keyboard(counts: Sequence[int] = ()) -> InlineKeyboardMarkup:
+    """The buttons under a post, each with how many people chose it (none shown until someone has)."""
+    padded = [*counts[: len(REACTIONS)], *[0] * (len(REACTIONS) - len(counts))]
+    buttons = [
+        InlineKeyboardButton(text=f"{emoji} {count}" if count else emoji, callback_data=ReactionCB(emoji=i).pack())
+        for i, (emoji, count) in enumerate(zip(REACTIONS, padded, strict=True))
+    ]
     return InlineKeyboardMarkup(inline_keyboard=[buttons])
+
+
+def reaction_counts_key(chat_id: int, message_id: int) -> str:
+    return f"post:{chat_id}:{message_id}:reactions"
+
+
+async def show_reaction_counts(bot: Bot, redis: Redis, chat_id: int, message_id: int, emoji: int) -> None:
+    """Count a new reaction under its post. Cosmetic: without Redis or Telegram the besitos still count."""
+    key = reaction_counts_key(chat_id, message_id)
+    try:
+        await redis.hincrby(key, str(emoji), 1)
+        stored = cast(dict[str, str], await redis.hgetall(key))
+        counts = [int(stored.get(str(i), 0)) for i in range(len(REACTIONS))]
+        await bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id,
+                                            reply_markup=reaction_keyboard(counts))  # fmt: skip
+    except (RedisError, TelegramAPIError) as error:
+        log.warning("reaction count under post %s:%s not updated: %s", chat_id, message_id, error)
 
 
 @router.callback_query(ReactionCB.filter(), F.message.chat.type == ChatType.CHANNEL)
 async def react(query: CallbackQuery, callback_data: ReactionCB, event_update: Update, journeys: Journeys,
-                settings: Settings) -> None:  # fmt: skip
+                settings: Settings, bot: Bot, redis: Redis) -> None:  # fmt: skip
     """A reaction button under a community post: besitos once per post, answered as a toast."""
     language = language_of(query.from_user.language_code)
     assert query.message is not None
@@ -57,6 +83,8 @@ async def react(query: CallbackQuery, callback_data: ReactionCB, event_update: U
         return
     toast = reply.toast
     await query.answer(t(toast.key, reply.language, **toast.params) if toast else None)
+    if toast is not None and toast.key in NEW_REACTION_TOASTS and not reply.duplicate:
+        await show_reaction_counts(bot, redis, chat_id, query.message.message_id, callback_data.emoji)
 
 
 @router.chat_member(F.chat.type == ChatType.CHANNEL)

@@ -83,6 +83,10 @@ async def test_posts_reactions_joins_ranking_and_story_through_the_real_bot(
     assert "+2 besitos" in (await fan.callback_answer(pressed["callback_query_id"]))["text"]
     pressed = await fan.press(post["message_id"], heart, chat_id=EMULATOR_COMMUNITY_CHANNEL)
     assert "Ya reaccionaste" in (await fan.callback_answer(pressed["callback_query_id"]))["text"]
+    # The post counts its reactions: one person, one heart, however often they press.
+    edits = [e for e in await channel.transcript(chat_id=EMULATOR_COMMUNITY_CHANNEL, wait=2)
+             if e["message_id"] == post["message_id"] and e["kind"] == "bot_edit"]  # fmt: skip
+    assert [b["text"] for b in edits[-1]["buttons"][0]] == ["❤️ 1", "🔥", "💋"] and len(edits) == 1
     # The first reaction unlocked an achievement: the journey tells the fan in the private chat.
     news = await fan.next_from_bot("bot_message")
     assert "Miembro de la Comunidad" in news["text"]

@@ -538,6 +538,11 @@ class TestContentChecks:
         problems = self.broken({"f10": {"choices": only_vip}})
         assert any("dead end for a free user" in p for p in problems)
 
+    def test_every_dead_end_is_reported_not_only_the_first(self) -> None:
+        problems = self.broken({"f08": {"next": "f15"}, "f09": {"next": "f15"}})
+        stranded = [p.split()[1] for p in problems if "dead end for a free user" in p]
+        assert stranded == ["f08", "f09"], "one line per stranding fragment"
+
     def test_an_unsatisfiable_condition(self) -> None:
         choices = [c.model_dump() for c in CONTENT.story.by_id["f13"].choices]
         choices[0]["requires"] = {"flags_all": ["never_set"]}

@@ -233,9 +233,10 @@ def content_problems(content: Content) -> list[str]:
     free_endings = {story.by_id[fragment_id].ending for fragment_id, _, _ in free_points} - {None}
     if not free_endings:
         problems.append("a free user can never reach an ending")
+    stranded: set[str] = set()
     for fragment_id, flags, relationship in sorted(free_points, key=lambda p: (p[0], sorted(p[1]), p[2])):
         fragment = story.by_id[fragment_id]
-        if fragment.ending is not None:
+        if fragment.ending is not None or fragment_id in stranded:
             continue
         open_exits = [
             target
@@ -248,7 +249,8 @@ def content_problems(content: Content) -> list[str]:
                 f"fragment {fragment_id} is a dead end for a free user with flags {sorted(flags)} "
                 f"and relationship {relationship}: no way on and not an ending"
             )
-            break
+            # One line per stranding fragment (its first such state), so the author sees them all at once.
+            stranded.add(fragment_id)
 
     for kind, goals in (("mission", content.missions), ("achievement", content.achievements)):
         codes = [goal.code for goal in goals]
