@@ -660,7 +660,7 @@ def _last_step() -> tuple[JourneyState, JourneyRequest, datetime]:
 def test_search_attributes_carry_no_personal_data() -> None:
     values = rules.search_attribute_values(onboarded())
     assert values == {"JourneyStage": "active", "BesitosLevel": 1, "BesitosBalance": WELCOME, "VipActive": False,
-                      "LastSeenAt": NOW}  # fmt: skip
+                      "LastSeenAt": NOW, "VipExpiresAt": None}  # fmt: skip
 
 
 def test_last_seen_is_published_to_the_minute() -> None:

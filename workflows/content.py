@@ -131,10 +131,37 @@ class Community(_Strict):
     reaction_daily_cap: int = Field(default=10, ge=0)
 
 
+class Plan(_Strict):
+    """A VIP plan sold for Telegram Stars."""
+
+    code: Code
+    name: Localized
+    description: Localized
+    days: int = Field(ge=1, le=366)
+    stars: int = Field(ge=1, le=10_000)
+
+
+class Vip(_Strict):
+    plans: tuple[Plan, ...] = Field(min_length=1)
+    # Days before expiry on which the user is reminded to renew.
+    reminder_days_before: tuple[int, ...] = (3, 1)
+    # Days after expiry during which the perks continue and a renewal still extends the old expiry.
+    grace_days: int = Field(default=3, ge=0, le=30)
+    # An admin's VIP pass can be redeemed for this many days after it is made.
+    pass_valid_days: int = Field(default=7, ge=1, le=90)
+    # Where a user standing in a VIP fragment goes back to when VIP ends.
+    story_return: Code
+
+    @cached_property
+    def plans_by_code(self) -> dict[str, Plan]:
+        return {plan.code: plan for plan in self.plans}
+
+
 class Content(_Strict):
     version: str = Field(min_length=1, max_length=64)
     calendar: Calendar = Calendar()
     community: Community = Community()
+    vip: Vip
     story: Story
     missions: tuple[Goal, ...]
     achievements: tuple[Goal, ...]
@@ -252,6 +279,13 @@ def content_problems(content: Content) -> list[str]:
             # One line per stranding fragment (its first such state), so the author sees them all at once.
             stranded.add(fragment_id)
 
+    plan_codes = [plan.code for plan in content.vip.plans]
+    problems += [f"plan code {c!r} is used twice" for c in sorted({c for c in plan_codes if plan_codes.count(c) > 1})]
+    problems += [f"VIP reminder {d} days before expiry is longer than the shortest plan"
+                 for d in content.vip.reminder_days_before if d >= min(plan.days for plan in content.vip.plans)]  # fmt: skip
+    back = story.by_id.get(content.vip.story_return)
+    if back is None or back.vip:
+        problems.append(f"vip.story_return {content.vip.story_return!r} must be a fragment open to free users")
     for kind, goals in (("mission", content.missions), ("achievement", content.achievements)):
         codes = [goal.code for goal in goals]
         problems += [f"{kind} code {c!r} is used twice" for c in sorted({c for c in codes if codes.count(c) > 1})]

@@ -18,8 +18,12 @@ Language = Literal["es", "en"]
 Stage = Literal["new", "onboarding", "active", "erased"]
 # start/menu/button/text come from the private chat; reaction (a button under a community channel
 # post, ``action`` = "<chat id>:<message id>") and joined/left (a community channel, ``action`` = its
-# chat id) come from the community channels.
-RequestKind = Literal["start", "menu", "button", "text", "reaction", "joined", "left"]
+# chat id) come from the community channels. pre_checkout and payment come from Telegram Stars
+# (``payment`` holds the details); redeem carries a VIP pass token in ``action``; vip_join is a
+# request to join the VIP channel (``action`` = its chat id).
+RequestKind = Literal["start", "menu", "button", "text", "reaction", "joined", "left", "pre_checkout", "payment",
+                      "redeem", "vip_join"]  # fmt: skip
+SubscriptionStatus = Literal["none", "active", "grace", "expired", "refunded"]
 
 
 LEADERBOARD_ALL_TIME: Final = "diana:leaderboard:all"
@@ -40,6 +44,17 @@ class TelegramProfile(BaseModel):
     language_code: str | None = None
 
 
+class PaymentDetails(BaseModel):
+    """A pre-checkout query or a successful payment, as Telegram reported it."""
+
+    payload: str = Field(min_length=1, max_length=128)
+    currency: str
+    total_amount: int
+    # Only on a successful payment: Telegram's id for the charge (the key a payment is recorded once by).
+    charge_id: str = ""
+    provider_charge_id: str = ""
+
+
 class JourneyRequest(BaseModel):
     """One Telegram update, translated by the bot into something the journey understands."""
 
@@ -56,6 +71,7 @@ class JourneyRequest(BaseModel):
     profile: TelegramProfile
     # The content version the bot saw active; the journey never goes back to an older one.
     content_version: int = 0
+    payment: PaymentDetails | None = None
 
     @property
     def delivery(self) -> str:
@@ -209,6 +225,71 @@ class EraseData(BaseModel):
     requested_at: datetime
 
 
+class SendInvoice(BaseModel):
+    """A Stars invoice for one VIP plan; ``payload`` names this very invoice (stale once paid or replaced)."""
+
+    kind: Literal["send_invoice"] = "send_invoice"
+    user_id: int
+    idempotency_key: str
+    language: Language
+    payload: str
+    plan: str
+    title: str
+    description: str
+    stars: int
+
+
+class RecordPayment(BaseModel):
+    kind: Literal["record_payment"] = "record_payment"
+    user_id: int
+    charge_id: str  # telegram_payment_charge_id, or "pass:<token>" for an admin's VIP pass
+    provider_charge_id: str
+    payload: str
+    plan: str
+    stars: int
+    currency: str
+    paid_at: datetime
+
+
+class SaveSubscription(BaseModel):
+    """The subscription as the journey holds it; ``seq`` orders saves so an older one never wins."""
+
+    kind: Literal["save_subscription"] = "save_subscription"
+    user_id: int
+    seq: int
+    plan: str | None
+    status: SubscriptionStatus
+    started_at: datetime | None
+    expires_at: datetime | None
+    saved_at: datetime
+
+
+class RefundPayment(BaseModel):
+    kind: Literal["refund_payment"] = "refund_payment"
+    user_id: int
+    charge_id: str
+    actor: str
+    reason: str
+    refunded_at: datetime
+
+
+class OpenVipChannel(BaseModel):
+    """Let a paid user into the VIP channel: lift any old removal, send a single-use invite link."""
+
+    kind: Literal["open_vip_channel"] = "open_vip_channel"
+    user_id: int
+    idempotency_key: str
+    language: Language
+
+
+class CloseVipChannel(BaseModel):
+    """VIP ended: out of the VIP channel (ban, then unban so a later purchase can bring them back)."""
+
+    kind: Literal["close_vip_channel"] = "close_vip_channel"
+    user_id: int
+    reason: str
+
+
 Effect = Annotated[
     SaveProfile
     | AwardBesitos
@@ -220,7 +301,13 @@ Effect = Annotated[
     | UpdateLeaderboard
     | Notify
     | ExportData
-    | EraseData,
+    | EraseData
+    | SendInvoice
+    | RecordPayment
+    | SaveSubscription
+    | RefundPayment
+    | OpenVipChannel
+    | CloseVipChannel,
     Field(discriminator="kind"),
 ]
 
@@ -267,6 +354,40 @@ class Leaderboard(BaseModel):
     week_besitos: int = 0
 
 
+class Invoice(BaseModel):
+    """An invoice sent and not yet paid: what its payload buys, fixed when it was sent."""
+
+    payload: str
+    plan: str
+    stars: int
+    days: int
+    issued_at: datetime
+
+
+class Charge(BaseModel):
+    """A payment (or a redeemed VIP pass) that granted VIP days."""
+
+    charge_id: str
+    payload: str
+    plan: str
+    stars: int
+    days: int
+    paid_at: datetime
+    refunded_at: datetime | None = None
+
+
+class Subscription(BaseModel):
+    status: SubscriptionStatus = "none"
+    plan: str | None = None
+    started_at: datetime | None = None
+    expires_at: datetime | None = None
+    invoices: list[Invoice] = Field(default_factory=list)
+    charges: list[Charge] = Field(default_factory=list)
+    # Expiry reminders already sent, "<expiry>:<days before>": a renewal moves the expiry, and with it the keys.
+    reminded: list[str] = Field(default_factory=list)
+    saves: int = 0
+
+
 class JourneyState(BaseModel):
     """All of one user's journey. The workflow's state is the truth; Postgres projects it."""
 
@@ -279,7 +400,8 @@ class JourneyState(BaseModel):
     lifetime_besitos: int = 0
     achievements: list[str] = Field(default_factory=list)
     missions: list[str] = Field(default_factory=list)
-    vip: bool = False
+    vip: bool = False  # VIP perks on: the subscription is active or in its grace period
+    subscription: Subscription = Field(default_factory=Subscription)
     story: StoryProgress = Field(default_factory=StoryProgress)
     devotion: Devotion = Field(default_factory=Devotion)
     community: Community = Field(default_factory=Community)
@@ -301,6 +423,31 @@ class JourneyState(BaseModel):
     parked_effects: list[Effect] = Field(default_factory=list)
 
 
+class PassRedemption(BaseModel):
+    """What Postgres said about a VIP pass token (redeemed atomically there)."""
+
+    token: str
+    plan: str | None = None  # the plan granted; None when refused
+    refusal: Literal["unknown", "used", "expired"] | None = None
+
+
+class SupportRequest(BaseModel):
+    """A change to a journey made by staff (an admin in Telegram, support with the CLI), applied once."""
+
+    request_id: str = Field(min_length=1, max_length=128)
+    user_id: int
+    actor: str = Field(min_length=1, max_length=128)
+    action: Literal["refund"]
+    charge_id: str = ""
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class SupportReply(BaseModel):
+    ok: bool
+    message: str
+    duplicate: bool = False
+
+
 class JourneyInput(BaseModel):
     user_id: int
     state: JourneyState | None = None
@@ -316,3 +463,9 @@ class JourneyError:
     INVALID_INPUT: Final = "InvalidInput"
     CONTENT_UNAVAILABLE: Final = "ContentUnavailable"
     ERASED: Final = "JourneyErased"
+    # Telegram Stars: the pre-checkout is refused with the matching text.
+    INVOICE_STALE: Final = "InvoiceStale"
+    INVOICE_FOREIGN: Final = "InvoiceForeign"
+    PLAN_GONE: Final = "PlanGone"
+    ALREADY_PAID: Final = "AlreadyPaid"
+    SUPPORT_REFUSED: Final = "SupportRefused"

@@ -33,3 +33,8 @@ def next_local_time(moment: datetime, timezone: str, hour: int) -> datetime:
     if candidate <= local:
         candidate = datetime.combine(local.date() + timedelta(days=1), time(hour), tzinfo=zone)
     return candidate
+
+
+def local_moment(moment: datetime, timezone: str) -> str:
+    """A moment as the community reads it, with no words to translate: ``23/12/2026 20:15``."""
+    return moment.astimezone(_zone(timezone)).strftime("%d/%m/%Y %H:%M")

@@ -6,11 +6,13 @@ out the returned effects as activities. Every screen the user sees is decided he
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
-from workflows import moods, story
+from workflows import moods, story, subscription
 from workflows.content import Content
 from workflows.contracts import (
     MAX_TEXT_LENGTH,
@@ -24,6 +26,7 @@ from workflows.contracts import (
     Language,
     Notice,
     Notify,
+    PassRedemption,
     RecordReaction,
     SaveProfile,
     Screen,
@@ -45,6 +48,9 @@ ACTIONS: Final = frozenset({"onboarding_next", "menu", story.NEXT, story.RESTART
 ENTRY_ACTIONS: Final = frozenset({"menu", story.OPEN})
 # Requests from community channels: they never change the screen in the private chat.
 CHANNEL_KINDS: Final = frozenset({"reaction", "joined", "left"})
+# Requests about the subscription that leave the private chat's screen as it is.
+QUIET_KINDS: Final = frozenset({"pre_checkout", "vip_join"})
+PASS_TOKEN: Final = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
 class Rejection(Exception):
@@ -91,9 +97,12 @@ def validate(state: JourneyState, request: JourneyRequest, content: Content | No
     if request.kind in CHANNEL_KINDS:
         _validate_channel(state, request)
         return
+    if request.kind in ("pre_checkout", "payment", "redeem", "vip_join"):
+        _validate_subscription(state, request, content)
+        return
     if request.kind != "button":
         return
-    if request.action not in ACTIONS and not request.action.startswith(story.PICK):
+    if request.action not in ACTIONS and not request.action.startswith((story.PICK, subscription.BUY)):
         raise Rejection(JourneyError.UNKNOWN_ACTION, f"unknown action {request.action!r}")
     if state.stage == "new":
         raise Rejection(JourneyError.NOT_STARTED, "the journey has not started yet")
@@ -110,6 +119,37 @@ def validate(state: JourneyState, request: JourneyRequest, content: Content | No
             story.check(state, content, request.action)
         except story.StoryRejection as rejection:
             raise Rejection(rejection.kind, str(rejection)) from None
+    if content is not None and subscription.is_buy(request.action):
+        _subscription_check(subscription.plan_for, content, request.action)
+
+
+def _validate_subscription(state: JourneyState, request: JourneyRequest, content: Content | None) -> None:
+    if request.kind == "vip_join":
+        if state.stage == "new":
+            raise Rejection(JourneyError.NOT_STARTED, "the journey has not started yet")
+        if not request.action.lstrip("-").isdigit():
+            raise Rejection(JourneyError.INVALID_INPUT, f"malformed channel reference {request.action!r}")
+        return
+    if request.kind == "redeem":
+        if state.stage not in ("onboarding", "active"):
+            raise Rejection(JourneyError.NOT_STARTED, "a VIP pass is redeemed once the journey has begun")
+        if not PASS_TOKEN.match(request.action):
+            raise Rejection(JourneyError.INVALID_INPUT, "malformed VIP pass")
+        return
+    if state.stage != "active" or request.payment is None:
+        raise Rejection(JourneyError.INVALID_INPUT if request.payment is None else JourneyError.NOT_STARTED,
+                        "payments are for journeys past the introduction, with the payment's details")  # fmt: skip
+    if request.kind == "pre_checkout":
+        _subscription_check(subscription.check_pre_checkout, state, content, request.payment)
+    else:
+        _subscription_check(subscription.check_payment, state, request.payment)
+
+
+def _subscription_check(check: Callable[..., object], *args: object) -> None:
+    try:
+        check(*args)
+    except subscription.SubscriptionRejection as rejection:
+        raise Rejection(rejection.kind, str(rejection)) from None
 
 
 def _validate_channel(state: JourneyState, request: JourneyRequest) -> None:
@@ -120,14 +160,24 @@ def _validate_channel(state: JourneyState, request: JourneyRequest) -> None:
         raise Rejection(JourneyError.INVALID_INPUT, f"malformed channel reference {request.action!r}")
 
 
-def decide(state: JourneyState, request: JourneyRequest, now: datetime, content: Content) -> Decision:
-    """Apply one validated request. A duplicate returns the current screen and changes nothing."""
+def decide(state: JourneyState, request: JourneyRequest, now: datetime, content: Content,
+           redemption: PassRedemption | None = None) -> Decision:  # fmt: skip
+    """Apply one validated request. A duplicate returns the current screen and changes nothing.
+
+    ``redemption`` is Postgres's answer for a VIP pass (``redeem`` requests), claimed before deciding.
+    """
     if is_duplicate(state, request) and state.screen is not None:
         return Decision(state=state, screen=state.screen)
     validate(state, request, content)
     state = state.model_copy(deep=True)
     state.recent_deliveries = [*state.recent_deliveries, request.delivery][-RECENT_UPDATE_WINDOW:]
     turn = Turn(state=state, content=content, now=now, cause=request.delivery)
+    # Whatever the subscription had due by now (a timer about to fire) applies before this request.
+    subscription.tick(turn)
+    if request.kind in QUIET_KINDS:
+        toast = subscription.join_decision(state) if request.kind == "vip_join" else None
+        assert state.screen is not None  # validated: the journey has begun
+        return Decision(state=state, screen=state.screen, effects=turn.effects, toast=toast)
     if request.kind in CHANNEL_KINDS:
         return _channel(turn, request)
     previous_visit = state.last_seen
@@ -139,7 +189,13 @@ def decide(state: JourneyState, request: JourneyRequest, now: datetime, content:
             state.language = language_for(request.profile.language_code)
             state.joined_at = now
     stage_before = state.stage
-    if state.stage == "new":
+    if request.kind == "redeem":
+        assert redemption is not None and redemption.token == request.action
+        screen = subscription.redeem(turn, redemption)
+        if state.stage == "onboarding":
+            # The pass is theirs already; the introduction goes on where it was.
+            screen = _onboarding_screen(state).model_copy(update={"notices": [Notice(key=f"notice.{screen.key}")]})
+    elif state.stage == "new":
         state.stage = "onboarding"
         state.onboarding_step = 1
         screen = _onboarding_screen(state)
@@ -229,15 +285,22 @@ def _active(turn: Turn, request: JourneyRequest, previous_visit: datetime | None
         return main_menu(state, greeting=f"mood.{mood}", mood=mood)
     if request.kind == "text":
         return Screen(key="conversation.free_text", buttons=[_back_row()])
+    if request.kind == "payment":
+        assert request.payment is not None
+        return subscription.pay(turn, request.payment)
     if story.is_story_action(action):
         return story.play(turn, action)
+    if action == subscription.OPEN:
+        return subscription.vip_screen(state, content)
+    if subscription.is_buy(action):
+        return subscription.issue_invoice(turn, subscription.plan_for(content, action))
     if action == "besitos":
         return besitos_screen(state)
     if action in ("missions", "achievements"):
         return goals_screen(state, content, action)
     if action == "settings" or action in SETTINGS_ACTIONS:
         return _settings(turn, action)
-    # VIP (the subscription) and the ranking (drawn by the bot from the leaderboards) are not rules here.
+    # The ranking is drawn by the bot from the leaderboards: not a rule here.
     return Screen(key=f"coming_soon.{action}", buttons=[_back_row()])
 
 
@@ -339,6 +402,20 @@ def remind(state: JourneyState, content: Content, now: datetime) -> list[Effect]
     return [Notify(user_id=state.user_id, idempotency_key=key, language=state.language, screen=screen)]
 
 
+def next_alarm(state: JourneyState, content: Content, now: datetime) -> datetime | None:
+    """When the journey must wake on its own: the daily reminder or the subscription's next event."""
+    due = [moment for moment in (next_reminder(state, content, now), subscription.next_event(state, content)) if moment]
+    return min(due, default=None)
+
+
+def alarm(state: JourneyState, content: Content, now: datetime) -> list[Effect]:
+    """The journey woke on its own: send the daily reminder if due, and move the subscription on."""
+    effects = remind(state, content, now)
+    turn = Turn(state=state, content=content, now=now, cause=f"alarm:{now.isoformat()}")
+    subscription.tick(turn)
+    return [*effects, *turn.effects]
+
+
 def search_attribute_values(state: JourneyState) -> dict[str, str | int | bool | datetime | None]:
     """What the Temporal UI filters on, derived from the state (no personal data).
 
@@ -352,4 +429,5 @@ def search_attribute_values(state: JourneyState) -> dict[str, str | int | bool |
         "BesitosBalance": state.besitos,
         "VipActive": state.vip,
         "LastSeenAt": last_seen,
+        "VipExpiresAt": state.subscription.expires_at if state.subscription.status in ("active", "grace") else None,
     }

@@ -14,6 +14,7 @@ BESITOS_LEVEL: Final = SearchAttributeKey.for_int("BesitosLevel")
 BESITOS_BALANCE: Final = SearchAttributeKey.for_int("BesitosBalance")
 VIP_ACTIVE: Final = SearchAttributeKey.for_bool("VipActive")
 LAST_SEEN_AT: Final = SearchAttributeKey.for_datetime("LastSeenAt")
+VIP_EXPIRES_AT: Final = SearchAttributeKey.for_datetime("VipExpiresAt")
 
 # name -> type, as `temporal server start-dev --search-attribute Name=Type` expects.
 REGISTRATION: Final[dict[str, str]] = {
@@ -22,8 +23,9 @@ REGISTRATION: Final[dict[str, str]] = {
     "BesitosBalance": "Int",
     "VipActive": "Bool",
     "LastSeenAt": "Datetime",
+    "VipExpiresAt": "Datetime",
 }
 
 KEYS: Final[dict[str, SearchAttributeKey[Any]]] = {
-    key.name: key for key in (JOURNEY_STAGE, BESITOS_LEVEL, BESITOS_BALANCE, VIP_ACTIVE, LAST_SEEN_AT)
+    key.name: key for key in (JOURNEY_STAGE, BESITOS_LEVEL, BESITOS_BALANCE, VIP_ACTIVE, LAST_SEEN_AT, VIP_EXPIRES_AT)
 }
