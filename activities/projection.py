@@ -199,7 +199,11 @@ class ProjectionActivities:
                 effect.user_id,
             )
             await conn.execute("DELETE FROM notifications WHERE telegram_user_id = $1", effect.user_id)
-            # Reactions, missions, achievements and story rows cascade with the profile.
+            # Payments and passes are kept for the accounts (money moved), without who.
+            await conn.execute("UPDATE payments SET telegram_user_id = NULL, payload = 'erased' "
+                               "WHERE telegram_user_id = $1", effect.user_id)  # fmt: skip
+            await conn.execute("UPDATE vip_passes SET redeemed_by = NULL WHERE redeemed_by = $1", effect.user_id)
+            # Subscriptions, reactions, missions, achievements and story rows cascade with the profile.
             await conn.execute("DELETE FROM users WHERE telegram_user_id = $1", effect.user_id)
             await conn.execute(
                 "INSERT INTO audit_log (actor, action, subject, reason) VALUES ($1, 'erase', $2, $3)",
@@ -220,6 +224,9 @@ async def personal_data(pool: asyncpg.Pool, user_id: int) -> dict[str, object]:
         "story_decisions": "SELECT * FROM story_decisions WHERE telegram_user_id = $1 ORDER BY id",
         "channel_reactions": "SELECT * FROM channel_reactions WHERE telegram_user_id = $1 ORDER BY reacted_at",
         "notifications": "SELECT * FROM notifications WHERE telegram_user_id = $1 ORDER BY created_at",
+        "subscription": "SELECT * FROM subscriptions WHERE telegram_user_id = $1",
+        "payments": "SELECT * FROM payments WHERE telegram_user_id = $1 ORDER BY paid_at",
+        "vip_passes": "SELECT * FROM vip_passes WHERE redeemed_by = $1 ORDER BY redeemed_at",
     }
     data: dict[str, object] = {}
     async with pool.acquire() as conn:

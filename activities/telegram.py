@@ -31,7 +31,7 @@ class TelegramActivities:
         self.bot = bot
         self.pool = pool
 
-    async def _claim(self, key: str, user_id: int) -> bool:
+    async def claim(self, key: str, user_id: int) -> bool:
         """True when this message still has to be sent (never sent, or a crashed earlier attempt)."""
         status = await self.pool.fetchval(
             """
@@ -49,7 +49,7 @@ class TelegramActivities:
             "UPDATE notifications SET status = $2, sent_at = now() WHERE idempotency_key = $1", key, status
         )
 
-    async def _deliver(self, key: str, sending: Awaitable[object]) -> None:
+    async def deliver(self, key: str, sending: Awaitable[object]) -> None:
         """Send a claimed message and mark it; a refusal from Telegram is final, an outage is retried."""
         try:
             await sending
@@ -62,16 +62,16 @@ class TelegramActivities:
 
     @activity.defn(name="send_notification")
     async def send_notification(self, effect: Notify) -> None:
-        if not await self._claim(effect.idempotency_key, effect.user_id):
+        if not await self.claim(effect.idempotency_key, effect.user_id):
             activity.logger.info("notification %s already sent", effect.idempotency_key)
             return
         text, markup = render(effect.screen, effect.language)
-        await self._deliver(effect.idempotency_key, self.bot.send_message(effect.user_id, text, reply_markup=markup))
+        await self.deliver(effect.idempotency_key, self.bot.send_message(effect.user_id, text, reply_markup=markup))
 
     @activity.defn(name="send_data_export")
     async def send_data_export(self, effect: ExportData) -> None:
         """A JSON document with the journey and every Postgres row about the user, sent as a file."""
-        if not await self._claim(effect.idempotency_key, effect.user_id):
+        if not await self.claim(effect.idempotency_key, effect.user_id):
             return
         document = {
             "user_id": effect.user_id,
@@ -82,4 +82,4 @@ class TelegramActivities:
         payload = json.dumps(document, ensure_ascii=False, indent=2, default=str).encode()
         file = BufferedInputFile(payload, filename=f"diana-{effect.user_id}.json")
         caption = t("export.caption", effect.language)
-        await self._deliver(effect.idempotency_key, self.bot.send_document(effect.user_id, file, caption=caption))
+        await self.deliver(effect.idempotency_key, self.bot.send_document(effect.user_id, file, caption=caption))

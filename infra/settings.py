@@ -21,6 +21,8 @@ EMULATOR_BOT_TOKEN = "100000001:DIANA-EMULATOR-TOKEN"
 TELEGRAM_API_BASE = "https://api.telegram.org"
 # The community channel the emulator creates, used when no channel is configured.
 EMULATOR_COMMUNITY_CHANNEL = -1001000000001
+# The private VIP channel the emulator creates (joined only through a single-use invite link).
+EMULATOR_VIP_CHANNEL = -1001000000009
 
 
 class Settings(BaseSettings):
@@ -58,6 +60,8 @@ class Settings(BaseSettings):
     # The community: Telegram ids of admins, and the channels whose posts and members count.
     admin_ids_raw: str = Field(default="", alias="ADMIN_IDS", pattern=r"^[\d,\s]*$")
     community_channel_ids_raw: str = Field(default="", alias="COMMUNITY_CHANNEL_IDS", pattern=r"^[-\d,\s]*$")
+    # The private channel VIP users are let into (the bot must be an admin there).
+    vip_channel_id_raw: int | None = Field(default=None, alias="VIP_CHANNEL_ID", lt=0)
 
     @property
     def uses_emulator(self) -> bool:
@@ -87,6 +91,12 @@ class Settings(BaseSettings):
         if not ids and self.uses_emulator:
             return (EMULATOR_COMMUNITY_CHANNEL,)
         return ids
+
+    @property
+    def vip_channel_id(self) -> int | None:
+        if self.vip_channel_id_raw is None and self.uses_emulator:
+            return EMULATOR_VIP_CHANNEL
+        return self.vip_channel_id_raw
 
     @property
     def temporal_target(self) -> str:

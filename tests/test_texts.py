@@ -7,7 +7,7 @@ import json
 from bot.callbacks import JourneyCB
 from bot.texts import LOCALES_DIR, render, t
 from tests.helpers import shipped_content
-from workflows import moods, rules, story
+from workflows import moods, rules, story, subscription
 from workflows.contracts import Button, JourneyError, Notice, Screen
 
 
@@ -21,7 +21,7 @@ def test_spanish_and_english_have_the_same_keys() -> None:
 
 def test_every_key_the_rules_use_exists() -> None:
     keys = {f"onboarding.{i}" for i in range(1, rules.ONBOARDING_SCREENS + 1)}
-    keys |= set(rules.MENU_LABELS.values()) | {f"mood.{mood}" for mood in moods.MENU_ORDER} | {"coming_soon.vip"}
+    keys |= set(rules.MENU_LABELS.values()) | {f"mood.{mood}" for mood in moods.MENU_ORDER}
     keys |= {f"story.locked.{reason}" for reason in ("vip", "level", "besitos", "relationship", "flags")}
     keys |= {f"settings.{key}" for key in ("menu", "on", "off", "notifications.on", "notifications.off", "language.es",
                                           "language.en", "export", "export.sent", "erase", "erase.ask",
@@ -33,6 +33,13 @@ def test_every_key_the_rules_use_exists() -> None:
              "story.continue", "story.restart", "story.back", "missions.list", "achievements.list",
              "notify.progress", "notify.reminder", "export.caption"}  # fmt: skip
     keys |= {f"reject.{value}" for name, value in vars(JourneyError).items() if name.isupper()}
+    statuses = ("none", "active", "grace", "expired", "refunded")
+    passes = ("yours_already", "unknown", "used", "expired", "plan_gone")
+    keys |= {f"vip.menu.{status}" for status in statuses} | {f"vip.pass.{key}" for key in passes}
+    keys |= {f"notice.vip.pass.{key}" for key in passes} | {"notice.vip.welcome", "notice.vip.renewed"}
+    keys |= {f"notify.vip.{key}" for key in ("reminder", "grace", "expired", "refunded")}
+    keys |= {"vip.buy", "vip.invoice_sent", "vip.welcome", "vip.renewed", "vip.channel.invite", "vip.channel.button",
+             "vip.join.approved", "vip.join.declined", "paysupport"}  # fmt: skip
     assert keys <= catalog("es").keys()
 
 
@@ -42,8 +49,8 @@ def test_every_screen_the_rules_build_renders_in_both_languages() -> None:
 
     state = onboarded()
     screens = [state.screen]
-    for action in ("story", "pick.c01_follow", story.NEXT, "menu", "missions", "achievements", "besitos",
-                   "settings", "export", "settings", "erase"):  # fmt: skip
+    for action in ("story", "pick.c01_follow", story.NEXT, "menu", "missions", "achievements", "besitos", "vip",
+                   "buy.mensual", "settings", "export", "settings", "erase"):  # fmt: skip
         state = play(state, action)
         screens.append(state.screen)
     for screen in screens:
@@ -79,5 +86,6 @@ def test_english_and_unknown_languages() -> None:
 
 def test_callback_data_fits_telegrams_64_bytes() -> None:
     choices = [f"{story.PICK}{c.id}" for f in shipped_content().story.fragments for c in f.choices]
+    choices += [f"{subscription.BUY}{'x' * 24}"]
     longest = max((*rules.ACTIONS, *choices, f"{story.PICK}{'x' * 24}"), key=len)
     assert len(JourneyCB(action=longest, screen=2**31).pack().encode()) <= 64

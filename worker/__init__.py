@@ -11,19 +11,25 @@ from redis.asyncio import Redis
 
 from activities.content import ContentActivities
 from activities.leaderboard import LeaderboardActivities
+from activities.payments import PaymentActivities, TelegramStars
 from activities.projection import ProjectionActivities
 from activities.telegram import TelegramActivities
+from activities.vip_channel import VipChannelActivities
+from infra.settings import EMULATOR_VIP_CHANNEL
 from workflows.journey import JourneyWorkflow
 
 WORKFLOWS: Final[list[type]] = [JourneyWorkflow]
 
 
-def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot) -> list[Callable[..., Any]]:
+def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, *,
+                     vip_channel_id: int | None = EMULATOR_VIP_CHANNEL) -> list[Callable[..., Any]]:  # fmt: skip
     """Every activity the journey runs, bound to the clients the worker built once."""
     projection = ProjectionActivities(pool)
     content = ContentActivities(pool)
     leaderboard = LeaderboardActivities(redis)
     telegram = TelegramActivities(bot, pool)
+    payments = PaymentActivities(TelegramStars(bot), pool, telegram)
+    vip_channel = VipChannelActivities(bot, vip_channel_id, telegram)
     return [
         projection.record_profile,
         projection.append_besitos_ledger,
@@ -37,4 +43,11 @@ def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot) -> list[Callabl
         leaderboard.update_leaderboard,
         telegram.send_notification,
         telegram.send_data_export,
+        payments.send_invoice,
+        payments.record_payment,
+        payments.record_subscription,
+        payments.refund_payment,
+        payments.redeem_vip_pass,
+        vip_channel.open_vip_channel,
+        vip_channel.close_vip_channel,
     ]

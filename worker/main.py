@@ -38,7 +38,11 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     redis = create_redis(settings.redis_dsn)
     bot = create_bot(settings)
     try:
-        worker = build_worker(client, settings.temporal_task_queue, build_activities(pool, redis, bot))
+        worker = build_worker(
+            client,
+            settings.temporal_task_queue,
+            build_activities(pool, redis, bot, vip_channel_id=settings.vip_channel_id),
+        )
         async with worker:
             log.info("worker polling task queue %s on %s", settings.temporal_task_queue, settings.temporal_target)
             await stop.wait()

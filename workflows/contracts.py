@@ -431,6 +431,12 @@ class PassRedemption(BaseModel):
     refusal: Literal["unknown", "used", "expired"] | None = None
 
 
+class RedeemPass(BaseModel):
+    token: str
+    user_id: int
+    at: datetime  # the journey's time: the pass must not have expired by then
+
+
 class SupportRequest(BaseModel):
     """A change to a journey made by staff (an admin in Telegram, support with the CLI), applied once."""
 

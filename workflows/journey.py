@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.content import Content
     from workflows.contracts import (
         AwardBesitos,
+        CloseVipChannel,
         CompleteMission,
         Effect,
         EraseData,
@@ -32,10 +33,19 @@ with workflow.unsafe.imports_passed_through():
         JourneyRequest,
         JourneyState,
         Notify,
+        OpenVipChannel,
+        PassRedemption,
         RecordDecision,
+        RecordPayment,
         RecordReaction,
+        RedeemPass,
+        RefundPayment,
         SaveProfile,
         SaveStoryProgress,
+        SaveSubscription,
+        SendInvoice,
+        SupportReply,
+        SupportRequest,
         UnlockAchievement,
         UpdateLeaderboard,
     )
@@ -67,12 +77,13 @@ class JourneyWorkflow:
     async def run(self, input: JourneyInput) -> None:
         self._publish_search_attributes()
         while True:
-            reminder = await self._until_reminder()
+            alarm = await self._until_alarm()
             try:
-                await workflow.wait_condition(self._has_work, timeout=reminder, timeout_summary="daily reminder")
+                await workflow.wait_condition(self._has_work, timeout=alarm, timeout_summary="reminder or VIP expiry")
             except TimeoutError:
                 if self.content is not None:
-                    self._queue(rules.remind(self.state, self.content, workflow.now()))
+                    self._queue(rules.alarm(self.state, self.content, workflow.now()))
+                    self._publish_search_attributes()
                 continue
             # Carry out effects in order; stop early when a new run is due (a long Postgres outage
             # must not grow this run's history without bound: the new run carries the rest).
@@ -94,8 +105,11 @@ class JourneyWorkflow:
         async with self._lock:
             content = await self._content_for(request.content_version)
             duplicate = rules.is_duplicate(self.state, request)
+            redemption = None
+            if request.kind == "redeem" and not duplicate:
+                redemption = await self._redeem_pass(request, content)
             try:
-                decision = rules.decide(self.state, request, workflow.now(), content)
+                decision = rules.decide(self.state, request, workflow.now(), content, redemption)
             except rules.Rejection as rejection:
                 # Validators are skipped on replay and for updates re-applied after a reset: refuse
                 # the Update here too, never fail the workflow task.
@@ -113,6 +127,29 @@ class JourneyWorkflow:
         loaded = self.content if self._content_version >= request.content_version else None
         try:
             rules.validate(self.state, request, loaded)
+        except rules.Rejection as rejection:
+            raise ApplicationError(str(rejection), type=rejection.kind, non_retryable=True) from None
+
+    @workflow.update(name="Support")
+    async def support(self, request: SupportRequest) -> SupportReply:
+        """A change made by staff (a refund, ...): applied once per ``request_id``, audited by the caller."""
+        async with self._lock:
+            content = await self._content_for(self.state.content_version)
+            try:
+                outcome = rules.support(self.state, request, workflow.now(), content)
+            except rules.Rejection as rejection:
+                raise ApplicationError(str(rejection), type=rejection.kind, non_retryable=True) from None
+            if outcome.duplicate:
+                return SupportReply(ok=True, message=outcome.message, duplicate=True)
+            self.state = outcome.state
+            self._queue(outcome.effects)
+            self._publish_search_attributes()
+            return SupportReply(ok=True, message=outcome.message)
+
+    @support.validator
+    def validate_support(self, request: SupportRequest) -> None:
+        try:
+            rules.validate_support(self.state, request)
         except rules.Rejection as rejection:
             raise ApplicationError(str(rejection), type=rejection.kind, non_retryable=True) from None
 
@@ -153,14 +190,30 @@ class JourneyWorkflow:
         assert self.content is not None
         return self.content
 
-    async def _until_reminder(self) -> timedelta | None:
-        """Time until the next daily reminder is due, or None when there is none to send."""
-        if self.state.stage != "active" or not self.state.preferences.notifications or not self.state.content_version:
+    async def _until_alarm(self) -> timedelta | None:
+        """Time until the journey must wake on its own (reminder, VIP event), or None for never."""
+        if self.state.stage != "active" or not self.state.content_version:
             return None
         async with self._lock:
             content = await self._content_for(self.state.content_version)
-        due = rules.next_reminder(self.state, content, workflow.now())
+        due = rules.next_alarm(self.state, content, workflow.now())
         return None if due is None else max(due - workflow.now(), timedelta(seconds=1))
+
+    async def _redeem_pass(self, request: JourneyRequest, content: Content) -> PassRedemption:
+        """Claim a VIP pass in Postgres (one use, expiring); the claim is the user's even if this task is retried."""
+        try:
+            rules.validate(self.state, request, content)
+        except rules.Rejection as rejection:
+            raise ApplicationError(str(rejection), type=rejection.kind, non_retryable=True) from None
+        redemption: PassRedemption = await workflow.execute_activity(
+            "redeem_vip_pass",
+            RedeemPass(token=request.action, user_id=self.state.user_id, at=workflow.now()),
+            result_type=PassRedemption,
+            start_to_close_timeout=PROJECTION_TIMEOUT,
+            retry_policy=CONTENT_RETRY,
+            summary=f"redeem a VIP pass for journey {self.state.user_id}",
+        )
+        return redemption
 
     async def _carry_out(self, effect: Effect) -> None:
         leaderboard = isinstance(effect, UpdateLeaderboard) and not effect.remove
@@ -208,4 +261,10 @@ _ACTIVITY_FOR: Final[dict[type[Any], str]] = {
     Notify: "send_notification",
     ExportData: "send_data_export",
     EraseData: "erase_personal_data",
+    SendInvoice: "send_invoice",
+    RecordPayment: "record_payment",
+    SaveSubscription: "record_subscription",
+    RefundPayment: "refund_payment",
+    OpenVipChannel: "open_vip_channel",
+    CloseVipChannel: "close_vip_channel",
 }

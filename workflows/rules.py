@@ -30,6 +30,7 @@ from workflows.contracts import (
     RecordReaction,
     SaveProfile,
     Screen,
+    SupportRequest,
     UpdateLeaderboard,
 )
 from workflows.days import local_day, next_local_time
@@ -194,7 +195,8 @@ def decide(state: JourneyState, request: JourneyRequest, now: datetime, content:
         screen = subscription.redeem(turn, redemption)
         if state.stage == "onboarding":
             # The pass is theirs already; the introduction goes on where it was.
-            screen = _onboarding_screen(state).model_copy(update={"notices": [Notice(key=f"notice.{screen.key}")]})
+            notice = Notice(key=f"notice.{screen.key}", params=screen.params)
+            screen = _onboarding_screen(state).model_copy(update={"notices": [notice]})
     elif state.stage == "new":
         state.stage = "onboarding"
         state.onboarding_step = 1
@@ -400,6 +402,43 @@ def remind(state: JourneyState, content: Content, now: datetime) -> list[Effect]
     )
     key = f"journey-{state.user_id}:reminder:{today.isoformat()}"
     return [Notify(user_id=state.user_id, idempotency_key=key, language=state.language, screen=screen)]
+
+
+@dataclass
+class SupportOutcome:
+    state: JourneyState
+    message: str
+    effects: list[Effect] = field(default_factory=list)
+    duplicate: bool = False
+
+
+def validate_support(state: JourneyState, request: SupportRequest) -> None:
+    if f"support:{request.request_id}" in state.recent_deliveries:
+        return
+    if request.user_id != state.user_id:
+        raise Rejection(JourneyError.FOREIGN_USER, "this journey belongs to another user")
+    if state.stage == "erased":
+        raise Rejection(JourneyError.ERASED, "this journey was erased at the user's request")
+    if request.action == "refund" and not any(c.charge_id == request.charge_id
+                                              for c in state.subscription.charges):  # fmt: skip
+        raise Rejection(JourneyError.SUPPORT_REFUSED, f"no Stars payment {request.charge_id!r} for this user")
+
+
+def support(state: JourneyState, request: SupportRequest, now: datetime, content: Content) -> SupportOutcome:
+    """Apply a staff change once per request id; refused changes raise ``Rejection`` and change nothing."""
+    delivery = f"support:{request.request_id}"
+    if delivery in state.recent_deliveries:
+        return SupportOutcome(state=state, message="already applied", duplicate=True)
+    validate_support(state, request)
+    state = state.model_copy(deep=True)
+    state.recent_deliveries = [*state.recent_deliveries, delivery][-RECENT_UPDATE_WINDOW:]
+    turn = Turn(state=state, content=content, now=now, cause=delivery)
+    subscription.tick(turn)
+    try:
+        message = subscription.refund(turn, request.charge_id, request.actor, request.reason)
+    except subscription.SubscriptionRejection as rejection:
+        raise Rejection(rejection.kind, str(rejection)) from None
+    return SupportOutcome(state=state, message=message, effects=turn.effects)
 
 
 def next_alarm(state: JourneyState, content: Content, now: datetime) -> datetime | None:

@@ -1,0 +1,3 @@
+DROP TABLE vip_passes;
+DROP TABLE payments;
+DROP TABLE subscriptions;
