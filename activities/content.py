@@ -19,7 +19,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from workflows.consistency import score_text
-from workflows.content import Content, content_problems
+from workflows.content import Content, Vip, content_problems
 
 SHIPPED_CONTENT: Final = Path(__file__).resolve().parent.parent / "content" / "diana.yaml"
 CONTENT_MISSING: Final = "ContentMissing"
@@ -72,13 +72,20 @@ def read_content_file(path: Path) -> CheckedContent:
     return parse_content(text)
 
 
+# The active version: the one activated last.
+_ACTIVE: Final = "FROM content_versions WHERE activated_at IS NOT NULL ORDER BY activated_at DESC, version DESC LIMIT 1"
+
+
 async def active_content(pool: asyncpg.Pool | asyncpg.Connection) -> tuple[int, str | None]:
     """The version journeys should play now (0: none activated yet) and its time zone."""
-    row = await pool.fetchrow(
-        "SELECT version, document->'calendar'->>'timezone' AS timezone FROM content_versions "
-        "WHERE activated_at IS NOT NULL ORDER BY activated_at DESC, version DESC LIMIT 1"
-    )
+    row = await pool.fetchrow(f"SELECT version, document->'calendar'->>'timezone' AS timezone {_ACTIVE}")
     return (int(row["version"]), row["timezone"]) if row is not None else (0, None)
+
+
+async def active_vip(pool: asyncpg.Pool | asyncpg.Connection) -> Vip | None:
+    """The VIP plans of the active content (for admins making passes), or None before any activation."""
+    section = await pool.fetchval(f"SELECT document->'vip' {_ACTIVE}")
+    return Vip.model_validate_json(section) if section else None
 
 
 async def active_version(pool: asyncpg.Pool | asyncpg.Connection) -> int:

@@ -7,7 +7,7 @@ from aiogram import Dispatcher, F
 from aiogram.enums import ChatType
 from redis.asyncio import Redis
 
-from bot import community, conversation, fallback, navigation, ranking, start
+from bot import community, conversation, fallback, navigation, ranking, start, vip
 from bot.journeys import Journeys
 from bot.middlewares import UserSerialisation
 from infra.settings import Settings
@@ -19,8 +19,9 @@ def build_dispatcher(journeys: Journeys, *, settings: Settings, pool: asyncpg.Po
     # Journeys live in the private chat with Diana: a root filter here gates every router's messages
     # (channel posts and joins arrive as callback queries and chat_member updates, not messages).
     dispatcher.message.filter(F.chat.type == ChatType.PRIVATE)
-    # Order matters: community (admin commands, channel buttons) and ranking before the journey's
+    # Order matters: VIP (payments, passes, the VIP channel), community (admin commands, channel
+    # buttons) and ranking before the journey's
     # own buttons, commands before free text, fallback last.
-    dispatcher.include_routers(community.router, start.router, ranking.router, navigation.router,
+    dispatcher.include_routers(vip.router, community.router, start.router, ranking.router, navigation.router,
                                conversation.router, fallback.router)  # fmt: skip
     return dispatcher

@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from temporalio.service import RPCError
 
+from bot.admins import admin_only
 from bot.callbacks import ReactionCB
 from bot.journeys import JourneyRejected, Journeys
 from bot.replies import journey_request
@@ -111,16 +112,9 @@ async def publish(message: Message, command: CommandObject, bot: Bot, settings: 
     """/publicar <texto>: an admin posts to the community channel, with reaction buttons."""
     assert message.from_user is not None
     language = language_of(message.from_user.language_code)
-    admin = message.from_user.id in settings.admin_ids
-    text = (command.args or "").strip()
-    if not admin:
-        await pool.execute(
-            "INSERT INTO audit_log (actor, action, subject, reason) VALUES ($1, 'publish refused', NULL, $2)",
-            f"user:{message.from_user.id}",
-            "not an admin",
-        )
-        await message.answer(t("admin.refused", language))
+    if not await admin_only(message, settings, pool, "publish"):
         return
+    text = (command.args or "").strip()
     if not text or len(text) > MAX_POST_LENGTH or not settings.community_channel_ids:
         await message.answer(t("admin.publish.usage", language, limit=MAX_POST_LENGTH))
         return

@@ -10,22 +10,25 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from bot.content_version import ActiveContent
-from workflows.contracts import JourneyError, JourneyInput, JourneyReply, JourneyRequest
+from workflows.contracts import JourneyError, JourneyInput, JourneyReply, JourneyRequest, SupportReply, SupportRequest
 from workflows.journey import JourneyWorkflow, journey_id
 
 REJECTIONS: Final = frozenset(
     {JourneyError.UNKNOWN_ACTION, JourneyError.STALE_SCREEN, JourneyError.FOREIGN_USER, JourneyError.NOT_STARTED,
-     JourneyError.INVALID_INPUT, JourneyError.ERASED}
+     JourneyError.INVALID_INPUT, JourneyError.ERASED, JourneyError.INVOICE_STALE, JourneyError.INVOICE_FOREIGN,
+     JourneyError.PLAN_GONE, JourneyError.ALREADY_PAID, JourneyError.SUPPORT_REFUSED}
 )  # fmt: skip
 INTERACT: Final = "Interact"
+SUPPORT: Final = "Support"
 
 
 class JourneyRejected(Exception):
     """The journey refused the update; nothing changed. ``kind`` is a ``JourneyError`` name."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, message: str = "") -> None:
         super().__init__(kind)
         self.kind = kind
+        self.message = message
 
 
 class Journeys:
@@ -80,9 +83,27 @@ class Journeys:
             raise _rejection(failure) from None
         return reply
 
+    async def support(self, request: SupportRequest) -> SupportReply:
+        """A staff change to an existing journey, applied once per ``request_id``.
+
+        :raises JourneyRejected: the journey refused it (unknown charge, erased journey, no such journey).
+        """
+        handle = self.client.get_workflow_handle(journey_id(request.user_id))
+        try:
+            reply: SupportReply = await handle.execute_update(
+                SUPPORT, request, id=f"support-{request.request_id}", result_type=SupportReply
+            )
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                raise JourneyRejected(JourneyError.NOT_STARTED, f"user {request.user_id} has no journey") from None
+            raise
+        except WorkflowUpdateFailedError as failure:
+            raise _rejection(failure) from None
+        return reply
+
 
 def _rejection(failure: WorkflowUpdateFailedError) -> Exception:
     cause = failure.cause
     if isinstance(cause, ApplicationError) and cause.type in REJECTIONS:
-        return JourneyRejected(cause.type)
+        return JourneyRejected(cause.type, cause.message)
     return failure

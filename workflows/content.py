@@ -142,7 +142,8 @@ class Plan(_Strict):
 
 
 class Vip(_Strict):
-    plans: tuple[Plan, ...] = Field(min_length=1)
+    # Content stored before VIP existed has none: it still loads (live journeys may play it), sells nothing.
+    plans: tuple[Plan, ...] = ()
     # Days before expiry on which the user is reminded to renew.
     reminder_days_before: tuple[int, ...] = (3, 1)
     # Days after expiry during which the perks continue and a renewal still extends the old expiry.
@@ -150,7 +151,7 @@ class Vip(_Strict):
     # An admin's VIP pass can be redeemed for this many days after it is made.
     pass_valid_days: int = Field(default=7, ge=1, le=90)
     # Where a user standing in a VIP fragment goes back to when VIP ends.
-    story_return: Code
+    story_return: Code | None = None
 
     @cached_property
     def plans_by_code(self) -> dict[str, Plan]:
@@ -161,7 +162,7 @@ class Content(_Strict):
     version: str = Field(min_length=1, max_length=64)
     calendar: Calendar = Calendar()
     community: Community = Community()
-    vip: Vip
+    vip: Vip = Vip()
     story: Story
     missions: tuple[Goal, ...]
     achievements: tuple[Goal, ...]
@@ -279,11 +280,14 @@ def content_problems(content: Content) -> list[str]:
             # One line per stranding fragment (its first such state), so the author sees them all at once.
             stranded.add(fragment_id)
 
+    if not content.vip.plans:
+        problems.append("the content must sell at least one VIP plan (vip.plans)")
     plan_codes = [plan.code for plan in content.vip.plans]
     problems += [f"plan code {c!r} is used twice" for c in sorted({c for c in plan_codes if plan_codes.count(c) > 1})]
     problems += [f"VIP reminder {d} days before expiry is longer than the shortest plan"
-                 for d in content.vip.reminder_days_before if d >= min(plan.days for plan in content.vip.plans)]  # fmt: skip
-    back = story.by_id.get(content.vip.story_return)
+                 for d in content.vip.reminder_days_before
+                 if d >= min((plan.days for plan in content.vip.plans), default=d + 1)]  # fmt: skip
+    back = story.by_id.get(content.vip.story_return or "")
     if back is None or back.vip:
         problems.append(f"vip.story_return {content.vip.story_return!r} must be a fragment open to free users")
     for kind, goals in (("mission", content.missions), ("achievement", content.achievements)):

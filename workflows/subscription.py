@@ -246,7 +246,7 @@ def end(turn: Turn, status: str) -> None:
     save(turn)
     turn.effects.append(CloseVipChannel(user_id=state.user_id, reason=status))
     fragment = turn.content.story.by_id.get(state.story.fragment_id or "")
-    if fragment is not None and fragment.vip:
+    if fragment is not None and fragment.vip and turn.content.vip.story_return is not None:
         # VIP chapters are closed now: back to the fork where the free paths go on.
         state.story.fragment_id = turn.content.vip.story_return
         save_progress(turn)
