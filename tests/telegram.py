@@ -8,6 +8,31 @@ from typing import Any
 import aiohttp
 
 
+async def control(session: aiohttp.ClientSession, method: str, url: str, body: dict[str, Any] | None = None) -> Any:
+    """Call the emulator's control API; its ``result``, or AssertionError with Telegram's description."""
+    async with session.request(method, url, json=body) as response:
+        answer: dict[str, Any] = await response.json()
+    if not answer["ok"]:
+        raise AssertionError(f"control API refused {method} {url}: {answer}")
+    return answer["result"]
+
+
+async def redeliver(session: aiohttp.ClientSession, base_url: str, update_id: int) -> dict[str, Any]:
+    """Have the emulator deliver update ``update_id`` again, same id, as Telegram does with one it thinks lost.
+
+    Returns ``{"update_id", "type"}``; the copy is delivered next, even if the bot's offset is already past it.
+    """
+    result: dict[str, Any] = await control(session, "POST", f"{base_url}/control/updates/{update_id}/redeliver")
+    return result
+
+
+async def payments(session: aiohttp.ClientSession, base_url: str) -> list[dict[str, Any]]:
+    """Every charge, oldest first: ``{"telegram_payment_charge_id", "provider_payment_charge_id", "user_id",
+    "currency", "total_amount", "invoice_payload", "date", "refunded", "refunded_at"}``."""
+    charges: list[dict[str, Any]] = await control(session, "GET", f"{base_url}/control/payments")
+    return charges
+
+
 class EmulatedUser:
     def __init__(self, session: aiohttp.ClientSession, base_url: str, user_id: int, *, first_name: str = "Ana",
                  language_code: str = "es", username: str | None = None) -> None:  # fmt: skip
@@ -20,11 +45,8 @@ class EmulatedUser:
         self.seen = 0
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        async with self.session.post(self.base_url + path, json=body) as response:
-            answer: dict[str, Any] = await response.json()
-        if not answer["ok"]:
-            raise AssertionError(f"control API refused {path}: {answer}")
-        return answer["result"]  # type: ignore[no-any-return]
+        result: dict[str, Any] = await control(self.session, "POST", self.base_url + path, body)
+        return result
 
     async def send(self, text: str) -> dict[str, Any]:
         return await self._post(f"/control/users/{self.user_id}/messages", {"text": text, **self.profile})
@@ -35,13 +57,34 @@ class EmulatedUser:
                 **self.profile}  # fmt: skip
         return await self._post(f"/control/users/{self.user_id}/press", body)
 
-    async def join(self, chat_id: int) -> dict[str, Any]:
-        """Join a channel: ``{"update_id": int | None, "status": "member"}`` (None: no update was created)."""
-        return await self._post(f"/control/users/{self.user_id}/join", {"chat_id": chat_id, **self.profile})
+    async def join(self, chat_id: int, invite_link: str | None = None) -> dict[str, Any]:
+        """Join a channel, through ``invite_link`` if given: ``{"update_id": int | None, "status"}``.
+
+        ``status`` is "member", or "pending" for a link that creates a join request (``update_id``: the
+        chat_join_request update). ``update_id`` None: no update was created. A join Telegram refuses
+        (banned, revoked, expired or used-up link, private channel without a link) raises AssertionError
+        naming the reason, e.g. ``INVITE_HASH_EXPIRED``.
+        """
+        body = {"chat_id": chat_id, **self.profile, **({"invite_link": invite_link} if invite_link else {})}
+        return await self._post(f"/control/users/{self.user_id}/join", body)
 
     async def leave(self, chat_id: int) -> dict[str, Any]:
         """Leave a channel: ``{"update_id": int | None, "status": "left"}``."""
         return await self._post(f"/control/users/{self.user_id}/leave", {"chat_id": chat_id, **self.profile})
+
+    async def pay(self, *, message_id: int | None = None, invoice_link: str | None = None,
+                  payload: str | None = None, currency: str = "XTR", total_amount: int | None = None
+                  ) -> dict[str, Any]:  # fmt: skip
+        """Pay an invoice: the one in message ``message_id`` of the private chat, the one behind ``invoice_link``,
+        or a forged ``payload`` of ``total_amount`` in ``currency`` (give exactly one of the three).
+
+        Returns once the bot answered the pre-checkout query or its time ran out: ``{"pre_checkout_query_id",
+        "answered", "ok", "error_message", "telegram_payment_charge_id", "update_id"}``, the last two null
+        unless the payment went through (``update_id``: the successful_payment message's update).
+        """
+        body: dict[str, Any] = {"message_id": message_id, "invoice_link": invoice_link, "payload": payload,
+                                "currency": currency, "total_amount": total_amount, **self.profile}  # fmt: skip
+        return await self._post(f"/control/users/{self.user_id}/pay", body)
 
     async def callback_answer(self, callback_query_id: str, *, within: float = 20.0) -> dict[str, Any]:
         """The bot's answer to a press (``text``, ``show_alert``, ``url``, ``cache_time``), once it has answered."""

@@ -2,41 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import asyncpg
-import pytest
 from aiogram import Bot
 from redis.asyncio import Redis
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from bot.content_version import ActiveContent
 from bot.journeys import Journeys
-from infra import stack
 from infra.emulator import BotAPIEmulator
 from tests.helpers import eventually, new_user_id, request, shipped_content
 from worker import WORKFLOWS, build_activities
 from workflows.contracts import JourneyInput
 from workflows.days import local_day, next_local_time
 from workflows.journey import JourneyWorkflow, journey_id
-from workflows.search_attributes import KEYS
-
-
-@pytest.fixture
-async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping_v2(
-        dev_server_existing_path=str(stack.temporal_binary()),
-        data_converter=pydantic_data_converter,
-        search_attributes=list(KEYS.values()),
-        dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
-    )
-    try:
-        yield env
-    finally:
-        await env.shutdown()
 
 
 async def test_a_user_who_stays_away_is_reminded_once_a_day(

@@ -8,10 +8,12 @@ is built from aiogram's own types, so it always parses.
 Besides private chats it knows community channels (the bot is their administrator): by default
 ``Diana · Comunidad`` (-1001000000001, @diana_comunidad). The bot posts there as Telegram does
 (``chat.type`` "channel", ``sender_chat`` set, no ``from``), users press buttons on channel posts,
-join and leave. ``chat_member`` updates are only created when the bot asked for them in
-``allowed_updates`` (getUpdates or setWebhook), like Telegram: a join made before that is never
-delivered. Documents uploaded with ``sendDocument`` are kept, readable with ``getFile`` and
-``/file/bot<token>/<file_path>``.
+join (by themselves or through the bot's invite links, maybe as join requests) and leave; the bot
+bans and unbans (:mod:`infra.emulator.access`). ``chat_member`` updates are only created when the bot
+asked for them in ``allowed_updates`` (getUpdates or setWebhook), like Telegram: a join made before
+that is never delivered. Documents uploaded with ``sendDocument`` are kept, readable with ``getFile``
+and ``/file/bot<token>/<file_path>``. Invoices are paid, pre-checked, refunded and listed as Star
+transactions (:mod:`infra.emulator.payments`).
 
 The control API (``/control/...``) lets a test or a person act as users, read each chat's
 transcript and make the next calls fail with 429 or 5xx. Each answer is ``{"ok": true, "result": ...}``
@@ -21,20 +23,31 @@ or Telegram's error shape:
 - ``POST /control/users/{user_id}/press`` {"message_id", "callback_data", "chat_id"?, "forge"?, profile...}: the user
   presses a button, in their private chat or (with ``chat_id``) on a channel post; result
   ``{"update_id", "callback_query_id"}``.
-- ``POST /control/users/{user_id}/join`` and ``.../leave`` {"chat_id", profile...}: membership of a channel;
-  result ``{"update_id": int | null, "status": "member" | "left"}``, ``update_id`` null when Telegram would
-  send no update (no change, or the bot did not ask for ``chat_member``).
+- ``POST /control/users/{user_id}/join`` {"chat_id", "invite_link"?, profile...} and ``.../leave`` {"chat_id",
+  profile...}: membership of a channel; result ``{"update_id": int | null, "status": "member" | "pending" |
+  "left" | "kicked"}``, ``update_id`` null when Telegram would send no update (no change, or the bot did not ask
+  for ``chat_member``); ``pending``: a join request, ``update_id`` its ``chat_join_request`` update. A join
+  Telegram would refuse (banned user, revoked, expired or used-up link, private channel without a link) is a
+  400 whose description says why.
+- ``POST /control/users/{user_id}/pay``: the user pays an invoice (see :mod:`infra.emulator.payments`);
+  ``GET /control/payments``: every charge and whether it was refunded.
 - ``POST /control/users/{user_id}/block``: the user blocks the bot.
-- ``POST /control/channels`` {"chat_id", "title", "username"?}: a new (or renamed) channel; result its Chat.
+- ``POST /control/channels`` {"chat_id", "title", "username"?, "private"?}: a new (or renamed) channel; result its
+  Chat. A private channel has no username and is joined only through an invite link.
 - ``GET /control/callbacks/{callback_query_id}?wait=seconds``: one pressed button and the bot's answer:
   ``{"id", "user_id", "chat_id", "message_id", "data", "answered", "answer": null | {"text", "show_alert",
   "url", "cache_time"}}``; ``wait`` holds the request until the query is answered. Toasts are private to the
   user who pressed, so this is where they are read; private chats also get a ``callback_answer`` transcript
   entry, channel transcripts never do.
 - ``GET /control/chats/{chat_id}/transcript?after=seq&wait=seconds`` and ``.../messages``: what a chat shows.
-  Transcript kinds: ``user_message``, ``user_press``, ``user_join``, ``user_leave``, ``bot_message``,
-  ``bot_edit``, ``bot_delete``, ``bot_document`` (with ``file_name``, ``mime_type``, ``file_size``,
-  ``file_id``, ``document_text``: the bytes as UTF-8, null when they are not text) and ``callback_answer``.
+  Transcript kinds: ``user_message``, ``user_press``, ``bot_message``, ``bot_edit``, ``bot_delete``,
+  ``bot_document`` (with ``file_name``, ``mime_type``, ``file_size``, ``file_id``, ``document_text``: the bytes
+  as UTF-8, null when they are not text), ``callback_answer``; payments in the private chat: ``bot_invoice``,
+  ``pre_checkout_answer``, ``user_payment``, ``bot_refund``; membership in the channel: ``user_join`` (with
+  ``invite_link``, ``approved``), ``user_leave``, ``user_join_request``, ``bot_approve_join_request``,
+  ``bot_decline_join_request``, ``bot_ban`` (with ``until_date``), ``bot_unban``, ``bot_remove``.
+- ``POST /control/updates/{update_id}/redeliver``: the update again, same id (see :meth:`BotAPIEmulator.redeliver`);
+  result ``{"update_id", "type"}``.
 - ``POST /control/faults`` / ``DELETE /control/faults``, ``GET /control/calls``, ``GET /control/updates``.
 """
 
@@ -42,6 +55,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import logging
 import mimetypes
@@ -59,10 +73,6 @@ from aiogram.types import (
     CallbackQuery,
     Chat,
     ChatFullInfo,
-    ChatMemberAdministrator,
-    ChatMemberLeft,
-    ChatMemberMember,
-    ChatMemberUpdated,
     Document,
     Message,
     MessageEntity,
@@ -71,14 +81,28 @@ from aiogram.types import (
 )
 from aiohttp import web
 
+from infra.emulator.access import Access
+from infra.emulator.common import (
+    BOT_ID,
+    BOT_USERNAME,
+    QUERY_TOO_OLD,
+    Handler,
+    bot_user,
+    buttons_of,
+    error_response,
+    int_param,
+    json_body,
+    not_found,
+    ok_response,
+    profile_of,
+)
 from infra.emulator.markup import MAX_CALLBACK_ANSWER, BadRequest, check_caption, check_reply_markup, check_text
+from infra.emulator.payments import PRE_CHECKOUT_TIMEOUT, Payments
 
 log = logging.getLogger("diana.emulator")
 
-BOT_ID: Final = 100000001
 SECRET_TOKEN: Final = re.compile(r"[A-Za-z0-9_-]{1,256}")
 UPDATE_ID_EPOCH_MS: Final = 1_767_225_600_000  # 2026-01-01
-BOT_USERNAME: Final = "diana_emulated_bot"
 UPDATE_TYPES: Final = ("message", "edited_message", "callback_query", "pre_checkout_query", "my_chat_member",
                        "chat_member", "chat_join_request", "channel_post", "message_reaction")  # fmt: skip
 # Complex parameters arrive JSON-encoded in query strings and forms.
@@ -94,8 +118,8 @@ CHANNEL_ID: Final = -1001000000001
 CHANNEL_TITLE: Final = "Diana · Comunidad"
 CHANNEL_USERNAME: Final = "diana_comunidad"
 CHANNEL_USERNAME_RULE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,30}[A-Za-z0-9]")
-
-Handler = Callable[[dict[str, Any]], Awaitable[Any]]
+# Built updates kept for redelivery (POST /control/updates/{update_id}/redeliver).
+UPDATE_HISTORY: Final = 10_000
 
 
 @dataclass
@@ -108,13 +132,20 @@ class Fault:
 
 @dataclass
 class ChatLog:
-    """One chat as both sides see it: current messages, the ordered transcript and (channels) members."""
+    """One chat as both sides see it: current messages, the ordered transcript and (channels) members.
+
+    A channel also keeps its bans' ``until_date`` (0: forever), its pending join requests (user id to the
+    invite link used) and whether it is ``invite_only`` (joined only through an invite link).
+    """
 
     chat: dict[str, Any]
     messages: dict[int, dict[str, Any]] = field(default_factory=dict)
     transcript: list[dict[str, Any]] = field(default_factory=list)
     next_message_id: int = 1
     members: dict[int, str] = field(default_factory=dict)
+    banned_until: dict[int, int] = field(default_factory=dict)
+    join_requests: dict[int, str | None] = field(default_factory=dict)
+    invite_only: bool = False
 
     @property
     def is_channel(self) -> bool:
@@ -145,10 +176,15 @@ class StoredFile:
 class BotAPIEmulator:
     """In-memory Telegram for one bot. Start with :meth:`start`, stop with :meth:`stop`."""
 
-    def __init__(self, *, token: str | None = None, first_update_id: int | None = None) -> None:
+    def __init__(self, *, token: str | None = None, first_update_id: int | None = None,
+                 pre_checkout_timeout: float = PRE_CHECKOUT_TIMEOUT) -> None:  # fmt: skip
         # None accepts any well-formed token, as a stand-in for "the bot's own token".
         self.token = token
         self.updates: list[dict[str, Any]] = []
+        # Every update built (the newest UPDATE_HISTORY), by id; and the redelivered ones no getUpdates
+        # has handed out yet, which an offset already past them must not drop.
+        self.history: dict[int, dict[str, Any]] = {}
+        self.redelivered: set[int] = set()
         # Like Telegram, update ids only ever grow, also across emulator restarts: journeys
         # de-duplicate by update id, so a restarted emulator must not hand out old ids again.
         self.next_update_id = first_update_id or _fresh_update_id()
@@ -182,7 +218,6 @@ class BotAPIEmulator:
             "sendDocument": self._send_document,
             "getFile": self._get_file,
             "getChat": self._get_chat,
-            "getChatMember": self._get_chat_member,
             "editMessageText": self._edit_message_text,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
             "deleteMessage": self._delete_message,
@@ -194,6 +229,12 @@ class BotAPIEmulator:
             "close": self._close,
             "logOut": self._close,
         }
+        # Parts with their own methods and control routes.
+        self.payments = Payments(self, pre_checkout_timeout=pre_checkout_timeout)
+        self.access = Access(self)
+        for part in (self.payments, self.access):
+            self._methods.update(part.methods())
+            part.add_routes(self.app.router)
 
     # Lifecycle -------------------------------------------------------------------------------------------
 
@@ -216,7 +257,7 @@ class BotAPIEmulator:
     async def stop(self) -> None:
         # Release long polls at once, so the server does not wait out their timeouts.
         self._closing = True
-        await self._notify()
+        await self.notify()
         if self._webhook_task:
             try:
                 await asyncio.wait_for(self._webhook_task, timeout=2)
@@ -232,8 +273,6 @@ class BotAPIEmulator:
         app.router.add_post("/control/users/{user_id}/messages", self._control_send_text)
         app.router.add_post("/control/users/{user_id}/press", self._control_press)
         app.router.add_post("/control/users/{user_id}/block", self._control_block)
-        app.router.add_post("/control/users/{user_id}/join", self._control_join)
-        app.router.add_post("/control/users/{user_id}/leave", self._control_leave)
         app.router.add_post("/control/channels", self._control_add_channel)
         app.router.add_get("/control/callbacks/{callback_query_id}", self._control_callback)
         app.router.add_get("/control/chats/{chat_id}/transcript", self._control_transcript)
@@ -242,6 +281,7 @@ class BotAPIEmulator:
         app.router.add_delete("/control/faults", self._control_clear_faults)
         app.router.add_get("/control/calls", self._control_calls)
         app.router.add_get("/control/updates", self._control_updates)
+        app.router.add_post("/control/updates/{update_id}/redeliver", self._control_redeliver)
         return app
 
     # The Bot API -----------------------------------------------------------------------------------------
@@ -249,29 +289,31 @@ class BotAPIEmulator:
     async def _bot_api(self, request: web.Request) -> web.Response:
         token, method = request.match_info["token"], request.match_info["method"]
         if not self._token_ok(token):
-            return _error(401, "Unauthorized")
+            return error_response(401, "Unauthorized")
         handler = next((h for name, h in self._methods.items() if name.lower() == method.lower()), None)
         if handler is None:
             self.calls.append({"method": method, "ok": False, "error_code": 404})
-            return _error(404, "Not Found: method not found")
+            return error_response(404, "Not Found: method not found")
         try:
             params = await _read_params(request)
         except BadRequest as bad:
-            return _error(bad.error_code, bad.description)
+            return error_response(bad.error_code, bad.description)
         fault = self._take_fault(method)
         if fault is not None:
             self.calls.append({"method": method, "ok": False, "error_code": fault.error_code})
             if fault.error_code == 429:
-                return _error(429, f"Too Many Requests: retry after {fault.retry_after}",
+                return error_response(429, f"Too Many Requests: retry after {fault.retry_after}",
                               {"retry_after": fault.retry_after})  # fmt: skip
-            return _error(fault.error_code, "Internal Server Error" if fault.error_code == 500 else "Bad Gateway")
+            return error_response(
+                fault.error_code, "Internal Server Error" if fault.error_code == 500 else "Bad Gateway"
+            )
         try:
             result = await handler(params)
         except BadRequest as bad:
             self.calls.append({"method": method, "ok": False, "error_code": bad.error_code, "error": bad.description})
-            return _error(bad.error_code, bad.description)
+            return error_response(bad.error_code, bad.description)
         self.calls.append({"method": method, "ok": True})
-        return web.json_response({"ok": True, "result": result})
+        return ok_response(result)
 
     def _token_ok(self, token: str) -> bool:
         if self.token is not None:
@@ -298,9 +340,9 @@ class BotAPIEmulator:
         if self.webhook is not None:
             raise BadRequest("Conflict: can't use getUpdates method while webhook is active; use deleteWebhook "
                              "to delete the webhook first", 409)  # fmt: skip
-        offset = _int(params, "offset", 0)
-        limit = _int(params, "limit", 100)
-        timeout = _int(params, "timeout", 0)
+        offset = int_param(params, "offset", 0)
+        limit = int_param(params, "limit", 100)
+        timeout = int_param(params, "timeout", 0)
         if not 1 <= limit <= 100:
             limit = min(max(limit, 1), 100)
         if "allowed_updates" in params:
@@ -323,7 +365,9 @@ class BotAPIEmulator:
                     pending = self._pending()
                     left = deadline - time.monotonic()
                     if pending or left <= 0 or self._closing:
-                        return pending[:limit]
+                        handed = pending[:limit]
+                        self.redelivered.difference_update(u["update_id"] for u in handed)
+                        return handed
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._changed.wait(), timeout=min(left, 0.5))
         finally:
@@ -334,7 +378,7 @@ class BotAPIEmulator:
         if offset < 0:
             self.updates = self.updates[offset:]
         else:
-            self.updates = [u for u in self.updates if u["update_id"] >= offset]
+            self.updates = [u for u in self.updates if u["update_id"] >= offset or u["update_id"] in self.redelivered]
 
     def _pending(self) -> list[dict[str, Any]]:
         return [u for u in self.updates if _allowed(u, self.allowed_updates)]
@@ -351,17 +395,19 @@ class BotAPIEmulator:
             raise BadRequest("Bad Request: secret token contains unallowed characters")
         if str(params.get("drop_pending_updates", "")).lower() == "true":
             self.updates = []
+            self.redelivered.clear()
         # Like Telegram: without allowed_updates, the previous choice stays.
         allowed = params["allowed_updates"] if "allowed_updates" in params else self.allowed_updates
         self.allowed_updates = allowed or None
         self.webhook = {"url": url, "secret_token": secret, "allowed_updates": allowed or None, "last_error": None}
-        await self._notify()
+        await self.notify()
         return True
 
     async def _delete_webhook(self, params: dict[str, Any]) -> bool:
         self.webhook = None
         if str(params.get("drop_pending_updates", "")).lower() == "true":
             self.updates = []
+            self.redelivered.clear()
         return True
 
     async def _get_webhook_info(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -374,7 +420,7 @@ class BotAPIEmulator:
                 info["last_error_date"], info["last_error_message"] = self.webhook["last_error"]
         return info
 
-    def _chat_id(self, params: dict[str, Any]) -> int:
+    def chat_id_of(self, params: dict[str, Any]) -> int:
         """``chat_id`` as a number, or a channel's ``@username`` as Telegram also accepts."""
         raw = params.get("chat_id")
         if raw is None or raw == "":
@@ -390,8 +436,8 @@ class BotAPIEmulator:
         except (TypeError, ValueError):
             raise BadRequest("Bad Request: chat not found") from None
 
-    def _chat_for_bot(self, params: dict[str, Any]) -> ChatLog:
-        chat_id = self._chat_id(params)
+    def chat_for_bot(self, params: dict[str, Any]) -> ChatLog:
+        chat_id = self.chat_id_of(params)
         chat = self.chats.get(chat_id)
         if chat is None:
             # Someone the bot met in a channel, who never wrote to it: Telegram lets no bot speak first.
@@ -403,30 +449,30 @@ class BotAPIEmulator:
         return chat
 
     def _message_for_bot(self, params: dict[str, Any], missing: str) -> tuple[ChatLog, dict[str, Any]]:
-        chat = self._chat_for_bot(params)
-        message = chat.messages.get(_int(params, "message_id", 0))
+        chat = self.chat_for_bot(params)
+        message = chat.messages.get(int_param(params, "message_id", 0))
         if message is None:
             raise BadRequest(f"Bad Request: {missing}")
         return chat, message
 
-    def _bot_message(self, chat: ChatLog) -> dict[str, Any]:
+    def new_bot_message(self, chat: ChatLog) -> dict[str, Any]:
         """A new message by the bot: from the bot in a private chat, from the channel itself in a channel."""
         as_chat = Chat.model_validate(chat.chat)
         message = Message(
             message_id=chat.next_message_id,
             date=datetime.now(UTC),
             chat=as_chat,
-            from_user=None if chat.is_channel else _bot_user(),
+            from_user=None if chat.is_channel else bot_user(),
             sender_chat=as_chat if chat.is_channel else None,
         ).model_dump(mode="json", exclude_none=True, by_alias=True)
         chat.next_message_id += 1
         return message
 
     async def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat = self._chat_for_bot(params)
+        chat = self.chat_for_bot(params)
         text, entities = check_text(params.get("text"), params.get("parse_mode"), params.get("entities"))
         markup = check_reply_markup(params.get("reply_markup"))
-        message = self._bot_message(chat)
+        message = self.new_bot_message(chat)
         message["text"] = text
         if entities:
             message["entities"] = entities
@@ -437,12 +483,12 @@ class BotAPIEmulator:
         return message
 
     async def _send_document(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat = self._chat_for_bot(params)
+        chat = self.chat_for_bot(params)
         stored = self._document_file(params.get("document"))
         caption, entities = check_caption(params.get("caption"), params.get("parse_mode"),
                                           params.get("caption_entities"))  # fmt: skip
         markup = check_reply_markup(params.get("reply_markup"))
-        message = self._bot_message(chat)
+        message = self.new_bot_message(chat)
         document = Document(file_id=stored.file_id, file_unique_id=stored.file_unique_id, file_name=stored.file_name,
                             mime_type=stored.mime_type, file_size=len(stored.content))  # fmt: skip
         message["document"] = document.model_dump(mode="json", exclude_none=True)
@@ -501,11 +547,11 @@ class BotAPIEmulator:
 
     async def _download_file(self, request: web.Request) -> web.Response:
         if not self._token_ok(request.match_info["token"]):
-            return _error(401, "Unauthorized")
+            return error_response(401, "Unauthorized")
         path = request.match_info["file_path"]
         stored = next((f for f in self.files.values() if f.file_path == path), None)
         if stored is None:
-            return _error(404, "Not Found")
+            return error_response(404, "Not Found")
         return web.Response(body=stored.content, content_type=stored.mime_type)
 
     async def _edit_message_text(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -556,23 +602,23 @@ class BotAPIEmulator:
     async def _answer_callback_query(self, params: dict[str, Any]) -> bool:
         query = self.callback_queries.get(str(params.get("callback_query_id", "")))
         if query is None or query["answered"]:
-            raise BadRequest("Bad Request: query is too old and response timeout expired or query ID is invalid")
+            raise BadRequest(QUERY_TOO_OLD)
         text = params.get("text")
         if text is not None and len(str(text)) > MAX_CALLBACK_ANSWER:
             raise BadRequest("Bad Request: MESSAGE_TOO_LONG")
         query["answered"] = True
         query["answer"] = {"text": text, "show_alert": str(params.get("show_alert", "")).lower() == "true",
-                           "url": params.get("url"), "cache_time": _int(params, "cache_time", 0)}  # fmt: skip
+                           "url": params.get("url"), "cache_time": int_param(params, "cache_time", 0)}  # fmt: skip
         chat = self.chats[query["chat_id"]]
         # The toast is for the one who pressed: a channel's transcript (what everyone sees) never shows it.
         if not chat.is_channel:
             entry = {"text": text, "show_alert": query["answer"]["show_alert"], "callback_query_id": query["id"]}
-            await self._append(chat, "callback_answer", entry)
-        await self._notify()
+            await self.append(chat, "callback_answer", entry)
+        await self.notify()
         return True
 
     async def _get_chat(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat_id = self._chat_id(params)
+        chat_id = self.chat_id_of(params)
         known = self.chats.get(chat_id)
         chat = known.chat if known else (_private_chat_object(self.users[chat_id]) if chat_id in self.users else None)
         if chat is None:
@@ -588,27 +634,8 @@ class BotAPIEmulator:
                                                   premium_subscription=False, gifts_from_channels=False),
         ).model_dump(mode="json", exclude_none=True, by_alias=True)  # fmt: skip
 
-    async def _get_chat_member(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat_id = self._chat_id(params)
-        chat = self.chats.get(chat_id)
-        if chat is None:
-            raise BadRequest("Bad Request: chat not found")
-        user_id = _int(params, "user_id", 0)
-        if user_id <= 0:
-            raise BadRequest("Bad Request: invalid user_id specified")
-        if user_id == BOT_ID:
-            return _chat_member(_bot_user().model_dump(), "administrator" if chat.is_channel else "member")
-        if user_id not in self.users:
-            # Telegram finds only users the bot has met.
-            raise BadRequest("Bad Request: user not found")
-        if chat.is_channel:
-            status = chat.members.get(user_id, "left")
-        else:
-            status = "member" if user_id == chat_id else "left"
-        return _chat_member(self.users[user_id], status)
-
     async def _send_chat_action(self, params: dict[str, Any]) -> bool:
-        self._chat_for_bot(params)
+        self.chat_for_bot(params)
         return True
 
     async def _set_my_commands(self, params: dict[str, Any]) -> bool:
@@ -636,22 +663,26 @@ class BotAPIEmulator:
 
     # Users acting --------------------------------------------------------------------------------------
 
-    def _user(self, user_id: int, profile: dict[str, Any]) -> dict[str, Any]:
+    def user(self, user_id: int, profile: dict[str, Any]) -> dict[str, Any]:
         known = self.users.setdefault(user_id, {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"})
         for key in ("first_name", "last_name", "username", "language_code"):
             if profile.get(key):
                 known[key] = profile[key]
         return known
 
-    def _private_chat(self, user: dict[str, Any]) -> ChatLog:
+    def private_chat(self, user: dict[str, Any]) -> ChatLog:
         chat = self.chats.get(user["id"])
         if chat is None:
             chat = ChatLog(chat=_private_chat_object(user))
             self.chats[user["id"]] = chat
         return chat
 
-    def add_channel(self, chat_id: int, title: str, username: str | None = None) -> dict[str, Any]:
-        """A channel where the bot is administrator (an existing one is renamed); returns its Chat."""
+    def add_channel(self, chat_id: int, title: str, username: str | None = None, *,
+                    invite_only: bool = False) -> dict[str, Any]:  # fmt: skip
+        """A channel where the bot is administrator (an existing one is renamed); returns its Chat.
+
+        An ``invite_only`` (private) channel has no username and is joined only through an invite link.
+        """
         if not str(chat_id).startswith("-100") or len(str(chat_id)) < 6:
             raise BadRequest("Bad Request: a channel's chat_id looks like -100xxxxxxxxxx")
         if not title.strip():
@@ -660,6 +691,8 @@ class BotAPIEmulator:
             raise BadRequest("Bad Request: CHAT_TITLE_TOO_LONG")
         if username is not None and not CHANNEL_USERNAME_RULE.fullmatch(username):
             raise BadRequest("Bad Request: USERNAME_INVALID")
+        if username is not None and invite_only:
+            raise BadRequest("Bad Request: a private channel has no username")
         owners = {c.chat["id"] for c in self.chats.values() if username and c.is_channel
                   and str(c.chat.get("username", "")).lower() == username.lower()}  # fmt: skip
         if owners - {chat_id}:
@@ -668,52 +701,29 @@ class BotAPIEmulator:
         if chat is None:
             chat = self.chats[chat_id] = ChatLog(chat={}, members={BOT_ID: "administrator"})
         chat.chat = {"id": chat_id, "type": "channel", "title": title, **({"username": username} if username else {})}
+        chat.invite_only = invite_only
         return chat.chat
 
-    def _channel(self, chat_id: int) -> ChatLog:
-        chat = self.chats.get(chat_id)
-        if chat is None:
-            raise BadRequest("Bad Request: chat not found")
-        if not chat.is_channel:
-            raise BadRequest("Bad Request: only channels can be joined or left")
-        return chat
-
-    async def user_joins(self, user_id: int, chat_id: int, **profile: Any) -> dict[str, Any]:
-        """A user joins a channel; returns ``{"update_id": int | None, "status": "member"}``."""
-        return await self._change_membership(user_id, chat_id, "member", profile)
+    async def user_joins(self, user_id: int, chat_id: int, invite_link: str | None = None,
+                         **profile: Any) -> dict[str, Any]:  # fmt: skip
+        """A user joins a channel (through ``invite_link``); see :meth:`Access.join`."""
+        return await self.access.join(user_id, chat_id, invite_link, **profile)
 
     async def user_leaves(self, user_id: int, chat_id: int, **profile: Any) -> dict[str, Any]:
         """A user leaves a channel; returns ``{"update_id": int | None, "status": "left"}``."""
-        return await self._change_membership(user_id, chat_id, "left", profile)
+        return await self.access.leave(user_id, chat_id, **profile)
 
-    async def _change_membership(self, user_id: int, chat_id: int, status: str,
-                                 profile: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
-        chat = self._channel(chat_id)
-        if user_id == BOT_ID:
-            raise BadRequest("Bad Request: the bot stays the channel's administrator")
-        user = self._user(user_id, profile)
-        old = chat.members.get(user_id, "left")
-        if old == status:
-            return {"update_id": None, "status": status}  # Telegram reports changes only
-        chat.members[user_id] = status
-        await self._append(chat, "user_join" if status == "member" else "user_leave", {"user_id": user_id})
-        change = ChatMemberUpdated(
-            chat=Chat.model_validate(chat.chat),
-            from_user=User.model_validate(user),
-            date=datetime.now(UTC),
-            old_chat_member=_member_object(user, old),
-            new_chat_member=_member_object(user, status),
-        )
-        update = await self._enqueue(lambda update_id: Update(update_id=update_id, chat_member=change))
-        return {**update, "status": status}
+    async def user_pays(self, user_id: int, **invoice: Any) -> dict[str, Any]:
+        """A user pays an invoice; see :meth:`Payments.pay`."""
+        return await self.payments.pay(user_id, **invoice)
 
     async def user_sends_text(self, user_id: int, text: str, **profile: Any) -> dict[str, Any]:
         """A user writes ``text`` to the bot in their private chat; returns the update."""
         if not text:
             raise BadRequest("Bad Request: message text is empty")
-        user = self._user(user_id, profile)
+        user = self.user(user_id, profile)
         self.blocked.discard(user_id)
-        chat = self._private_chat(user)
+        chat = self.private_chat(user)
         entities = []
         if text.startswith("/"):
             command = text.split()[0]
@@ -729,8 +739,8 @@ class BotAPIEmulator:
         chat.next_message_id += 1
         dumped = message.model_dump(mode="json", exclude_none=True, by_alias=True)
         chat.messages[message.message_id] = dumped
-        await self._append(chat, "user_message", {"message_id": message.message_id, "text": text})
-        return await self._enqueue(lambda update_id: Update(update_id=update_id, message=message))
+        await self.append(chat, "user_message", {"message_id": message.message_id, "text": text})
+        return await self.enqueue(lambda update_id: Update(update_id=update_id, message=message))
 
     async def user_presses(self, user_id: int, *, message_id: int, callback_data: str, chat_id: int | None = None,
                            forge: bool = False, **profile: Any) -> dict[str, Any]:  # fmt: skip
@@ -746,12 +756,12 @@ class BotAPIEmulator:
                        for b in row]  # fmt: skip
             if callback_data not in buttons:
                 raise BadRequest("Bad Request: the message has no button with that callback_data")
-        user = self._user(user_id, profile)
+        user = self.user(user_id, profile)
         query_id = f"{user_id}{len(self.callback_queries) + 1:08d}"
         self.callback_queries[query_id] = {"id": query_id, "user_id": user_id, "chat_id": chat.chat["id"],
                                            "message_id": message_id, "data": callback_data, "answered": False,
                                            "answer": None}  # fmt: skip
-        await self._append(chat, "user_press", {"message_id": message_id, "callback_data": callback_data,
+        await self.append(chat, "user_press", {"message_id": message_id, "callback_data": callback_data,
                                                 "user_id": user_id})  # fmt: skip
         query = CallbackQuery(
             id=query_id,
@@ -760,29 +770,56 @@ class BotAPIEmulator:
             message=Message.model_validate(message),
             data=callback_data,
         )
-        update = await self._enqueue(lambda update_id: Update(update_id=update_id, callback_query=query))
+        update = await self.enqueue(lambda update_id: Update(update_id=update_id, callback_query=query))
         return {**update, "callback_query_id": query_id}
 
-    async def _enqueue(self, build: Callable[[int], Update]) -> dict[str, Any]:
+    async def enqueue(self, build: Callable[[int], Update]) -> dict[str, Any]:
         """Queue the update; an opt-in type the bot has not asked for is never created (``update_id`` None)."""
         update = build(self.next_update_id).model_dump(mode="json", exclude_none=True, by_alias=True)
         if _update_type(update) in OPT_IN_UPDATES and not _allowed(update, self.allowed_updates):
             return {"update_id": None}
         self.next_update_id += 1
         self.updates.append(update)
-        await self._notify()
+        self.history[update["update_id"]] = update
+        if len(self.history) > UPDATE_HISTORY:
+            del self.history[next(iter(self.history))]
+        await self.notify()
         return {"update_id": update["update_id"]}
 
-    async def _notify(self) -> None:
+    async def redeliver(self, update_id: int) -> None:
+        """Queue an exact copy of an earlier update, same ``update_id``, as Telegram resends one it thinks lost.
+
+        The copy goes to the front of the pending queue and stays there until delivered, even if the
+        bot's offset is already past its id: Telegram would resend an update the bot took but did not
+        confirm, and a test wants the duplicate delivered whatever the offset. If the original is still
+        pending too, the bot gets it twice.
+        """
+        self.updates.insert(0, copy.deepcopy(self.history[update_id]))
+        self.redelivered.add(update_id)
+        await self.notify()
+
+    async def notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()
+
+    async def wait_for(self, ready: Callable[[], bool], within: float) -> bool:
+        """Wait until ``ready()`` holds, ``within`` seconds pass or the emulator stops; returns ``ready()``."""
+        deadline = time.monotonic() + within
+        while not ready():
+            left = deadline - time.monotonic()
+            if left <= 0 or self._closing:
+                return False
+            async with self._changed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), timeout=min(left, 0.5))
+        return True
 
     async def _record(self, chat: ChatLog, kind: str, message: dict[str, Any], params: dict[str, Any]) -> None:
         # ``text`` is what the user reads; ``html`` is what the bot sent, when it sent HTML.
         html = params.get("text") if (params.get("parse_mode") or "").upper() == "HTML" else None
-        await self._append(chat, kind, {"message_id": message["message_id"], "text": message.get("text"),
+        await self.append(chat, kind, {"message_id": message["message_id"], "text": message.get("text"),
                                         "html": html, "entities": message.get("entities", []),
-                                        "buttons": _buttons(message)})  # fmt: skip
+                                        "buttons": buttons_of(message)})  # fmt: skip
 
     async def _record_document(self, chat: ChatLog, message: dict[str, Any], stored: StoredFile,
                                params: dict[str, Any]) -> None:  # fmt: skip
@@ -792,16 +829,16 @@ class BotAPIEmulator:
         except UnicodeDecodeError:
             text = None
         html = params.get("caption") if (params.get("parse_mode") or "").upper() == "HTML" else None
-        await self._append(chat, "bot_document", {
+        await self.append(chat, "bot_document", {
             "message_id": message["message_id"], "file_id": stored.file_id, "file_name": stored.file_name,
             "mime_type": stored.mime_type, "file_size": len(stored.content), "document_text": text,
             "caption": message.get("caption"), "html": html, "entities": message.get("caption_entities", []),
-            "buttons": _buttons(message)})  # fmt: skip
+            "buttons": buttons_of(message)})  # fmt: skip
 
-    async def _append(self, chat: ChatLog, kind: str, entry: dict[str, Any]) -> None:
+    async def append(self, chat: ChatLog, kind: str, entry: dict[str, Any]) -> None:
         self._transcript_seq += 1
         chat.transcript.append({"seq": self._transcript_seq, "kind": kind, "at": time.time(), **entry})
-        await self._notify()
+        await self.notify()
 
     # Webhook delivery ----------------------------------------------------------------------------------
 
@@ -827,7 +864,9 @@ class BotAPIEmulator:
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     delivered, error = False, f"Connection failed: {exc}"
                 if delivered:
-                    self.updates = [u for u in self.updates if u["update_id"] != update["update_id"]]
+                    # By identity: a redelivered copy shares its update_id with the original.
+                    self.updates = [u for u in self.updates if u is not update]
+                    self.redelivered.discard(update["update_id"])
                 else:
                     webhook["last_error"] = (int(time.time()), error)
                     await asyncio.sleep(0.5)
@@ -835,13 +874,13 @@ class BotAPIEmulator:
     # Control API ---------------------------------------------------------------------------------------
 
     async def _control_send_text(self, request: web.Request) -> web.Response:
-        body = await _json_body(request)
+        body = await json_body(request)
         result = await self.user_sends_text(int(request.match_info["user_id"]), str(body.get("text", "")),
-                                            **_profile(body))  # fmt: skip
-        return web.json_response({"ok": True, "result": result})
+                                            **profile_of(body))  # fmt: skip
+        return ok_response(result)
 
     async def _control_press(self, request: web.Request) -> web.Response:
-        body = await _json_body(request)
+        body = await json_body(request)
         try:
             result = await self.user_presses(
                 int(request.match_info["user_id"]),
@@ -849,84 +888,71 @@ class BotAPIEmulator:
                 callback_data=str(body["callback_data"]),
                 chat_id=int(body["chat_id"]) if body.get("chat_id") is not None else None,
                 forge=bool(body.get("forge", False)),
-                **_profile(body),
+                **profile_of(body),
             )
         except (KeyError, ValueError):
-            return _error(400, "Bad Request: message_id and callback_data are required")
-        return web.json_response({"ok": True, "result": result})
+            return error_response(400, "Bad Request: message_id and callback_data are required")
+        return ok_response(result)
 
     async def _control_block(self, request: web.Request) -> web.Response:
         self.blocked.add(int(request.match_info["user_id"]))
-        return web.json_response({"ok": True, "result": True})
-
-    async def _control_join(self, request: web.Request) -> web.Response:
-        body = await _json_body(request)
-        result = await self.user_joins(int(request.match_info["user_id"]), int(body["chat_id"]), **_profile(body))
-        return web.json_response({"ok": True, "result": result})
-
-    async def _control_leave(self, request: web.Request) -> web.Response:
-        body = await _json_body(request)
-        result = await self.user_leaves(int(request.match_info["user_id"]), int(body["chat_id"]), **_profile(body))
-        return web.json_response({"ok": True, "result": result})
+        return ok_response(True)
 
     async def _control_add_channel(self, request: web.Request) -> web.Response:
-        body = await _json_body(request)
+        body = await json_body(request)
         username = body.get("username")
-        result = self.add_channel(int(body["chat_id"]), str(body["title"]), str(username) if username else None)
-        return web.json_response({"ok": True, "result": result})
+        result = self.add_channel(int(body["chat_id"]), str(body["title"]), str(username) if username else None,
+                                  invite_only=body.get("private") is True)  # fmt: skip
+        return ok_response(result)
 
     async def _control_callback(self, request: web.Request) -> web.Response:
         """One callback query and the bot's answer; ``wait`` holds the request until it is answered."""
-        query_id = request.match_info["callback_query_id"]
-        deadline = time.monotonic() + min(float(request.query.get("wait", 0)), 60.0)
-        while True:
-            query = self.callback_queries.get(query_id)
-            if query is None:
-                return _error(404, "Not Found: no callback query with that id")
-            left = deadline - time.monotonic()
-            if query["answered"] or left <= 0 or self._closing:
-                return web.json_response({"ok": True, "result": query})
-            async with self._changed:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), timeout=min(left, 0.5))
+        query = self.callback_queries.get(request.match_info["callback_query_id"])
+        if query is None:
+            return not_found("callback query")
+        await self.wait_for(lambda: bool(query["answered"]), min(float(request.query.get("wait", 0)), 60.0))
+        return ok_response(query)
 
     async def _control_transcript(self, request: web.Request) -> web.Response:
-        chat = self.chats.get(int(request.match_info["chat_id"]))
+        chat_id = int(request.match_info["chat_id"])
         after = int(request.query.get("after", 0))
-        wait = min(float(request.query.get("wait", 0)), 60.0)
-        deadline = time.monotonic() + wait
-        while True:
-            entries = [e for e in chat.transcript if e["seq"] > after] if chat else []
-            left = deadline - time.monotonic()
-            if entries or left <= 0 or self._closing:
-                return web.json_response({"ok": True, "result": entries})
-            async with self._changed:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), timeout=min(left, 0.5))
-            chat = self.chats.get(int(request.match_info["chat_id"]))
+
+        def entries() -> list[dict[str, Any]]:
+            chat = self.chats.get(chat_id)
+            return [e for e in chat.transcript if e["seq"] > after] if chat else []
+
+        await self.wait_for(lambda: bool(entries()), min(float(request.query.get("wait", 0)), 60.0))
+        return ok_response(entries())
 
     async def _control_messages(self, request: web.Request) -> web.Response:
         chat = self.chats.get(int(request.match_info["chat_id"]))
-        return web.json_response({"ok": True, "result": list(chat.messages.values()) if chat else []})
+        return ok_response(list(chat.messages.values()) if chat else [])
 
     async def _control_add_fault(self, request: web.Request) -> web.Response:
-        body = await _json_body(request)
+        body = await json_body(request)
         methods = body.get("methods")
         self.faults.append(Fault(remaining=int(body.get("count", 1)), error_code=int(body.get("error_code", 429)),
                                  retry_after=int(body.get("retry_after", 1)),
                                  methods=frozenset(methods) if methods else None))  # fmt: skip
-        return web.json_response({"ok": True, "result": True})
+        return ok_response(True)
 
     async def _control_clear_faults(self, request: web.Request) -> web.Response:
         self.faults.clear()
-        return web.json_response({"ok": True, "result": True})
+        return ok_response(True)
 
     async def _control_calls(self, request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "result": self.calls})
+        return ok_response(self.calls)
 
     async def _control_updates(self, request: web.Request) -> web.Response:
         return web.json_response({"ok": True, "result": {"pending": len(self.updates),
                                                          "next_update_id": self.next_update_id}})  # fmt: skip
+
+    async def _control_redeliver(self, request: web.Request) -> web.Response:
+        update_id = int(request.match_info["update_id"])
+        if update_id not in self.history:
+            return not_found("update")
+        await self.redeliver(update_id)
+        return ok_response({"update_id": update_id, "type": _update_type(self.history[update_id])})
 
 
 _last_fresh_update_id = 0
@@ -939,13 +965,6 @@ def _fresh_update_id() -> int:
     return _last_fresh_update_id
 
 
-def _error(code: int, description: str, parameters: dict[str, Any] | None = None) -> web.Response:
-    body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
-    if parameters:
-        body["parameters"] = parameters
-    return web.json_response(body, status=code)
-
-
 @web.middleware
 async def _control_input_errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                                 ) -> web.StreamResponse:  # fmt: skip
@@ -953,19 +972,11 @@ async def _control_input_errors(request: web.Request, handler: Callable[[web.Req
     try:
         return await handler(request)
     except BadRequest as bad:
-        return _error(bad.error_code, bad.description)
+        return error_response(bad.error_code, bad.description)
     except (ValueError, KeyError, TypeError) as error:
         if not request.path.startswith("/control/"):
             raise
-        return _error(400, f"Bad Request: {error}")
-
-
-def _profile(body: dict[str, Any]) -> dict[str, Any]:
-    return {k: body[k] for k in ("first_name", "last_name", "username", "language_code") if k in body}
-
-
-def _bot_user() -> User:
-    return User(id=BOT_ID, is_bot=True, first_name="Diana", username=BOT_USERNAME)
+        return error_response(400, f"Bad Request: {error}")
 
 
 def _private_chat_object(user: dict[str, Any]) -> dict[str, Any]:
@@ -978,30 +989,6 @@ def _sent_by_bot(message: dict[str, Any]) -> bool:
     return bool(message.get("from", {}).get("id") == BOT_ID or message["chat"]["type"] == "channel")
 
 
-def _buttons(message: dict[str, Any]) -> list[list[dict[str, Any]]]:
-    return [[{"text": b.get("text"), "callback_data": b.get("callback_data"), "url": b.get("url")} for b in row]
-            for row in message.get("reply_markup", {}).get("inline_keyboard", [])]  # fmt: skip
-
-
-def _member_object(user: dict[str, Any], status: str) -> ChatMemberMember | ChatMemberLeft:
-    as_user = User.model_validate(user)
-    return ChatMemberMember(user=as_user) if status == "member" else ChatMemberLeft(user=as_user)
-
-
-def _chat_member(user: dict[str, Any], status: str) -> dict[str, Any]:
-    """A ChatMember as getChatMember answers it; the bot administers channels with a channel's rights."""
-    if status == "administrator":
-        member: Any = ChatMemberAdministrator(
-            user=User.model_validate(user), can_be_edited=False, is_anonymous=False, can_manage_chat=True,
-            can_delete_messages=True, can_manage_video_chats=True, can_restrict_members=True,
-            can_promote_members=False, can_change_info=True, can_invite_users=True, can_post_stories=True,
-            can_edit_stories=True, can_delete_stories=True, can_send_welcome_messages=False, can_post_messages=True,
-            can_edit_messages=True)  # fmt: skip
-    else:
-        member = _member_object(user, status)
-    return member.model_dump(mode="json", exclude_none=True, by_alias=True)  # type: ignore[no-any-return]
-
-
 def _update_type(update: dict[str, Any]) -> str:
     return next((key for key in update if key != "update_id"), "")
 
@@ -1011,22 +998,6 @@ def _allowed(update: dict[str, Any], allowed_updates: list[str] | None) -> bool:
     if not allowed_updates:
         return _update_type(update) not in {"chat_member", "message_reaction", "message_reaction_count"}
     return _update_type(update) in allowed_updates
-
-
-def _int(params: dict[str, Any], name: str, default: int) -> int:
-    value = params.get(name, default)
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise BadRequest(f'Bad Request: field "{name}" must be a valid Number') from None
-
-
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, aiohttp.ContentTypeError):
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _attach_uploads(params: dict[str, Any], uploads: dict[str, Upload]) -> None:
