@@ -77,6 +77,7 @@ class Journey:
 
     async def buy(self, plan: str = "mensual") -> str:
         """Open VIP, press the plan: the invoice reaches the chat; returns its payload."""
+
         def invoices() -> list[dict[str, Any]]:
             return [e for e in self.emulator.chats[self.user_id].transcript if e["kind"] == "bot_invoice"]
 
