@@ -115,6 +115,11 @@ class VipChannel(Filter):
         return settings.vip_channel_id is not None and event.chat.id == settings.vip_channel_id
 
 
+@router.message(F.refunded_payment)
+async def refunded(message: Message) -> None:
+    """Telegram's service message about a refund: the journey already told the user, in its own words."""
+
+
 @router.chat_join_request(VipChannel())
 async def join_request(event: ChatJoinRequest, event_update: Update, journeys: Journeys) -> None:
     """Someone asks to join the VIP channel: approved for paying users, declined for everyone else."""

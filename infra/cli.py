@@ -202,6 +202,25 @@ async def _list_content(settings: Settings) -> int:
     return 0
 
 
+async def _reconcile(settings: Settings) -> int:
+    """``diana payments reconcile``: recorded payments against Telegram's own list; exit 1 on any difference."""
+    from activities.payments import TelegramStars, reconcile
+    from bot.main import create_bot
+
+    pool = await asyncpg.create_pool(settings.postgres_dsn, min_size=1, max_size=2)
+    bot = create_bot(settings)
+    try:
+        differences = await reconcile(pool, TelegramStars(bot))
+        recorded = await pool.fetchval("SELECT count(*) FROM payments")
+    finally:
+        await bot.session.close()
+        await pool.close()
+    for difference in differences:
+        print(f"{difference.charge_id}: {difference.problem}")
+    print(f"{recorded} recorded payment(s); {len(differences)} difference(s) with Telegram Stars")
+    return 1 if differences else 0
+
+
 def _print_up(settings: Settings) -> None:
     for line in stack.up(settings).lines:
         print(line)
@@ -218,6 +237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     content_parser = commands.add_parser("content", help="check, activate or list content versions")
     content_parser.add_argument("action", choices=("check", "activate", "list"))
     content_parser.add_argument("file", nargs="?", type=Path, help="a content file (YAML); default: the shipped one")
+    payments_parser = commands.add_parser("payments", help="compare recorded payments with Telegram's own list")
+    payments_parser.add_argument("action", choices=("reconcile",))
     migrate_parser = commands.add_parser("migrate", help="apply or roll back SQL migrations")
     migrate_parser.add_argument("--to", type=int, default=None, help="target version (0 rolls everything back)")
     args = parser.parse_args(argv)
@@ -250,6 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"schema at version {asyncio.run(_migrate(settings, args.to))}")
         elif command == "content":
             return _content(settings, args.action, args.file)
+        elif command == "payments":
+            return asyncio.run(_reconcile(settings))
         elif command == "play":
             _print_up(settings)
             _log_to_file(settings, "play")

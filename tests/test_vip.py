@@ -25,8 +25,9 @@ from temporalio.worker import Worker
 from activities.payments import TelegramStars, create_vip_pass, reconcile
 from bot.content_version import ActiveContent
 from bot.journeys import JourneyRejected, Journeys
+from infra.cli import _reconcile
 from infra.emulator import BotAPIEmulator
-from infra.settings import EMULATOR_VIP_CHANNEL
+from infra.settings import EMULATOR_VIP_CHANNEL, Settings
 from tests.helpers import eventually, new_user_id, request
 from tests.telegram import control, payments
 from worker import WORKFLOWS, build_activities
@@ -118,8 +119,6 @@ class Journey:
 async def vip_world(skipping_env: WorkflowEnvironment, pool: asyncpg.Pool, redis: Redis, telegram_bot: Bot,
                     emulator: BotAPIEmulator, active_content: ActiveContent,
                     http: aiohttp.ClientSession) -> AsyncIterator[Journeys]:  # fmt: skip
-    await control(http, "POST", f"{emulator.base_url}/control/channels",
-                  {"chat_id": EMULATOR_VIP_CHANNEL, "title": "Diana · VIP", "private": True})  # fmt: skip
     activities = build_activities(pool, redis, telegram_bot, vip_channel_id=EMULATOR_VIP_CHANNEL)
     async with Worker(skipping_env.client, task_queue=QUEUE, workflows=WORKFLOWS, activities=activities):
         yield Journeys(skipping_env.client, QUEUE, active_content)
@@ -328,3 +327,23 @@ async def _emulator_charge(http: aiohttp.ClientSession, emulator: BotAPIEmulator
 
 async def _async(value: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return value
+
+
+async def test_reconciliation_names_every_difference_with_telegram(
+    vip_world: Journeys, skipping_env: WorkflowEnvironment, emulator: BotAPIEmulator, pool: asyncpg.Pool,
+    http: aiohttp.ClientSession, telegram_bot: Bot, database: str, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    journey = Journey(skipping_env, vip_world, emulator, new_user_id())
+    await journey.begin()
+    payload = await journey.buy()
+    invoice = [e for e in emulator.chats[journey.user_id].transcript if e["kind"] == "bot_invoice"][-1]
+    await journey.pre_checkout(payload)
+    # Telegram took the Stars, but the payment never reached the journey (the bot was down).
+    charge = await _emulator_charge(http, emulator, telegram_bot, journey.user_id, invoice["message_id"])
+    settings = Settings(DATABASE_URL=database, TELEGRAM_API_BASE=emulator.base_url)
+    assert await _reconcile(settings) == 1
+    assert f"{charge}: paid at the provider, not recorded" in capsys.readouterr().out
+    await journey.pay(payload, charge=charge)  # handed over late: the journey records it
+    await agrees_with_postgres(journey, pool)
+    assert await _reconcile(settings) == 0
+    assert "1 recorded payment(s); 0 difference(s)" in capsys.readouterr().out

@@ -117,6 +117,9 @@ MAX_DOWNLOAD: Final = 20 * 1024 * 1024
 CHANNEL_ID: Final = -1001000000001
 CHANNEL_TITLE: Final = "Diana · Comunidad"
 CHANNEL_USERNAME: Final = "diana_comunidad"
+# The private VIP channel, joined only through an invite link (matches infra.settings.EMULATOR_VIP_CHANNEL).
+VIP_CHANNEL_ID: Final = -1001000000009
+VIP_CHANNEL_TITLE: Final = "Diana · VIP"
 CHANNEL_USERNAME_RULE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,30}[A-Za-z0-9]")
 # Built updates kept for redelivery (POST /control/updates/{update_id}/redeliver).
 UPDATE_HISTORY: Final = 10_000
@@ -208,6 +211,7 @@ class BotAPIEmulator:
         self._closing = False
         self.app = self._build_app()
         self.add_channel(CHANNEL_ID, CHANNEL_TITLE, CHANNEL_USERNAME)
+        self.add_channel(VIP_CHANNEL_ID, VIP_CHANNEL_TITLE, invite_only=True)
         self._methods: dict[str, Handler] = {
             "getMe": self._get_me,
             "getUpdates": self._get_updates,
