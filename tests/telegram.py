@@ -113,6 +113,15 @@ class EmulatedUser:
                     return entry
         raise AssertionError(f"the bot sent no {kinds} within {within}s")
 
+    async def next_saying(self, text: str, *, within: float = 30.0) -> dict[str, Any]:
+        """The next message from the bot whose text contains ``text``, skipping the ones before it."""
+        deadline = asyncio.get_running_loop().time() + within
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            entry = await self.next_from_bot("bot_message", within=left)
+            if text in str(entry["text"]):
+                return entry
+        raise AssertionError(f"the bot did not say {text!r} within {within}s")
+
     @staticmethod
     def button(entry: dict[str, Any], label_part: str) -> str:
         for row in entry["buttons"]:

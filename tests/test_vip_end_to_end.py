@@ -1,0 +1,140 @@
+"""VIP through the real bot process: Stars invoice, pre-checkout, payment, channel link, passes, refunds."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+
+import aiohttp
+import asyncpg
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from bot.texts import t
+from infra.emulator import BotAPIEmulator
+from infra.settings import EMULATOR_VIP_CHANNEL
+from tests.helpers import REPO_ROOT, eventually, new_user_id
+from tests.telegram import EmulatedUser, redeliver
+from tests.test_community_end_to_end import onboard
+from tests.test_end_to_end import bot_environment, stop_bot
+from workflows.contracts import JourneyError, JourneyState
+from workflows.journey import JourneyWorkflow, journey_id
+
+ADMIN = 4_000_002
+
+
+@pytest.fixture
+async def vip_bot(
+    emulator: BotAPIEmulator, temporal_env: WorkflowEnvironment, task_queue: str, database: str, redis_server: str,
+    worker: Worker,
+) -> AsyncIterator[subprocess.Popen[bytes]]:  # fmt: skip
+    env = bot_environment(emulator, temporal_env, task_queue, database, redis_server, ADMIN_IDS=str(ADMIN),
+                          VIP_CHANNEL_ID=str(EMULATOR_VIP_CHANNEL))  # fmt: skip
+    process = subprocess.Popen([sys.executable, "-m", "infra.cli", "bot"], env=env, cwd=REPO_ROOT)
+    try:
+        yield process
+    finally:
+        await stop_bot(process)
+
+
+async def test_a_fan_buys_vip_with_stars_joins_the_channel_and_is_refunded(
+    vip_bot: subprocess.Popen[bytes], emulator: BotAPIEmulator, http: aiohttp.ClientSession, client: Client,
+    pool: asyncpg.Pool,
+) -> None:  # fmt: skip
+    fan = EmulatedUser(http, emulator.base_url, new_user_id(), first_name="Lola")
+    menu = await onboard(fan)
+    await fan.press(menu["message_id"], fan.button(menu, "VIP"))
+    plans = await fan.next_from_bot()
+    assert "Elige tu plan" in plans["text"]
+    await fan.press(plans["message_id"], fan.button(plans, "VIP Mensual"))
+    invoice = await fan.next_from_bot("bot_invoice", within=30)
+    assert (invoice["currency"], invoice["total_amount"], invoice["title"]) == ("XTR", 250, "VIP Mensual")
+
+    # Someone else's invoice: the bot refuses the pre-checkout with the journey's words, no Stars move.
+    forged = await fan.pay(payload=invoice["payload"].replace(str(fan.user_id), "4242"), total_amount=250)
+    assert forged["answered"] and not forged["ok"]
+    assert forged["error_message"] == t(f"reject.{JourneyError.INVOICE_FOREIGN}", "es")
+
+    paid = await fan.pay(message_id=invoice["message_id"])
+    assert paid["answered"] and paid["ok"], paid
+    await fan.next_saying("círculo íntimo")
+    invite = await fan.next_saying("canal privado")
+    link = invite["buttons"][0][0]["url"]
+
+    # Telegram delivers the successful payment again: still one payment, one month.
+    await redeliver(http, emulator.base_url, paid["update_id"])
+    handle = client.get_workflow_handle(journey_id(fan.user_id))
+
+    async def settled() -> JourneyState | None:
+        state: JourneyState = await handle.query(JourneyWorkflow.current_state)
+        return state if not state.pending_effects and state.subscription.charges else None
+
+    state = await eventually(settled, within=30)
+    assert state is not None and state.vip and len(state.subscription.charges) == 1
+    assert await pool.fetchval("SELECT count(*) FROM payments WHERE telegram_user_id = $1", fan.user_id) == 1
+
+    # The link lets the fan in, once; nobody else can use it.
+    assert (await fan.join(EMULATOR_VIP_CHANNEL, invite_link=link))["status"] == "member"
+    stranger = EmulatedUser(http, emulator.base_url, new_user_id(), first_name="Eco")
+    with pytest.raises(AssertionError, match="INVITE_HASH_EXPIRED"):
+        await stranger.join(EMULATOR_VIP_CHANNEL, invite_link=link)
+
+    # Refunds are for admins; a fan trying is refused and audited.
+    charge = paid["telegram_payment_charge_id"]
+    await fan.send(f"/reembolsar {fan.user_id} {charge} me arrepentí")
+    await fan.next_saying("solo para quienes administran")
+    assert await pool.fetchval("SELECT count(*) FROM audit_log WHERE action = 'refund refused' AND actor = $1",
+                               f"user:{fan.user_id}") == 1  # fmt: skip
+    admin = EmulatedUser(http, emulator.base_url, ADMIN, first_name="Admin")
+    await admin.send(f"/reembolsar {fan.user_id} {charge} compra duplicada")
+    await admin.next_saying("Reembolso hecho")
+    await admin.send(f"/reembolsar {fan.user_id} {charge} otra vez")
+    again = await admin.next_saying("Reembolso rechazado")
+    assert "already refunded" in again["text"]
+
+    async def refunded() -> JourneyState | None:
+        state: JourneyState = await handle.query(JourneyWorkflow.current_state)
+        return state if state.subscription.status == "refunded" and not state.pending_effects else None
+
+    assert await eventually(refunded, within=30)
+    assert await pool.fetchval("SELECT refunded_at IS NOT NULL FROM payments WHERE charge_id = $1", charge)
+    members = await EmulatedUser(http, emulator.base_url, fan.user_id).transcript(chat_id=EMULATOR_VIP_CHANNEL)
+    assert [e["kind"] for e in members if e.get("user_id") == fan.user_id][-2:] == ["bot_ban", "bot_unban"]
+
+    await fan.send("/paysupport")
+    await fan.next_saying("Soporte de pagos")
+
+
+async def test_an_admin_pass_opens_vip_for_one_newcomer_only(
+    vip_bot: subprocess.Popen[bytes], emulator: BotAPIEmulator, http: aiohttp.ClientSession, client: Client,
+    pool: asyncpg.Pool,
+) -> None:  # fmt: skip
+    admin = EmulatedUser(http, emulator.base_url, ADMIN, first_name="Admin")
+    await admin.send("/pase diamante")
+    usage = await admin.next_from_bot("bot_message", within=30)
+    assert "mensual" in usage["text"] and "trimestral" in usage["text"]
+    await admin.send("/pase trimestral")
+    made = await admin.next_from_bot("bot_message")
+    token = re.search(r"start=vip_([A-Za-z0-9_-]+)", made["text"])
+    assert token is not None, made["text"]
+
+    newcomer = EmulatedUser(http, emulator.base_url, new_user_id(), first_name="Nube")
+    await newcomer.send(f"/start vip_{token.group(1)}")
+    first = await newcomer.next_from_bot("bot_message", within=60)
+    assert "Soy <b>Diana</b>" in first["text"] or "Soy Diana" in first["text"]
+    redeemed = await newcomer.next_from_bot("bot_message", within=30)
+    assert "Pase VIP canjeado" in redeemed["text"]
+    state = await client.get_workflow_handle(journey_id(newcomer.user_id)).query(JourneyWorkflow.current_state)
+    assert state.vip and state.subscription.plan == "trimestral"
+
+    latecomer = EmulatedUser(http, emulator.base_url, new_user_id(), first_name="Tarde")
+    await latecomer.send(f"/start vip_{token.group(1)}")
+    await latecomer.next_from_bot("bot_message", within=60)
+    refused = await latecomer.next_from_bot("bot_message", within=30)
+    assert "ya fue usado" in refused["text"]
+    assert await pool.fetchval("SELECT redeemed_by FROM vip_passes WHERE token = $1", token.group(1)) == (
+        newcomer.user_id)  # fmt: skip
