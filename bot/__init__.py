@@ -7,13 +7,16 @@ from aiogram import Dispatcher, F
 from aiogram.enums import ChatType
 from redis.asyncio import Redis
 
-from bot import community, conversation, fallback, navigation, ranking, start, vip
 from bot.journeys import Journeys
-from bot.middlewares import UserSerialisation
 from infra.settings import Settings
 
 
 def build_dispatcher(journeys: Journeys, *, settings: Settings, pool: asyncpg.Pool, redis: Redis) -> Dispatcher:
+    # The routers are imported here, not with the package: the worker imports ``bot.texts`` to render
+    # notifications and must not pull in every handler (and their imports of the activities) with it.
+    from bot import community, conversation, fallback, navigation, ranking, start, vip
+    from bot.middlewares import UserSerialisation
+
     dispatcher = Dispatcher(journeys=journeys, settings=settings, pool=pool, redis=redis)
     dispatcher.update.outer_middleware(UserSerialisation())
     # Journeys live in the private chat with Diana: a root filter here gates every router's messages

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -22,10 +23,10 @@ from temporalio.testing import WorkflowEnvironment
 from bot.content_version import ActiveContent
 from bot.journeys import Journeys
 from infra.emulator import BotAPIEmulator
-from infra.settings import EMULATOR_COMMUNITY_CHANNEL
+from infra.settings import EMULATOR_COMMUNITY_CHANNEL, EMULATOR_VIP_CHANNEL
 from tests.helpers import REPO_ROOT, eventually, new_user_id, request
 from tests.test_end_to_end import bot_environment
-from workflows.contracts import JourneyReply, JourneyState
+from workflows.contracts import JourneyReply, JourneyState, PaymentDetails
 from workflows.journey import JourneyWorkflow, journey_id
 
 WorkerStarter = Callable[[], subprocess.Popen[bytes]]
@@ -37,7 +38,8 @@ async def start_worker(
 ) -> AsyncIterator[WorkerStarter]:  # fmt: skip
     """Starts ``diana worker`` processes; any still running at the end are killed."""
     started: list[subprocess.Popen[bytes]] = []
-    env = bot_environment(emulator, temporal_env, task_queue, database, redis_server)
+    env = bot_environment(emulator, temporal_env, task_queue, database, redis_server,
+                          VIP_CHANNEL_ID=str(EMULATOR_VIP_CHANNEL))  # fmt: skip
 
     def start() -> subprocess.Popen[bytes]:
         process = subprocess.Popen([sys.executable, "-m", "infra.cli", "worker"], env=env, cwd=REPO_ROOT)
@@ -123,3 +125,68 @@ async def test_a_killed_worker_neither_loses_nor_doubles_besitos_or_notification
     # The user goes on as if nothing happened.
     again: JourneyReply = await journeys.interact(request(user_id, "menu"))
     assert again.screen.key.startswith("mood.") and again.screen.buttons, "the menu, greeted in a mood"
+
+
+async def test_a_worker_killed_between_payment_and_grant_grants_vip_exactly_once(
+    start_worker: WorkerStarter, client: Client, task_queue: str, pool: asyncpg.Pool, emulator: BotAPIEmulator,
+    http: aiohttp.ClientSession, active_content: ActiveContent,
+) -> None:  # fmt: skip
+    user_id = new_user_id()
+    await emulator.user_sends_text(user_id, "hola", first_name="Vera")
+    journeys = Journeys(client, task_queue, active_content)
+    first = start_worker()
+    reply = await journeys.interact(request(user_id, "start", first_name="Vera"))
+    for action in ("onboarding_next",) * 3 + ("vip", "buy.mensual"):
+        reply = await journeys.interact(request(user_id, "button", action=action, screen=reply.screen.seq))
+    state = await client.get_workflow_handle(journey_id(user_id)).query(JourneyWorkflow.current_state)
+    payload = state.subscription.invoices[-1].payload
+    details = PaymentDetails(payload=payload, currency="XTR", total_amount=250)
+    await journeys.interact_if_started(request(user_id, "pre_checkout").model_copy(update={"payment": details}))
+
+    # Telegram refuses invite links for now: the grant's channel access stays pending.
+    async with http.post(f"{emulator.base_url}/control/faults",
+                         json={"count": 10_000, "error_code": 502, "methods": ["createChatInviteLink"]}) as response:  # fmt: skip
+        assert (await response.json())["ok"]
+    paid = request(user_id, "payment", update_id=990_001).model_copy(
+        update={"payment": details.model_copy(update={"charge_id": "stx-kill", "provider_charge_id": ""})})  # fmt: skip
+    assert (await journeys.interact(paid)).screen.key == "vip.welcome"
+    await kill(first)  # the payment is in the journey; its projection and channel access are not yet
+    second = start_worker()
+
+    async def link_attempted() -> bool:
+        async with http.get(f"{emulator.base_url}/control/calls") as response:
+            calls: list[dict[str, Any]] = (await response.json())["result"]
+        return any(call["method"] == "createChatInviteLink" and call.get("error_code") == 502 for call in calls)
+
+    await eventually(link_attempted, within=60, interval=0.2)
+    await kill(second)
+    async with http.delete(f"{emulator.base_url}/control/faults") as response:
+        assert (await response.json())["ok"]
+    start_worker()
+    # Telegram delivers the payment again, as it does when the bot did not confirm it: applied once.
+    assert (await journeys.interact(paid)).screen.key == "vip.welcome"
+
+    def invites() -> list[dict[str, Any]]:
+        return [entry for entry in emulator.chats[user_id].transcript
+                if entry["kind"] == "bot_message" and "canal privado" in str(entry["text"])]  # fmt: skip
+
+    async def invited() -> list[dict[str, Any]]:
+        return invites()
+
+    await eventually(invited, within=90, interval=0.2)
+    handle = client.get_workflow_handle(journey_id(user_id))
+
+    async def settled() -> JourneyState | None:
+        state = await handle.query(JourneyWorkflow.current_state)
+        return state if not state.pending_effects else None
+
+    final = await eventually(settled, within=60)
+    assert final is not None and final.vip and len(final.subscription.charges) == 1
+    await asyncio.sleep(2)
+    assert len(invites()) == 1, "one invite link"
+    rows = await pool.fetch("SELECT charge_id FROM payments WHERE telegram_user_id = $1", user_id)
+    assert [row["charge_id"] for row in rows] == ["stx-kill"]
+    subscription = await pool.fetchrow("SELECT * FROM subscriptions WHERE telegram_user_id = $1", user_id)
+    assert subscription is not None and subscription["expires_at"] == final.subscription.expires_at
+    assert final.subscription.expires_at is not None and final.subscription.started_at is not None
+    assert final.subscription.expires_at - final.subscription.started_at == timedelta(days=30), "one month"
