@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, TypeVar
 
+from pydantic import BaseModel
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
@@ -18,6 +19,7 @@ REJECTIONS: Final = frozenset(
      JourneyError.INVALID_INPUT, JourneyError.ERASED, JourneyError.INVOICE_STALE, JourneyError.INVOICE_FOREIGN,
      JourneyError.PLAN_GONE, JourneyError.ALREADY_PAID, JourneyError.SUPPORT_REFUSED}
 )  # fmt: skip
+R = TypeVar("R", bound=BaseModel)
 INTERACT: Final = "Interact"
 SUPPORT: Final = "Support"
 
@@ -70,32 +72,26 @@ class Journeys:
         :raises JourneyRejected: ``JourneyNotStarted`` when the user has no journey yet.
         """
         request = request.model_copy(update={"content_version": self.content.version})
-        handle = self.client.get_workflow_handle(journey_id(request.user_id))
-        try:
-            reply: JourneyReply = await handle.execute_update(
-                INTERACT, request, id=f"telegram-update-{request.delivery}", result_type=JourneyReply
-            )
-        except RPCError as error:
-            if error.status == RPCStatusCode.NOT_FOUND:
-                raise JourneyRejected(JourneyError.NOT_STARTED) from None
-            raise
-        except WorkflowUpdateFailedError as failure:
-            raise _rejection(failure) from None
-        return reply
+        return await self._update_existing(request.user_id, INTERACT, request, f"telegram-update-{request.delivery}",
+                                           JourneyReply)  # fmt: skip
 
     async def support(self, request: SupportRequest) -> SupportReply:
         """A staff change to an existing journey, applied once per ``request_id``.
 
         :raises JourneyRejected: the journey refused it (unknown charge, erased journey, no such journey).
         """
-        handle = self.client.get_workflow_handle(journey_id(request.user_id))
+        return await self._update_existing(request.user_id, SUPPORT, request, f"support-{request.request_id}",
+                                           SupportReply)  # fmt: skip
+
+    async def _update_existing(self, user_id: int, update: str, argument: BaseModel, update_id: str,
+                               result_type: type[R]) -> R:  # fmt: skip
+        """An Update on a journey that must already exist; a missing one is ``JourneyNotStarted``."""
+        handle = self.client.get_workflow_handle(journey_id(user_id))
         try:
-            reply: SupportReply = await handle.execute_update(
-                SUPPORT, request, id=f"support-{request.request_id}", result_type=SupportReply
-            )
+            reply: R = await handle.execute_update(update, argument, id=update_id, result_type=result_type)
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
-                raise JourneyRejected(JourneyError.NOT_STARTED, f"user {request.user_id} has no journey") from None
+                raise JourneyRejected(JourneyError.NOT_STARTED, f"user {user_id} has no journey") from None
             raise
         except WorkflowUpdateFailedError as failure:
             raise _rejection(failure) from None
