@@ -19,8 +19,16 @@ DEFAULT_LANGUAGE: Final[Language] = "es"
 
 
 @cache
-def _catalog(language: str) -> dict[str, str]:
-    return json.loads((LOCALES_DIR / f"{language}.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+def catalog(language: str) -> dict[str, str]:
+    """``locales/<language>.json`` plus the per-feature files in ``locales/<language>/`` (keys never repeat)."""
+    merged: dict[str, str] = json.loads((LOCALES_DIR / f"{language}.json").read_text(encoding="utf-8"))
+    for part in sorted((LOCALES_DIR / language).glob("*.json")):
+        texts: dict[str, str] = json.loads(part.read_text(encoding="utf-8"))
+        repeated = merged.keys() & texts.keys()
+        if repeated:
+            raise ValueError(f"{part.name} repeats locale keys: {', '.join(sorted(repeated))}")
+        merged.update(texts)
+    return merged
 
 
 # Before a journey answers, the bot picks the language the same way the journey does.
@@ -29,8 +37,8 @@ language_of = language_for
 
 def t(key: str, language: str = DEFAULT_LANGUAGE, **params: str | int) -> str:
     """The text for ``key``; string parameters are HTML-escaped (names and user text are untrusted)."""
-    catalog = _catalog(language if language in ("es", "en") else DEFAULT_LANGUAGE)
-    template = catalog.get(key) or _catalog(DEFAULT_LANGUAGE)[key]
+    texts = catalog(language if language in ("es", "en") else DEFAULT_LANGUAGE)
+    template = texts.get(key) or catalog(DEFAULT_LANGUAGE)[key]
     safe = {name: html.escape(value) if isinstance(value, str) else value for name, value in params.items()}
     return template.format(**safe)
 

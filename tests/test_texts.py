@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from bot.callbacks import JourneyCB
-from bot.texts import LOCALES_DIR, render, t
+from bot.texts import catalog, render, t
 from tests.helpers import shipped_content
 from workflows import moods, rules, story, subscription
 from workflows.contracts import Button, JourneyError, Notice, Screen
-
-
-def catalog(language: str) -> dict[str, str]:
-    return json.loads((LOCALES_DIR / f"{language}.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
 def test_spanish_and_english_have_the_same_keys() -> None:
