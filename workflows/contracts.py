@@ -23,6 +23,7 @@ Stage = Literal["new", "onboarding", "active", "erased"]
 # request to join the VIP channel (``action`` = its chat id).
 RequestKind = Literal["start", "menu", "button", "text", "reaction", "joined", "left", "pre_checkout", "payment",
                       "redeem", "vip_join"]  # fmt: skip
+SupportAction = Literal["refund", "grant", "restart_story", "ban", "unban", "erase"]
 SubscriptionStatus = Literal["none", "active", "grace", "expired", "refunded"]
 
 
@@ -125,6 +126,7 @@ class SaveProfile(BaseModel):
     notifications: bool = True
     login_streak: int = 0
     longest_streak: int = 0
+    banned: bool = False
 
 
 class AwardBesitos(BaseModel):
@@ -400,6 +402,7 @@ class JourneyState(BaseModel):
     lifetime_besitos: int = 0
     achievements: list[str] = Field(default_factory=list)
     missions: list[str] = Field(default_factory=list)
+    banned: bool = False  # by staff: every request is refused (a payment still applies) until unbanned
     vip: bool = False  # VIP perks on: the subscription is active or in its grace period
     subscription: Subscription = Field(default_factory=Subscription)
     story: StoryProgress = Field(default_factory=StoryProgress)
@@ -443,8 +446,9 @@ class SupportRequest(BaseModel):
     request_id: str = Field(min_length=1, max_length=128)
     user_id: int
     actor: str = Field(min_length=1, max_length=128)
-    action: Literal["refund"]
-    charge_id: str = ""
+    action: SupportAction
+    charge_id: str = ""  # refund: the Stars payment
+    amount: int = 0  # grant: besitos given, or (negative) taken back
     reason: str = Field(min_length=3, max_length=500)
 
 
@@ -475,3 +479,4 @@ class JourneyError:
     PLAN_GONE: Final = "PlanGone"
     ALREADY_PAID: Final = "AlreadyPaid"
     SUPPORT_REFUSED: Final = "SupportRefused"
+    BANNED: Final = "Banned"

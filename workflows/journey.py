@@ -18,7 +18,7 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import rules, search_attributes
+    from workflows import rules, search_attributes, support
     from workflows.content import Content
     from workflows.contracts import (
         AwardBesitos,
@@ -136,7 +136,7 @@ class JourneyWorkflow:
         async with self._lock:
             content = await self._content_for(self.state.content_version)
             try:
-                outcome = rules.support(self.state, request, workflow.now(), content)
+                outcome = support.apply(self.state, request, workflow.now(), content)
             except rules.Rejection as rejection:
                 raise ApplicationError(str(rejection), type=rejection.kind, non_retryable=True) from None
             if outcome.duplicate:
@@ -149,7 +149,7 @@ class JourneyWorkflow:
     @support.validator
     def validate_support(self, request: SupportRequest) -> None:
         try:
-            rules.validate_support(self.state, request)
+            support.validate(self.state, request)
         except rules.Rejection as rejection:
             raise ApplicationError(str(rejection), type=rejection.kind, non_retryable=True) from None
 

@@ -30,7 +30,6 @@ from workflows.contracts import (
     RecordReaction,
     SaveProfile,
     Screen,
-    SupportRequest,
     UpdateLeaderboard,
 )
 from workflows.days import local_day, next_local_time
@@ -95,6 +94,9 @@ def validate(state: JourneyState, request: JourneyRequest, content: Content | No
         raise Rejection(JourneyError.INVALID_INPUT, f"text longer than {MAX_TEXT_LENGTH} characters")
     if state.stage == "erased":
         raise Rejection(JourneyError.ERASED, "this journey was erased at the user's request")
+    if state.banned and request.kind != "payment":
+        # A payment already moved the money: it is still applied (and support can refund it).
+        raise Rejection(JourneyError.BANNED, "this user is banned from the community")
     if request.kind in CHANNEL_KINDS:
         _validate_channel(state, request)
         return
@@ -211,7 +213,7 @@ def decide(state: JourneyState, request: JourneyRequest, now: datetime, content:
         leaderboard_effect(turn)
     if first_contact or turn.effects or request.kind == "start" or state.stage != stage_before:
         # The projection's profile row follows every stage change, award and /start.
-        turn.effects.insert(0, _save_profile(state, now))
+        turn.effects.insert(0, save_profile(state, now))
     state.screen_seq += 1
     screen = screen.model_copy(update={"seq": state.screen_seq, "notices": [*turn.summary(), *screen.notices]})
     state.screen = screen
@@ -245,16 +247,25 @@ def _channel(turn: Turn, request: JourneyRequest) -> Decision:
             )
         )
     if turn.effects:
-        turn.effects.insert(0, _save_profile(state, turn.now))
+        turn.effects.insert(0, save_profile(state, turn.now))
     assert state.screen is not None
     return Decision(state=state, screen=state.screen, effects=turn.effects, toast=toast)
 
 
-def _save_profile(state: JourneyState, now: datetime) -> SaveProfile:
+def save_profile(state: JourneyState, now: datetime) -> SaveProfile:
     assert state.profile is not None
     return SaveProfile(profile=state.profile, stage=state.stage, language=state.language, seen_at=now,
                        notifications=state.preferences.notifications, login_streak=state.devotion.streak,
-                       longest_streak=state.devotion.longest)  # fmt: skip
+                       longest_streak=state.devotion.longest, banned=state.banned)  # fmt: skip
+
+
+def erase(turn: Turn) -> None:
+    """Forget the user (their own wish, or staff's): off every leaderboard, personal data deleted."""
+    state = turn.state
+    state.stage = "erased"
+    turn.effects.append(UpdateLeaderboard(user_id=state.user_id, name="", lifetime_besitos=0,
+                                          week=state.leaderboard.week, week_besitos=0, remove=True))  # fmt: skip
+    turn.effects.append(EraseData(user_id=state.user_id, requested_at=turn.now))
 
 
 def _onboarding(turn: Turn, request: JourneyRequest) -> Screen:
@@ -310,11 +321,11 @@ def _settings(turn: Turn, action: str) -> Screen:
     state = turn.state
     if action == "notifications_toggle":
         state.preferences.notifications = not state.preferences.notifications
-        turn.effects.append(_save_profile(state, turn.now))
+        turn.effects.append(save_profile(state, turn.now))
     elif action in ("language.es", "language.en"):
         state.language = "en" if action == "language.en" else "es"
         state.preferences.language_chosen = True
-        turn.effects.append(_save_profile(state, turn.now))
+        turn.effects.append(save_profile(state, turn.now))
     elif action == "export":
         snapshot = state.model_dump(mode="json", exclude={"pending_effects", "parked_effects", "recent_deliveries",
                                                           "screen"})  # fmt: skip
@@ -330,10 +341,7 @@ def _settings(turn: Turn, action: str) -> Screen:
                      [Button(label="settings.erase.cancel", action="settings")]],
         )  # fmt: skip
     elif action == "erase_confirm":
-        state.stage = "erased"
-        turn.effects.append(UpdateLeaderboard(user_id=state.user_id, name="", lifetime_besitos=0,
-                                              week=state.leaderboard.week, week_besitos=0, remove=True))  # fmt: skip
-        turn.effects.append(EraseData(user_id=state.user_id, requested_at=turn.now))
+        erase(turn)
         return Screen(key="settings.erased")
     other = "en" if state.language == "es" else "es"
     return Screen(
@@ -402,43 +410,6 @@ def remind(state: JourneyState, content: Content, now: datetime) -> list[Effect]
     )
     key = f"journey-{state.user_id}:reminder:{today.isoformat()}"
     return [Notify(user_id=state.user_id, idempotency_key=key, language=state.language, screen=screen)]
-
-
-@dataclass
-class SupportOutcome:
-    state: JourneyState
-    message: str
-    effects: list[Effect] = field(default_factory=list)
-    duplicate: bool = False
-
-
-def validate_support(state: JourneyState, request: SupportRequest) -> None:
-    if f"support:{request.request_id}" in state.recent_deliveries:
-        return
-    if request.user_id != state.user_id:
-        raise Rejection(JourneyError.FOREIGN_USER, "this journey belongs to another user")
-    if state.stage == "erased":
-        raise Rejection(JourneyError.ERASED, "this journey was erased at the user's request")
-    if request.action == "refund" and not any(c.charge_id == request.charge_id
-                                              for c in state.subscription.charges):  # fmt: skip
-        raise Rejection(JourneyError.SUPPORT_REFUSED, f"no Stars payment {request.charge_id!r} for this user")
-
-
-def support(state: JourneyState, request: SupportRequest, now: datetime, content: Content) -> SupportOutcome:
-    """Apply a staff change once per request id; refused changes raise ``Rejection`` and change nothing."""
-    delivery = f"support:{request.request_id}"
-    if delivery in state.recent_deliveries:
-        return SupportOutcome(state=state, message="already applied", duplicate=True)
-    validate_support(state, request)
-    state = state.model_copy(deep=True)
-    state.recent_deliveries = [*state.recent_deliveries, delivery][-RECENT_UPDATE_WINDOW:]
-    turn = Turn(state=state, content=content, now=now, cause=delivery)
-    subscription.tick(turn)
-    try:
-        message = subscription.refund(turn, request.charge_id, request.actor, request.reason)
-    except subscription.SubscriptionRejection as rejection:
-        raise Rejection(rejection.kind, str(rejection)) from None
-    return SupportOutcome(state=state, message=message, effects=turn.effects)
 
 
 def next_alarm(state: JourneyState, content: Content, now: datetime) -> datetime | None:

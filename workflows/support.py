@@ -1,0 +1,148 @@
+"""Changes staff make to a journey (support with the CLI, admins in Telegram): pure rules.
+
+Each change arrives as a ``SupportRequest`` with its own ``request_id`` and is applied once: a
+retried CLI call, a redelivered admin command or an Update Temporal re-applies after a reset
+changes nothing the second time. A refused change raises ``Rejection`` and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final
+
+from workflows import story, subscription
+from workflows.content import Content
+from workflows.contracts import AwardBesitos, Button, Effect, JourneyError, JourneyState, Notify, Screen, SupportRequest
+from workflows.progress import Turn, leaderboard_effect, settle
+from workflows.rules import RECENT_UPDATE_WINDOW, Rejection, erase, save_profile
+
+# No single staff change moves more besitos than this: a typo must not mint a fortune.
+MAX_GRANT: Final = 100_000
+
+
+@dataclass
+class SupportOutcome:
+    state: JourneyState
+    message: str
+    effects: list[Effect] = field(default_factory=list)
+    duplicate: bool = False
+
+
+def delivery(request: SupportRequest) -> str:
+    return f"support:{request.request_id}"
+
+
+def validate(state: JourneyState, request: SupportRequest) -> None:
+    """Raise ``Rejection`` for a change that cannot apply to this journey as it stands."""
+    if delivery(request) in state.recent_deliveries:
+        return  # applied already: answered as a duplicate
+    if request.user_id != state.user_id:
+        raise Rejection(JourneyError.FOREIGN_USER, "this journey belongs to another user")
+    if state.stage == "erased":
+        raise Rejection(JourneyError.ERASED, "this journey was erased at the user's request")
+    action = request.action
+    if action == "refund" and not any(c.charge_id == request.charge_id for c in state.subscription.charges):
+        raise Rejection(JourneyError.SUPPORT_REFUSED, f"no Stars payment {request.charge_id!r} for this user")
+    if action == "grant":
+        if request.amount == 0 or abs(request.amount) > MAX_GRANT:
+            raise Rejection(JourneyError.SUPPORT_REFUSED, f"an amount between 1 and {MAX_GRANT} besitos (or minus)")
+        if state.besitos + request.amount < 0:
+            raise Rejection(JourneyError.SUPPORT_REFUSED,
+                            f"the balance is {state.besitos} besitos: {-request.amount} cannot be taken")  # fmt: skip
+    if action in ("grant", "restart_story") and state.stage != "active":
+        raise Rejection(JourneyError.NOT_STARTED, f"{action} needs a journey past the introduction")
+    if action == "restart_story" and state.story.fragment_id is None:
+        raise Rejection(JourneyError.SUPPORT_REFUSED, "the story has not begun; there is nothing to restart")
+    if action == "ban" and state.banned:
+        raise Rejection(JourneyError.SUPPORT_REFUSED, "this user is banned already")
+    if action == "unban" and not state.banned:
+        raise Rejection(JourneyError.SUPPORT_REFUSED, "this user is not banned")
+
+
+def apply(state: JourneyState, request: SupportRequest, now: datetime, content: Content) -> SupportOutcome:
+    """Apply one staff change; the journey's own due events (VIP expiry) apply first."""
+    if delivery(request) in state.recent_deliveries:
+        return SupportOutcome(state=state, message="already applied", duplicate=True)
+    validate(state, request)
+    state = state.model_copy(deep=True)
+    state.recent_deliveries = [*state.recent_deliveries, delivery(request)][-RECENT_UPDATE_WINDOW:]
+    turn = Turn(state=state, content=content, now=now, cause=delivery(request))
+    subscription.tick(turn)
+    if request.action == "refund":
+        try:
+            message = subscription.refund(turn, request.charge_id, request.actor, request.reason)
+        except subscription.SubscriptionRejection as rejection:
+            raise Rejection(rejection.kind, str(rejection)) from None
+    elif request.action == "grant":
+        message = _grant(turn, request.amount)
+    elif request.action == "restart_story":
+        message = _restart_story(turn)
+    elif request.action in ("ban", "unban"):
+        state.banned = request.action == "ban"
+        if state.profile is not None:
+            turn.effects.append(save_profile(state, now))
+        message = f"user {state.user_id} {'banned' if state.banned else 'unbanned'}"
+    else:
+        erase(turn)
+        message = f"journey {state.user_id} erased: personal data deleted, ledger anonymised"
+    return SupportOutcome(state=state, message=message, effects=turn.effects)
+
+
+def _grant(turn: Turn, amount: int) -> str:
+    """Besitos given (or, negative, taken back) by staff. A grant counts towards levels; taking back does not."""
+    state = turn.state
+    state.besitos += amount
+    if amount > 0:
+        state.lifetime_besitos += amount
+        state.leaderboard.week_besitos += amount
+        turn.besitos += amount
+    turn.effects.append(
+        AwardBesitos(
+            user_id=state.user_id,
+            idempotency_key=f"journey-{state.user_id}:{turn.cause}",
+            action="support_grant" if amount > 0 else "support_revoke",
+            amount=amount,
+            balance_after=state.besitos,
+            context={"by": "support"},
+            awarded_at=turn.now,
+        )  # fmt: skip
+    )
+    settle(turn)
+    leaderboard_effect(turn)
+    turn.effects.insert(0, save_profile(state, turn.now))
+    notice = "notify.support.granted" if amount > 0 else "notify.support.revoked"
+    turn.effects.append(
+        Notify(
+            user_id=state.user_id,
+            idempotency_key=f"journey-{state.user_id}:notify:{turn.cause}",
+            language=state.language,
+            screen=Screen(
+                key=notice,
+                params={"amount": abs(amount), "balance": state.besitos},
+                notices=turn.summary()[:-1] if amount > 0 else [],
+                buttons=[[Button(label="menu.open", action="menu")]],
+            ),
+        )  # fmt: skip
+    )
+    return f"{'granted' if amount > 0 else 'took back'} {abs(amount)} besitos; balance {state.besitos}"
+
+
+def _restart_story(turn: Turn) -> str:
+    """Back to the first fragment, as a new playthrough: what was completed and earned stays (and pays nothing twice)."""
+    state, content = turn.state, turn.content
+    state.story.playthrough += 1
+    state.story.flags, state.story.relationship = [], 0
+    state.story.fragment_id = content.story.start
+    story.save_progress(turn)
+    turn.effects.append(
+        Notify(
+            user_id=state.user_id,
+            idempotency_key=f"journey-{state.user_id}:notify:{turn.cause}",
+            language=state.language,
+            screen=Screen(
+                key="notify.support.story_restarted", buttons=[[Button(label="menu.story", action=story.OPEN)]]
+            ),
+        )  # fmt: skip
+    )
+    return f"story restarted at {content.story.start} (playthrough {state.story.playthrough})"
