@@ -660,7 +660,11 @@ def _last_step() -> tuple[JourneyState, JourneyRequest, datetime]:
 def test_search_attributes_carry_no_personal_data() -> None:
     values = rules.search_attribute_values(onboarded())
     assert values == {"JourneyStage": "active", "BesitosLevel": 1, "BesitosBalance": WELCOME, "VipActive": False,
-                      "LastSeenAt": NOW, "VipExpiresAt": None}  # fmt: skip
+                      "LastSeenAt": NOW, "VipExpiresAt": None, "VipStatus": "none", "StoryFragment": None,
+                      "JoinedAt": NOW}  # fmt: skip
+    assert rules.memo_values(onboarded()) == {"username": "@ana", "first_name": "Ana", "language": "es"}
+    state = play(onboarded(), "story")
+    assert rules.search_attribute_values(state)["StoryFragment"] == CONTENT.story.start
 
 
 def test_last_seen_is_published_to_the_minute() -> None:

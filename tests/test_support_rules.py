@@ -26,7 +26,7 @@ from workflows.contracts import (
 
 def staff(action: SupportAction, request_id: str = "r1", **fields: object) -> SupportRequest:
     return SupportRequest(request_id=request_id, user_id=USER, actor="support:ana", action=action,
-                          reason="a reason for the log", **fields)  # type: ignore[arg-type]  # fmt: skip
+                          reason="a reason for the log", **fields)  # fmt: skip
 
 
 def apply(state: JourneyState, change: SupportRequest) -> support.SupportOutcome:

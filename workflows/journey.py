@@ -236,15 +236,28 @@ class JourneyWorkflow:
             self.state.parked_effects = [*self.state.parked_effects, effect]
 
     def _publish_search_attributes(self) -> None:
-        values = rules.search_attribute_values(self.state)
+        """Keep what the Temporal UI filters on (and the memo operators read) current; unchanged values cost nothing."""
+        values: dict[str, Any] = dict(rules.search_attribute_values(self.state))
+        if workflow.patched(search_attributes.PATCH):
+            for name, value in rules.memo_values(self.state).items():
+                values[f"memo:{name}"] = value
+        else:
+            values = {name: value for name, value in values.items() if name not in search_attributes.LATER}
         changed = {name: value for name, value in values.items() if self._published.get(name) != value}
         if not changed:
             return
         updates: list[SearchAttributeUpdate[Any]] = []
+        memo: dict[str, Any] = {}
         for name, value in changed.items():
+            if name.startswith("memo:"):
+                memo[name.removeprefix("memo:")] = value
+                continue
             key = search_attributes.KEYS[name]
             updates.append(key.value_unset() if value is None else key.value_set(value))
-        workflow.upsert_search_attributes(updates)
+        if updates:
+            workflow.upsert_search_attributes(updates)
+        if memo:
+            workflow.upsert_memo(memo)
         self._published.update(changed)
 
 

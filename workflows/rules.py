@@ -440,4 +440,17 @@ def search_attribute_values(state: JourneyState) -> dict[str, str | int | bool |
         "VipActive": state.vip,
         "LastSeenAt": last_seen,
         "VipExpiresAt": state.subscription.expires_at if state.subscription.status in ("active", "grace") else None,
+        "VipStatus": state.subscription.status,
+        "StoryFragment": state.story.fragment_id,
+        "JoinedAt": state.joined_at.replace(second=0, microsecond=0) if state.joined_at else None,
+    }
+
+
+def memo_values(state: JourneyState) -> dict[str, str | None]:
+    """Who the journey is, for operators reading it in the Temporal UI (not searchable)."""
+    profile = state.profile
+    return {
+        "username": f"@{profile.username}" if profile and profile.username else None,
+        "first_name": profile.first_name if profile else None,
+        "language": state.language,
     }
