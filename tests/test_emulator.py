@@ -17,6 +17,7 @@ from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboar
 from aiohttp import web
 
 from infra.emulator import BotAPIEmulator
+from infra.emulator.server import FloodLimits
 from infra.stack import free_port
 from tests.telegram import EmulatedUser
 
@@ -510,3 +511,44 @@ async def test_control_api_validates_its_input(http: aiohttp.ClientSession, emul
     async with http.post(f"{emulator.base_url}/control/faults", json={"count": "many"}) as response:
         assert response.status == 400
     assert json.dumps(emulator.updates) == "[]" and emulator.faults == []
+
+
+class TestFloodLimits:
+    """Opt-in flood control: one message per chat per interval, so many a second overall, answered with 429."""
+
+    def test_the_limits_count_per_chat_and_over_the_last_second(self) -> None:
+        limits = FloodLimits(per_second=3, per_chat_interval=1.0)
+        assert [limits.wait(chat, 10.0) for chat in ("1", "2", "3")] == [0, 0, 0]
+        assert limits.wait("1", 10.2) == 1, "the same chat again within its interval"
+        assert limits.wait("4", 10.5) == 1, "a fourth message within one second"
+        assert limits.wait("4", 11.0) == 0, "a second later the window has room again"
+        assert limits.wait("1", 11.1) == 0
+
+    async def test_off_by_default_then_429_with_retry_after_until_switched_off(
+        self, http: aiohttp.ClientSession, bot: Bot, emulator: BotAPIEmulator
+    ) -> None:
+        assert BotAPIEmulator().flood_limits is None
+        assert BotAPIEmulator(flood_limits=True).flood_limits == FloodLimits(per_second=30, per_chat_interval=1.0)
+        await emulator.user_sends_text(1, "hola")
+        await emulator.user_sends_text(2, "hola")
+        await bot.send_message(1, "uno")
+        await bot.send_message(1, "dos")  # no limits yet
+        async with http.post(f"{emulator.base_url}/control/limits", json={"per_chat_interval": 60}) as response:
+            assert (await response.json())["ok"]
+        await bot.send_message(1, "tres")
+        with pytest.raises(TelegramRetryAfter) as flood:
+            await bot.send_message(1, "cuatro")
+        assert flood.value.retry_after >= 1
+        status, body = await call(http, emulator, "sendMessage", chat_id=1, text="cinco")
+        assert status == 429 and body["description"].startswith("Too Many Requests: retry after ")
+        assert body["parameters"]["retry_after"] >= 1
+        assert (await bot.send_message(2, "otro chat")).text == "otro chat"
+        flooded = [c for c in emulator.calls if c.get("error_code") == 429]
+        assert [(c["method"], c["chat_id"]) for c in flooded] == [("sendMessage", 1), ("sendMessage", 1)]
+        async with http.post(f"{emulator.base_url}/control/limits", json={"per_second": 0}) as response:
+            assert response.status == 400
+        async with http.post(f"{emulator.base_url}/control/limits", json={"enabled": False}) as response:
+            assert (await response.json())["ok"]
+        assert (await bot.send_message(1, "seis")).text == "seis"
+        texts = [e["text"] for e in emulator.chats[1].transcript if e["kind"] == "bot_message"]
+        assert texts == ["uno", "dos", "tres", "seis"], "a flooded message is not delivered"

@@ -9,6 +9,7 @@ import asyncpg
 from aiogram import Bot
 from redis.asyncio import Redis
 
+from activities.broadcast import BroadcastActivities
 from activities.content import ContentActivities
 from activities.leaderboard import LeaderboardActivities
 from activities.payments import PaymentActivities, TelegramStars
@@ -16,9 +17,10 @@ from activities.projection import ProjectionActivities
 from activities.telegram import TelegramActivities
 from activities.vip_channel import VipChannelActivities
 from infra.settings import EMULATOR_VIP_CHANNEL
+from workflows.broadcast import BroadcastWorkflow
 from workflows.journey import JourneyWorkflow
 
-WORKFLOWS: Final[list[type]] = [JourneyWorkflow]
+WORKFLOWS: Final[list[type]] = [JourneyWorkflow, BroadcastWorkflow]
 
 
 def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, *,
@@ -30,6 +32,7 @@ def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, *,
     telegram = TelegramActivities(bot, pool)
     payments = PaymentActivities(TelegramStars(bot), pool, telegram)
     vip_channel = VipChannelActivities(bot, vip_channel_id, telegram)
+    broadcast = BroadcastActivities(bot, pool)
     return [
         projection.record_profile,
         projection.append_besitos_ledger,
@@ -50,4 +53,8 @@ def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, *,
         payments.redeem_vip_pass,
         vip_channel.open_vip_channel,
         vip_channel.close_vip_channel,
+        broadcast.broadcast_recipients,
+        broadcast.send_broadcast_page,
+        broadcast.record_broadcast,
+        broadcast.finish_broadcast,
     ]

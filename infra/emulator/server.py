@@ -49,6 +49,10 @@ or Telegram's error shape:
 - ``POST /control/updates/{update_id}/redeliver``: the update again, same id (see :meth:`BotAPIEmulator.redeliver`);
   result ``{"update_id", "type"}``.
 - ``POST /control/faults`` / ``DELETE /control/faults``, ``GET /control/calls``, ``GET /control/updates``.
+- ``POST /control/limits`` {"enabled"?, "per_second"?, "per_chat_interval"?}: Telegram's flood control for
+  ``sendMessage`` (off unless asked for; default 30 a second overall, one a second per chat). A send over
+  the limit gets 429 "Too Many Requests: retry after N" with ``parameters.retry_after``, and is recorded in
+  ``/control/calls`` with its ``chat_id``.
 """
 
 from __future__ import annotations
@@ -58,10 +62,12 @@ import contextlib
 import copy
 import json
 import logging
+import math
 import mimetypes
 import re
 import secrets
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -123,6 +129,8 @@ VIP_CHANNEL_TITLE: Final = "Diana · VIP"
 CHANNEL_USERNAME_RULE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,30}[A-Za-z0-9]")
 # Built updates kept for redelivery (POST /control/updates/{update_id}/redeliver).
 UPDATE_HISTORY: Final = 10_000
+# Methods under flood control when it is switched on (POST /control/limits).
+FLOOD_LIMITED: Final = frozenset({"sendmessage"})
 
 
 @dataclass
@@ -131,6 +139,29 @@ class Fault:
     error_code: int
     retry_after: int
     methods: frozenset[str] | None
+
+
+@dataclass
+class FloodLimits:
+    """Telegram's flood control: ``per_second`` sends a second overall, one per ``per_chat_interval`` per chat."""
+
+    per_second: int = 30
+    per_chat_interval: float = 1.0
+    recent: deque[float] = field(default_factory=deque)
+    last_to_chat: dict[str, float] = field(default_factory=dict)
+
+    def wait(self, chat_id: str, now: float) -> int:
+        """Whole seconds to wait before a send to ``chat_id`` (0: it goes now, and counts)."""
+        while self.recent and self.recent[0] <= now - 1.0:
+            self.recent.popleft()
+        last = self.last_to_chat.get(chat_id)
+        if last is not None and now - last < self.per_chat_interval:
+            return max(1, math.ceil(last + self.per_chat_interval - now))
+        if len(self.recent) >= self.per_second:
+            return max(1, math.ceil(self.recent[0] + 1.0 - now))
+        self.recent.append(now)
+        self.last_to_chat[chat_id] = now
+        return 0
 
 
 @dataclass
@@ -180,7 +211,7 @@ class BotAPIEmulator:
     """In-memory Telegram for one bot. Start with :meth:`start`, stop with :meth:`stop`."""
 
     def __init__(self, *, token: str | None = None, first_update_id: int | None = None,
-                 pre_checkout_timeout: float = PRE_CHECKOUT_TIMEOUT) -> None:  # fmt: skip
+                 pre_checkout_timeout: float = PRE_CHECKOUT_TIMEOUT, flood_limits: bool = False) -> None:  # fmt: skip
         # None accepts any well-formed token, as a stand-in for "the bot's own token".
         self.token = token
         self.updates: list[dict[str, Any]] = []
@@ -200,6 +231,8 @@ class BotAPIEmulator:
         self.callback_queries: dict[str, dict[str, Any]] = {}
         self.files: dict[str, StoredFile] = {}
         self.faults: list[Fault] = []
+        # Off by default: tests of the journeys would trip over a real per-chat limit.
+        self.flood_limits: FloodLimits | None = FloodLimits() if flood_limits else None
         self.calls: list[dict[str, Any]] = []
         self.commands: list[dict[str, Any]] = []
         self._changed = asyncio.Condition()
@@ -283,6 +316,7 @@ class BotAPIEmulator:
         app.router.add_get("/control/chats/{chat_id}/messages", self._control_messages)
         app.router.add_post("/control/faults", self._control_add_fault)
         app.router.add_delete("/control/faults", self._control_clear_faults)
+        app.router.add_post("/control/limits", self._control_limits)
         app.router.add_get("/control/calls", self._control_calls)
         app.router.add_get("/control/updates", self._control_updates)
         app.router.add_post("/control/updates/{update_id}/redeliver", self._control_redeliver)
@@ -311,6 +345,14 @@ class BotAPIEmulator:
             return error_response(
                 fault.error_code, "Internal Server Error" if fault.error_code == 500 else "Bad Gateway"
             )
+        if self.flood_limits is not None and method.lower() in FLOOD_LIMITED:
+            chat_id = str(params.get("chat_id", ""))
+            retry_after = self.flood_limits.wait(chat_id, time.monotonic())
+            if retry_after:
+                self.calls.append({"method": method, "ok": False, "error_code": 429, "retry_after": retry_after,
+                                   "chat_id": int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id})  # fmt: skip
+                return error_response(429, f"Too Many Requests: retry after {retry_after}",
+                                      {"retry_after": retry_after})  # fmt: skip
         try:
             result = await handler(params)
         except BadRequest as bad:
@@ -942,6 +984,18 @@ class BotAPIEmulator:
 
     async def _control_clear_faults(self, request: web.Request) -> web.Response:
         self.faults.clear()
+        return ok_response(True)
+
+    async def _control_limits(self, request: web.Request) -> web.Response:
+        """Switch Telegram's flood control on (with its limits, counted afresh) or off (``"enabled": false``)."""
+        body = await json_body(request)
+        if body.get("enabled", True) is False:
+            self.flood_limits = None
+            return ok_response(True)
+        per_second, interval = int(body.get("per_second", 30)), float(body.get("per_chat_interval", 1.0))
+        if per_second < 1 or interval < 0:
+            return error_response(400, "Bad Request: per_second must be positive, per_chat_interval not negative")
+        self.flood_limits = FloodLimits(per_second=per_second, per_chat_interval=interval)
         return ok_response(True)
 
     async def _control_calls(self, request: web.Request) -> web.Response:

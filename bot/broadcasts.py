@@ -1,0 +1,251 @@
+"""Admin broadcasts: /difundir starts a Broadcast workflow; /difusion and its button show how far it got.
+
+The bot only checks the command and starts the workflow; pacing, Telegram's limits, blocked users and
+resuming after a crash are the workflow's (see :mod:`workflows.broadcast`). The broadcast's id comes
+from the admin's message (``broadcast-<chat id>-<message id>``), so a redelivered update finds the
+broadcast it already started instead of sending everything again; unlike an update id, a message id
+never comes back in the same chat.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Final
+
+import asyncpg
+from aiogram import Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from bot.admins import admin_only
+from bot.callbacks import CallbackPrefix
+from bot.journeys import Journeys
+from bot.texts import language_of, t
+from infra.settings import Settings
+from workflows.broadcast import BroadcastWorkflow
+from workflows.broadcast_contracts import (
+    BROADCAST_ID_PREFIX,
+    BroadcastInput,
+    BroadcastProgress,
+    Segment,
+    telegram_length,
+)
+from workflows.contracts import MAX_TEXT_LENGTH
+
+router = Router(name=__name__)
+log = logging.getLogger("diana.bot")
+
+# Belongs in bot.callbacks.CallbackPrefix; checked against it here until it moves there.
+BROADCAST_PREFIX: Final = "bc"
+assert BROADCAST_PREFIX not in {prefix.value for prefix in CallbackPrefix}, "callback prefixes must be unique"
+
+SEGMENTS: Final[dict[str, Segment]] = {"todos": "all", "all": "all", "vip": "vip", "gratis": "free", "free": "free",
+                                        "inactivos": "inactive", "inactive": "inactive"}  # fmt: skip
+MAX_INACTIVE_DAYS: Final = 3650
+# A query needs a worker to answer: without one, say so rather than keep the admin waiting.
+QUERY_TIMEOUT: Final = timedelta(seconds=5)
+BROADCAST_ID: Final = re.compile(rf"{re.escape(BROADCAST_ID_PREFIX)}\d+-\d+")
+_COMMAND_ARGS: Final = re.compile(r"(\S+)\s+(.*)", re.DOTALL)
+
+
+class BroadcastCB(CallbackData, prefix=BROADCAST_PREFIX):
+    """The "Progress" button under a broadcast's messages to the admin."""
+
+    broadcast: str
+
+
+class BadBroadcast(ValueError):
+    """The /difundir arguments do not make a broadcast; nothing is started."""
+
+
+@dataclass(frozen=True)
+class BroadcastCommand:
+    segment: Segment
+    inactive_days: int | None
+    text: str
+
+
+def parse_broadcast(args: str | None) -> BroadcastCommand:
+    """``<segment> <text>``: segment ``todos|all``, ``vip``, ``gratis|free`` or ``inactivos:N|inactive:N``.
+
+    :raises BadBroadcast: unknown segment, N not a whole number from 1 to 3650, no text, or a text
+        longer than Telegram takes.
+    """
+    match = _COMMAND_ARGS.fullmatch((args or "").strip())
+    if match is None:
+        msg = "a segment and a text are needed"
+        raise BadBroadcast(msg)
+    name, _, days = match.group(1).lower().partition(":")
+    text = match.group(2).strip()
+    segment = SEGMENTS.get(name)
+    if segment is None:
+        msg = f"unknown segment {name!r}"
+        raise BadBroadcast(msg)
+    inactive_days = None
+    if segment == "inactive":
+        if not days.isascii() or not days.isdigit() or not 1 <= int(days) <= MAX_INACTIVE_DAYS:
+            msg = f"inactive needs a number of days from 1 to {MAX_INACTIVE_DAYS}, got {days!r}"
+            raise BadBroadcast(msg)
+        inactive_days = int(days)
+    elif days:
+        msg = f"segment {name!r} takes no number"
+        raise BadBroadcast(msg)
+    if not text:
+        msg = "the text is empty"
+        raise BadBroadcast(msg)
+    if telegram_length(text) > MAX_TEXT_LENGTH:
+        msg = f"the text is longer than {MAX_TEXT_LENGTH} characters"
+        raise BadBroadcast(msg)
+    return BroadcastCommand(segment=segment, inactive_days=inactive_days, text=text)
+
+
+def broadcast_id_for(message: Message) -> str:
+    return f"{BROADCAST_ID_PREFIX}{message.chat.id}-{message.message_id}"
+
+
+def progress_keyboard(broadcast_id: str, language: str) -> InlineKeyboardMarkup:
+    button = InlineKeyboardButton(text=t("admin.broadcast.progress_button", language),
+                                  callback_data=BroadcastCB(broadcast=broadcast_id).pack())  # fmt: skip
+    return InlineKeyboardMarkup(inline_keyboard=[[button]])
+
+
+async def read_progress(client: Client, pool: asyncpg.Pool, broadcast_id: str) -> BroadcastProgress | None:
+    """The running (or recently finished) workflow's progress; an older one's totals from ``broadcasts``."""
+    try:
+        progress: BroadcastProgress = await client.get_workflow_handle(broadcast_id).query(
+            BroadcastWorkflow.current_progress, rpc_timeout=QUERY_TIMEOUT
+        )
+        return progress
+    except RPCError as error:
+        if error.status != RPCStatusCode.NOT_FOUND:
+            raise
+    row = await pool.fetchrow("SELECT * FROM broadcasts WHERE id = $1", broadcast_id)
+    if row is None:
+        return None
+    return BroadcastProgress(sent=row["sent"], blocked=row["skipped_blocked"], failed=row["failed"],
+                             unconfirmed=row["unconfirmed"], total=row["total"], done=row["finished_at"] is not None,
+                             started_at=row["created_at"], finished_at=row["finished_at"])  # fmt: skip
+
+
+async def progress_screen(journeys: Journeys, pool: asyncpg.Pool, broadcast_id: str,
+                          language: str) -> tuple[str, InlineKeyboardMarkup | None]:  # fmt: skip
+    """The progress text, with the button to look again while the broadcast runs."""
+    progress = await read_progress(journeys.client, pool, broadcast_id)
+    if progress is None:
+        return t("admin.broadcast.unknown", language, id=broadcast_id), None
+    state = t(f"admin.broadcast.state.{'done' if progress.done else 'running'}", language)
+    text = t("admin.broadcast.progress", language, id=broadcast_id, state=state, sent=progress.sent,
+             blocked=progress.blocked, failed=progress.failed, unconfirmed=progress.unconfirmed,
+             total=progress.total)  # fmt: skip
+    return text, None if progress.done else progress_keyboard(broadcast_id, language)
+
+
+async def audit_start(pool: asyncpg.Pool, admin_id: int, broadcast: BroadcastInput) -> None:
+    """One audit row per broadcast, also when the update that started it is delivered again."""
+    details = {"broadcast_id": broadcast.broadcast_id, "inactive_days": broadcast.inactive_days,
+               "text_length": len(broadcast.text)}  # fmt: skip
+    await pool.execute(
+        """
+        INSERT INTO audit_log (actor, action, subject, details)
+        SELECT $1, 'broadcast', $2, $3::jsonb
+        WHERE NOT EXISTS (SELECT 1 FROM audit_log WHERE action = 'broadcast' AND details->>'broadcast_id' = $4)
+        """,
+        f"admin:{admin_id}",
+        broadcast.segment,
+        json.dumps(details),
+        broadcast.broadcast_id,
+    )
+
+
+@router.message(Command("difundir", "broadcast"))
+async def start_broadcast(message: Message, command: CommandObject, journeys: Journeys, settings: Settings,
+                          pool: asyncpg.Pool) -> None:  # fmt: skip
+    """/difundir <segmento> <texto>: an admin sends a text to everyone in a segment."""
+    assert message.from_user is not None
+    language = language_of(message.from_user.language_code)
+    if not await admin_only(message, settings, pool, "broadcast"):
+        return
+    try:
+        parsed = parse_broadcast(command.args)
+    except BadBroadcast:
+        await message.answer(t("admin.broadcast.usage", language, limit=MAX_TEXT_LENGTH))
+        return
+    broadcast = BroadcastInput(broadcast_id=broadcast_id_for(message), actor=message.from_user.id,
+                               segment=parsed.segment, inactive_days=parsed.inactive_days, text=parsed.text,
+                               language=language)  # fmt: skip
+    try:
+        await journeys.client.start_workflow(
+            BroadcastWorkflow.run,
+            broadcast,
+            id=broadcast.broadcast_id,
+            task_queue=journeys.task_queue,
+            # The same message again (a redelivered update) finds its broadcast, running or finished.
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        pass  # started by this very message, and already finished
+    except RPCError:
+        log.exception("broadcast %s not started", broadcast.broadcast_id)
+        await message.answer(t("reject.unavailable", language))
+        return
+    await audit_start(pool, message.from_user.id, broadcast)
+    segment = t(f"admin.broadcast.segment.{broadcast.segment}", language, days=broadcast.inactive_days or 0)
+    await message.answer(t("admin.broadcast.started", language, id=broadcast.broadcast_id, segment=segment),
+                         reply_markup=progress_keyboard(broadcast.broadcast_id, language))  # fmt: skip
+
+
+@router.message(Command("difusion", "broadcaststatus"))
+async def broadcast_status(message: Message, command: CommandObject, journeys: Journeys, settings: Settings,
+                           pool: asyncpg.Pool) -> None:  # fmt: skip
+    """/difusion <id>: how far a broadcast got."""
+    assert message.from_user is not None
+    language = language_of(message.from_user.language_code)
+    if not await admin_only(message, settings, pool, "broadcast status"):
+        return
+    broadcast_id = (command.args or "").strip()
+    if not BROADCAST_ID.fullmatch(broadcast_id):
+        await message.answer(t("admin.broadcast.status_usage", language))
+        return
+    try:
+        text, markup = await progress_screen(journeys, pool, broadcast_id, language)
+    except RPCError:
+        log.exception("progress of %s not read", broadcast_id)
+        await message.answer(t("reject.unavailable", language))
+        return
+    await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(BroadcastCB.filter())
+async def progress_pressed(query: CallbackQuery, callback_data: BroadcastCB, journeys: Journeys, settings: Settings,
+                           pool: asyncpg.Pool) -> None:  # fmt: skip
+    """The "Progress" button: the message shows the broadcast's progress as it is now."""
+    language = language_of(query.from_user.language_code)
+    if query.from_user.id not in settings.admin_ids:
+        await pool.execute("INSERT INTO audit_log (actor, action, subject, reason) VALUES ($1, $2, $3, 'not an admin')",
+                           f"user:{query.from_user.id}", "broadcast status refused", callback_data.broadcast)  # fmt: skip
+        await query.answer(t("admin.refused", language), show_alert=True)
+        return
+    try:
+        text, markup = await progress_screen(journeys, pool, callback_data.broadcast, language)
+    except RPCError:
+        log.exception("progress of %s not read", callback_data.broadcast)
+        await query.answer(t("reject.unavailable", language), show_alert=True)
+        return
+    if isinstance(query.message, Message):
+        try:
+            await query.message.edit_text(text, reply_markup=markup)
+        except TelegramBadRequest as unchanged:
+            # Pressed again before anything moved: Telegram refuses an edit that changes nothing.
+            log.debug("progress of %s not edited: %s", callback_data.broadcast, unchanged.message)
+    await query.answer()

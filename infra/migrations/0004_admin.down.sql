@@ -1,0 +1,2 @@
+DROP TABLE broadcasts;
+ALTER TABLE users DROP COLUMN banned_at, DROP COLUMN blocked_at;
