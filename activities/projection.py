@@ -54,8 +54,8 @@ class ProjectionActivities:
             await self.pool.execute(
                 """
             INSERT INTO users (telegram_user_id, username, first_name, language, stage, joined_at, last_seen_at,
-                               notifications, login_streak, longest_streak)
-            VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)
+                               notifications, login_streak, longest_streak, banned_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, CASE WHEN $10::boolean THEN $6::timestamptz END)
             ON CONFLICT (telegram_user_id) DO UPDATE SET
                 username = EXCLUDED.username,
                 first_name = EXCLUDED.first_name,
@@ -64,7 +64,8 @@ class ProjectionActivities:
                 last_seen_at = greatest(users.last_seen_at, EXCLUDED.last_seen_at),
                 notifications = EXCLUDED.notifications,
                 login_streak = EXCLUDED.login_streak,
-                longest_streak = EXCLUDED.longest_streak
+                longest_streak = EXCLUDED.longest_streak,
+                banned_at = CASE WHEN $10 THEN coalesce(users.banned_at, EXCLUDED.last_seen_at) END
             """,
                 profile.user_id,
                 profile.username,
@@ -75,6 +76,7 @@ class ProjectionActivities:
                 effect.notifications,
                 effect.login_streak,
                 effect.longest_streak,
+                effect.banned,
             )
 
     @activity.defn(name="append_besitos_ledger")
@@ -97,8 +99,43 @@ class ProjectionActivities:
                 json.dumps(effect.context),
                 effect.awarded_at,
             )
-        if inserted is None:
+        if inserted is None and not await self._award_again_after_reset(effect):
             activity.logger.info("ledger row %s already recorded", effect.idempotency_key)
+
+    async def _award_again_after_reset(self, effect: AwardBesitos) -> bool:
+        """An award whose earlier row a reset reversed is earned anew: it gets a row of its own, once.
+
+        (A reset's reversal rows name the row they reverse in ``context.original``; see ``infra.support``.)
+        """
+        async with refusals_are_final(), self.pool.acquire() as conn, conn.transaction():
+            # One re-award per reversal: the count of each decides, under a lock on the user's rows.
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", effect.idempotency_key)
+            reversals, again = await conn.fetchrow(
+                """
+                SELECT count(*) FILTER (WHERE action = 'reset_correction' AND context->>'original' = $2 AND amount < 0),
+                       count(*) FILTER (WHERE idempotency_key LIKE $2 || '#%')
+                FROM besitos_ledger WHERE telegram_user_id = $1
+                """,
+                effect.user_id,
+                effect.idempotency_key,
+            )
+            if reversals <= again:
+                return False
+            await conn.execute(
+                """
+                INSERT INTO besitos_ledger
+                    (telegram_user_id, action, amount, balance_after, idempotency_key, context, created_at)
+                VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
+                """,
+                effect.user_id,
+                effect.action,
+                effect.amount,
+                effect.balance_after,
+                f"{effect.idempotency_key}#{again + 1}",
+                json.dumps(effect.context),
+                effect.awarded_at,
+            )
+        return True
 
     @activity.defn(name="record_achievement")
     async def record_achievement(self, effect: UnlockAchievement) -> None:

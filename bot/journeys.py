@@ -17,7 +17,7 @@ from workflows.journey import JourneyWorkflow, journey_id
 REJECTIONS: Final = frozenset(
     {JourneyError.UNKNOWN_ACTION, JourneyError.STALE_SCREEN, JourneyError.FOREIGN_USER, JourneyError.NOT_STARTED,
      JourneyError.INVALID_INPUT, JourneyError.ERASED, JourneyError.INVOICE_STALE, JourneyError.INVOICE_FOREIGN,
-     JourneyError.PLAN_GONE, JourneyError.ALREADY_PAID, JourneyError.SUPPORT_REFUSED}
+     JourneyError.PLAN_GONE, JourneyError.ALREADY_PAID, JourneyError.SUPPORT_REFUSED, JourneyError.BANNED}
 )  # fmt: skip
 R = TypeVar("R", bound=BaseModel)
 INTERACT: Final = "Interact"

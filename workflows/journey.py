@@ -72,6 +72,9 @@ class JourneyWorkflow:
         # Loading content awaits an activity: requests must not interleave around it.
         self._lock = asyncio.Lock()
         self._published: dict[str, Any] = {}
+        # Updates accepted by a validator and not yet handled. Only validators read it (they do not run on
+        # replay), so it never steers the workflow's commands.
+        self._accepted: set[str] = set()
 
     @workflow.run
     async def run(self, input: JourneyInput) -> None:
@@ -102,6 +105,12 @@ class JourneyWorkflow:
     @workflow.update(name="Interact")
     async def interact(self, request: JourneyRequest) -> JourneyReply:
         """Apply one Telegram update and return the screen to show."""
+        try:
+            return await self._interact(request)
+        finally:
+            self._accepted.discard(workflow.current_update_info().id)  # type: ignore[union-attr]
+
+    async def _interact(self, request: JourneyRequest) -> JourneyReply:
         async with self._lock:
             content = await self._content_for(request.content_version)
             duplicate = rules.is_duplicate(self.state, request)
@@ -126,13 +135,25 @@ class JourneyWorkflow:
         """Reject bad input before it enters the history: nothing changes."""
         loaded = self.content if self._content_version >= request.content_version else None
         try:
-            rules.validate(self.state, request, loaded)
+            if not self._accepted:
+                rules.validate(self.state, request, loaded)
+            else:
+                # Updates ahead of this one (two at once, or re-applied after a reset) will change the state it
+                # meets: only what holds in any state is checked here, the handler checks the rest in turn.
+                rules.validate_shape(self.state.user_id, request)
         except rules.Rejection as rejection:
             raise ApplicationError(str(rejection), type=rejection.kind, non_retryable=True) from None
+        self._accepted.add(workflow.current_update_info().id)  # type: ignore[union-attr]
 
     @workflow.update(name="Support")
     async def support(self, request: SupportRequest) -> SupportReply:
-        """A change made by staff (a refund, ...): applied once per ``request_id``, audited by the caller."""
+        """A change made by staff (a refund, a grant, a ban...): applied once per ``request_id``, audited by the caller."""
+        try:
+            return await self._support(request)
+        finally:
+            self._accepted.discard(workflow.current_update_info().id)  # type: ignore[union-attr]
+
+    async def _support(self, request: SupportRequest) -> SupportReply:
         async with self._lock:
             content = await self._content_for(self.state.content_version)
             try:
@@ -148,10 +169,13 @@ class JourneyWorkflow:
 
     @support.validator
     def validate_support(self, request: SupportRequest) -> None:
-        try:
-            support.validate(self.state, request)
-        except rules.Rejection as rejection:
-            raise ApplicationError(str(rejection), type=rejection.kind, non_retryable=True) from None
+        if not self._accepted:
+            # Otherwise checked by the handler in turn, against the state the updates ahead of it leave.
+            try:
+                support.validate(self.state, request)
+            except rules.Rejection as rejection:
+                raise ApplicationError(str(rejection), type=rejection.kind, non_retryable=True) from None
+        self._accepted.add(workflow.current_update_info().id)  # type: ignore[union-attr]
 
     @workflow.query(name="State")
     def current_state(self) -> JourneyState:

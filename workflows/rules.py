@@ -86,12 +86,7 @@ def validate(state: JourneyState, request: JourneyRequest, content: Content | No
     """
     if is_duplicate(state, request):
         return  # answered with the current screen, applied once
-    if request.user_id != state.user_id or request.profile.user_id != state.user_id:
-        raise Rejection(JourneyError.FOREIGN_USER, "this journey belongs to another user")
-    if request.update_id <= 0:
-        raise Rejection(JourneyError.INVALID_INPUT, "update ids are positive")
-    if len(request.text) > MAX_TEXT_LENGTH:
-        raise Rejection(JourneyError.INVALID_INPUT, f"text longer than {MAX_TEXT_LENGTH} characters")
+    validate_shape(state.user_id, request)
     if state.stage == "erased":
         raise Rejection(JourneyError.ERASED, "this journey was erased at the user's request")
     if state.banned and request.kind != "payment":
@@ -105,8 +100,6 @@ def validate(state: JourneyState, request: JourneyRequest, content: Content | No
         return
     if request.kind != "button":
         return
-    if request.action not in ACTIONS and not request.action.startswith((story.PICK, subscription.BUY)):
-        raise Rejection(JourneyError.UNKNOWN_ACTION, f"unknown action {request.action!r}")
     if state.stage == "new":
         raise Rejection(JourneyError.NOT_STARTED, "the journey has not started yet")
     if request.screen != state.screen_seq and request.action not in ENTRY_ACTIONS:
@@ -124,6 +117,20 @@ def validate(state: JourneyState, request: JourneyRequest, content: Content | No
             raise Rejection(rejection.kind, str(rejection)) from None
     if content is not None and subscription.is_buy(request.action):
         _subscription_check(subscription.plan_for, content, request.action)
+
+
+def validate_shape(user_id: int, request: JourneyRequest) -> None:
+    """The checks that hold whatever state the request meets (for requests queued behind others)."""
+    if request.user_id != user_id or request.profile.user_id != user_id:
+        raise Rejection(JourneyError.FOREIGN_USER, "this journey belongs to another user")
+    if request.update_id <= 0:
+        raise Rejection(JourneyError.INVALID_INPUT, "update ids are positive")
+    if len(request.text) > MAX_TEXT_LENGTH:
+        raise Rejection(JourneyError.INVALID_INPUT, f"text longer than {MAX_TEXT_LENGTH} characters")
+    if request.kind == "button" and request.action not in ACTIONS and not request.action.startswith(
+        (story.PICK, subscription.BUY)
+    ):
+        raise Rejection(JourneyError.UNKNOWN_ACTION, f"unknown action {request.action!r}")
 
 
 def _validate_subscription(state: JourneyState, request: JourneyRequest, content: Content | None) -> None:

@@ -1,0 +1,589 @@
+"""What support staff do to one journey: look at it, export and replay its history, reset it, change it.
+
+The journey (the workflow's state) is the truth and Postgres its projection. ``show`` puts the two
+side by side; ``reset`` rewinds the journey with Temporal and then makes the projection agree again:
+
+* Temporal re-applies the Updates that came after the reset point. They carry the same Telegram
+  update ids, so every ledger row, message and payment they ask for has the same idempotency key
+  as before and is written or sent once (the activities' keys and claims see to that).
+* Ledger rows the discarded branch wrote and the new run did not ask for again are *reversed* by
+  a new row (the ledger is append-only); a row the new run asked for with another amount gets a
+  correction row. Keys come from the two runs' histories, so nothing is guessed.
+* The rest of the projection (profile, story, subscription, achievements, missions, decisions,
+  reactions, leaderboards) is rewritten from the settled journey's state.
+
+Every change is written to the append-only ``audit_log`` (who, what, why, when).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import asyncpg
+from redis.asyncio import Redis
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType, ResetReapplyExcludeType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Replayer
+
+from activities.leaderboard import LeaderboardActivities
+from activities.projection import personal_data
+from workflows.contracts import (
+    AwardBesitos,
+    JourneyState,
+    RecordDecision,
+    SupportAction,
+    SupportReply,
+    SupportRequest,
+    UpdateLeaderboard,
+)
+from workflows.journey import JourneyWorkflow, journey_id
+
+LEDGER_ACTIVITY: Final = "append_besitos_ledger"
+DECISION_ACTIVITY: Final = "record_decision"
+SETTLE_TIMEOUT: Final = 60.0
+
+
+class SupportError(Exception):
+    """A support command that cannot run as asked; nothing was changed."""
+
+
+# Pure part: the projection as Postgres holds it, and where it disagrees with the journey.
+
+
+@dataclass
+class Projection:
+    """What Postgres holds about one user, in the journey's terms."""
+
+    profile: dict[str, Any] | None
+    ledger_sum: int
+    ledger_rows: int
+    achievements: set[str]
+    missions: set[str]
+    story: dict[str, Any] | None
+    decisions: int
+    subscription: dict[str, Any] | None
+    payments: dict[str, bool]  # charge id -> refunded
+    reactions: set[str]
+
+
+def disagreements(state: JourneyState, projection: Projection) -> list[str]:
+    """Every way Postgres differs from the journey; empty when they agree."""
+    found: list[str] = []
+
+    def differ(what: str, journey: object, postgres: object) -> None:
+        if journey != postgres:
+            found.append(f"{what}: journey {journey!r}, postgres {postgres!r}")
+
+    if state.stage == "erased":
+        if projection.profile is not None:
+            found.append("profile: the journey was erased but Postgres still has the profile")
+        return found
+    profile = projection.profile
+    if profile is None:
+        if state.profile is not None:
+            found.append("profile: missing in Postgres")
+        return found
+    differ("stage", state.stage, profile["stage"])
+    differ("language", state.language, profile["language"])
+    differ("notifications", state.preferences.notifications, profile["notifications"])
+    differ("banned", state.banned, profile["banned"])
+    differ("besitos (ledger sum)", state.besitos, projection.ledger_sum)
+    differ("achievements", sorted(state.achievements), sorted(projection.achievements))
+    differ("missions", sorted(state.missions), sorted(projection.missions))
+    differ("decisions", state.story.decisions, projection.decisions)
+    differ("reactions", sorted(state.community.reacted_posts), sorted(projection.reactions))
+    if not state.story.saves and projection.story is not None:
+        found.append(f"story: Postgres has progress at {projection.story['fragment_id']!r}, the journey none")
+    if not state.subscription.saves and projection.subscription is not None:
+        found.append(f"subscription: Postgres has one ({projection.subscription['status']}), the journey none")
+    if state.story.saves:
+        story = projection.story or {}
+        differ("story fragment", state.story.fragment_id, story.get("fragment_id"))
+        differ("story playthrough", state.story.playthrough, story.get("playthrough"))
+        differ("story completed", state.story.completed, story.get("completed"))
+    if state.subscription.saves:
+        subscription = projection.subscription or {}
+        differ("subscription status", state.subscription.status, subscription.get("status"))
+        differ("subscription expiry", state.subscription.expires_at, subscription.get("expires_at"))
+    charges = {c.charge_id: c.refunded_at is not None for c in state.subscription.charges}
+    differ("payments", charges, projection.payments)
+    return found
+
+
+@dataclass(frozen=True)
+class LedgerCorrection:
+    key: str  # the original row's idempotency key
+    amount: int  # the row to append: minus the discarded amount, or the difference
+    why: str
+
+
+def ledger_corrections(discarded: dict[str, int], asked_again: dict[str, int],
+                       recorded: dict[str, int]) -> list[LedgerCorrection]:  # fmt: skip
+    """What to append so the ledger counts each award exactly as the journey's own branch has it.
+
+    ``discarded``: awards the old run asked for; ``asked_again``: awards the new run asked for (both
+    key -> amount); ``recorded``: what the ledger holds net for each of those keys (the row, any
+    re-award after an earlier reset and any earlier correction).
+    """
+    corrections = []
+    for key in sorted(discarded.keys() | asked_again.keys()):
+        net = recorded.get(key, 0)
+        wanted = asked_again.get(key, 0)
+        if net == wanted or (key not in asked_again and key not in recorded):
+            continue
+        why = ("reversed: its branch was discarded by a reset" if key not in asked_again
+               else "corrected: the reset journey awarded another amount")  # fmt: skip
+        corrections.append(LedgerCorrection(key, wanted - net, why))
+    return corrections
+
+
+@dataclass(frozen=True)
+class ResetPoint:
+    event_id: int
+    described: str
+
+
+def reset_point(events: Iterable[HistoryEvent], to: str) -> ResetPoint:
+    """The completed workflow task to reset to: ``last``, ``first`` or an event id of one."""
+    events = list(events)
+    completed = [e.event_id for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED]
+    if not completed:
+        raise SupportError("the journey has no completed workflow task to reset to")
+    if to in ("last", "first"):
+        event_id = completed[-1] if to == "last" else completed[0]
+        return ResetPoint(event_id, f"the {to} completed workflow task (event {event_id})")
+    if not to.isdigit():
+        raise SupportError(f"--to takes 'last', 'first' or an event id, not {to!r}")
+    event_id = int(to)
+    if event_id in completed:
+        return ResetPoint(event_id, f"event {event_id}")
+    kinds = {e.event_id: EventType.Name(e.event_type).removeprefix("EVENT_TYPE_") for e in events}
+    before = max((c for c in completed if c < event_id), default=None)
+    after = min((c for c in completed if c > event_id), default=None)
+    nearest = " and ".join(str(c) for c in (before, after) if c is not None)
+    what = f"a {kinds[event_id]} event" if event_id in kinds else f"not in this run's history (1-{len(events)})"
+    raise SupportError(f"event {event_id} is {what}; reset to a completed workflow task: the nearest are {nearest}")
+
+
+def scheduled_inputs(events: Iterable[HistoryEvent], activity: str, model: type[Any]) -> list[Any]:
+    """The inputs of every ``activity`` a history scheduled, decoded to ``model``."""
+    found = []
+    for event in events:
+        if event.event_type != EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            continue
+        attributes = event.activity_task_scheduled_event_attributes
+        if attributes.activity_type.name == activity:
+            found.append(pydantic_data_converter.payload_converter.from_payloads(attributes.input.payloads, [model])[0])
+    return found
+
+
+def awards(events: Iterable[HistoryEvent]) -> dict[str, int]:
+    return {award.idempotency_key: award.amount for award in scheduled_inputs(events, LEDGER_ACTIVITY, AwardBesitos)}
+
+
+# Imperative shell: Temporal and Postgres.
+
+
+@dataclass
+class JourneyView:
+    user_id: int
+    status: str
+    run_id: str
+    history_length: int
+    state: JourneyState
+    projection: Projection
+    disagreements: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        state, projection = self.state, self.projection
+        profile = state.profile
+        who = f"{profile.first_name} @{profile.username}" if profile and profile.username else (
+            profile.first_name if profile else "?")  # fmt: skip
+        story = state.story
+        sub = state.subscription
+        lines = [
+            f"journey-{self.user_id} ({who}): {self.status}, run {self.run_id}, {self.history_length} events",
+            f"  stage {state.stage}, language {state.language}, banned {state.banned}, "
+            f"last seen {state.last_seen:%Y-%m-%d %H:%M} UTC" if state.last_seen else f"  stage {state.stage}",
+            f"  besitos {state.besitos} (lifetime {state.lifetime_besitos}); ledger {projection.ledger_sum} "
+            f"in {projection.ledger_rows} rows",
+            f"  story at {story.fragment_id or '-'}, playthrough {story.playthrough}, "
+            f"{len(story.completed)} fragments completed, {story.decisions} decisions, endings {story.endings or '-'}",
+            f"  VIP {sub.status}" + (f" until {sub.expires_at:%Y-%m-%d %H:%M} UTC" if sub.expires_at else "")
+            + f", {len(sub.charges)} payment(s)",
+            f"  achievements {len(state.achievements)}, missions {len(state.missions)}, "
+            f"pending effects {len(state.pending_effects)}, parked effects {len(state.parked_effects)}",
+        ]  # fmt: skip
+        if not self.disagreements:
+            lines.append("  Postgres agrees with the journey.")
+        else:
+            transient = " (effects still pending: may be transient)" if state.pending_effects else ""
+            lines.append(f"  Postgres disagrees with the journey{transient}:")
+            lines += [f"    - {line}" for line in self.disagreements]
+        return lines
+
+
+async def resolve_user(pool: asyncpg.Pool, who: str) -> int:
+    """A Telegram user id, or ``@username`` looked up in the projection."""
+    who = who.strip()
+    if who.startswith("@"):
+        found = await pool.fetch("SELECT telegram_user_id FROM users WHERE lower(username) = lower($1)", who[1:])
+        if len(found) != 1:
+            raise SupportError(f"no user {who}" if not found else f"{who} names {len(found)} users; use the id")
+        return int(found[0]["telegram_user_id"])
+    if not who.lstrip("-").isdigit() or int(who) <= 0:
+        raise SupportError(f"{who!r} is neither a Telegram user id nor an @username")
+    return int(who)
+
+
+async def _describe(client: Client, user_id: int) -> Any:
+    try:
+        return await client.get_workflow_handle(journey_id(user_id)).describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise SupportError(f"no journey for user {user_id}") from None
+        raise
+
+
+async def journey_state(client: Client, user_id: int, run_id: str | None = None) -> JourneyState:
+    handle = client.get_workflow_handle(journey_id(user_id), run_id=run_id)
+    return await handle.query(JourneyWorkflow.current_state)
+
+
+async def read_projection(pool: asyncpg.Pool, user_id: int) -> Projection:
+    async with pool.acquire() as conn:
+        profile = await conn.fetchrow(
+            "SELECT stage, language, notifications, banned_at IS NOT NULL AS banned, username FROM users "
+            "WHERE telegram_user_id = $1",
+            user_id,
+        )
+        ledger = await conn.fetchrow("SELECT coalesce(sum(amount), 0) AS total, count(*) AS rows FROM besitos_ledger "
+                                     "WHERE telegram_user_id = $1", user_id)  # fmt: skip
+        achievements = await conn.fetch("SELECT code FROM user_achievements WHERE telegram_user_id = $1", user_id)
+        missions = await conn.fetch("SELECT code FROM user_missions WHERE telegram_user_id = $1", user_id)
+        story = await conn.fetchrow("SELECT fragment_id, playthrough, completed, seq FROM story_progress "
+                                    "WHERE telegram_user_id = $1", user_id)  # fmt: skip
+        decisions = await conn.fetchval("SELECT count(*) FROM story_decisions WHERE telegram_user_id = $1", user_id)
+        subscription = await conn.fetchrow("SELECT status, plan, expires_at, seq FROM subscriptions "
+                                           "WHERE telegram_user_id = $1", user_id)  # fmt: skip
+        payments = await conn.fetch("SELECT charge_id, refunded_at IS NOT NULL AS refunded FROM payments "
+                                    "WHERE telegram_user_id = $1", user_id)  # fmt: skip
+        reactions = await conn.fetch("SELECT chat_id, message_id FROM channel_reactions WHERE telegram_user_id = $1",
+                                     user_id)  # fmt: skip
+    story_row = dict(story) if story else None
+    if story_row is not None:
+        story_row["completed"] = json.loads(story_row["completed"])
+    assert ledger is not None
+    return Projection(
+        profile=dict(profile) if profile else None,
+        ledger_sum=int(ledger["total"]),
+        ledger_rows=int(ledger["rows"]),
+        achievements={row["code"] for row in achievements},
+        missions={row["code"] for row in missions},
+        story=story_row,
+        decisions=int(decisions),
+        subscription=dict(subscription) if subscription else None,
+        payments={row["charge_id"]: row["refunded"] for row in payments},
+        reactions={f"{row['chat_id']}:{row['message_id']}" for row in reactions},
+    )
+
+
+async def view(client: Client, pool: asyncpg.Pool, user_id: int) -> JourneyView:
+    """``show``: the journey's state beside its Postgres projection, and where they differ."""
+    description = await _describe(client, user_id)
+    state = await journey_state(client, user_id)
+    projection = await read_projection(pool, user_id)
+    return JourneyView(user_id=user_id, status=description.status.name.lower(), run_id=description.run_id,
+                       history_length=description.history_length, state=state, projection=projection,
+                       disagreements=disagreements(state, projection))  # fmt: skip
+
+
+async def export_history(client: Client, user_id: int, path: Path) -> int:
+    """``history``: the current run's history as JSON (the format ``replay`` and the Temporal CLI read)."""
+    await _describe(client, user_id)
+    history = await client.get_workflow_handle(journey_id(user_id)).fetch_history()
+    await asyncio.to_thread(path.write_text, history.to_json())
+    return len(history.events)
+
+
+@dataclass
+class ReplayOutcome:
+    events: int
+    failure: str | None
+
+
+async def replay(history: WorkflowHistory) -> ReplayOutcome:
+    """``replay``: run a history against today's workflow code; a nondeterminism names the event."""
+    from worker import WORKFLOWS
+
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    failure = result.replay_failure
+    if failure is None:
+        return ReplayOutcome(events=len(history.events), failure=None)
+    return ReplayOutcome(events=len(history.events), failure=f"{failure}{_named_event(history.events, str(failure))}")
+
+
+def _named_event(events: Sequence[HistoryEvent], message: str) -> str:
+    """Where in the history a nondeterminism points: the first event carrying a name the message quotes."""
+    explicit = re.search(r"event(?: id)?[ '\"]*(\d+)", message, re.IGNORECASE)
+    if explicit and any(e.event_id == int(explicit.group(1)) for e in events):
+        event = next(e for e in events if e.event_id == int(explicit.group(1)))
+        return f" (event {event.event_id}, {EventType.Name(event.event_type).removeprefix('EVENT_TYPE_')})"
+    for quoted in re.findall(r"'([^']+)'", message):
+        for event in events:
+            if f'"{quoted}"' in str(event):
+                return f" (event {event.event_id}, {EventType.Name(event.event_type).removeprefix('EVENT_TYPE_')})"
+    return ""
+
+
+async def load_history(client: Client, pool: asyncpg.Pool, source: str) -> WorkflowHistory:
+    """A history from a file written by ``history``, or fetched for a user (id or @username)."""
+    path = Path(source)
+    if path.suffix == ".json" or await asyncio.to_thread(path.exists):
+        if not await asyncio.to_thread(path.is_file):
+            raise SupportError(f"no history file {source}")
+        try:
+            return WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
+        except (ValueError, KeyError) as error:
+            raise SupportError(f"{source} is not a workflow history ({error})") from None
+    user_id = await resolve_user(pool, source)
+    await _describe(client, user_id)
+    return await client.get_workflow_handle(journey_id(user_id)).fetch_history()
+
+
+async def audit(pool: asyncpg.Pool | asyncpg.Connection, actor: str, action: str, user_id: int, reason: str,
+                details: dict[str, Any] | None = None) -> None:  # fmt: skip
+    await pool.execute(
+        "INSERT INTO audit_log (actor, action, subject, reason, details) VALUES ($1, $2, $3, $4, $5::jsonb)",
+        actor, action, f"user:{user_id}", reason, json.dumps(details or {}, default=str),
+    )  # fmt: skip
+
+
+async def change(client: Client, pool: asyncpg.Pool, user_id: int, action: SupportAction, *, actor: str, reason: str,
+                 amount: int = 0, charge_id: str = "", request_id: str | None = None) -> SupportReply:  # fmt: skip
+    """A staff change through the journey's ``Support`` Update (applied once per request id), then audited."""
+    description = await _describe(client, user_id)
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        raise SupportError(f"the journey of user {user_id} is closed ({description.status.name.lower()})")
+    request = SupportRequest(request_id=request_id or f"support-{uuid.uuid4()}", user_id=user_id, actor=actor,
+                             action=action, reason=reason, amount=amount, charge_id=charge_id)  # fmt: skip
+    handle = client.get_workflow_handle(journey_id(user_id))
+    try:
+        reply: SupportReply = await handle.execute_update(
+            "Support", request, id=request.request_id, result_type=SupportReply
+        )
+    except WorkflowUpdateFailedError as failed:
+        raise SupportError(str(failed.cause.message if hasattr(failed.cause, "message") else failed.cause)) from None
+    if not reply.duplicate:
+        await audit(pool, actor, action, user_id, reason,
+                    {"request_id": request.request_id, "amount": amount, "charge_id": charge_id,
+                     "message": reply.message})  # fmt: skip
+    return reply
+
+
+async def export_user(client: Client, pool: asyncpg.Pool, user_id: int, path: Path, *, actor: str,
+                      reason: str) -> None:  # fmt: skip
+    """``export``: the journey and every Postgres row about the user, as the user's own export has them."""
+    state = await journey_state(client, user_id)
+    document = {
+        "user_id": user_id,
+        "exported_at": datetime.now(UTC).isoformat(),
+        "journey": state.model_dump(mode="json", exclude={"pending_effects", "parked_effects", "recent_deliveries"}),
+        "database": await personal_data(pool, user_id),
+    }
+    await asyncio.to_thread(path.write_text, json.dumps(document, ensure_ascii=False, indent=2, default=str))
+    await audit(pool, actor, "export", user_id, reason, {"file": str(path)})
+
+
+@dataclass
+class ResetOutcome:
+    old_run: str
+    new_run: str
+    point: ResetPoint
+    corrections: list[LedgerCorrection]
+    repaired: list[str]
+    remaining: list[str]
+
+
+async def reset(client: Client, pool: asyncpg.Pool, redis: Redis | None, user_id: int, *, to: str, reason: str,
+                actor: str, reapply: bool = True, settle_within: float = SETTLE_TIMEOUT) -> ResetOutcome:  # fmt: skip
+    """``reset``: rewind the journey to a completed workflow task, then make Postgres agree with it again."""
+    description = await _describe(client, user_id)
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        raise SupportError(f"the journey of user {user_id} is closed ({description.status.name.lower()}); "
+                           "a closed journey is not reset")  # fmt: skip
+    old_run = description.run_id
+    history = await client.get_workflow_handle(journey_id(user_id), run_id=old_run).fetch_history()
+    point = reset_point(history.events, to)
+    excluded = [] if reapply else [ResetReapplyExcludeType.RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL,
+                                   ResetReapplyExcludeType.RESET_REAPPLY_EXCLUDE_TYPE_UPDATE]  # fmt: skip
+    response = await client.workflow_service.reset_workflow_execution(
+        ResetWorkflowExecutionRequest(
+            namespace=client.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=journey_id(user_id), run_id=old_run),
+            reason=f"{actor}: {reason}",
+            workflow_task_finish_event_id=point.event_id,
+            request_id=str(uuid.uuid4()),
+            reset_reapply_exclude_types=excluded,
+            identity=actor,
+        )
+    )
+    new_run = response.run_id
+    await audit(pool, actor, "reset", user_id, reason,
+                {"old_run": old_run, "new_run": new_run, "event_id": point.event_id, "reapply": reapply})  # fmt: skip
+    outcome = await repair(client, pool, redis, user_id, old_run=old_run, new_run=new_run, actor=actor,
+                           settle_within=settle_within)  # fmt: skip
+    outcome.point = point
+    return outcome
+
+
+async def settled(client: Client, user_id: int, run_id: str, within: float) -> JourneyState:
+    """The run's state once every re-applied Update is handled and every effect carried out."""
+    handle = client.get_workflow_handle(journey_id(user_id), run_id=run_id)
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        state = await handle.query(JourneyWorkflow.current_state)
+        if not state.pending_effects and await _quiet(handle):
+            return state
+        if asyncio.get_running_loop().time() > deadline:
+            raise SupportError(f"the journey of user {user_id} did not settle within {within:.0f} s (is a worker "
+                               f"running?); run `diana-support repair {user_id} --old-run <run>` once it does")  # fmt: skip
+        await asyncio.sleep(0.3)
+
+
+async def _quiet(handle: Any) -> bool:
+    """No workflow task or activity outstanding, and every accepted Update completed."""
+    raw = (await handle.describe()).raw_description
+    if raw.HasField("pending_workflow_task") or len(raw.pending_activities):
+        return False
+    events = (await handle.fetch_history()).events
+    accepted = sum(e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED for e in events)
+    completed = sum(e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED for e in events)
+    return bool(accepted == completed)
+
+
+async def repair(client: Client, pool: asyncpg.Pool, redis: Redis | None, user_id: int, *, old_run: str,
+                 new_run: str, actor: str, settle_within: float = SETTLE_TIMEOUT) -> ResetOutcome:  # fmt: skip
+    """After a reset from ``old_run`` to ``new_run``: reverse the discarded ledger rows, rewrite the rest."""
+    state = await settled(client, user_id, new_run, settle_within)
+    old_events = (await client.get_workflow_handle(journey_id(user_id), run_id=old_run).fetch_history()).events
+    new_events = (await client.get_workflow_handle(journey_id(user_id), run_id=new_run).fetch_history()).events
+    discarded, asked_again = awards(old_events), awards(new_events)
+    kept_decisions = {d.idempotency_key for d in scheduled_inputs(new_events, DECISION_ACTIVITY, RecordDecision)}
+    dropped_decisions = [d.idempotency_key for d in scheduled_inputs(old_events, DECISION_ACTIVITY, RecordDecision)
+                         if d.idempotency_key not in kept_decisions]  # fmt: skip
+    repaired: list[str] = []
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            """
+            SELECT award, sum(amount) AS net
+            FROM (SELECT CASE WHEN action = 'reset_correction' THEN context->>'original'
+                              ELSE split_part(idempotency_key, '#', 1) END AS award, amount
+                  FROM besitos_ledger WHERE telegram_user_id = $1) AS rows
+            WHERE award = ANY($2)
+            GROUP BY award
+            """,
+            user_id, list(discarded.keys() | asked_again.keys()),
+        )  # fmt: skip
+        recorded = {row["award"]: int(row["net"]) for row in rows}
+        corrections = ledger_corrections(discarded, asked_again, recorded)
+        balance = int(await conn.fetchval("SELECT coalesce(sum(amount), 0) FROM besitos_ledger "
+                                          "WHERE telegram_user_id = $1", user_id))  # fmt: skip
+        for correction in corrections:
+            balance += correction.amount
+            await conn.execute(
+                """
+                INSERT INTO besitos_ledger (telegram_user_id, action, amount, balance_after, idempotency_key, context,
+                                            created_at)
+                VALUES ($1, 'reset_correction', $2, $3, $4, $5::jsonb, now())
+                ON CONFLICT (idempotency_key) DO NOTHING
+                """,
+                user_id, correction.amount, balance, f"reset:{new_run}:{correction.key}",
+                json.dumps({"original": correction.key, "why": correction.why, "old_run": old_run}),
+            )  # fmt: skip
+        if dropped_decisions:
+            deleted = await conn.execute("DELETE FROM story_decisions WHERE idempotency_key = ANY($1)",
+                                         dropped_decisions)  # fmt: skip
+            repaired.append(f"decisions of the discarded branch removed ({deleted.split()[-1]})")
+        repaired += await _rewrite_projection(conn, state)
+    if redis is not None and state.profile is not None:
+        leaderboard = UpdateLeaderboard(user_id=user_id, name=state.profile.first_name,
+                                        lifetime_besitos=state.lifetime_besitos, week=state.leaderboard.week,
+                                        week_besitos=state.leaderboard.week_besitos)  # fmt: skip
+        await LeaderboardActivities(redis).update_leaderboard(leaderboard)
+        repaired.append("leaderboards rewritten")
+    remaining = disagreements(state, await read_projection(pool, user_id))
+    await audit(pool, actor, "reset repaired", user_id, "projection made to agree with the reset journey",
+                {"old_run": old_run, "new_run": new_run, "corrections": [c.__dict__ for c in corrections],
+                 "repaired": repaired, "remaining": remaining})  # fmt: skip
+    return ResetOutcome(old_run=old_run, new_run=new_run, point=ResetPoint(0, "-"), corrections=corrections,
+                        repaired=repaired, remaining=remaining)  # fmt: skip
+
+
+async def _rewrite_projection(conn: asyncpg.Connection, state: JourneyState) -> list[str]:
+    """Profile, story, subscription, achievements, missions and reactions as the journey holds them now."""
+    user_id, done = state.user_id, []
+    if state.profile is not None and state.stage != "erased":
+        await conn.execute(
+            "UPDATE users SET stage = $2, language = $3, notifications = $4, login_streak = $5, longest_streak = $6, "
+            "banned_at = CASE WHEN $7 THEN coalesce(banned_at, now()) END WHERE telegram_user_id = $1",
+            user_id, state.stage, state.language, state.preferences.notifications, state.devotion.streak,
+            state.devotion.longest, state.banned,
+        )  # fmt: skip
+        done.append("profile")
+    story = state.story
+    if story.saves:
+        # Written over whatever the discarded branch saved, with the journey's own seq, so its next save wins.
+        await conn.execute(
+            """
+            UPDATE story_progress SET seq = $2, content_version = $3, fragment_id = $4, playthrough = $5,
+                   relationship = $6, flags = $7::jsonb, completed = $8::jsonb, endings = $9::jsonb, saved_at = now()
+            WHERE telegram_user_id = $1
+            """,
+            user_id, story.saves, state.content_version, story.fragment_id, story.playthrough, story.relationship,
+            json.dumps(story.flags), json.dumps(story.completed), json.dumps(story.endings),
+        )  # fmt: skip
+    else:
+        await conn.execute("DELETE FROM story_progress WHERE telegram_user_id = $1", user_id)
+    done.append("story progress")
+    sub = state.subscription
+    if sub.saves:
+        await conn.execute(
+            "UPDATE subscriptions SET seq = $2, plan = $3, status = $4, started_at = $5, expires_at = $6, "
+            "updated_at = now() WHERE telegram_user_id = $1",
+            user_id, sub.saves, sub.plan, sub.status, sub.started_at, sub.expires_at,
+        )  # fmt: skip
+    else:
+        await conn.execute("DELETE FROM subscriptions WHERE telegram_user_id = $1", user_id)
+    done.append("subscription")
+    for table, codes in (("user_achievements", state.achievements), ("user_missions", state.missions)):
+        stamp = "unlocked_at" if table == "user_achievements" else "completed_at"
+        await conn.execute(f"DELETE FROM {table} WHERE telegram_user_id = $1 AND NOT (code = ANY($2))",  # noqa: S608
+                           user_id, codes)  # fmt: skip
+        await conn.execute(
+            f"INSERT INTO {table} (telegram_user_id, code, {stamp}) SELECT $1, code, now() FROM unnest($2::text[]) "  # noqa: S608
+            "AS code ON CONFLICT DO NOTHING",
+            user_id, codes,
+        )  # fmt: skip
+    done.append("achievements and missions")
+    await conn.execute(
+        "DELETE FROM channel_reactions WHERE telegram_user_id = $1 AND NOT ((chat_id::text || ':' || message_id::text) "
+        "= ANY($2))",
+        user_id, state.community.reacted_posts,
+    )  # fmt: skip
+    done.append("reactions")
+    return done

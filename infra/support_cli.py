@@ -1,0 +1,169 @@
+"""``diana-support``: what support staff do to one user's journey, one sub-command each.
+
+USER is a Telegram user id or an @username. Every command that changes something needs a
+``--reason`` and is written to the append-only audit log with who ran it (``--actor``, by
+default ``support:<login>``). On an error nothing is changed and the exit code is 1 (2 for
+bad arguments).
+
+  show USER                      the journey's state beside its Postgres projection, and any disagreement
+  history USER [--out FILE]      export the workflow history (JSON, as the Temporal CLI writes it)
+  replay USER|FILE               replay a history against today's workflow code; exit 1 on nondeterminism
+  reset USER --to last|first|EVENT --reason R [--no-reapply]
+                                 rewind the journey, then make Postgres agree with it again
+  repair USER --old-run RUN      finish a reset whose journey had not settled in time
+  restart-story USER --reason R  the story from its first fragment (what was earned stays)
+  grant USER AMOUNT --reason R   give besitos (a negative AMOUNT takes them back)
+  ban USER --reason R / unban USER --reason R
+  export USER [--out FILE] --reason R
+  erase USER --reason R          forget the user, as if they had asked
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from temporalio.service import RPCError
+
+from infra import support
+from infra.connections import connect_temporal, create_pool, create_redis
+from infra.settings import Settings, get_settings
+
+
+def _default_actor() -> str:
+    try:
+        return f"support:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "support:unknown"
+
+
+def _reason(text: str) -> str:
+    text = text.strip()
+    if len(text) < 3 or len(text) > 500:
+        raise argparse.ArgumentTypeError("a reason of 3 to 500 characters")
+    return text
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="diana-support", description=__doc__,
+                                   formatter_class=argparse.RawTextHelpFormatter)  # fmt: skip
+    root.add_argument("--actor", default=_default_actor(), help="who is running this (written to the audit log)")
+    commands = root.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, text: str, *, changes: bool = False) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("user", metavar="USER", help="Telegram user id or @username")
+        if changes:
+            sub.add_argument("--reason", required=True, type=_reason, help="why (written to the audit log)")
+        return sub
+
+    command("show", "state beside the Postgres projection").add_argument("--json", action="store_true")
+    command("history", "export the workflow history").add_argument("--out", type=Path)
+    commands.add_parser("replay", help="replay a history against today's code").add_argument("source",
+                                                                                             metavar="USER|FILE")  # fmt: skip
+    reset = command("reset", "rewind the journey (Temporal reset) and repair the projection", changes=True)
+    reset.add_argument("--to", required=True, help="'last' or 'first' completed workflow task, or its event id")
+    reset.add_argument("--no-reapply", action="store_true", help="drop the Updates after the reset point")
+    repair = command("repair", "finish the projection repair of an earlier reset")
+    repair.add_argument("--old-run", required=True, help="the run id the reset replaced (see the audit log)")
+    command("restart-story", "the story from its first fragment", changes=True)
+    command("grant", "give (or, negative, take back) besitos", changes=True).add_argument("amount", type=int)
+    command("ban", "refuse everything from the user", changes=True)
+    command("unban", "lift a ban", changes=True)
+    command("export", "everything about the user, as a JSON file", changes=True).add_argument("--out", type=Path)
+    command("erase", "forget the user", changes=True)
+    return root
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        client = await connect_temporal(settings)
+    except RuntimeError as error:  # the SDK's "Failed client connect"
+        raise ConnectionError(f"Temporal at {settings.temporal_target}: {error}") from None
+    pool = await create_pool(settings.postgres_dsn, max_size=3)
+    try:
+        return await _command(args, settings, client, pool)
+    finally:
+        await pool.close()
+
+
+async def _command(args: argparse.Namespace, settings: Settings, client: Any, pool: asyncpg.Pool) -> int:
+    if args.command == "replay":
+        history = await support.load_history(client, pool, args.source)
+        replayed = await support.replay(history)
+        if replayed.failure is not None:
+            print(f"{args.source}: NOT deterministic on today's code ({replayed.events} events):\n  {replayed.failure}")
+            return 1
+        print(f"{args.source}: {replayed.events} events replay on today's code without nondeterminism")
+        return 0
+    user_id = await support.resolve_user(pool, args.user)
+    if args.command == "show":
+        view = await support.view(client, pool, user_id)
+        if args.json:
+            print(view.state.model_dump_json(indent=2))
+        print("\n".join(view.lines()))
+        return 1 if view.disagreements and not view.state.pending_effects else 0
+    if args.command == "history":
+        out = args.out or Path(f"journey-{user_id}.json")
+        events = await support.export_history(client, user_id, out)
+        print(f"{events} events written to {out}")
+        return 0
+    if args.command in ("reset", "repair"):
+        redis = create_redis(settings.redis_dsn)
+        try:
+            if args.command == "reset":
+                outcome = await support.reset(client, pool, redis, user_id, to=args.to, reason=args.reason,
+                                              actor=args.actor, reapply=not args.no_reapply)  # fmt: skip
+                print(
+                    f"journey-{user_id} reset to {outcome.point.described}: run {outcome.old_run} -> {outcome.new_run}"
+                )
+            else:
+                new_run = (await client.get_workflow_handle(f"journey-{user_id}").describe()).run_id
+                outcome = await support.repair(client, pool, redis, user_id, old_run=args.old_run, new_run=new_run,
+                                               actor=args.actor)  # fmt: skip
+        finally:
+            await redis.aclose()
+        for correction in outcome.corrections:
+            print(f"  ledger {correction.key}: {correction.amount:+d} ({correction.why})")
+        print(f"  rewritten from the journey: {', '.join(outcome.repaired)}")
+        if outcome.remaining:
+            print("  still disagreeing:\n" + "\n".join(f"    - {line}" for line in outcome.remaining))
+            return 1
+        print("  Postgres agrees with the journey.")
+        return 0
+    if args.command == "export":
+        out = args.out or Path(f"diana-{user_id}.json")
+        await support.export_user(client, pool, user_id, out, actor=args.actor, reason=args.reason)
+        print(f"user {user_id} exported to {out}")
+        return 0
+    action = {"restart-story": "restart_story"}.get(args.command, args.command)
+    reply = await support.change(client, pool, user_id, action, actor=args.actor, reason=args.reason,
+                                 amount=getattr(args, "amount", 0))  # fmt: skip
+    if action == "erase" and not reply.duplicate:
+        # The journey ends once the data is gone: report done only then.
+        await asyncio.wait_for(client.get_workflow_handle(f"journey-{user_id}").result(), support.SETTLE_TIMEOUT)
+    print(f"journey-{user_id}: {reply.message}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return asyncio.run(run(args, get_settings()))
+    except support.SupportError as error:
+        print(f"diana-support {args.command}: {error}; nothing changed", file=sys.stderr)
+        return 1
+    except (OSError, RPCError, asyncpg.PostgresError) as error:
+        print(f"diana-support {args.command}: cannot reach a server ({error}); is the stack up? (`diana up`)",
+              file=sys.stderr)  # fmt: skip
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
