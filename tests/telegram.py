@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from typing import Any
 
 import aiohttp
@@ -50,6 +51,13 @@ class EmulatedUser:
 
     async def send(self, text: str) -> dict[str, Any]:
         return await self._post(f"/control/users/{self.user_id}/messages", {"text": text, **self.profile})
+
+    async def send_document(self, name: str, content: bytes, *, mime_type: str | None = None,
+                            caption: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """Send a file in the private chat: ``{"update_id", "message_id", "file_id"}``."""
+        body = {"file_name": name, "content_base64": base64.b64encode(content).decode(), "mime_type": mime_type,
+                "caption": caption, **self.profile}  # fmt: skip
+        return await self._post(f"/control/users/{self.user_id}/documents", body)
 
     async def press(self, message_id: int, callback_data: str, *, chat_id: int | None = None,
                     forge: bool = False) -> dict[str, Any]:  # fmt: skip

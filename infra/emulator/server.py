@@ -102,6 +102,7 @@ from infra.emulator.common import (
     ok_response,
     profile_of,
 )
+from infra.emulator.documents import Documents
 from infra.emulator.markup import MAX_CALLBACK_ANSWER, BadRequest, check_caption, check_reply_markup, check_text
 from infra.emulator.payments import PRE_CHECKOUT_TIMEOUT, Payments
 
@@ -269,7 +270,7 @@ class BotAPIEmulator:
         # Parts with their own methods and control routes.
         self.payments = Payments(self, pre_checkout_timeout=pre_checkout_timeout)
         self.access = Access(self)
-        for part in (self.payments, self.access):
+        for part in (self.payments, self.access, Documents(self)):
             self._methods.update(part.methods())
             part.add_routes(self.app.router)
 

@@ -1,0 +1,393 @@
+"""/admin: the admin panel in the private chat — dashboard, content upload and activation, pointers to the commands.
+
+Only configured admins see it; anyone else gets the normal menu, and the attempt is audited. A content
+file sent as a document is checked by the same validator as ``diana content check``; a valid one is shown
+as a diff against the active content and activated only when its admin confirms. Between the two, the
+upload waits in Redis (bound to its admin, for :data:`PENDING_TTL`), so a bot restart does not lose it and
+a stale or foreign button finds nothing to activate.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from datetime import UTC, datetime
+from typing import Final
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.filters import Command, Filter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
+from pydantic import BaseModel, ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from activities.content import ContentRefused, activate, active_version, parse_content
+from activities.dashboard import Dashboard, dashboard
+from bot import start
+from bot.admins import admin_or_audited
+from bot.callbacks import CallbackPrefix
+from bot.community import MAX_POST_LENGTH
+from bot.journeys import Journeys
+from bot.texts import language_of, t
+from infra.settings import Settings
+from workflows.content import Content
+from workflows.content_diff import ContentDiff, FieldChange, SectionDiff, diff
+
+router = Router(name=__name__)
+log = logging.getLogger("diana.bot")
+
+MAX_UPLOAD_BYTES: Final = 1024 * 1024
+PENDING_TTL: Final = 3600  # seconds an upload waits for its "Activar"
+PENDING_KEY: Final = "diana:admin:content-upload:{}"
+# What one message shows at most of a list (Telegram's messages end at 4096 characters).
+MAX_PROBLEMS: Final = 15
+MAX_ITEMS: Final = 12
+MAX_FRAGMENTS: Final = 40
+
+
+# Not in bot.callbacks' registry (another team's file); checked against it instead.
+ADMIN_PREFIX: Final = "adm"
+assert ADMIN_PREFIX not in {prefix.value for prefix in CallbackPrefix}, "callback prefixes must be unique"
+
+
+class AdminCB(CallbackData, prefix=ADMIN_PREFIX):
+    """A button of the admin panel; ``upload`` names a pending content upload (Activar / Cancelar)."""
+
+    action: str
+    upload: str = ""
+
+
+class PendingUpload(BaseModel):
+    """A checked content file waiting for its admin's confirmation."""
+
+    admin_id: int
+    file_name: str
+    text: str
+    digest: str
+    base_version: int  # the active version the diff was made against
+
+
+class FromAdmin(Filter):
+    """Updates from a configured admin (others fall through to the routers after this one)."""
+
+    async def __call__(self, event: Message | CallbackQuery, settings: Settings) -> bool:
+        return event.from_user is not None and event.from_user.id in settings.admin_ids
+
+
+# Entry and panel ------------------------------------------------------------------------------------------
+
+
+@router.message(Command("admin"))
+async def panel(message: Message, event_update: Update, journeys: Journeys, settings: Settings,
+                pool: asyncpg.Pool) -> None:  # fmt: skip
+    """/admin: the panel for admins; for anyone else the normal menu (the attempt is audited)."""
+    assert message.from_user is not None
+    if not await admin_or_audited(message.from_user, settings, pool, "admin panel"):
+        await start.menu(message, event_update, journeys)
+        return
+    language = language_of(message.from_user.language_code)
+    await message.answer(t("admin.panel.title", language), reply_markup=panel_keyboard(language))
+
+
+def panel_keyboard(language: str) -> InlineKeyboardMarkup:
+    def button(action: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(text=t(f"admin.panel.button.{action}", language),
+                                    callback_data=AdminCB(action=action).pack())  # fmt: skip
+
+    return InlineKeyboardMarkup(inline_keyboard=[[button("dashboard")], [button("users"), button("broadcast")],
+                                                 [button("content"), button("publish")]])  # fmt: skip
+
+
+@router.callback_query(AdminCB.filter())
+async def press(query: CallbackQuery, callback_data: AdminCB, bot: Bot, settings: Settings, pool: asyncpg.Pool,
+                redis: Redis) -> None:  # fmt: skip
+    """A panel button. Only admins: anyone else (a forged press) is refused, audited, and nothing happens."""
+    language = language_of(query.from_user.language_code)
+    if not await admin_or_audited(query.from_user, settings, pool, "admin panel"):
+        await query.answer(t("admin.refused", language), show_alert=True)
+        return
+    action = callback_data.action
+    if action == "dashboard":
+        await query.answer()
+        await show_dashboard(query, bot, pool, language, refresh=False)
+    elif action == "refresh":
+        await query.answer()
+        await show_dashboard(query, bot, pool, language, refresh=True)
+    elif action in ("users", "broadcast", "content"):
+        await query.answer()
+        params: dict[str, str | int] = {"limit": MAX_UPLOAD_BYTES // 1024} if action == "content" else {}
+        await bot.send_message(query.from_user.id, t(f"admin.panel.{action}", language, **params))
+    elif action == "publish":
+        await query.answer()
+        await bot.send_message(query.from_user.id, t("admin.publish.usage", language, limit=MAX_POST_LENGTH))
+    elif action in ("activate", "cancel"):
+        decide = activate_upload if action == "activate" else cancel_upload
+        try:
+            await decide(query, callback_data.upload, pool, redis, language)
+        except RedisError:
+            log.exception("pending content upload %s unreadable", callback_data.upload)
+            await query.answer(t("admin.content.unavailable", language), show_alert=True)
+    else:
+        await query.answer(t("admin.panel.unknown", language), show_alert=True)
+
+
+# Dashboard -----------------------------------------------------------------------------------------------
+
+
+async def show_dashboard(query: CallbackQuery, bot: Bot, pool: asyncpg.Pool, language: str, *, refresh: bool) -> None:
+    """The dashboard as a new message, or (refresh) in place of the one whose button was pressed."""
+    figures = await dashboard(pool, datetime.now(UTC))
+    text = render_dashboard(figures, language)
+    markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=t("admin.dashboard.refresh", language), callback_data=AdminCB(action="refresh").pack())]])  # fmt: skip
+    if refresh and isinstance(query.message, Message):
+        try:
+            await query.message.edit_text(text, reply_markup=markup)
+            return
+        except TelegramBadRequest as error:
+            if "message is not modified" in error.message:
+                return
+    await bot.send_message(query.from_user.id, text, reply_markup=markup)
+
+
+def _percent(part: int | float, whole: int | float) -> str:
+    return f"{100 * part / whole:.1f} %" if whole else "—"
+
+
+def render_dashboard(figures: Dashboard, language: str) -> str:
+    """The dashboard as HTML: each line is one locale text, so names are escaped once."""
+    zone = ZoneInfo(figures.timezone)
+    lines = [
+        t("admin.dashboard.title", language, generated=figures.generated_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+          timezone=figures.timezone, version=figures.content_version),
+        "",
+        t("admin.dashboard.users", language, total=figures.users_total, onboarded=figures.users_onboarded,
+          new_today=figures.new_today, new_7_days=figures.new_7_days, active_today=figures.active_today,
+          active_7_days=figures.active_7_days),
+        "",
+        t("admin.dashboard.funnel", language),
+    ]  # fmt: skip
+    start_reached = max((row.reached for row in figures.funnel), default=0)
+    for row in figures.funnel[:MAX_FRAGMENTS]:
+        lines.append(t("admin.dashboard.fragment", language, id=row.fragment_id,
+                       title=row.title.get("en" if language == "en" else "es") if row.title else "—",
+                       reached=row.reached, share=_percent(row.reached, start_reached), completed=row.completed,
+                       here=row.here))  # fmt: skip
+    if len(figures.funnel) > MAX_FRAGMENTS:
+        lines.append(t("admin.panel.more", language, count=len(figures.funnel) - MAX_FRAGMENTS))
+    lines += ["", t("admin.dashboard.missions", language, onboarded=figures.users_onboarded)]
+    for mission in figures.missions[:MAX_FRAGMENTS]:
+        lines.append(t("admin.dashboard.mission", language, code=mission.code,
+                       title=mission.title.get("en" if language == "en" else "es") if mission.title else "—",
+                       completed=mission.completed, rate=_percent(mission.rate, 1)))  # fmt: skip
+    lines += [
+        "",
+        t("admin.dashboard.vip", language, payers=figures.payers, conversion=_percent(figures.vip_conversion, 1),
+          active=figures.vip_active, grace=figures.vip_grace),
+        "",
+        t("admin.dashboard.stars", language, net=figures.stars_net, gross=figures.stars_gross,
+          refunded=figures.stars_refunded, payments=figures.payments_total, net_30_days=figures.stars_net_30_days,
+          payments_30_days=figures.payments_30_days),
+    ]  # fmt: skip
+    return "\n".join(lines)
+
+
+# Content upload ------------------------------------------------------------------------------------------
+
+
+@router.message(F.document, F.chat.type == ChatType.PRIVATE, FromAdmin())
+async def upload(message: Message, bot: Bot, pool: asyncpg.Pool, redis: Redis) -> None:
+    """A content file from an admin: checked, shown as a diff against the active content, kept until confirmed."""
+    assert message.from_user is not None and message.document is not None
+    language = language_of(message.from_user.language_code)
+    admin, document = message.from_user, message.document
+    file_name = document.file_name or "content.yaml"
+    if (document.file_size or 0) > MAX_UPLOAD_BYTES:
+        await refuse_upload(message, pool, admin, file_name, [t("admin.content.too_big", language,
+                            size=(document.file_size or 0) // 1024, limit=MAX_UPLOAD_BYTES // 1024)], language)  # fmt: skip
+        return
+    try:
+        downloaded = await bot.download(document)
+    except TelegramAPIError as error:
+        await message.answer(t("admin.content.download_failed", language, error=error.message))
+        return
+    assert downloaded is not None
+    raw = downloaded.read(MAX_UPLOAD_BYTES + 1)
+    if len(raw) > MAX_UPLOAD_BYTES:
+        await refuse_upload(message, pool, admin, file_name, [t("admin.content.too_big", language,
+                            size=len(raw) // 1024, limit=MAX_UPLOAD_BYTES // 1024)], language)  # fmt: skip
+        return
+    try:
+        text = raw.decode("utf-8")
+        checked = parse_content(text)  # the validator of `diana content check`
+    except UnicodeDecodeError:
+        await refuse_upload(message, pool, admin, file_name, [t("admin.content.not_utf8", language)], language)
+        return
+    except ContentRefused as refused:
+        await refuse_upload(message, pool, admin, file_name, refused.problems, language)
+        return
+    base_version = await active_version(pool)
+    active = await pool.fetchrow("SELECT sha256, document FROM content_versions WHERE version = $1", base_version)
+    if active is not None and active["sha256"] == checked.digest:
+        await message.answer(t("admin.content.same", language, version=base_version))
+        return
+    summary = diff(Content.model_validate_json(active["document"]) if active else None, checked.content)
+    preview = render_diff(summary, file_name, language)
+    if summary.fragments.removed:
+        # Activation refuses it (a journey may stand on a removed fragment): say so now, keep nothing.
+        problem = t("admin.content.removes_fragments", language, ids=", ".join(summary.fragments.removed))
+        await audit(pool, admin, "content upload refused", file_name, problem, {"problems": [problem]})
+        await message.answer(f"{preview}\n\n{problem}")
+        return
+    pending = PendingUpload(admin_id=admin.id, file_name=file_name, text=text, digest=checked.digest,
+                            base_version=base_version)  # fmt: skip
+    upload_id = secrets.token_urlsafe(6)
+    try:
+        await redis.set(PENDING_KEY.format(upload_id), pending.model_dump_json(), ex=PENDING_TTL)
+    except RedisError:
+        log.exception("content upload from admin %s not kept", admin.id)
+        await message.answer(t("admin.content.unavailable", language))
+        return
+    buttons = [[InlineKeyboardButton(text=t("admin.content.button.activate", language),
+                                     callback_data=AdminCB(action="activate", upload=upload_id).pack()),
+                InlineKeyboardButton(text=t("admin.content.button.cancel", language),
+                                     callback_data=AdminCB(action="cancel", upload=upload_id).pack())]]  # fmt: skip
+    await message.answer(f"{preview}\n\n{t('admin.content.confirm', language)}",
+                         reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons))  # fmt: skip
+
+
+async def refuse_upload(message: Message, pool: asyncpg.Pool, admin: User, file_name: str, problems: list[str],
+                        language: str) -> None:  # fmt: skip
+    """List what is wrong with the file, audit the refusal; nothing is stored."""
+    await audit(pool, admin, "content upload refused", file_name, problems[0][:500], {"problems": problems[:50]})
+    lines = [t("admin.content.refused", language, file=file_name, count=len(problems))]
+    lines += [t("admin.content.problem", language, problem=problem[:300]) for problem in problems[:MAX_PROBLEMS]]
+    if len(problems) > MAX_PROBLEMS:
+        lines.append(t("admin.panel.more", language, count=len(problems) - MAX_PROBLEMS))
+    await message.answer("\n".join(lines))
+
+
+def render_diff(summary: ContentDiff, file_name: str, language: str) -> str:
+    """What activating the file changes, section by section, as HTML."""
+    lines = [t("admin.content.valid", language, file=file_name, old=summary.old_version or "—",
+               new=summary.new_version)]  # fmt: skip
+    if summary.empty:
+        lines.append(t("admin.content.no_changes", language))
+    sections: tuple[tuple[str, SectionDiff], ...] = (("fragments", summary.fragments), ("missions", summary.missions),
+                                                     ("achievements", summary.achievements), ("plans", summary.plans))  # fmt: skip
+    for name, section in sections:
+        if section.empty:
+            continue
+        lines.append(t(f"admin.content.section.{name}", language, added=len(section.added),
+                       removed=len(section.removed), changed=len(section.changed)))  # fmt: skip
+        items = [f"+ {key}" for key in section.added] + [f"− {key}" for key in section.removed]
+        items += [f"~ {item.id}: {', '.join(_change(change) for change in item.changes)}" for item in section.changed]
+        lines += [t("admin.content.item", language, item=item) for item in items[:MAX_ITEMS]]
+        if len(items) > MAX_ITEMS:
+            lines.append(t("admin.panel.more", language, count=len(items) - MAX_ITEMS))
+    if summary.settings:
+        lines.append(t("admin.content.section.settings", language, changed=len(summary.settings)))
+        lines += [t("admin.content.item", language, item=_change(change)) for change in summary.settings[:MAX_ITEMS]]
+    return "\n".join(lines)
+
+
+def _change(change: FieldChange) -> str:
+    if change.kind != "changed":
+        return f"{'+' if change.kind == 'added' else '−'}{change.field}"
+    if change.old is None and change.new is None:
+        return change.field
+    return f"{change.field} {change.old or '—'} → {change.new or '—'}"
+
+
+async def activate_upload(query: CallbackQuery, upload_id: str, pool: asyncpg.Pool, redis: Redis,
+                          language: str) -> None:  # fmt: skip
+    """Activar: the upload's own admin makes it the active content, once; a stale button changes nothing."""
+    key = PENDING_KEY.format(upload_id)
+    pending = await _pending(redis, key)
+    if pending is None:
+        await query.answer(t("admin.content.stale", language), show_alert=True)
+        return
+    if pending.admin_id != query.from_user.id:
+        await audit(pool, query.from_user, "content activation refused", pending.file_name, "another admin's upload")
+        await query.answer(t("admin.content.foreign", language), show_alert=True)
+        return
+    # Taken atomically: of two presses (or two bot processes) only one gets to activate.
+    if not await redis.delete(key):
+        await query.answer(t("admin.content.stale", language), show_alert=True)
+        return
+    current = await active_version(pool)
+    if current != pending.base_version:
+        await query.answer()
+        await _close_preview(query, t("admin.content.changed_since", language, version=current))
+        return
+    try:
+        checked = parse_content(pending.text)
+        async with pool.acquire() as conn:
+            version = await activate(conn, checked)
+    except ContentRefused as refused:
+        await audit(pool, query.from_user, "content upload refused", pending.file_name, refused.problems[0][:500],
+                    {"problems": refused.problems[:50]})  # fmt: skip
+        await query.answer()
+        await _close_preview(query, t("admin.content.activation_refused", language,
+                                      problems="\n".join(refused.problems[:MAX_PROBLEMS])))  # fmt: skip
+        return
+    await audit(pool, query.from_user, "content activated", f"content:{version}", None,
+                {"label": checked.content.version, "sha256": checked.digest, "previous_version": current,
+                 "file": pending.file_name})  # fmt: skip
+    await query.answer()
+    await _close_preview(query, t("admin.content.activated", language, version=version, label=checked.content.version))
+
+
+async def cancel_upload(query: CallbackQuery, upload_id: str, pool: asyncpg.Pool, redis: Redis,
+                        language: str) -> None:  # fmt: skip
+    """Cancelar: the upload is forgotten; nothing was activated."""
+    key = PENDING_KEY.format(upload_id)
+    pending = await _pending(redis, key)
+    if pending is None:
+        await query.answer(t("admin.content.stale", language), show_alert=True)
+        return
+    if pending.admin_id != query.from_user.id:
+        await query.answer(t("admin.content.foreign", language), show_alert=True)
+        return
+    if await redis.delete(key):
+        await audit(pool, query.from_user, "content upload cancelled", pending.file_name, None)
+    await query.answer()
+    await _close_preview(query, t("admin.content.cancelled", language))
+
+
+async def _pending(redis: Redis, key: str) -> PendingUpload | None:
+    raw = await redis.get(key)
+    if raw is None:
+        return None
+    try:
+        return PendingUpload.model_validate_json(raw)
+    except ValidationError:
+        return None
+
+
+async def _close_preview(query: CallbackQuery, outcome: str) -> None:
+    """The preview loses its buttons (so it cannot be pressed again) and the outcome follows it."""
+    if isinstance(query.message, Message):
+        try:
+            await query.message.edit_reply_markup(reply_markup=None)
+        except TelegramBadRequest:
+            pass  # already without buttons
+        await query.message.answer(outcome)
+
+
+async def audit(pool: asyncpg.Pool, admin: User, action: str, subject: str | None, reason: str | None,
+                details: dict[str, object] | None = None) -> None:  # fmt: skip
+    await pool.execute(
+        "INSERT INTO audit_log (actor, action, subject, reason, details) VALUES ($1, $2, $3, $4, $5::jsonb)",
+        f"admin:{admin.id}",
+        action,
+        subject,
+        reason,
+        json.dumps(details or {}, ensure_ascii=False, default=str),
+    )
