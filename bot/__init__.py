@@ -14,7 +14,18 @@ from infra.settings import Settings
 def build_dispatcher(journeys: Journeys, *, settings: Settings, pool: asyncpg.Pool, redis: Redis) -> Dispatcher:
     # The routers are imported here, not with the package: the worker imports ``bot.texts`` to render
     # notifications and must not pull in every handler (and their imports of the activities) with it.
-    from bot import admin_panel, broadcasts, community, conversation, fallback, navigation, ranking, start, vip
+    from bot import (
+        admin_panel,
+        admin_users,
+        broadcasts,
+        community,
+        conversation,
+        fallback,
+        navigation,
+        ranking,
+        start,
+        vip,
+    )
     from bot.middlewares import UserSerialisation
 
     dispatcher = Dispatcher(journeys=journeys, settings=settings, pool=pool, redis=redis)
@@ -26,6 +37,7 @@ def build_dispatcher(journeys: Journeys, *, settings: Settings, pool: asyncpg.Po
     # buttons) and ranking before the journey's
     # own buttons, commands before free text, fallback last.
     # The admin panel takes /admin and uploaded documents before the journey's commands and fallback do.
-    dispatcher.include_routers(vip.router, community.router, broadcasts.router, admin_panel.router, start.router,
+    dispatcher.include_routers(vip.router, community.router, broadcasts.router, admin_panel.router,
+                               admin_users.router, start.router,
                                ranking.router, navigation.router, conversation.router, fallback.router)  # fmt: skip
     return dispatcher

@@ -10,6 +10,7 @@ from aiogram.filters.callback_data import CallbackData
 class CallbackPrefix(StrEnum):
     JOURNEY = "j"
     REACTION = "r"
+    ADMIN_USER = "adu"
 
 
 assert len(set(CallbackPrefix)) == len(list(CallbackPrefix)), "callback prefixes must be unique"

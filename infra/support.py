@@ -388,7 +388,10 @@ async def change(client: Client, pool: asyncpg.Pool, user_id: int, action: Suppo
         )
     except WorkflowUpdateFailedError as failed:
         raise SupportError(str(failed.cause.message if hasattr(failed.cause, "message") else failed.cause)) from None
-    if not reply.duplicate:
+    # A retried call gets Temporal's cached answer for the same update id: audited once per request id.
+    already = await pool.fetchval("SELECT count(*) FROM audit_log WHERE subject = $1 AND details->>'request_id' = $2",
+                                  f"user:{user_id}", request.request_id)  # fmt: skip
+    if not reply.duplicate and not already:
         await audit(pool, actor, action, user_id, reason,
                     {"request_id": request.request_id, "amount": amount, "charge_id": charge_id,
                      "message": reply.message})  # fmt: skip

@@ -1,0 +1,106 @@
+"""/usuario and /dar through the real bot: an admin looks a fan up, gives and takes besitos, bans and unbans;
+a fan trying the same is refused and audited."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+
+import aiohttp
+import asyncpg
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from infra.emulator import BotAPIEmulator
+from tests.helpers import REPO_ROOT, new_user_id
+from tests.telegram import EmulatedUser, redeliver
+from tests.test_community_end_to_end import onboard
+from tests.test_end_to_end import bot_environment, stop_bot
+from tests.test_story_economy import ledger_sum, settled
+
+ADMIN = 4_000_021
+
+
+async def staff_rows(pool: asyncpg.Pool, user_id: int) -> list[int]:
+    rows = await pool.fetch("SELECT amount FROM besitos_ledger WHERE telegram_user_id = $1 AND action LIKE 'support_%' "
+                            "ORDER BY id", user_id)  # fmt: skip
+    return [row["amount"] for row in rows]
+
+
+@pytest.fixture
+async def admin_bot(
+    emulator: BotAPIEmulator, temporal_env: WorkflowEnvironment, task_queue: str, database: str, redis_server: str,
+    worker: Worker,
+) -> AsyncIterator[subprocess.Popen[bytes]]:  # fmt: skip
+    env = bot_environment(emulator, temporal_env, task_queue, database, redis_server, ADMIN_IDS=str(ADMIN))
+    process = subprocess.Popen([sys.executable, "-m", "infra.cli", "bot"], env=env, cwd=REPO_ROOT)
+    try:
+        yield process
+    finally:
+        await stop_bot(process)
+
+
+async def test_an_admin_looks_a_fan_up_and_changes_their_journey_once_per_press(
+    admin_bot: subprocess.Popen[bytes], emulator: BotAPIEmulator, http: aiohttp.ClientSession, client: Client,
+    pool: asyncpg.Pool,
+) -> None:  # fmt: skip
+    fan = EmulatedUser(http, emulator.base_url, new_user_id(), first_name="Lola", username="lola_luna")
+    await onboard(fan)
+    before = await settled(client, fan.user_id)
+
+    # A fan cannot look anyone up; the attempt is audited.
+    await fan.send(f"/usuario {fan.user_id}")
+    assert "solo para quienes administran" in (await fan.next_from_bot("bot_message"))["text"]
+    assert await pool.fetchval("SELECT count(*) FROM audit_log WHERE action = 'user lookup refused' AND actor = $1",
+                               f"user:{fan.user_id}") == 1  # fmt: skip
+
+    admin = EmulatedUser(http, emulator.base_url, ADMIN, first_name="Admin")
+    await admin.send("/usuario")
+    assert "Uso: /usuario" in (await admin.next_from_bot("bot_message"))["text"]
+    await admin.send("/usuario @nadie_aqui")
+    assert "No encuentro ese viaje: no user @nadie_aqui" in (await admin.next_from_bot("bot_message"))["text"]
+
+    await admin.send("/usuario @lola_luna")
+    shown = await admin.next_from_bot("bot_message")
+    assert f"Lola</b> @lola_luna · <code>{fan.user_id}</code>" in shown["html"]
+    assert f"Besitos: <b>{before.besitos}</b>" in shown["html"] and "Postgres coincide con el viaje" in shown["text"]
+
+    # +50 pressed, and the same press delivered again: applied once.
+    grant = admin.button(shown, "+50")
+    pressed = await admin.press(shown["message_id"], grant)
+    await admin.next_from_bot("bot_edit")
+    await redeliver(http, emulator.base_url, pressed["update_id"])
+    granted = await settled(client, fan.user_id)
+    assert await staff_rows(pool, fan.user_id) == [50]  # (besitos thresholds it crossed pay on their own)
+    assert "50" in (await fan.next_saying("te regala"))["text"]
+
+    # A fan pressing an admin's button is refused and audited, and nothing changes.
+    await fan.press(shown["message_id"], grant, chat_id=ADMIN, forge=True)
+    assert (await settled(client, fan.user_id)).besitos == granted.besitos
+
+    await admin.send(f"/dar {fan.user_id} -20 ajuste de prueba")
+    assert "took back 20 besitos" in (await admin.next_from_bot("bot_message"))["text"]
+    await admin.send(f"/dar {fan.user_id} muchos porque sí")
+    assert "Uso: /dar" in (await admin.next_from_bot("bot_message"))["text"]
+    after = await settled(client, fan.user_id)
+    assert after.besitos == granted.besitos - 20 and await ledger_sum(pool, fan.user_id) == after.besitos
+    assert await staff_rows(pool, fan.user_id) == [50, -20]
+
+    await admin.press(shown["message_id"], admin.button(shown, "Suspender"))
+    banned_view = await admin.next_from_bot("bot_edit")
+    assert "Suspendido: sí" in banned_view["text"] and "Levantar suspensión" in str(banned_view["buttons"])
+    await fan.send("/diana")
+    await fan.next_saying("Tu acceso a la comunidad de Diana está suspendido")
+    await admin.press(shown["message_id"], admin.button(banned_view, "Levantar"))
+    await admin.next_from_bot("bot_edit")
+    await fan.send("/diana")
+    assert "suspendido" not in (await fan.next_from_bot("bot_message"))["text"]
+
+    actions = [row["action"] for row in await pool.fetch(
+        "SELECT action FROM audit_log WHERE subject = $1 ORDER BY id", f"user:{fan.user_id}")]  # fmt: skip
+    assert actions == ["grant", "grant", "ban", "unban"]
+    assert await pool.fetchval("SELECT count(*) FROM audit_log WHERE action = 'user change refused' AND actor = $1",
+                               f"user:{fan.user_id}") == 1  # fmt: skip
