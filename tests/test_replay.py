@@ -1,10 +1,12 @@
 """Recorded journey histories replay against today's workflow code, so a change that would break
 live journeys fails CI.
 
-Re-record (only when a change is meant to alter new journeys and old ones are patched with
-``workflow.patched``, or before any journey runs in production):
+Record a new history when the workflow gains a path (``DIANA_RECORD_HISTORIES=vip_and_support``
+records only that one). Keep the old ones: they are what live journeys look like, and they must keep
+replaying; a change that breaks them needs ``workflow.patched`` (see the README). Re-record them all
+(``DIANA_RECORD_HISTORIES=1``) only before any journey runs in production:
 
-    DIANA_RECORD_HISTORIES=1 python3 infra/bootstrap.py test tests/test_replay.py
+    DIANA_RECORD_HISTORIES=vip_and_support python3 infra/bootstrap.py test tests/test_replay.py
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from temporalio.worker import Replayer, Worker
 
 from bot.content_version import ActiveContent
 from bot.journeys import Journeys
+from infra.emulator import BotAPIEmulator
 from tests.altered_journey import JourneyWithoutSearchAttributes
 from tests.conftest import start_temporal_env
 from tests.helpers import eventually, new_user_id, request
 from worker import WORKFLOWS, build_activities
+from workflows.contracts import PaymentDetails, SupportRequest
 from workflows.journey import JourneyWorkflow, journey_id
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -47,7 +51,7 @@ async def test_recorded_journeys_replay_on_todays_code(path: Path) -> None:
 
 
 def test_there_are_recorded_histories() -> None:
-    assert {p.stem for p in RECORDED} >= {"onboarding_to_besitos", "continued_as_new"}
+    assert {p.stem for p in RECORDED} >= {"onboarding_to_besitos", "continued_as_new", "vip_and_support"}
 
 
 async def test_a_change_to_the_command_sequence_is_caught() -> None:
@@ -75,16 +79,54 @@ async def _walk(journeys: Journeys, user_id: int, menu_rounds: int) -> None:
         reply = await journeys.interact(request(user_id, "button", action="menu", screen=reply.screen.seq))
 
 
+async def _buy_and_be_supported(journeys: Journeys, client: Client, user_id: int) -> None:
+    """A VIP purchase (pre-checkout, payment), then staff changes: grant, ban, unban, restart the story, refund."""
+    reply = await journeys.interact(request(user_id, "start"))
+    for _ in range(3):
+        reply = await journeys.interact(request(user_id, "button", action="onboarding_next", screen=reply.screen.seq))
+    for action in ("story", "pick.c01_follow", "menu", "vip", "buy.mensual"):
+        reply = await journeys.interact(request(user_id, "button", action=action, screen=reply.screen.seq))
+    handle = client.get_workflow_handle(journey_id(user_id))
+    invoice = (await handle.query(JourneyWorkflow.current_state)).subscription.invoices[-1]
+    details = PaymentDetails(payload=invoice.payload, currency="XTR", total_amount=invoice.stars)
+    await journeys.interact(request(user_id, "pre_checkout").model_copy(update={"payment": details}))
+    charge = details.model_copy(update={"charge_id": f"charge-{user_id}", "provider_charge_id": "p"})
+    await journeys.interact(request(user_id, "payment").model_copy(update={"payment": charge}))
+    for number, (action, fields) in enumerate((("grant", {"amount": 100}), ("ban", {}), ("unban", {}),
+                                               ("restart_story", {}), ("refund", {"charge_id": charge.charge_id}))):  # fmt: skip
+        await journeys.support(SupportRequest(request_id=f"recorded-{number}", user_id=user_id, actor="support:record",
+                                              action=action, reason="recorded history", **fields))  # type: ignore[arg-type]  # fmt: skip
+    await journeys.interact(request(user_id, "menu"))
+
+
+def _recording(name: str) -> bool:
+    """``DIANA_RECORD_HISTORIES=1`` re-records every history; a comma-separated list, only those."""
+    wanted = os.environ.get("DIANA_RECORD_HISTORIES", "")
+    return wanted == "1" or name in wanted.split(",")
+
+
 @pytest.mark.skipif(not os.environ.get("DIANA_RECORD_HISTORIES"), reason="set DIANA_RECORD_HISTORIES=1 to re-record")
-async def test_record_histories(pool: asyncpg.Pool, redis: Redis, telegram_bot: Bot,
-                                active_content: ActiveContent) -> None:  # fmt: skip
+async def test_record_histories(pool: asyncpg.Pool, redis: Redis, telegram_bot: Bot, emulator: BotAPIEmulator,
+                                active_content: ActiveContent, client: Client) -> None:  # fmt: skip
     HISTORIES.mkdir(exist_ok=True)
+    if _recording("vip_and_support"):
+        # On the session's server, whose histories are long enough to hold the whole story in one run.
+        async with Worker(client, task_queue="record-vip", workflows=WORKFLOWS,
+                          activities=build_activities(pool, redis, telegram_bot)):  # fmt: skip
+            user_id = new_user_id()
+            await emulator.user_sends_text(user_id, "hola")  # the chat the invoice and notices go to
+            await _buy_and_be_supported(Journeys(client, "record-vip", active_content), client, user_id)
+            await eventually(lambda: _settled(client, user_id))
+            history = await client.get_workflow_handle(journey_id(user_id)).fetch_history()
+            (HISTORIES / "vip_and_support.json").write_text(history.to_json())
     env = await start_temporal_env("--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=60")
     try:
         activities = build_activities(pool, redis, telegram_bot)
         async with Worker(env.client, task_queue="record", workflows=WORKFLOWS, activities=activities):
             journeys = Journeys(env.client, "record", active_content)
             for name, rounds in (("onboarding_to_besitos", 1), ("continued_as_new", 15)):
+                if not _recording(name):
+                    continue
                 user_id = new_user_id()
                 await _walk(journeys, user_id, rounds)
                 await eventually(lambda user_id=user_id: _settled(env.client, user_id))  # type: ignore[misc]
