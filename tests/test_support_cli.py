@@ -221,8 +221,10 @@ async def test_grant_restart_ban_export_and_erase_apply_once_and_are_audited(
 
     assert await cli(client, pool, "erase", str(user_id), "--reason", "the user asked by mail") == 0
     assert await pool.fetchval("SELECT count(*) FROM users WHERE telegram_user_id = $1", user_id) == 0
-    with pytest.raises(support.SupportError):
+    with pytest.raises(support.SupportError, match="closed"):
         await cli(client, pool, "grant", str(user_id), "5", "--reason", "after erasure")
+    with pytest.raises(support.SupportError, match="closed .* a closed journey is not reset"):
+        await cli(client, pool, "reset", str(user_id), "--to", "last", "--reason", "after erasure")
     actions = [row[1] for row in await audit_rows(pool, user_id)]
     assert actions == ["grant", "grant", "restart_story", "ban", "unban", "export", "erase", "erase"]
     assert all(row[0] == "support:test" for row in (await audit_rows(pool, user_id))[:-1])
