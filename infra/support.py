@@ -23,7 +23,7 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -54,6 +54,7 @@ from workflows.journey import JourneyWorkflow, journey_id
 LEDGER_ACTIVITY: Final = "append_besitos_ledger"
 DECISION_ACTIVITY: Final = "record_decision"
 SETTLE_TIMEOUT: Final = 60.0
+QUERY_TIMEOUT: Final = timedelta(seconds=10)
 
 
 class SupportError(Exception):
@@ -259,8 +260,21 @@ async def _describe(client: Client, user_id: int) -> Any:
 
 
 async def journey_state(client: Client, user_id: int, run_id: str | None = None) -> JourneyState:
+    """The journey's state as its worker holds it (a query: a worker must be running)."""
     handle = client.get_workflow_handle(journey_id(user_id), run_id=run_id)
-    return await handle.query(JourneyWorkflow.current_state)
+    try:
+        return await handle.query(JourneyWorkflow.current_state, rpc_timeout=QUERY_TIMEOUT)
+    except RPCError as error:
+        if error.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+            raise SupportError(f"no worker answered for journey {user_id}; is `diana worker` running?") from None
+        raise
+
+
+async def _write(path: Path, text: str) -> None:
+    try:
+        await asyncio.to_thread(path.write_text, text)
+    except OSError as error:
+        raise SupportError(f"cannot write {path}: {error.strerror}") from None
 
 
 async def read_projection(pool: asyncpg.Pool, user_id: int) -> Projection:
@@ -315,7 +329,7 @@ async def export_history(client: Client, user_id: int, path: Path) -> int:
     """``history``: the current run's history as JSON (the format ``replay`` and the Temporal CLI read)."""
     await _describe(client, user_id)
     history = await client.get_workflow_handle(journey_id(user_id)).fetch_history()
-    await asyncio.to_thread(path.write_text, history.to_json())
+    await _write(path, history.to_json())
     return len(history.events)
 
 
@@ -408,7 +422,7 @@ async def export_user(client: Client, pool: asyncpg.Pool, user_id: int, path: Pa
         "journey": state.model_dump(mode="json", exclude={"pending_effects", "parked_effects", "recent_deliveries"}),
         "database": await personal_data(pool, user_id),
     }
-    await asyncio.to_thread(path.write_text, json.dumps(document, ensure_ascii=False, indent=2, default=str))
+    await _write(path, json.dumps(document, ensure_ascii=False, indent=2, default=str))
     await audit(pool, actor, "export", user_id, reason, {"file": str(path)})
 
 
@@ -459,7 +473,7 @@ async def settled(client: Client, user_id: int, run_id: str, within: float) -> J
     handle = client.get_workflow_handle(journey_id(user_id), run_id=run_id)
     deadline = asyncio.get_running_loop().time() + within
     while True:
-        state = await handle.query(JourneyWorkflow.current_state)
+        state = await journey_state(client, user_id, run_id)
         if not state.pending_effects and await _quiet(handle):
             return state
         if asyncio.get_running_loop().time() > deadline:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from infra.emulator import BotAPIEmulator
 from infra.settings import Settings
 from tests.helpers import REPO_ROOT, new_user_id, request
 from tests.test_story_economy import WARM, begin, ledger_sum, settled, walk
-from workflows.contracts import LEADERBOARD_ALL_TIME, JourneyError
+from workflows.contracts import LEADERBOARD_ALL_TIME, JourneyError, JourneyInput
 from workflows.journey import journey_id
 
 
@@ -252,3 +253,13 @@ def test_the_console_script_refuses_an_unknown_user_clearly() -> None:
                           capture_output=True, text=True, timeout=60,
                           env={"PATH": "/usr/bin:/bin", "TEMPORAL_ADDRESS": "127.0.0.1:1", "DATABASE_URL": "postgresql://x@127.0.0.1:1/x"})  # fmt: skip
     assert done.returncode == 1 and "cannot reach a server" in done.stderr
+
+
+async def test_a_journey_no_worker_answers_for_is_named_clearly(client: Client, pool: asyncpg.Pool,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    user_id = new_user_id()
+    await client.start_workflow("Journey", JourneyInput(user_id=user_id), id=journey_id(user_id),
+                                task_queue="no-worker-polls-this")  # fmt: skip
+    monkeypatch.setattr(support, "QUERY_TIMEOUT", timedelta(seconds=1))
+    with pytest.raises(support.SupportError, match="no worker answered .* is `diana worker` running"):
+        await cli(client, pool, "show", str(user_id))
