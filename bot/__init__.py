@@ -27,8 +27,10 @@ def build_dispatcher(journeys: Journeys, *, settings: Settings, pool: asyncpg.Po
         vip,
     )
     from bot.middlewares import UserSerialisation
+    from bot.telemetry import instrument_dispatcher
 
     dispatcher = Dispatcher(journeys=journeys, settings=settings, pool=pool, redis=redis)
+    instrument_dispatcher(dispatcher)  # first: the update's span covers the wait for the user's turn
     dispatcher.update.outer_middleware(UserSerialisation())
     # Journeys live in the private chat with Diana: a root filter here gates every router's messages
     # (channel posts and joins arrive as callback queries and chat_member updates, not messages).

@@ -20,8 +20,10 @@ from bot import build_dispatcher
 from bot.content_version import ActiveContent
 from bot.journeys import Journeys
 from bot.middlewares import PatientRequests
+from bot.telemetry import TelegramCalls
 from bot.texts import t
 from infra.connections import connect_temporal, create_pool, create_redis
+from infra.health import HealthServer, readiness_checks
 from infra.settings import Settings
 
 log = logging.getLogger("diana.bot")
@@ -31,6 +33,7 @@ def create_bot(settings: Settings) -> Bot:
     """The aiogram bot, pointed at ``TELEGRAM_API_BASE`` (Telegram, or any server speaking the Bot API)."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.bot_api_base))
     session.middleware(PatientRequests())
+    session.middleware(TelegramCalls())  # inside PatientRequests: counts every attempt, 429s included
     return Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
@@ -56,6 +59,9 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
     journeys = Journeys(client, settings.temporal_task_queue, content)
     dispatcher = build_dispatcher(journeys, settings=settings, pool=pool, redis=redis)
     bot = create_bot(settings)
+    health = HealthServer(service="bot", host=settings.health_listen_host, port=settings.bot_health_port,
+                          checks=readiness_checks(client, pool, redis))  # fmt: skip
+    await health.start()
     try:
         await publish_commands(bot)
         if settings.bot_mode == "webhook":
@@ -78,6 +84,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
                 await polling
             stopping.cancel()
     finally:
+        await health.stop()
         await bot.session.close()
         await content.stop()
         await redis.aclose()

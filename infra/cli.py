@@ -34,12 +34,12 @@ CHAT_USER_ID = 424242
 
 
 def _log_to_file(settings: Settings, name: str) -> None:
+    """JSON log lines in ``.diana/<name>.log`` (the terminal is the chat's); console spans go there too."""
+    from infra import telemetry
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(
-        level=logging.INFO,
-        filename=settings.data_dir / f"{name}.log",
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    handler = telemetry.configure_logging(settings, service="diana", filename=str(settings.data_dir / f"{name}.log"))
+    telemetry.setup_tracing(settings, service="diana", console=handler.stream)
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
@@ -48,16 +48,25 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-def _serve(run: Callable[[Settings, asyncio.Event], Awaitable[None]], settings: Settings) -> None:
-    """Run one part (worker, bot) until SIGINT/SIGTERM, then let it finish what it holds."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def _serve(run: Callable[[Settings, asyncio.Event], Awaitable[None]], settings: Settings, service: str) -> None:
+    """Run one part (worker, bot) until SIGINT/SIGTERM, then let it finish what it holds.
+
+    Logs are JSON lines on stderr; spans go where ``OTEL_EXPORTER`` says (console: stdout).
+    """
+    from infra import telemetry
+
+    telemetry.configure_logging(settings, service=service)
+    telemetry.setup_tracing(settings, service=service)
 
     async def _main() -> None:
         stop = asyncio.Event()
         _stop_on_signals(stop)
         await run(settings, stop)
 
-    asyncio.run(_main())
+    try:
+        asyncio.run(_main())
+    finally:
+        telemetry.shutdown_tracing()
 
 
 async def _play(settings: Settings) -> None:
@@ -257,11 +266,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif command == "worker":
             from worker.main import run_worker
 
-            _serve(run_worker, settings)
+            _serve(run_worker, settings, "diana-worker")
         elif command == "bot":
             from bot.main import run_bot
 
-            _serve(run_bot, settings)
+            _serve(run_bot, settings, "diana-bot")
         elif command == "emulator":
             logging.basicConfig(level=logging.INFO)
             asyncio.run(_serve_emulator(settings))

@@ -15,25 +15,32 @@ from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, Tele
 from temporalio.service import RPCError, RPCStatusCode
 
 from infra.settings import Settings
+from infra.telemetry import TEMPORAL_METRICS, UpdateTracingInterceptor
 from workflows.search_attributes import REGISTRATION
 
 
 @cache
 def temporal_runtime() -> Runtime:
-    """The SDK core's own logs go through Python logging (not straight to stderr, over the terminal chat)."""
+    """The SDK core's own logs go through Python logging (not straight to stderr, over the terminal chat).
+
+    Its metrics go to a buffer drained into the process's Prometheus registry (``infra.telemetry``),
+    served on ``/metrics`` with Diana's own: one endpoint per process, no second port.
+    """
     forwarding = LogForwardingConfig(logger=logging.getLogger("temporalio.core"))
     logging_config = LoggingConfig(
         filter=TelemetryFilter(core_level="WARN", other_level="ERROR"), forwarding=forwarding
     )
-    return Runtime(telemetry=TelemetryConfig(logging=logging_config))
+    return Runtime(telemetry=TelemetryConfig(logging=logging_config, metrics=TEMPORAL_METRICS.buffer))
 
 
 async def connect_temporal(settings: Settings) -> Client:
+    """The client; its tracing interceptor also applies to the workers built on it (spans per update, activity)."""
     return await Client.connect(
         settings.temporal_target,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
         runtime=temporal_runtime(),
+        interceptors=[UpdateTracingInterceptor()],
     )
 
 

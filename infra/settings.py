@@ -63,6 +63,15 @@ class Settings(BaseSettings):
     # The private channel VIP users are let into (the bot must be an admin there).
     vip_channel_id_raw: int | None = Field(default=None, alias="VIP_CHANNEL_ID", lt=0)
 
+    # Observability: where spans go (none, console or an OTLP/HTTP collector), the /health, /ready and
+    # /metrics servers of the bot and the worker (port 0: none), and the level of the JSON logs.
+    otel_exporter: Literal["none", "console", "otlp"] = Field(default="none", alias="OTEL_EXPORTER")
+    otel_exporter_otlp_endpoint: str | None = Field(default=None, alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+    health_listen_host: str = Field(default="127.0.0.1", alias="HEALTH_LISTEN_HOST")
+    bot_health_port: int = Field(default=9101, alias="BOT_HEALTH_PORT", ge=0, le=65535)
+    worker_health_port: int = Field(default=9102, alias="WORKER_HEALTH_PORT", ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", alias="LOG_LEVEL")
+
     @property
     def uses_emulator(self) -> bool:
         """No token and no other Bot API server: the bot talks to the project's own emulator."""

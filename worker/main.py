@@ -12,8 +12,10 @@ from temporalio.worker import Worker
 
 from bot.main import create_bot
 from infra.connections import connect_temporal, create_pool, create_redis, ensure_search_attributes
+from infra.health import HealthServer, readiness_checks
 from infra.settings import Settings
 from worker import WORKFLOWS, build_activities
+from worker.telemetry import ActivityFailures
 
 log = logging.getLogger("diana.worker")
 
@@ -26,6 +28,8 @@ def build_worker(client: Client, task_queue: str, activities: Sequence[Callable[
         activities=activities,
         # Journeys are long-lived and mostly idle: keep many cached, they cost ~80 KiB each.
         max_cached_workflows=10_000,
+        # Tracing comes with the client (connect_temporal); failed attempts are counted here.
+        interceptors=[ActivityFailures()],
     )
 
 
@@ -37,6 +41,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     pool = await create_pool(settings.postgres_dsn)
     redis = create_redis(settings.redis_dsn)
     bot = create_bot(settings)
+    health = HealthServer(service="worker", host=settings.health_listen_host, port=settings.worker_health_port,
+                          checks=readiness_checks(client, pool, redis))  # fmt: skip
+    await health.start()
     try:
         worker = build_worker(
             client,
@@ -47,6 +54,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             log.info("worker polling task queue %s on %s", settings.temporal_task_queue, settings.temporal_target)
             await stop.wait()
     finally:
+        await health.stop()
         await bot.session.close()
         await redis.aclose()
         await pool.close()

@@ -1,0 +1,170 @@
+"""The bot's traces and metrics: a span per update, handler latency, errors, outbound Bot API calls.
+
+Span attributes are ids and names only (update id and type, user id, handler, Bot API method): never
+a message text, a payment payload, a URL (it carries the token) or an exception message.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Final
+
+from aiogram import BaseMiddleware
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import TelegramObject, Update, User
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from infra.telemetry import TELEGRAM_REQUESTS, UPDATE_ERRORS, UPDATE_SECONDS
+
+if TYPE_CHECKING:
+    from aiogram import Bot, Dispatcher
+    from aiogram.methods import Response, TelegramMethod
+    from aiogram.methods.base import TelegramType
+
+tracer: Final = trace.get_tracer("diana.bot")
+_TIMING: Final = "diana_handler_timing"
+
+
+class _Handled:
+    """Filled by ``HandlerTiming`` for ``UpdateSpan``: did a handler take the update."""
+
+    handled = False
+
+
+def instrument_dispatcher(dispatcher: Dispatcher) -> None:
+    """A span around each update (outermost, so it covers the wait for the user's turn) and per-handler timing."""
+    dispatcher.update.outer_middleware(UpdateSpan())
+    timing = HandlerTiming()
+    # Inner middlewares of the dispatcher's observers run around the handlers of every included router.
+    for name, observer in dispatcher.observers.items():
+        if name not in {"update", "error"}:
+            observer.middleware(timing)
+
+
+class UpdateSpan(BaseMiddleware):
+    """One span per Telegram update; the journey's Temporal spans become its children."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        if not isinstance(event, Update):
+            return await handler(event, data)
+        kind = _update_type(event)
+        attributes: dict[str, str | int] = {"telegram.update_id": event.update_id, "telegram.update_type": kind}
+        user: User | None = data.get("event_from_user")
+        if user is not None:
+            attributes["telegram.user_id"] = user.id
+        handled = data[_TIMING] = _Handled()
+        started = time.perf_counter()
+        with tracer.start_as_current_span(f"telegram.update {kind}", kind=SpanKind.SERVER, attributes=attributes,
+                                          record_exception=False, set_status_on_exception=False) as span:  # fmt: skip
+            try:
+                result = await handler(event, data)
+            except Exception as error:
+                UPDATE_ERRORS.labels(kind=type(error).__name__).inc()
+                # The class only: an exception's message may quote the user (pydantic echoes input values).
+                span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+                span.set_attribute("error.type", type(error).__name__)
+                raise
+            if result is UNHANDLED and not handled.handled:
+                UPDATE_SECONDS.labels(router="", handler="unhandled").observe(time.perf_counter() - started)
+                span.set_attribute("diana.handler", "unhandled")
+            return result
+
+
+class HandlerTiming(BaseMiddleware):
+    """Times the handler that took the update, labelled by its router and function name."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        handled: _Handled | None = data.get(_TIMING)
+        if handled is not None:
+            handled.handled = True
+        handler_object = data.get("handler")
+        callback = getattr(handler_object, "callback", None)
+        name = getattr(callback, "__name__", "unknown")
+        router = data.get("event_router")
+        router_name = getattr(router, "name", "") or ""
+        trace.get_current_span().set_attribute("diana.handler", f"{router_name}:{name}")
+        started = time.perf_counter()
+        try:
+            return await handler(event, data)
+        finally:
+            UPDATE_SECONDS.labels(router=router_name, handler=name).observe(time.perf_counter() - started)
+
+
+class TelegramCalls(BaseRequestMiddleware):
+    """Counts every outbound Bot API attempt by method and outcome (429s included); a span when traced.
+
+    Registered after ``PatientRequests``, so each retry after a 429 or a 5xx counts on its own.
+    """
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        api_method = method.__api_method__
+        traced = trace.get_current_span().get_span_context().is_valid
+        if not traced:  # the long poll and other calls outside an update or activity: counted, not traced
+            return await self._counted(make_request, bot, method, api_method)
+        with tracer.start_as_current_span(f"telegram {api_method}", kind=SpanKind.CLIENT,
+                                          attributes={"telegram.method": api_method},
+                                          record_exception=False, set_status_on_exception=False) as span:  # fmt: skip
+            try:
+                return await self._counted(make_request, bot, method, api_method)
+            except Exception as error:
+                span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+                span.set_attribute("telegram.outcome", _outcome(error))
+                raise
+
+    @staticmethod
+    async def _counted(
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+        api_method: str,
+    ) -> Response[TelegramType]:
+        try:
+            response = await make_request(bot, method)
+        except Exception as error:
+            TELEGRAM_REQUESTS.labels(method=api_method, outcome=_outcome(error)).inc()
+            raise
+        TELEGRAM_REQUESTS.labels(method=api_method, outcome="ok").inc()
+        return response
+
+
+def _outcome(error: BaseException) -> str:
+    if isinstance(error, TelegramRetryAfter):
+        return "429"
+    if isinstance(error, TelegramServerError):
+        return "5xx"
+    if isinstance(error, TelegramNetworkError):
+        return "network"
+    if isinstance(error, TelegramAPIError):
+        return "refused"
+    return "error"
+
+
+def _update_type(update: Update) -> str:
+    try:
+        return update.event_type
+    except Exception:  # a kind this aiogram does not know yet
+        return "unknown"

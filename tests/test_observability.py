@@ -1,0 +1,470 @@
+"""Observability: one trace from a Telegram update to SQL, probes and metrics, JSON logs without secrets.
+
+``diana bot`` runs as its own process (console spans on stdout, JSON logs on stderr) and the worker
+runs in this process through its real entry point, ``run_worker``, with an in-memory span exporter in
+place of ``OTEL_EXPORTER``: a trace is followed across the two processes by its ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+from aiogram.types import Update
+from opentelemetry import trace
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.instrumentation.redis import RedisInstrumentor
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import BaseModel, ValidationError, constr
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput
+
+from bot.telemetry import UpdateSpan
+from infra import telemetry
+from infra.connections import create_redis
+from infra.emulator import BotAPIEmulator
+from infra.health import HealthServer, readiness_checks
+from infra.settings import EMULATOR_BOT_TOKEN, Settings
+from infra.stack import free_port
+from tests.helpers import REPO_ROOT, eventually, new_user_id
+from tests.telegram import EmulatedUser
+from worker.main import run_worker
+from worker.telemetry import ActivityFailures
+from workflows.journey import journey_id
+
+# A message text that must never reach a log line or a span.
+KNOWN_TEXT = "violeta-medianoche-4417"
+TOKEN_SECRET = EMULATOR_BOT_TOKEN.split(":", 1)[1]
+
+
+@pytest.fixture(scope="module")
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Tracing for this process (the worker's side): every span lands in memory."""
+    exporter = InMemorySpanExporter()
+    provider = telemetry.setup_tracing(Settings(), service="diana-worker", exporter=exporter)
+    assert provider is not None
+    try:
+        yield exporter
+    finally:
+        # Later modules need no spans: stop instrumenting and exporting.
+        AsyncPGInstrumentor().uninstrument()  # type: ignore[no-untyped-call]
+        RedisInstrumentor().uninstrument()
+        exporter.clear()
+        provider.shutdown()
+
+
+@dataclasses.dataclass(frozen=True)
+class Span:
+    """A finished span from either process, with the ids that link it."""
+
+    name: str
+    trace_id: int
+    span_id: int
+    parent_id: int | None
+    attributes: dict[str, Any]
+    service: str
+
+    @classmethod
+    def of(cls, span: ReadableSpan) -> Span:
+        return cls(span.name, span.context.trace_id, span.context.span_id, span.parent.span_id if span.parent else None,
+                   dict(span.attributes or {}), str(span.resource.attributes["service.name"]))  # fmt: skip
+
+    @classmethod
+    def from_console(cls, line: str) -> Span:
+        data = json.loads(line)
+        parent = data["parent_id"]
+        return cls(data["name"], int(data["context"]["trace_id"], 16), int(data["context"]["span_id"], 16),
+                   int(parent, 16) if parent else None, data["attributes"],
+                   data["resource"]["attributes"]["service.name"])  # fmt: skip
+
+
+@dataclasses.dataclass
+class Diana:
+    """The running bot (a process) and worker (in this process), and what they wrote so far."""
+
+    settings: Settings
+    folder: Path
+    memory: InMemorySpanExporter
+    bot_url: str
+    worker_url: str
+
+    def _lines(self, name: str) -> list[str]:
+        text = (self.folder / name).read_text()
+        return text[: text.rfind("\n") + 1].splitlines()  # whole lines only: the bot may be writing
+
+    def bot_logs(self) -> list[str]:
+        return self._lines("stderr")
+
+    def bot_spans(self) -> list[str]:
+        return self._lines("stdout")
+
+    def spans(self) -> list[Span]:
+        return [*(Span.from_console(line) for line in self.bot_spans()),
+                *(Span.of(span) for span in self.memory.get_finished_spans())]  # fmt: skip
+
+
+def _diana_bot(env: dict[str, str], folder: Path) -> subprocess.Popen[bytes]:
+    """``diana bot`` with its stdout (console spans) and stderr (logs) in files: pipes could fill and block it."""
+    with (folder / "stdout").open("wb") as stdout, (folder / "stderr").open("wb") as stderr:
+        return subprocess.Popen([sys.executable, "-m", "infra.cli", "bot"], env=env, cwd=REPO_ROOT, stdout=stdout,
+                                stderr=stderr)  # fmt: skip
+
+
+@pytest.fixture
+async def diana(
+    emulator: BotAPIEmulator, temporal_env: WorkflowEnvironment, task_queue: str, database: str, redis_server: str,
+    spans: InMemorySpanExporter, http: aiohttp.ClientSession, tmp_path: Path,
+) -> AsyncIterator[Diana]:  # fmt: skip
+    """``diana bot`` (console spans, DEBUG logs) and ``run_worker`` here, against the emulator and real servers."""
+    servers = {"TELEGRAM_API_BASE": emulator.base_url, "TEMPORAL_TASK_QUEUE": task_queue, "DATABASE_URL": database,
+               "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host, "REDIS_URL": redis_server,
+               "BOT_HEALTH_PORT": str(free_port()), "WORKER_HEALTH_PORT": str(free_port())}  # fmt: skip
+    settings = Settings(**servers)  # type: ignore[arg-type]
+    env = {key: value for key, value in os.environ.items() if key != "TELEGRAM_BOT_TOKEN"}
+    env.update(servers, OTEL_EXPORTER="console", LOG_LEVEL="DEBUG")
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_worker(settings, stop))
+    bot = _diana_bot(env, tmp_path)
+    running = Diana(settings, tmp_path, spans, f"http://127.0.0.1:{settings.bot_health_port}",
+                    f"http://127.0.0.1:{settings.worker_health_port}")  # fmt: skip
+
+    async def both_up() -> bool:
+        if worker.done():
+            worker.result()  # raises what stopped it
+        assert bot.poll() is None, f"diana bot exited: {running.bot_logs()[-5:]}"
+        for url in (running.bot_url, running.worker_url):
+            try:
+                async with http.get(f"{url}/health") as response:
+                    if response.status != 200:
+                        return False
+            except aiohttp.ClientConnectionError:
+                return False
+        return True
+
+    try:
+        await eventually(both_up, within=60)
+        yield running
+    finally:
+        stop.set()
+        bot.terminate()
+        await asyncio.to_thread(bot.wait, 15)
+        await worker
+
+
+def _ancestry(span: Span, spans: Sequence[Span]) -> list[str]:
+    """``span``'s name and its ancestors' names, nearest first, as far as the parent links go."""
+    by_id = {each.span_id: each for each in spans}
+    names = [span.name]
+    parent = span.parent_id
+    while parent is not None and parent in by_id:
+        names.append(by_id[parent].name)
+        parent = by_id[parent].parent_id
+    return names
+
+
+def _update_span(spans: Sequence[Span], user_id: int, kind: str) -> Span | None:
+    found = [span for span in spans
+             if span.name == f"telegram.update {kind}" and span.attributes.get("telegram.user_id") == user_id]  # fmt: skip
+    assert len(found) <= 1, f"one span per update: {found}"
+    return found[0] if found else None
+
+
+async def test_one_trace_runs_from_the_update_through_the_journey_to_sql(
+    diana: Diana, emulator: BotAPIEmulator, http: aiohttp.ClientSession
+) -> None:  # fmt: skip
+    user = EmulatedUser(http, emulator.base_url, new_user_id())
+    workflow = journey_id(user.user_id)
+    await user.send("/start")
+    intro = await user.next_from_bot("bot_message", within=60)
+
+    def profile_insert(spans: Sequence[Span]) -> Span | None:
+        found = [span for span in spans if span.name == "INSERT" and "INTO users" in span.attributes["db.statement"]]
+        return found[0] if found else None
+
+    async def profile_written() -> list[Span] | None:
+        spans = diana.spans()
+        written = profile_insert(spans)
+        if written is None or _update_span(spans, user.user_id, "message") is None:
+            return None
+        return spans if _ancestry(written, spans)[-1].startswith("telegram.update") else None
+
+    spans = await eventually(profile_written)
+    assert spans is not None
+    update = _update_span(spans, user.user_id, "message")
+    assert update is not None and update.service == "diana-bot"
+    assert update.attributes["diana.handler"] == "bot.start:start"
+    in_trace = [span for span in spans if span.trace_id == update.trace_id]
+
+    def only(name: str, statement: str = "") -> Span:
+        found = [span for span in in_trace if span.name == name and statement in span.attributes.get("db.statement", "")
+                 and span.attributes.get("temporalWorkflowID") in (None, workflow)]  # fmt: skip
+        assert len(found) == 1, f"{name} {statement}: {found}"
+        return found[0]
+
+    # The bot's side (its process) ...
+    client_call = "StartUpdateWithStartWorkflow:Journey"
+    assert _ancestry(only(client_call), in_trace) == [client_call, update.name]
+    assert _ancestry(only("telegram sendMessage"), in_trace) == ["telegram sendMessage", update.name]
+    assert {only(client_call).service, only("telegram sendMessage").service} == {"diana-bot"}
+    # ... and the worker's (this process), children of the bot's Temporal call.
+    assert _ancestry(only("HandleUpdate:Interact"), in_trace) == ["HandleUpdate:Interact", client_call, update.name]
+    assert _ancestry(only("RunWorkflow:Journey"), in_trace) == ["RunWorkflow:Journey", client_call, update.name]
+    # The handler loads the content (an activity, then SQL); the main loop then writes the profile.
+    assert _ancestry(only("SELECT", "FROM content_versions"), in_trace) == [
+        "SELECT", "RunActivity:load_content", "StartActivity:load_content", client_call, update.name]  # fmt: skip
+    insert = only("INSERT", "INTO users")
+    assert _ancestry(insert, in_trace) == [
+        "INSERT", "RunActivity:record_profile", "StartActivity:record_profile", client_call, update.name]  # fmt: skip
+    assert insert.service == "diana-worker" and insert.attributes["db.system"] == "postgresql"
+
+    # Statements travel without their parameters (texts, names, payloads); Redis commands without arguments.
+    for span in spans:
+        assert "db.statement.parameters" not in span.attributes
+        if span.attributes.get("db.system") == "redis":
+            words = span.attributes["db.statement"].split()
+            assert all(word == "?" or word.isalpha() and word.isupper() for word in words), span.attributes
+
+    # A later update on the same journey: its workflow side is in its own trace, not the first one's.
+    await user.press(intro["message_id"], user.button(intro, "Continuar"))
+    await user.next_from_bot("bot_edit")
+
+    async def press_handled() -> tuple[Span, list[Span]] | None:
+        spans = diana.spans()
+        press = _update_span(spans, user.user_id, "callback_query")
+        handled = [span for span in spans if press and span.trace_id == press.trace_id
+                   and span.name == "HandleUpdate:Interact"]  # fmt: skip
+        return (press, [*spans]) if press and handled else None
+
+    pressed = await eventually(press_handled)
+    assert pressed is not None
+    press, spans = pressed
+    assert press.trace_id != update.trace_id
+    handled = [span for span in spans if span.trace_id == press.trace_id and span.name == "HandleUpdate:Interact"]
+    assert [_ancestry(span, spans) for span in handled] == [["HandleUpdate:Interact", client_call, press.name]]
+    assert handled[0].attributes["temporalWorkflowID"] == workflow
+
+
+async def _scrape(
+    http: aiohttp.ClientSession, url: str
+) -> tuple[str, dict[tuple[str, frozenset[tuple[str, str]]], float]]:
+    """The exposition text of ``url``/metrics and its samples by name and labels."""
+    async with http.get(f"{url}/metrics") as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/plain; version=")
+        text = await response.text()
+    samples = {(sample.name, frozenset(sample.labels.items())): sample.value
+               for family in text_string_to_metric_families(text) for sample in family.samples}  # fmt: skip
+    return text, samples
+
+
+def _value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+async def test_health_ready_and_metrics_of_the_bot_and_the_worker(
+    diana: Diana, emulator: BotAPIEmulator, http: aiohttp.ClientSession
+) -> None:  # fmt: skip
+    for url, service in ((diana.bot_url, "bot"), (diana.worker_url, "worker")):
+        async with http.get(f"{url}/health") as response:
+            assert response.status == 200
+            assert await response.json() == {"status": "ok", "service": service}
+        async with http.get(f"{url}/ready") as response:
+            assert response.status == 200
+            assert await response.json() == {"status": "ready", "service": service,
+                                             "checks": {"temporal": "ok", "postgres": "ok", "redis": "ok"}}  # fmt: skip
+
+    _, before = await _scrape(http, diana.bot_url)
+    async with http.post(f"{emulator.base_url}/control/faults",
+                         json={"count": 1, "error_code": 429, "retry_after": 1, "methods": ["sendMessage"]}):  # fmt: skip
+        pass
+    user = EmulatedUser(http, emulator.base_url, new_user_id())
+    await user.send("/start")
+    await user.next_from_bot("bot_message", within=60)
+
+    text, after = await _scrape(http, diana.bot_url)
+    handled = {"router": "bot.start", "handler": "start"}
+    assert _value(after, "diana_update_handling_seconds_count", **handled) == _value(
+        before, "diana_update_handling_seconds_count", **handled) + 1  # fmt: skip
+    assert _value(after, "diana_update_handling_seconds_bucket", **handled, le="+Inf") >= 1
+    refused = {"method": "sendMessage", "outcome": "429"}
+    assert _value(after, "diana_telegram_requests_total", **refused) == _value(
+        before, "diana_telegram_requests_total", **refused) + 1  # fmt: skip
+    sent = {"method": "sendMessage", "outcome": "ok"}
+    assert _value(after, "diana_telegram_requests_total", **sent) > _value(
+        before, "diana_telegram_requests_total", **sent
+    )
+    for line in ("# TYPE diana_update_errors_total counter", "# TYPE diana_logged_errors_total counter",
+                 'temporal_long_request_total{namespace="default",operation="ExecuteMultiOperation"', "process_cpu_seconds_total"):  # fmt: skip
+        assert line in text, line
+
+    async def worker_scraped() -> str | None:
+        text, _ = await _scrape(http, diana.worker_url)
+        # Temporal's own SDK metrics, from the runtime's buffer: the worker ran the journey's activities.
+        ran = 'temporal_activity_execution_latency_seconds_bucket{activity_type="record_profile"' in text
+        return text if ran else None
+
+    worker_text = await eventually(worker_scraped)
+    assert worker_text is not None
+    for line in ("# TYPE diana_activity_failures_total counter", "temporal_workflow_task_execution_latency_seconds_bucket",
+                 "temporal_worker_task_slots_available{"):  # fmt: skip
+        assert line in worker_text, line
+
+
+async def test_ready_names_what_does_not_answer(
+    client: Client, pool: asyncpg.Pool, http: aiohttp.ClientSession
+) -> None:
+    dead_redis = create_redis(f"redis://127.0.0.1:{free_port()}/0")
+    server = HealthServer(service="worker", host="127.0.0.1", port=free_port(),
+                          checks=readiness_checks(client, pool, dead_redis))  # fmt: skip
+    try:
+        async with server:
+            async with http.get(f"http://127.0.0.1:{server.port}/ready") as response:
+                assert response.status == 503
+                body = await response.json()
+            async with http.get(f"http://127.0.0.1:{server.port}/health") as response:
+                assert response.status == 200, "alive, only not ready"
+    finally:
+        await dead_redis.aclose()
+    assert body["status"] == "unready" and body["failing"] == ["redis"]
+    assert body["checks"]["temporal"] == body["checks"]["postgres"] == "ok"
+    assert body["checks"]["redis"] == "ConnectionError"
+
+
+async def test_logs_and_spans_carry_neither_the_token_nor_what_users_write(
+    diana: Diana, emulator: BotAPIEmulator, http: aiohttp.ClientSession
+) -> None:  # fmt: skip
+    captured = io.StringIO()  # the worker's logs, as its JSON handler writes them
+    handler = telemetry.json_handler(diana.settings, service="diana-worker", stream=captured)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        user = EmulatedUser(http, emulator.base_url, new_user_id())
+        await user.send("/start")
+        await user.next_from_bot("bot_message", within=60)
+        await user.send(KNOWN_TEXT)
+        await user.next_from_bot("bot_message", within=30)
+
+        async def text_handled() -> bool:
+            spans = diana.spans()
+            updates = [span for span in spans if span.name == "telegram.update message"
+                       and span.attributes.get("telegram.user_id") == user.user_id]  # fmt: skip
+            return len(updates) == 2 and any(span.trace_id == updates[1].trace_id and span.name == "HandleUpdate:Interact"
+                                             for span in spans)  # fmt: skip
+
+        await eventually(text_handled)
+        logging.getLogger("diana.test").error("a call failed: https://api.telegram.org/bot%s/sendMessage",
+                                              EMULATOR_BOT_TOKEN)  # fmt: skip
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    messages = [entry for entry in await user.transcript() if entry["kind"] == "user_message"]
+    assert [entry["text"] for entry in messages] == ["/start", KNOWN_TEXT], "the text did reach the bot"
+
+    bot_logs = diana.bot_logs()
+    entries = [json.loads(line) for line in bot_logs]
+    assert {entry["service"] for entry in entries} == {"diana-bot"}
+    assert all({"time", "level", "logger", "message"} <= entry.keys() for entry in entries)
+    assert any(entry["level"] == "DEBUG" for entry in entries), "LOG_LEVEL=DEBUG: the bot says everything it says"
+    worker_logs = captured.getvalue()
+    assert "a call failed: https://api.telegram.org/bot[redacted]/sendMessage" in worker_logs
+    assert "Completing activity" not in worker_logs, "Temporal's DEBUG records print activity results"
+    every_span = "\n".join([*diana.bot_spans(), *(span.to_json() for span in diana.memory.get_finished_spans())])
+    for secret in (KNOWN_TEXT, EMULATOR_BOT_TOKEN, TOKEN_SECRET):
+        assert secret not in "\n".join(bot_logs)
+        assert secret not in worker_logs
+        assert secret not in every_span
+
+
+class _Short(BaseModel):
+    text: constr(max_length=3)  # type: ignore[valid-type]
+
+
+class TestJsonLogs:
+    def test_secrets_and_echoed_input_are_removed(self) -> None:
+        redact = telemetry.Redactor(["s3cret-webhook"])
+        formatter = telemetry.JsonFormatter(service="diana-bot", redact=redact)
+        try:
+            _Short(text=KNOWN_TEXT)
+        except ValidationError:
+            record = logging.LogRecord("diana.bot", logging.ERROR, __file__, 1, "refused %s at %s", (
+                "s3cret-webhook", "https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/getMe"),
+                sys.exc_info())  # fmt: skip
+        entry = json.loads(formatter.format(record))
+        assert entry["message"] == "refused [redacted] at https://api.telegram.org/bot[redacted]/getMe"
+        assert "input_value=[redacted]" in entry["exception"] and KNOWN_TEXT not in entry["exception"]
+        assert {"time", "level", "logger", "service"} <= entry.keys() and "trace_id" not in entry
+
+    def test_records_inside_a_span_carry_its_ids(self, spans: InMemorySpanExporter) -> None:
+        formatter = telemetry.JsonFormatter(service="diana-bot", redact=telemetry.Redactor())
+        with trace.get_tracer("test").start_as_current_span("work") as span:
+            entry = json.loads(formatter.format(logging.LogRecord("diana.bot", logging.INFO, __file__, 1, "hi", (),
+                                                                  None)))  # fmt: skip
+        assert entry["trace_id"] == format(span.get_span_context().trace_id, "032x")
+        assert entry["span_id"] == format(span.get_span_context().span_id, "016x")
+
+
+def _counted(name: str, **labels: str) -> float:
+    return telemetry.REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_errors_are_counted_by_kind(spans: InMemorySpanExporter) -> None:
+    async def failing(event: Any, data: dict[str, Any]) -> None:
+        raise LookupError(KNOWN_TEXT)
+
+    before = _counted("diana_update_errors_total", kind="LookupError")
+    with pytest.raises(LookupError):
+        await UpdateSpan()(failing, Update(update_id=424242), {})
+    assert _counted("diana_update_errors_total", kind="LookupError") == before + 1
+    failed = [
+        span
+        for span in spans.get_finished_spans()
+        if span.attributes and span.attributes.get("telegram.update_id") == 424242
+    ]
+    assert len(failed) == 1 and failed[0].status.description == "LookupError", "the class, never the message"
+    assert KNOWN_TEXT not in failed[0].to_json()
+
+    logged_before = _counted("diana_logged_errors_total", logger="diana.bot", kind="TimeoutError")
+    try:
+        raise TimeoutError
+    except TimeoutError:
+        record = logging.LogRecord(
+            "diana.bot", logging.ERROR, __file__, 1, "journey did not answer", (), sys.exc_info()
+        )
+    telemetry.CountErrors().handle(record)
+    assert _counted("diana_logged_errors_total", logger="diana.bot", kind="TimeoutError") == logged_before + 1
+
+
+async def test_failed_activity_attempts_are_counted() -> None:
+    class Refusing(ActivityInboundInterceptor):
+        async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+            raise ApplicationError("blocked", type="Undeliverable", non_retryable=True)
+
+    counting = ActivityFailures().intercept_activity(Refusing(None))  # type: ignore[arg-type]
+    environment = ActivityEnvironment()
+    environment.info = dataclasses.replace(environment.info, activity_type="send_notification")
+    before = _counted("diana_activity_failures_total", activity="send_notification", kind="Undeliverable")
+
+    async def attempt() -> None:
+        await counting.execute_activity(ExecuteActivityInput(fn=attempt, args=[], executor=None, headers={}))
+
+    with pytest.raises(ApplicationError):
+        await environment.run(attempt)
+    assert _counted("diana_activity_failures_total", activity="send_notification", kind="Undeliverable") == before + 1
