@@ -259,6 +259,28 @@ async def test_one_trace_runs_from_the_update_through_the_journey_to_sql(
     assert [_ancestry(span, spans) for span in handled] == [["HandleUpdate:Interact", client_call, press.name]]
     assert handled[0].attributes["temporalWorkflowID"] == workflow
 
+    # Through to the menu: the effects the journey carries out after replying (profile, ledger) belong to
+    # the trace of the update that caused them, down to their SQL.
+    for label in ("Continuar", "Entrar"):
+        shown = (await user.transcript())[-1]
+        await user.press(shown["message_id"], user.button(shown, label))
+        await user.next_from_bot("bot_edit")
+
+    async def ledger_written() -> list[Span] | None:
+        spans = diana.spans()
+        rows = [span for span in spans if span.name == "INSERT" and "INTO besitos_ledger" in
+                span.attributes.get("db.statement", "")]  # fmt: skip
+        return spans if rows else None
+
+    spans = await eventually(ledger_written) or []
+    row = next(span for span in spans if span.name == "INSERT" and "INTO besitos_ledger" in
+               span.attributes.get("db.statement", ""))  # fmt: skip
+    entered = [span for span in spans if span.trace_id == row.trace_id and span.name.startswith("telegram.update")]
+    assert len(entered) == 1 and entered[0].trace_id not in (update.trace_id, press.trace_id)
+    assert _ancestry(row, spans)[:3] == ["INSERT", "RunActivity:append_besitos_ledger",
+                                         "StartActivity:append_besitos_ledger"]  # fmt: skip
+    assert _ancestry(row, spans)[-1] == entered[0].name
+
 
 async def _scrape(
     http: aiohttp.ClientSession, url: str

@@ -18,6 +18,8 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from opentelemetry import context as tracing
+
     from workflows import rules, search_attributes, support
     from workflows.content import Content
     from workflows.contracts import (
@@ -75,6 +77,9 @@ class JourneyWorkflow:
         # Updates accepted by a validator and not yet handled. Only validators read it (they do not run on
         # replay), so it never steers the workflow's commands.
         self._accepted: set[str] = set()
+        # The tracing context each pending effect was decided in (the Telegram update's), so its activity
+        # joins that update's trace. In memory only: replay rebuilds it, and it never steers commands.
+        self._causes: list[tracing.Context | None] = [None] * len(self.state.pending_effects)
 
     @workflow.run
     async def run(self, input: JourneyInput) -> None:
@@ -91,8 +96,10 @@ class JourneyWorkflow:
             # Carry out effects in order; stop early when a new run is due (a long Postgres outage
             # must not grow this run's history without bound: the new run carries the rest).
             while self.state.pending_effects and not self._should_continue_as_new():
-                await self._carry_out(self.state.pending_effects[0])
+                cause = self._causes[0] if self._causes else None
+                await self._carry_out(self.state.pending_effects[0], cause)
                 self.state.pending_effects = self.state.pending_effects[1:]
+                self._causes = self._causes[1:]
             if self.state.stage == "erased" and not self.state.pending_effects:
                 # The user asked to be forgotten: the data is gone and this journey ends here.
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -189,6 +196,7 @@ class JourneyWorkflow:
 
     def _queue(self, effects: list[Effect]) -> None:
         self.state.pending_effects = [*self.state.pending_effects, *effects]
+        self._causes = [*self._causes, *[tracing.get_current()] * len(effects)]
 
     async def _content_for(self, requested: int) -> Content:
         """The content version to play: the newest one seen, loaded once per run (never an older one)."""
@@ -239,8 +247,9 @@ class JourneyWorkflow:
         )
         return redemption
 
-    async def _carry_out(self, effect: Effect) -> None:
+    async def _carry_out(self, effect: Effect, cause: tracing.Context | None) -> None:
         leaderboard = isinstance(effect, UpdateLeaderboard) and not effect.remove
+        token = tracing.attach(cause) if cause is not None else None
         try:
             await workflow.execute_activity(
                 _ACTIVITY_FOR[type(effect)],
@@ -258,6 +267,9 @@ class JourneyWorkflow:
             # park the effect where support sees it instead of blocking every later one.
             workflow.logger.error("%s refused for journey %s: %s", effect.kind, self.state.user_id, failure.cause)
             self.state.parked_effects = [*self.state.parked_effects, effect]
+        finally:
+            if token is not None:
+                tracing.detach(token)
 
     def _publish_search_attributes(self) -> None:
         """Keep what the Temporal UI filters on (and the memo operators read) current; unchanged values cost nothing."""
