@@ -127,8 +127,10 @@ def validate_shape(user_id: int, request: JourneyRequest) -> None:
         raise Rejection(JourneyError.INVALID_INPUT, "update ids are positive")
     if len(request.text) > MAX_TEXT_LENGTH:
         raise Rejection(JourneyError.INVALID_INPUT, f"text longer than {MAX_TEXT_LENGTH} characters")
-    if request.kind == "button" and request.action not in ACTIONS and not request.action.startswith(
-        (story.PICK, subscription.BUY)
+    if (
+        request.kind == "button"
+        and request.action not in ACTIONS
+        and not request.action.startswith((story.PICK, subscription.BUY))
     ):
         raise Rejection(JourneyError.UNKNOWN_ACTION, f"unknown action {request.action!r}")
 
