@@ -84,7 +84,9 @@ class JourneyWorkflow:
     @workflow.run
     async def run(self, input: JourneyInput) -> None:
         self._publish_search_attributes()
+        own_trace = tracing.get_current()
         while True:
+            tracing.attach(own_trace)
             alarm = await self._until_alarm()
             try:
                 await workflow.wait_condition(self._has_work, timeout=alarm, timeout_summary="reminder or VIP expiry")
@@ -249,7 +251,10 @@ class JourneyWorkflow:
 
     async def _carry_out(self, effect: Effect, cause: tracing.Context | None) -> None:
         leaderboard = isinstance(effect, UpdateLeaderboard) and not effect.remove
-        token = tracing.attach(cause) if cause is not None else None
+        if cause is not None:
+            # Attached, never detached: a detach after the await may run in another context (an evicted
+            # run's cleanup). The main loop attaches the run's own context back when the effects are done.
+            tracing.attach(cause)
         try:
             await workflow.execute_activity(
                 _ACTIVITY_FOR[type(effect)],
@@ -267,9 +272,6 @@ class JourneyWorkflow:
             # park the effect where support sees it instead of blocking every later one.
             workflow.logger.error("%s refused for journey %s: %s", effect.kind, self.state.user_id, failure.cause)
             self.state.parked_effects = [*self.state.parked_effects, effect]
-        finally:
-            if token is not None:
-                tracing.detach(token)
 
     def _publish_search_attributes(self) -> None:
         """Keep what the Temporal UI filters on (and the memo operators read) current; unchanged values cost nothing."""
