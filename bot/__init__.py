@@ -27,11 +27,17 @@ def build_dispatcher(journeys: Journeys, *, settings: Settings, pool: asyncpg.Po
         vip,
     )
     from bot.middlewares import UserSerialisation
+    from bot.rate_limit import RateLimit
     from bot.telemetry import instrument_dispatcher
 
     dispatcher = Dispatcher(journeys=journeys, settings=settings, pool=pool, redis=redis)
     instrument_dispatcher(dispatcher)  # first: the update's span covers the wait for the user's turn
     dispatcher.update.outer_middleware(UserSerialisation())
+    # The rate limit inside the user's turn, not before it: its Redis call is an await, and one placed before
+    # the lock would let a later update of the user overtake an earlier one. Dropped updates cost one INCR.
+    dispatcher.update.outer_middleware(RateLimit(redis, updates=settings.rate_limit_updates,
+                                                 window=settings.rate_limit_window_seconds,
+                                                 exempt=settings.admin_ids))  # fmt: skip
     # Journeys live in the private chat with Diana: a root filter here gates every router's messages
     # (channel posts and joins arrive as callback queries and chat_member updates, not messages).
     dispatcher.message.filter(F.chat.type == ChatType.PRIVATE)

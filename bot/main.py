@@ -20,6 +20,7 @@ from bot import build_dispatcher
 from bot.content_version import ActiveContent
 from bot.journeys import Journeys
 from bot.middlewares import PatientRequests
+from bot.polling import ConfirmedPolling
 from bot.telemetry import TelegramCalls
 from bot.texts import t
 from infra.connections import connect_temporal, create_pool, create_redis
@@ -69,20 +70,8 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
         else:
             with contextlib.suppress(TelegramAPIError):  # polling needs no webhook; none may be set
                 await bot.delete_webhook(drop_pending_updates=False)
-            polling = asyncio.create_task(
-                dispatcher.start_polling(
-                    bot,
-                    handle_signals=False,
-                    close_bot_session=False,
-                    allowed_updates=dispatcher.resolve_used_update_types(),
-                )  # fmt: skip
-            )
-            stopping = asyncio.create_task(stop.wait())
-            await asyncio.wait({polling, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if not polling.done():
-                await dispatcher.stop_polling()
-                await polling
-            stopping.cancel()
+            # Not aiogram's start_polling: it confirms updates before they are handled (lost if killed).
+            await ConfirmedPolling(dispatcher, bot, allowed_updates=dispatcher.resolve_used_update_types()).run(stop)
     finally:
         await health.stop()
         await bot.session.close()
@@ -94,6 +83,9 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
 async def _serve_webhook(settings: Settings, bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
     if not settings.webhook_url:
         raise SystemExit("BOT_MODE=webhook needs WEBHOOK_URL (the public HTTPS address Telegram will call)")
+    if not settings.webhook_secret and settings.webhook_secret_required:
+        raise SystemExit("BOT_MODE=webhook needs WEBHOOK_SECRET (Telegram sends it with every update; without it "
+                         "anyone can post forged updates). Set WEBHOOK_SECRET_REQUIRED=false to run without one.")  # fmt: skip
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     app = web.Application()
     SimpleRequestHandler(dispatcher=dispatcher, bot=bot, secret_token=secret).register(app, path=settings.webhook_path)

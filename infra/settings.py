@@ -37,8 +37,9 @@ class Settings(BaseSettings):
     temporal_address: str | None = Field(default=None, alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
     temporal_task_queue: str = Field(default="diana-journeys", alias="TEMPORAL_TASK_QUEUE")
-    database_url: str | None = Field(default=None, alias="DATABASE_URL")
-    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    # URLs may carry passwords: kept out of reprs and logs like the token.
+    database_url: SecretStr | None = Field(default=None, alias="DATABASE_URL")
+    redis_url: SecretStr | None = Field(default=None, alias="REDIS_URL")
 
     # Ports of the embedded stack.
     embedded_temporal_port: int = Field(default=7233, alias="DIANA_TEMPORAL_PORT")
@@ -53,9 +54,15 @@ class Settings(BaseSettings):
     bot_mode: Literal["polling", "webhook"] = Field(default="polling", alias="BOT_MODE")
     webhook_url: str | None = Field(default=None, alias="WEBHOOK_URL")
     webhook_secret: SecretStr | None = Field(default=None, alias="WEBHOOK_SECRET")
+    # Without a secret anyone who finds the webhook URL can post forged updates: opting out must be explicit.
+    webhook_secret_required: bool = Field(default=True, alias="WEBHOOK_SECRET_REQUIRED")
     webhook_listen_host: str = Field(default="127.0.0.1", alias="WEBHOOK_LISTEN_HOST")
     webhook_listen_port: int = Field(default=8443, alias="WEBHOOK_LISTEN_PORT")
     webhook_path: str = Field(default="/telegram/webhook", alias="WEBHOOK_PATH")
+
+    # Per-user rate limit (Redis): at most this many messages and presses per window; 0 turns it off.
+    rate_limit_updates: int = Field(default=20, alias="RATE_LIMIT_UPDATES", ge=0)
+    rate_limit_window_seconds: int = Field(default=10, alias="RATE_LIMIT_WINDOW_SECONDS", ge=1)
 
     # The community: Telegram ids of admins, and the channels whose posts and members count.
     admin_ids_raw: str = Field(default="", alias="ADMIN_IDS", pattern=r"^[\d,\s]*$")
@@ -119,11 +126,15 @@ class Settings(BaseSettings):
 
     @property
     def postgres_dsn(self) -> str:
-        return self.database_url or f"postgresql://postgres@127.0.0.1:{self.embedded_postgres_port}/diana"
+        if self.database_url:
+            return self.database_url.get_secret_value()
+        return f"postgresql://postgres@127.0.0.1:{self.embedded_postgres_port}/diana"
 
     @property
     def redis_dsn(self) -> str:
-        return self.redis_url or f"redis://127.0.0.1:{self.embedded_redis_port}/0"
+        if self.redis_url:
+            return self.redis_url.get_secret_value()
+        return f"redis://127.0.0.1:{self.embedded_redis_port}/0"
 
 
 @lru_cache(maxsize=1)

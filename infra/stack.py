@@ -351,7 +351,7 @@ def up(settings: Settings) -> StackStatus:
         lines.append(f"Temporal UI: {settings.temporal_ui_url}")
     if settings.database_url:
         lines.append("Postgres: external (DATABASE_URL)")
-        asyncio.run(_migrate_external(settings.database_url))
+        asyncio.run(_migrate_external(settings.postgres_dsn))
     else:
         state = "started" if start_postgres(settings) else "already running"
         lines.append(f"Postgres: {state} on 127.0.0.1:{settings.embedded_postgres_port}")

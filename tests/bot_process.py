@@ -1,0 +1,58 @@
+"""The real bot as its own process (``diana bot``), started with the settings a test needs."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from infra.emulator import BotAPIEmulator
+from tests.helpers import REPO_ROOT
+from tests.test_end_to_end import bot_environment, stop_bot
+
+
+class BotProcesses:
+    """Starts bots against the test's emulator and Temporal; whatever still runs at the end is stopped."""
+
+    def __init__(self, emulator: BotAPIEmulator, temporal_env: WorkflowEnvironment, task_queue: str) -> None:
+        self.emulator = emulator
+        self.temporal_env = temporal_env
+        self.task_queue = task_queue
+        self.started: list[subprocess.Popen[bytes]] = []
+
+    def start(self, database: str, redis: str, **extra: str) -> subprocess.Popen[bytes]:
+        env = bot_environment(self.emulator, self.temporal_env, self.task_queue, database, redis, **extra)
+        process = subprocess.Popen([sys.executable, "-m", "infra.cli", "bot"], env=env, cwd=REPO_ROOT)
+        self.started.append(process)
+        return process
+
+    async def kill(self, process: subprocess.Popen[bytes]) -> None:
+        """SIGKILL: no shutdown hook, nothing finished, nothing confirmed."""
+        process.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(process.wait, 15)
+
+    async def stop_all(self) -> None:
+        for process in self.started:
+            if process.poll() is None:
+                await stop_bot(process)
+
+
+@pytest.fixture(name="bots")
+async def bots_fixture(
+    emulator: BotAPIEmulator, temporal_env: WorkflowEnvironment, task_queue: str
+) -> AsyncIterator[BotProcesses]:
+    processes = BotProcesses(emulator, temporal_env, task_queue)
+    try:
+        yield processes
+    finally:
+        await processes.stop_all()
+
+
+def bot_messages(transcript: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [entry for entry in transcript if entry["kind"] == "bot_message"]
