@@ -88,7 +88,10 @@ async def _serve_webhook(settings: Settings, bot: Bot, dispatcher: Dispatcher, s
                          "anyone can post forged updates). Set WEBHOOK_SECRET_REQUIRED=false to run without one.")  # fmt: skip
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     app = web.Application()
-    SimpleRequestHandler(dispatcher=dispatcher, bot=bot, secret_token=secret).register(app, path=settings.webhook_path)
+    # Answered only once handled: Telegram delivers again an update whose handling was cut off (a killed bot),
+    # and the journey applies each update once.
+    SimpleRequestHandler(dispatcher=dispatcher, bot=bot, secret_token=secret,
+                         handle_in_background=False).register(app, path=settings.webhook_path)  # fmt: skip
     setup_application(app, dispatcher, bot=bot)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
