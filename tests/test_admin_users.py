@@ -4,21 +4,18 @@ a fan trying the same is refused and audited."""
 from __future__ import annotations
 
 import subprocess
-import sys
-from collections.abc import AsyncIterator
 
 import aiohttp
 import asyncpg
 import pytest
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from infra.emulator import BotAPIEmulator
-from tests.helpers import REPO_ROOT, new_user_id
+from tests.bot_process import BotProcesses, bots_fixture  # noqa: F401  (the ``bots`` fixture)
+from tests.helpers import new_user_id
 from tests.telegram import EmulatedUser, redeliver
 from tests.test_community_end_to_end import onboard
-from tests.test_end_to_end import bot_environment, stop_bot
 from tests.test_story_economy import ledger_sum, settled
 
 ADMIN = 4_000_021
@@ -31,16 +28,8 @@ async def staff_rows(pool: asyncpg.Pool, user_id: int) -> list[int]:
 
 
 @pytest.fixture
-async def admin_bot(
-    emulator: BotAPIEmulator, temporal_env: WorkflowEnvironment, task_queue: str, database: str, redis_server: str,
-    worker: Worker,
-) -> AsyncIterator[subprocess.Popen[bytes]]:  # fmt: skip
-    env = bot_environment(emulator, temporal_env, task_queue, database, redis_server, ADMIN_IDS=str(ADMIN))
-    process = subprocess.Popen([sys.executable, "-m", "infra.cli", "bot"], env=env, cwd=REPO_ROOT)
-    try:
-        yield process
-    finally:
-        await stop_bot(process)
+def admin_bot(bots: BotProcesses, database: str, redis_server: str, worker: Worker) -> subprocess.Popen[bytes]:
+    return bots.start(database, redis_server, ADMIN_IDS=str(ADMIN))
 
 
 async def test_an_admin_looks_a_fan_up_and_changes_their_journey_once_per_press(
