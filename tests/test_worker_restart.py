@@ -53,6 +53,30 @@ async def start_worker(
             await asyncio.to_thread(process.wait, 15)
 
 
+def messages_saying(emulator: BotAPIEmulator, user_id: int, text: str) -> list[dict[str, Any]]:
+    return [entry for entry in emulator.chats[user_id].transcript
+            if entry["kind"] == "bot_message" and text in str(entry["text"])]  # fmt: skip
+
+
+async def delivered_then_settled(client: Client, user_id: int,
+                                 delivered: Callable[[], list[dict[str, Any]]]) -> JourneyState:  # fmt: skip
+    """Once the message arrives (a new worker took over), the journey's state with every effect carried out."""
+
+    async def arrived() -> list[dict[str, Any]]:
+        return delivered()
+
+    await eventually(arrived, within=90, interval=0.2)
+    handle = client.get_workflow_handle(journey_id(user_id))
+
+    async def settled() -> JourneyState | None:
+        state = await handle.query(JourneyWorkflow.current_state)
+        return state if not state.pending_effects else None
+
+    state = await eventually(settled, within=60)
+    assert state is not None
+    return state
+
+
 async def kill(process: subprocess.Popen[bytes]) -> None:
     process.send_signal(signal.SIGKILL)
     await asyncio.to_thread(process.wait, 15)
@@ -96,21 +120,9 @@ async def test_a_killed_worker_neither_loses_nor_doubles_besitos_or_notification
     start_worker()
 
     def notices() -> list[dict[str, Any]]:
-        return [entry for entry in emulator.chats[user_id].transcript
-                if entry["kind"] == "bot_message" and "Logro desbloqueado" in str(entry["text"])]  # fmt: skip
+        return messages_saying(emulator, user_id, "Logro desbloqueado")
 
-    async def delivered() -> list[dict[str, Any]]:
-        return notices()
-
-    await eventually(delivered, within=90, interval=0.2)
-    handle = client.get_workflow_handle(journey_id(user_id))
-
-    async def settled() -> JourneyState | None:
-        state = await handle.query(JourneyWorkflow.current_state)
-        return state if not state.pending_effects else None
-
-    state = await eventually(settled, within=60)
-    assert state is not None
+    state = await delivered_then_settled(client, user_id, notices)
     await asyncio.sleep(2)  # room for a duplicate to show up, were there one
     assert len(notices()) == 1, "the notice arrives once"
     reaction_rows = await pool.fetchval(
@@ -167,21 +179,10 @@ async def test_a_worker_killed_between_payment_and_grant_grants_vip_exactly_once
     assert (await journeys.interact(paid)).screen.key == "vip.welcome"
 
     def invites() -> list[dict[str, Any]]:
-        return [entry for entry in emulator.chats[user_id].transcript
-                if entry["kind"] == "bot_message" and "canal privado" in str(entry["text"])]  # fmt: skip
+        return messages_saying(emulator, user_id, "canal privado")
 
-    async def invited() -> list[dict[str, Any]]:
-        return invites()
-
-    await eventually(invited, within=90, interval=0.2)
-    handle = client.get_workflow_handle(journey_id(user_id))
-
-    async def settled() -> JourneyState | None:
-        state = await handle.query(JourneyWorkflow.current_state)
-        return state if not state.pending_effects else None
-
-    final = await eventually(settled, within=60)
-    assert final is not None and final.vip and len(final.subscription.charges) == 1
+    final = await delivered_then_settled(client, user_id, invites)
+    assert final.vip and len(final.subscription.charges) == 1
     await asyncio.sleep(2)
     assert len(invites()) == 1, "one invite link"
     rows = await pool.fetch("SELECT charge_id FROM payments WHERE telegram_user_id = $1", user_id)
