@@ -10,14 +10,21 @@ from typing import TYPE_CHECKING, Any, Final
 from aiogram import BaseMiddleware
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.methods import Response
 from aiogram.types import TelegramObject, User
 
 if TYPE_CHECKING:
     from aiogram import Bot
-    from aiogram.methods import Response, TelegramMethod
+    from aiogram.methods import TelegramMethod
     from aiogram.methods.base import TelegramType
 
 log = logging.getLogger("diana.bot")
+
+# aiogram parses every answer as ``Response[<the method's result type>]``. pydantic keeps such classes only
+# weakly and aiogram's models build their validators on first use, so after each garbage collection the
+# next call rebuilt its class: 2-15 ms of CPU per Bot API call, the bot's largest cost under load
+# (benchmarks/load.py). Holding each one once keeps pydantic's cache warm.
+_RESPONSE_TYPES: dict[type[Any], Any] = {}
 
 
 class UserSerialisation(BaseMiddleware):
@@ -52,7 +59,10 @@ class UserSerialisation(BaseMiddleware):
 
 
 class PatientRequests(BaseRequestMiddleware):
-    """Retry outbound Bot API calls on 429 (after ``retry_after``) and 5xx/network errors, within bounds."""
+    """Retry outbound Bot API calls on 429 (after ``retry_after``) and 5xx/network errors, within bounds.
+
+    It also holds the class each answer is parsed with (see ``_RESPONSE_TYPES``).
+    """
 
     MAX_ATTEMPTS: Final = 5
     MAX_WAIT: Final = 30.0
@@ -63,6 +73,9 @@ class PatientRequests(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
+        if type(method) not in _RESPONSE_TYPES:
+            returning: Any = method.__returning__
+            _RESPONSE_TYPES[type(method)] = Response[returning]
         delay = 0.5
         for attempt in range(1, self.MAX_ATTEMPTS + 1):
             try:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
+import re
 import subprocess
 import sys
+import threading
+import tomllib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -40,6 +47,126 @@ def test_compose_has_the_production_stack() -> None:
     assert compose["services"]["bot"]["environment"]["BOT_MODE"] == "webhook"
     for service in ("postgres", "redis", "temporal"):
         assert "healthcheck" in compose["services"][service]
+
+
+def compose_services() -> dict[str, Any]:
+    services: dict[str, Any] = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())["services"]
+    return services
+
+
+def probe_code(service: dict[str, Any]) -> str:
+    """The Python one-liner a service's health check runs (``python -c <code>``)."""
+    test = service["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"], f"a Python probe (the slim image has no curl): {test}"
+    return str(test[3])
+
+
+class TestProductionStack:
+    def test_two_workers_poll_one_task_queue(self) -> None:
+        services = compose_services()
+        worker = services["worker"]
+        assert worker["command"] == ["diana", "worker"]
+        assert worker["deploy"]["replicas"] >= 2
+        queues = {services[name]["environment"]["TEMPORAL_TASK_QUEUE"] for name in ("worker", "bot")}
+        assert len(queues) == 1, "the bot starts journeys on the queue the workers poll"
+
+    def test_the_bot_takes_a_webhook_with_a_secret(self) -> None:
+        bot = compose_services()["bot"]
+        assert bot["command"] == ["diana", "bot"]
+        env = bot["environment"]
+        assert env["BOT_MODE"] == "webhook"
+        assert env["WEBHOOK_SECRET"].startswith("${WEBHOOK_SECRET:?"), "no default secret: compose refuses to start"
+        assert env["WEBHOOK_LISTEN_HOST"] == "0.0.0.0"
+        assert f"{env['WEBHOOK_LISTEN_PORT']}:{env['WEBHOOK_LISTEN_PORT']}" in bot["ports"]
+        assert bot["depends_on"]["worker"]["condition"] == "service_healthy"
+
+    def test_temporal_runs_on_postgres_with_its_ui(self) -> None:
+        services = compose_services()
+        temporal = services["temporal"]
+        assert temporal["environment"]["DB"].startswith("postgres")
+        assert temporal["environment"]["POSTGRES_SEEDS"] == "temporal-postgres"
+        assert temporal["depends_on"]["temporal-postgres"]["condition"] == "service_healthy"
+        assert services["temporal-ui"]["environment"]["TEMPORAL_ADDRESS"] == "temporal:7233"
+
+    def test_every_long_running_service_has_a_health_check(self) -> None:
+        services = compose_services()
+        one_shot = {name for name, service in services.items() if "restart" not in service and "build" in service}
+        assert one_shot == {"migrate"}
+        for name, service in services.items():
+            if name not in one_shot:
+                assert "healthcheck" in service, f"{name} has no health check"
+
+    @pytest.mark.parametrize(("service", "port_variable"), [("bot", "BOT_HEALTH_PORT"),
+                                                              ("worker", "WORKER_HEALTH_PORT")])  # fmt: skip
+    def test_bot_and_worker_are_checked_on_their_ready_endpoint(self, service: str, port_variable: str) -> None:
+        services = compose_services()
+        port = services[service]["environment"][port_variable]
+        assert f"http://127.0.0.1:{port}/ready" in probe_code(services[service])
+
+    @pytest.mark.parametrize("service", ["bot", "worker"])
+    def test_the_probe_passes_on_200_and_fails_on_503(self, service: str) -> None:
+        code = probe_code(compose_services()[service])
+        for status, exit_ok in ((200, True), (503, False)):
+            with ready_server(status) as port:
+                probe = re.sub(r"127\.0\.0\.1:\d+", f"127.0.0.1:{port}", code)
+                result = subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=30)
+            assert (result.returncode == 0) is exit_ok, (status, result.stderr[-500:])
+
+    def test_migrations_activate_the_shipped_content_once(self) -> None:
+        """``diana up`` against external servers migrates and, on a fresh database only, activates the content."""
+        assert compose_services()["migrate"]["command"] == ["diana", "up"]
+
+
+class TestImage:
+    """The Dockerfile cannot be built here; what it must contain is checked instead."""
+
+    dockerfile = (REPO_ROOT / "infra" / "Dockerfile").read_text()
+
+    def instructions(self, keyword: str) -> list[str]:
+        return [line.split(None, 1)[1] for line in self.dockerfile.splitlines() if line.startswith(keyword + " ")]
+
+    def test_it_copies_every_package_and_the_content(self) -> None:
+        project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+        packages = {pattern.rstrip("*") for pattern in project["tool"]["setuptools"]["packages"]["find"]["include"]}
+        copied = {line.split()[0] for line in self.instructions("COPY")}
+        assert packages | {"content"} <= copied
+        assert any(re.search(r"pip install .*\s\.(\s|$)", line) for line in self.instructions("RUN"))
+
+    def test_it_runs_as_a_user_with_a_writable_data_folder(self) -> None:
+        assert self.instructions("USER") == ["diana"]
+        env = " ".join(self.instructions("ENV"))
+        assert "DIANA_DATA_DIR=/tmp/" in env and "PYTHONPATH=/app" in env
+
+    def test_its_commands_are_diana_commands(self) -> None:
+        assert self.instructions("CMD") == ['["diana", "worker"]']
+        usage = subprocess.run([sys.executable, "-m", "infra.cli", "--help"], capture_output=True, text=True,
+                               cwd=REPO_ROOT).stdout  # fmt: skip
+        for name, service in compose_services().items():
+            if "build" in service:
+                program, command = service["command"]
+                assert program == "diana" and re.search(rf"^\s+{command}\s", usage, re.MULTILINE), name
+
+
+@contextlib.contextmanager
+def ready_server(status: int) -> Iterator[int]:
+    """An HTTP server whose ``/ready`` answers ``status``; yields its port."""
+
+    class Ready(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status if self.path == "/ready" else 404)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ready)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 async def test_the_worker_registers_search_attributes_on_a_bare_server() -> None:
