@@ -347,7 +347,7 @@ def _forged(check: CallbackQueryFilter, source: str) -> str:
     raise AssertionError(f"no forged {data_class.__name__} passes its handler's filter")
 
 
-@cache  # the routers can join one dispatcher only
+@cache
 def admin_paths() -> list[AdminPath]:
     """Every command and button whose handler checks for an admin, read from the routers the bot runs."""
     settings = Settings(_env_file=None, ADMIN_IDS=str(ADMIN))
@@ -368,6 +368,10 @@ def admin_paths() -> list[AdminPath]:
                     elif kind == "button" and isinstance(check, CallbackQueryFilter):
                         source = inspect.getsource(inspect.getmodule(handler.callback))  # type: ignore[arg-type]
                         paths.append(AdminPath(kind, _forged(check, source), action))
+    # The routers are module singletons: free them for the next dispatcher a test builds in this process.
+    for router in list(dispatcher.sub_routers):
+        dispatcher.sub_routers.remove(router)
+        router._parent_router = None
     return paths
 
 
