@@ -26,7 +26,7 @@ from infra import stack
 from infra.connections import create_redis
 from infra.emulator import BotAPIEmulator
 from infra.settings import Settings
-from worker import WORKFLOWS, build_activities
+from worker import WORKFLOW_RUNNER, WORKFLOWS, build_activities
 from workflows.search_attributes import KEYS
 
 
@@ -175,7 +175,8 @@ async def worker(client: Client, pool: asyncpg.Pool, redis: Redis, telegram_bot:
                  task_queue: str) -> AsyncIterator[Worker]:  # fmt: skip
     """A worker with the real activities against the test's own database, Redis and emulator."""
     activities = build_activities(pool, redis, telegram_bot)
-    async with Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities) as w:
+    async with Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities,
+                      workflow_runner=WORKFLOW_RUNNER) as w:  # fmt: skip
         yield w
 
 

@@ -8,6 +8,7 @@ from typing import Any, Final
 import asyncpg
 from aiogram import Bot
 from redis.asyncio import Redis
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.broadcast import BroadcastActivities
 from activities.content import ContentActivities
@@ -20,6 +21,12 @@ from infra.settings import EMULATOR_VIP_CHANNEL
 from workflows.broadcast import BroadcastWorkflow
 from workflows.journey import JourneyWorkflow
 
+# Libraries the worker process has loaded already (tracing, the Redis client the instrumentation patches) are
+# shared with the sandbox instead of imported again inside it. Seen once in CI: a new worker validating its
+# workflows failed with "KeyError: <thread id>" in CPython's import locks while journeys re-imported them.
+WORKFLOW_RUNNER: Final = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("opentelemetry", "redis")
+)
 WORKFLOWS: Final[list[type]] = [JourneyWorkflow, BroadcastWorkflow]
 
 

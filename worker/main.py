@@ -14,7 +14,7 @@ from bot.main import create_bot
 from infra.connections import connect_temporal, create_pool, create_redis, ensure_search_attributes
 from infra.health import HealthServer, readiness_checks
 from infra.settings import Settings
-from worker import WORKFLOWS, build_activities
+from worker import WORKFLOW_RUNNER, WORKFLOWS, build_activities
 from worker.telemetry import ActivityFailures
 
 log = logging.getLogger("diana.worker")
@@ -25,6 +25,7 @@ def build_worker(client: Client, task_queue: str, activities: Sequence[Callable[
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
+        workflow_runner=WORKFLOW_RUNNER,
         activities=activities,
         # Journeys are long-lived and mostly idle: keep many cached, since a journey evicted from the cache is
         # replayed from its history on its next update (~80-400 ms for 30-400 events). A cached journey holds
