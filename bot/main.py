@@ -96,7 +96,7 @@ async def _serve_webhook(settings: Settings, bot: Bot, dispatcher: Dispatcher, s
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.webhook_listen_host, settings.webhook_listen_port).start()
-    await bot.set_webhook(settings.webhook_url, secret_token=secret,
+    await bot.set_webhook(settings.webhook_url, secret_token=secret, max_connections=settings.webhook_max_connections,
                           allowed_updates=dispatcher.resolve_used_update_types())  # fmt: skip
     log.info("webhook listening on %s:%s%s", settings.webhook_listen_host, settings.webhook_listen_port,
              settings.webhook_path)  # fmt: skip

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     webhook_listen_host: str = Field(default="127.0.0.1", alias="WEBHOOK_LISTEN_HOST")
     webhook_listen_port: int = Field(default=8443, alias="WEBHOOK_LISTEN_PORT")
     webhook_path: str = Field(default="/telegram/webhook", alias="WEBHOOK_PATH")
+    # How many updates Telegram pushes at once (one user's always one after another): 40 is Telegram's default.
+    webhook_max_connections: int = Field(default=40, ge=1, le=100, alias="WEBHOOK_MAX_CONNECTIONS")
 
     # Per-user rate limit (Redis): at most this many messages and presses per window; 0 turns it off.
     rate_limit_updates: int = Field(default=20, alias="RATE_LIMIT_UPDATES", ge=0)

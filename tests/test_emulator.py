@@ -243,6 +243,48 @@ class TestWebhook:
             await runner.cleanup()
 
 
+    async def test_senders_are_delivered_at_once_and_each_in_order(self, bot: Bot, emulator: BotAPIEmulator) -> None:
+        """Like Telegram: several connections at once (max_connections), one user's updates one after another."""
+        log: list[tuple[str, int, str]] = []
+        one_at_a_time_per_user: dict[int, int] = {}
+
+        async def hook(request: web.Request) -> web.Response:
+            update = Update.model_validate(await request.json())
+            assert update.message is not None and update.message.from_user is not None and update.message.text
+            user = update.message.from_user.id
+            one_at_a_time_per_user[user] = one_at_a_time_per_user.get(user, 0) + 1
+            assert one_at_a_time_per_user[user] == 1
+            log.append(("start", user, update.message.text))
+            await asyncio.sleep(0.3)
+            log.append(("end", user, update.message.text))
+            one_at_a_time_per_user[user] -= 1
+            return web.Response()
+
+        runner, port = await webhook_receiver(hook)
+        try:
+            for bad in (0, 101):
+                with pytest.raises(TelegramBadRequest, match="max_connections"):
+                    await bot.set_webhook(f"http://127.0.0.1:{port}/hook", max_connections=bad)
+            assert await bot.set_webhook(f"http://127.0.0.1:{port}/hook", max_connections=3)
+            assert (await bot.get_webhook_info()).max_connections == 3
+            for text in ("a1", "a2", "a3"):
+                await emulator.user_sends_text(1, text)
+            for user in (2, 3, 4):
+                await emulator.user_sends_text(user, f"u{user}")
+            for _ in range(100):
+                if len(log) == 12:
+                    break
+                await asyncio.sleep(0.1)
+            assert [text for kind, user, text in log if user == 1 and kind == "start"] == ["a1", "a2", "a3"]
+            # Three connections: users 2 and 3 start while a1 is still being handled, user 4 waits for one.
+            first_end = log.index(("end", 1, "a1"))
+            started_early = {user for kind, user, _ in log[:first_end] if kind == "start"}
+            assert started_early == {1, 2, 3}
+            assert (await bot.get_webhook_info()).pending_update_count == 0
+        finally:
+            await bot.delete_webhook()
+            await runner.cleanup()
+
 class TestChannels:
     async def test_the_bot_posts_and_edits_in_the_default_channel(self, bot: Bot, emulator: BotAPIEmulator) -> None:
         post = await bot.send_message(CHANNEL, "<b>Novedades</b>", parse_mode="HTML", reply_markup=keyboard())

@@ -108,6 +108,9 @@ from infra.emulator.payments import PRE_CHECKOUT_TIMEOUT, Payments
 
 log = logging.getLogger("diana.emulator")
 
+# setWebhook's max_connections: Telegram's default and ceiling.
+DEFAULT_WEBHOOK_CONNECTIONS: Final = 40
+MAX_WEBHOOK_CONNECTIONS: Final = 100
 SECRET_TOKEN: Final = re.compile(r"[A-Za-z0-9_-]{1,256}")
 UPDATE_ID_EPOCH_MS: Final = 1_767_225_600_000  # 2026-01-01
 UPDATE_TYPES: Final = ("message", "edited_message", "callback_query", "pre_checkout_query", "my_chat_member",
@@ -446,7 +449,14 @@ class BotAPIEmulator:
         # Like Telegram: without allowed_updates, the previous choice stays.
         allowed = params["allowed_updates"] if "allowed_updates" in params else self.allowed_updates
         self.allowed_updates = allowed or None
-        self.webhook = {"url": url, "secret_token": secret, "allowed_updates": allowed or None, "last_error": None}
+        try:
+            connections = int(params.get("max_connections", DEFAULT_WEBHOOK_CONNECTIONS))
+        except (TypeError, ValueError):
+            raise BadRequest("Bad Request: max_connections must be a number") from None
+        if not 1 <= connections <= MAX_WEBHOOK_CONNECTIONS:
+            raise BadRequest("Bad Request: max_connections must be between 1 and 100")
+        self.webhook = {"url": url, "secret_token": secret, "allowed_updates": allowed or None, "last_error": None,
+                        "max_connections": connections}  # fmt: skip
         await self.notify()
         return True
 
@@ -461,6 +471,7 @@ class BotAPIEmulator:
         info: dict[str, Any] = {"url": "", "has_custom_certificate": False, "pending_update_count": len(self.updates)}
         if self.webhook:
             info["url"] = self.webhook["url"]
+            info["max_connections"] = self.webhook["max_connections"]
             if self.webhook["allowed_updates"]:
                 info["allowed_updates"] = self.webhook["allowed_updates"]
             if self.webhook["last_error"]:
@@ -890,33 +901,55 @@ class BotAPIEmulator:
     # Webhook delivery ----------------------------------------------------------------------------------
 
     async def _deliver_webhooks(self) -> None:
-        async with aiohttp.ClientSession() as session:
+        """Deliver pending updates as Telegram does: up to ``max_connections`` at once, one sender's in order."""
+        in_flight: dict[int, asyncio.Task[None]] = {}  # by id(update)
+        busy: set[str] = set()  # senders with an update in flight
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=MAX_WEBHOOK_CONNECTIONS)) as session:
             while not self._closing:
                 webhook = self.webhook
-                pending = [u for u in self.updates if webhook and _allowed(u, webhook["allowed_updates"])]
-                if webhook is None or not pending:
+                started = False
+                if webhook is not None:
+                    held: set[str] = set()  # a sender whose earlier update waits holds back its later ones
+                    for update in list(self.updates):
+                        if len(in_flight) >= webhook["max_connections"]:
+                            break
+                        if id(update) in in_flight or not _allowed(update, webhook["allowed_updates"]):
+                            continue
+                        sender = _sender(update)
+                        if sender in busy or sender in held:
+                            held.add(sender)
+                            continue
+                        busy.add(sender)
+                        in_flight[id(update)] = asyncio.create_task(self._deliver(session, webhook, update))
+                        in_flight[id(update)].add_done_callback(_release(in_flight, id(update), busy, sender))
+                        started = True
+                if not started:
                     async with self._changed:
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._changed.wait(), timeout=0.5)
-                    continue
-                update = pending[0]
-                headers = {"Content-Type": "application/json"}
-                if webhook["secret_token"]:
-                    headers["X-Telegram-Bot-Api-Secret-Token"] = str(webhook["secret_token"])
-                try:
-                    async with session.post(webhook["url"], data=json.dumps(update), headers=headers,
-                                            timeout=aiohttp.ClientTimeout(total=10)) as response:  # fmt: skip
-                        delivered = 200 <= response.status < 300
-                        error = f"Wrong response from the webhook: {response.status} {response.reason}"
-                except (aiohttp.ClientError, TimeoutError) as exc:
-                    delivered, error = False, f"Connection failed: {exc}"
-                if delivered:
-                    # By identity: a redelivered copy shares its update_id with the original.
-                    self.updates = [u for u in self.updates if u is not update]
-                    self.redelivered.discard(update["update_id"])
-                else:
-                    webhook["last_error"] = (int(time.time()), error)
-                    await asyncio.sleep(0.5)
+            for task in in_flight.values():
+                task.cancel()
+
+    async def _deliver(self, session: aiohttp.ClientSession, webhook: dict[str, Any], update: dict[str, Any]) -> None:
+        headers = {"Content-Type": "application/json"}
+        if webhook["secret_token"]:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = str(webhook["secret_token"])
+        try:
+            async with session.post(webhook["url"], data=json.dumps(update), headers=headers,
+                                    timeout=aiohttp.ClientTimeout(total=10)) as response:  # fmt: skip
+                delivered = 200 <= response.status < 300
+                error = f"Wrong response from the webhook: {response.status} {response.reason}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            delivered, error = False, f"Connection failed: {exc}"
+        if delivered:
+            # By identity: a redelivered copy shares its update_id with the original.
+            self.updates = [u for u in self.updates if u is not update]
+            self.redelivered.discard(update["update_id"])
+        else:
+            webhook["last_error"] = (int(time.time()), error)
+            await asyncio.sleep(0.5)
+        # The update left the queue, or may be retried: the loop looks again either way.
+        await self.notify()
 
     # Control API ---------------------------------------------------------------------------------------
 
@@ -1050,6 +1083,25 @@ def _sent_by_bot(message: dict[str, Any]) -> bool:
 
 def _update_type(update: dict[str, Any]) -> str:
     return next((key for key in update if key != "update_id"), "")
+
+
+def _release(in_flight: dict[int, Any], key: int, busy: set[str], sender: str) -> Callable[[object], None]:
+    def release(_: object) -> None:
+        in_flight.pop(key, None)
+        busy.discard(sender)
+
+    return release
+
+
+def _sender(update: dict[str, Any]) -> str:
+    """Whose update this is (the user, else the chat): Telegram delivers one sender's updates in order."""
+    body = update.get(_update_type(update))
+    if isinstance(body, dict):
+        for key in ("from", "user", "chat"):
+            who = body.get(key)
+            if isinstance(who, dict) and "id" in who:
+                return f"{key}:{who['id']}"
+    return f"update:{update.get('update_id')}"
 
 
 def _allowed(update: dict[str, Any], allowed_updates: list[str] | None) -> bool:
