@@ -10,19 +10,20 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import asyncpg
 import yaml
 from pydantic import ValidationError
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from workflows.consistency import score_text
 from workflows.content import Content, Vip, content_problems
 
+if TYPE_CHECKING:
+    from worker.content_library import ContentLibrary
+
 SHIPPED_CONTENT: Final = Path(__file__).resolve().parent.parent / "content" / "diana.yaml"
-CONTENT_MISSING: Final = "ContentMissing"
 
 
 class ContentRefused(Exception):
@@ -130,17 +131,10 @@ async def ensure_shipped_content(conn: asyncpg.Connection, path: Path = SHIPPED_
 
 
 class ContentActivities:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
-        self._cache: dict[int, Content] = {}
+    def __init__(self, library: ContentLibrary) -> None:
+        self.library = library
 
     @activity.defn(name="load_content")
     async def load_content(self, version: int) -> Content:
-        """The content document of ``version`` (immutable, so cached per worker)."""
-        if version not in self._cache:
-            document = await self.pool.fetchval("SELECT document FROM content_versions WHERE version = $1", version)
-            if document is None:
-                raise ApplicationError(f"content version {version} does not exist", type=CONTENT_MISSING,
-                                       non_retryable=True)  # fmt: skip
-            self._cache[version] = Content.model_validate_json(document)
-        return self._cache[version]
+        """The content document of ``version``, for journeys that started before the worker's library served them."""
+        return await self.library.load(version)

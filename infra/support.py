@@ -339,11 +339,14 @@ class ReplayOutcome:
     failure: str | None
 
 
-async def replay(history: WorkflowHistory) -> ReplayOutcome:
-    """``replay``: run a history against today's workflow code; a nondeterminism names the event."""
+async def replay(history: WorkflowHistory, pool: asyncpg.Pool) -> ReplayOutcome:
+    """``replay``: run a history against today's workflow code (content read from ``pool``); a nondeterminism names
+    the event."""
     from worker import WORKFLOWS
+    from worker.content_library import ContentLibrary
 
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter,
+                        interceptors=[ContentLibrary(pool).interceptor()])  # fmt: skip
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     failure = result.replay_failure
     if failure is None:

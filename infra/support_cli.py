@@ -96,7 +96,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 async def _command(args: argparse.Namespace, settings: Settings, client: Any, pool: asyncpg.Pool) -> int:
     if args.command == "replay":
         history = await support.load_history(client, pool, args.source)
-        replayed = await support.replay(history)
+        replayed = await support.replay(history, pool)
         if replayed.failure is not None:
             print(f"{args.source}: NOT deterministic on today's code ({replayed.events} events):\n  {replayed.failure}")
             return 1

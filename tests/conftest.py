@@ -26,7 +26,7 @@ from infra import stack
 from infra.connections import create_redis
 from infra.emulator import BotAPIEmulator
 from infra.settings import Settings
-from worker import WORKFLOW_RUNNER, WORKFLOWS, build_activities
+from worker import journey_worker_options
 from workflows.search_attributes import KEYS
 
 
@@ -174,9 +174,7 @@ async def telegram_bot(emulator: BotAPIEmulator) -> AsyncIterator[Bot]:
 async def worker(client: Client, pool: asyncpg.Pool, redis: Redis, telegram_bot: Bot,
                  task_queue: str) -> AsyncIterator[Worker]:  # fmt: skip
     """A worker with the real activities against the test's own database, Redis and emulator."""
-    activities = build_activities(pool, redis, telegram_bot)
-    async with Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities,
-                      workflow_runner=WORKFLOW_RUNNER) as w:  # fmt: skip
+    async with Worker(client, task_queue=task_queue, **journey_worker_options(pool, redis, telegram_bot)) as w:
         yield w
 
 

@@ -41,7 +41,7 @@ from tests.conftest import start_temporal_env
 from tests.helpers import eventually, new_user_id
 from tests.telegram import EmulatedUser, control, redeliver
 from tests.test_worker_restart import WorkerStarter, kill, start_worker  # noqa: F401  (start_worker: a fixture)
-from worker import WORKFLOWS, build_activities
+from worker import WORKFLOWS, journey_worker_options
 from workflows.broadcast import BroadcastWorkflow
 from workflows.broadcast_contracts import BroadcastInput, BroadcastPage, BroadcastProgress, Segment, message_key
 
@@ -393,8 +393,7 @@ async def test_long_broadcasts_continue_as_new_with_their_progress(
         users = [new_user_id() for _ in range(40)]
         await add_users(pool, users)
         open_chats(emulator, [ADMIN, *users])
-        async with Worker(env.client, task_queue="broadcasts", workflows=WORKFLOWS,
-                          activities=build_activities(pool, redis, telegram_bot)):  # fmt: skip
+        async with Worker(env.client, task_queue="broadcasts", **journey_worker_options(pool, redis, telegram_bot)):
             broadcast_id = fresh_id()
             handle = await start(env.client, "broadcasts", broadcast_id, page_size=4)
             progress = await asyncio.wait_for(handle.result(), timeout=120)

@@ -242,7 +242,6 @@ class TestWebhook:
             await bot.delete_webhook()
             await runner.cleanup()
 
-
     async def test_senders_are_delivered_at_once_and_each_in_order(self, bot: Bot, emulator: BotAPIEmulator) -> None:
         """Like Telegram: several connections at once (max_connections), one user's updates one after another."""
         log: list[tuple[str, int, str]] = []
@@ -284,6 +283,7 @@ class TestWebhook:
         finally:
             await bot.delete_webhook()
             await runner.cleanup()
+
 
 class TestChannels:
     async def test_the_bot_posts_and_edits_in_the_default_channel(self, bot: Bot, emulator: BotAPIEmulator) -> None:

@@ -39,7 +39,7 @@ from infra.support import disagreements, read_projection
 from tests.bot_process import BotProcesses, bot_messages, bots_fixture  # noqa: F401 -- the fixture
 from tests.helpers import eventually, new_user_id
 from tests.telegram import EmulatedUser, control, redeliver
-from worker import WORKFLOWS, build_activities
+from worker import journey_worker_options
 from workflows.contracts import LEADERBOARD_ALL_TIME, JourneyState
 from workflows.journey import JourneyWorkflow, journey_id
 
@@ -47,8 +47,7 @@ from workflows.journey import JourneyWorkflow, journey_id
 @asynccontextmanager
 async def running_worker(client: Client, task_queue: str, pool: asyncpg.Pool, redis: Redis,
                          bot: Bot) -> AsyncIterator[Worker]:  # fmt: skip
-    async with Worker(client, task_queue=task_queue, workflows=WORKFLOWS,
-                      activities=build_activities(pool, redis, bot)) as worker:  # fmt: skip
+    async with Worker(client, task_queue=task_queue, **journey_worker_options(pool, redis, bot)) as worker:
         yield worker
 
 

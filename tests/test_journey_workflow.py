@@ -15,7 +15,7 @@ from bot.content_version import ActiveContent
 from bot.journeys import JourneyRejected, Journeys
 from tests.conftest import start_temporal_env
 from tests.helpers import eventually, new_user_id, request
-from worker import WORKFLOWS, build_activities
+from worker import journey_worker_options
 from workflows.contracts import JourneyError, JourneyInput, JourneyReply, JourneyState
 from workflows.journey import JourneyWorkflow, journey_id
 
@@ -172,8 +172,7 @@ async def test_continue_as_new_loses_and_doubles_nothing(pool: asyncpg.Pool, red
     env = await start_temporal_env("--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=50")
     try:
         client = env.client
-        activities = build_activities(pool, redis, telegram_bot)
-        async with Worker(client, task_queue="can", workflows=WORKFLOWS, activities=activities):
+        async with Worker(client, task_queue="can", **journey_worker_options(pool, redis, telegram_bot)):
             journeys = Journeys(client, "can", active_content)
             user_id = new_user_id()
             start = request(user_id, "start")

@@ -14,7 +14,7 @@ from bot.content_version import ActiveContent
 from bot.journeys import Journeys
 from infra.emulator import BotAPIEmulator
 from tests.helpers import eventually, new_user_id, request, shipped_content
-from worker import WORKFLOWS, build_activities
+from worker import journey_worker_options
 from workflows.contracts import JourneyInput
 from workflows.days import local_day, next_local_time
 from workflows.journey import JourneyWorkflow, journey_id
@@ -27,8 +27,7 @@ async def test_a_user_who_stays_away_is_reminded_once_a_day(
     env = skipping_env
     user_id = new_user_id()
     await emulator.user_sends_text(user_id, "hola", first_name="Sol")
-    activities = build_activities(pool, redis, telegram_bot)
-    async with Worker(env.client, task_queue="reminders", workflows=WORKFLOWS, activities=activities):
+    async with Worker(env.client, task_queue="reminders", **journey_worker_options(pool, redis, telegram_bot)):
         with env.with_time_skipping_disabled():
             handle = await env.client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=user_id),
                                                      id=journey_id(user_id), task_queue="reminders")  # fmt: skip

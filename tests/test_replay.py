@@ -29,7 +29,7 @@ from infra.emulator import BotAPIEmulator
 from tests.altered_journey import JourneyWithoutSearchAttributes
 from tests.conftest import start_temporal_env
 from tests.helpers import eventually, new_user_id, request
-from worker import WORKFLOWS, build_activities
+from worker import WORKFLOWS, journey_worker_options
 from workflows.contracts import PaymentDetails, SupportRequest
 from workflows.journey import JourneyWorkflow, journey_id
 
@@ -111,8 +111,7 @@ async def test_record_histories(pool: asyncpg.Pool, redis: Redis, telegram_bot: 
     HISTORIES.mkdir(exist_ok=True)
     if _recording("vip_and_support"):
         # On the session's server, whose histories are long enough to hold the whole story in one run.
-        async with Worker(client, task_queue="record-vip", workflows=WORKFLOWS,
-                          activities=build_activities(pool, redis, telegram_bot)):  # fmt: skip
+        async with Worker(client, task_queue="record-vip", **journey_worker_options(pool, redis, telegram_bot)):
             user_id = new_user_id()
             await emulator.user_sends_text(user_id, "hola")  # the chat the invoice and notices go to
             await _buy_and_be_supported(Journeys(client, "record-vip", active_content), client, user_id)
@@ -121,8 +120,7 @@ async def test_record_histories(pool: asyncpg.Pool, redis: Redis, telegram_bot: 
             (HISTORIES / "vip_and_support.json").write_text(history.to_json())
     env = await start_temporal_env("--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=60")
     try:
-        activities = build_activities(pool, redis, telegram_bot)
-        async with Worker(env.client, task_queue="record", workflows=WORKFLOWS, activities=activities):
+        async with Worker(env.client, task_queue="record", **journey_worker_options(pool, redis, telegram_bot)):
             journeys = Journeys(env.client, "record", active_content)
             for name, rounds in (("onboarding_to_besitos", 1), ("continued_as_new", 15)):
                 if not _recording(name):

@@ -17,6 +17,7 @@ from bot.journeys import JourneyRejected, Journeys
 from infra.emulator import BotAPIEmulator
 from tests.helpers import REPO_ROOT, eventually, new_user_id, request, shipped_content
 from worker import WORKFLOWS
+from worker.content_library import ContentLibrary
 from workflows.contracts import LEADERBOARD_ALL_TIME, JourneyError, JourneyReply, JourneyState
 from workflows.journey import JourneyWorkflow, journey_id
 
@@ -135,9 +136,14 @@ async def test_content_activated_under_a_live_journey_is_picked_up_deterministic
     state = await settled(client, user_id)
     assert state.content_version == version and state.story.fragment_id == "f04"
 
-    # The live history, with the content switch in it, replays on today's code.
+    # The live history, with the content switch in it, replays on today's code, on a worker that reads both
+    # versions from Postgres as the replay meets them (the history holds no content).
     history = await client.get_workflow_handle(journey_id(user_id)).fetch_history()
-    await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(history)
+    assert "load_content" not in history.to_json()
+    fresh = ContentLibrary(pool)
+    await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter,
+                   interceptors=[fresh.interceptor()]).replay_workflow(history)  # fmt: skip
+    assert fresh.loaded() == {first_version, version}
 
 
 async def _equals(current: int, expected: int) -> bool:

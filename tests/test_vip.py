@@ -30,7 +30,7 @@ from infra.emulator import BotAPIEmulator
 from infra.settings import EMULATOR_VIP_CHANNEL, Settings
 from tests.helpers import eventually, new_user_id, request
 from tests.telegram import control, payments
-from worker import WORKFLOWS, build_activities
+from worker import journey_worker_options
 from workflows.contracts import (
     JourneyError,
     JourneyInput,
@@ -119,8 +119,8 @@ class Journey:
 async def vip_world(skipping_env: WorkflowEnvironment, pool: asyncpg.Pool, redis: Redis, telegram_bot: Bot,
                     emulator: BotAPIEmulator, active_content: ActiveContent,
                     http: aiohttp.ClientSession) -> AsyncIterator[Journeys]:  # fmt: skip
-    activities = build_activities(pool, redis, telegram_bot, vip_channel_id=EMULATOR_VIP_CHANNEL)
-    async with Worker(skipping_env.client, task_queue=QUEUE, workflows=WORKFLOWS, activities=activities):
+    options = journey_worker_options(pool, redis, telegram_bot, vip_channel_id=EMULATOR_VIP_CHANNEL)
+    async with Worker(skipping_env.client, task_queue=QUEUE, **options):
         yield Journeys(skipping_env.client, QUEUE, active_content)
 
 

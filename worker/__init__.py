@@ -18,6 +18,7 @@ from activities.projection import ProjectionActivities
 from activities.telegram import TelegramActivities
 from activities.vip_channel import VipChannelActivities
 from infra.settings import EMULATOR_VIP_CHANNEL
+from worker.content_library import ContentLibrary
 from workflows.broadcast import BroadcastWorkflow
 from workflows.journey import JourneyWorkflow
 
@@ -30,11 +31,23 @@ WORKFLOW_RUNNER: Final = SandboxedWorkflowRunner(
 WORKFLOWS: Final[list[type]] = [JourneyWorkflow, BroadcastWorkflow]
 
 
-def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, *,
-                     vip_channel_id: int | None = EMULATOR_VIP_CHANNEL) -> list[Callable[..., Any]]:  # fmt: skip
+def journey_worker_options(pool: asyncpg.Pool, redis: Redis, bot: Bot, *,
+                           vip_channel_id: int | None = EMULATOR_VIP_CHANNEL) -> dict[str, Any]:  # fmt: skip
+    """What a journey worker is made of besides its client and task queue: ``Worker(client, task_queue=..., **these)``."""
+    library = ContentLibrary(pool)
+    return {
+        "workflows": WORKFLOWS,
+        "workflow_runner": WORKFLOW_RUNNER,
+        "activities": build_activities(pool, redis, bot, vip_channel_id=vip_channel_id, library=library),
+        "interceptors": [library.interceptor()],
+    }
+
+
+def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, *, vip_channel_id: int | None = EMULATOR_VIP_CHANNEL,
+                     library: ContentLibrary | None = None) -> list[Callable[..., Any]]:  # fmt: skip
     """Every activity the journey runs, bound to the clients the worker built once."""
     projection = ProjectionActivities(pool)
-    content = ContentActivities(pool)
+    content = ContentActivities(library or ContentLibrary(pool))
     leaderboard = LeaderboardActivities(redis)
     telegram = TelegramActivities(bot, pool)
     payments = PaymentActivities(TelegramStars(bot), pool, telegram)

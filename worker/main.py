@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
 from typing import Any
 
 from temporalio.client import Client
@@ -14,26 +13,22 @@ from bot.main import create_bot
 from infra.connections import connect_temporal, create_pool, create_redis, ensure_search_attributes
 from infra.health import HealthServer, readiness_checks
 from infra.settings import Settings
-from worker import WORKFLOW_RUNNER, WORKFLOWS, build_activities
+from worker import journey_worker_options
 from worker.telemetry import ActivityFailures
 
 log = logging.getLogger("diana.worker")
 
 
-def build_worker(client: Client, task_queue: str, activities: Sequence[Callable[..., Any]]) -> Worker:
+def build_worker(client: Client, task_queue: str, options: dict[str, Any]) -> Worker:
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=WORKFLOWS,
-        workflow_runner=WORKFLOW_RUNNER,
-        activities=activities,
+        **{**options, "interceptors": [*options["interceptors"], ActivityFailures()]},
         # Journeys are long-lived and mostly idle: keep many cached, since a journey evicted from the cache is
         # replayed from its history on its next update (~80-400 ms for 30-400 events). A cached journey holds
         # ~0.5 MiB, a third of it its own copy of the content (`benchmarks.load --scale`: 6,357 idle journeys
         # took 3.2 GiB), so 10,000 of them need ~5 GiB of worker memory.
         max_cached_workflows=10_000,
-        # Tracing comes with the client (connect_temporal); failed attempts are counted here.
-        interceptors=[ActivityFailures()],
     )
 
 
@@ -52,7 +47,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         worker = build_worker(
             client,
             settings.temporal_task_queue,
-            build_activities(pool, redis, bot, vip_channel_id=settings.vip_channel_id),
+            journey_worker_options(pool, redis, bot, vip_channel_id=settings.vip_channel_id),
         )
         async with worker:
             log.info("worker polling task queue %s on %s", settings.temporal_task_queue, settings.temporal_target)

@@ -3,8 +3,9 @@
 One workflow per Telegram user (``journey-<telegram_user_id>``). The bot sends each update
 as an Update whose id is Telegram's ``update_id``; the handler answers from the state at
 once and queues the side effects, which the main loop carries out as activities so the
-Postgres projection never holds up a reply. The content (story, missions, achievements) is
-loaded by an activity, so a newly activated version reaches running journeys deterministically.
+Postgres projection never holds up a reply. The content (story, missions, achievements) comes
+from the worker's library of stored versions, which never change; each request names the active
+version, so a newly activated one reaches running journeys on their next update.
 """
 
 from __future__ import annotations
@@ -58,6 +59,11 @@ PROJECTION_RETRY: Final = RetryPolicy(initial_interval=timedelta(seconds=1), max
 # Leaderboards carry absolute totals that the next award rewrites: a Redis outage is not worth waiting for.
 LEADERBOARD_RETRY: Final = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
 CONTENT_RETRY: Final = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)
+# Stored content versions never change, so a journey reads them from its worker's shared library (an extern
+# function the worker installs, ``worker.content_library``) instead of carrying each in its history. Runs that
+# loaded content through the ``load_content`` activity keep doing so.
+CONTENT_OF: Final = "diana.content_of"
+CONTENT_LIBRARY_PATCH: Final = "content-from-the-worker-library"
 
 
 def journey_id(user_id: int) -> str:
@@ -206,7 +212,12 @@ class JourneyWorkflow:
         if version == 0:
             raise ApplicationError("no content version is active", type=JourneyError.CONTENT_UNAVAILABLE,
                                    non_retryable=True)  # fmt: skip
-        if self.content is None or self._content_version != version:
+        if (self.content is None or self._content_version != version) and workflow.patched(CONTENT_LIBRARY_PATCH):
+            # A version the worker cannot read now fails this workflow task, which Temporal retries.
+            self.content = workflow.extern_functions()[CONTENT_OF](version)
+            self._content_version = version
+            self.state.content_version = version
+        elif self.content is None or self._content_version != version:
             try:
                 self.content = await workflow.execute_activity(
                     "load_content",

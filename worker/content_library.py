@@ -1,0 +1,109 @@
+"""The content versions a worker's journeys play, parsed once and shared by every journey it holds.
+
+A stored content version never changes, so a journey may read version N from its worker's memory and
+replay with the same N forever. Journeys used to receive the document through the ``load_content``
+activity, which put 44 KB into every history and a parsed copy into every cached journey; that activity
+stays for the journeys that started before (``workflows.journey``, ``workflow.patched``).
+
+Journeys reach the library through the sandbox's extern functions, installed by a worker interceptor.
+A version not yet in memory is read from Postgres on the worker's event loop while the workflow task that
+asked waits in its own thread; if Postgres does not answer in time, that workflow task fails without
+recording anything and Temporal retries it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+from typing import Final
+
+import asyncpg
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import Interceptor, WorkflowInboundInterceptor, WorkflowInterceptorClassInput
+
+from workflows.content import Content
+from workflows.journey import CONTENT_OF
+
+# Workflow tasks are deadlocked after 2 s: give up on Postgres well before that.
+FETCH_TIMEOUT_SECONDS: Final = 1.0
+CONTENT_MISSING: Final = "ContentMissing"
+log = logging.getLogger("diana.worker")
+
+
+class ContentNotLoaded(Exception):
+    """The version could not be read now: the workflow task fails and is retried (nothing is recorded)."""
+
+
+class ContentLibrary:
+    def __init__(self, pool: asyncpg.Pool | None) -> None:
+        self.pool = pool
+        self._versions: dict[int, Content] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def put(self, version: int, content: Content) -> None:
+        self._versions[version] = content
+
+    async def load(self, version: int) -> Content:
+        """Version ``version``, from memory or else from Postgres (an unknown version is refused for good)."""
+        content = self._versions.get(version)
+        if content is not None:
+            return content
+        if self.pool is None:
+            raise ApplicationError(f"content version {version} is not in this library", type=CONTENT_MISSING,
+                                   non_retryable=True)  # fmt: skip
+        document = await self.pool.fetchval("SELECT document FROM content_versions WHERE version = $1", version)
+        if document is None:
+            raise ApplicationError(f"content version {version} does not exist", type=CONTENT_MISSING,
+                                   non_retryable=True)  # fmt: skip
+        content = self._versions.setdefault(version, Content.model_validate_json(document))
+        log.info("content version %s loaded", version)
+        return content
+
+    def loaded(self) -> set[int]:
+        return set(self._versions)
+
+    def content_of(self, version: int) -> Content:
+        """For journeys, from their workflow task's thread: blocks that task only, and only the first time."""
+        content = self._versions.get(version)
+        if content is not None:
+            return content
+        loop = self._loop
+        if loop is None or _running_loop() is loop:
+            raise ContentNotLoaded(f"content version {version} is not loaded and cannot be fetched from here")
+        future = asyncio.run_coroutine_threadsafe(self.load(version), loop)
+        try:
+            return future.result(timeout=FETCH_TIMEOUT_SECONDS)
+        except (concurrent.futures.TimeoutError, OSError, asyncpg.PostgresError, ApplicationError) as failure:
+            future.cancel()
+            log.warning("content version %s not loaded, the workflow task will be retried: %s", version, failure)
+            raise ContentNotLoaded(f"content version {version} could not be loaded: {failure}") from None
+
+    def interceptor(self) -> Interceptor:
+        """Give the worker's (or a Replayer's) journeys this library."""
+        return _ContentLibraryInterceptor(self)
+
+    def _attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+
+class _ContentLibraryInterceptor(Interceptor):
+    def __init__(self, library: ContentLibrary) -> None:
+        self.library = library
+
+    def workflow_interceptor_class(
+        self, input: WorkflowInterceptorClassInput
+    ) -> type[WorkflowInboundInterceptor] | None:
+        # Called once by the worker (or Replayer) as it is built, on its event loop.
+        loop = _running_loop()
+        if loop is not None:
+            self.library._attach(loop)
+        input.unsafe_extern_functions[CONTENT_OF] = self.library.content_of
+        return None
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
