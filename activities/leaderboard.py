@@ -20,19 +20,21 @@ class LeaderboardActivities:
 
     @activity.defn(name="update_leaderboard")
     async def update_leaderboard(self, effect: UpdateLeaderboard) -> None:
-        """Set the user's totals (ZADD, not ZINCRBY): a retry or a replay writes the same numbers."""
-        member = str(effect.user_id)
-        weekly = weekly_leaderboard(effect.week)
+        await write_totals(self.redis, effect)
+
+
+async def write_totals(redis: Redis, effect: UpdateLeaderboard) -> None:
+    """Set the user's totals (ZADD, not ZINCRBY): a retry or a replay writes the same numbers."""
+    member = str(effect.user_id)
+    weekly = weekly_leaderboard(effect.week)
+    async with redis.pipeline(transaction=True) as pipe:
         if effect.remove:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.zrem(LEADERBOARD_ALL_TIME, member)
-                pipe.zrem(weekly, member)
-                pipe.hdel(LEADERBOARD_NAMES, member)
-                await pipe.execute()
-            return
-        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zrem(LEADERBOARD_ALL_TIME, member)
+            pipe.zrem(weekly, member)
+            pipe.hdel(LEADERBOARD_NAMES, member)
+        else:
             pipe.zadd(LEADERBOARD_ALL_TIME, {member: effect.lifetime_besitos})
             pipe.zadd(weekly, {member: effect.week_besitos})
             pipe.expire(weekly, WEEKLY_RETENTION)
             pipe.hset(LEADERBOARD_NAMES, member, effect.name)
-            await pipe.execute()
+        await pipe.execute()

@@ -1,31 +1,44 @@
 """The journey's Postgres projection: profile, ledger, achievements, missions, story, reactions, erasure.
 
-Each activity is idempotent: a retried activity, a redelivered update or a re-applied
+A turn's rows arrive together (``record_projection``, one transaction); journeys that started before
+that send one activity per row, which the single-row activities still serve. Each activity is idempotent: a retried activity, a redelivered update or a re-applied
 history writes nothing twice (upserts and ``ON CONFLICT DO NOTHING`` on natural keys).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Final, TypeAlias
 
 import asyncpg
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.leaderboard import write_totals
 from workflows.contracts import (
     AwardBesitos,
     CompleteMission,
     EraseData,
+    ProjectionBatch,
+    ProjectionEffect,
+    ProjectionOutcome,
     RecordDecision,
     RecordReaction,
     SaveProfile,
     SaveStoryProgress,
     UnlockAchievement,
+    UpdateLeaderboard,
 )
 
 PROJECTION_REFUSED = "ProjectionRefused"
+# What Postgres says of a row it will refuse again (a constraint, bad data); connection trouble is retried.
+REFUSALS: Final = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
+LEADERBOARD_TIMEOUT_SECONDS: Final = 2.0
 
 
 @asynccontextmanager
@@ -36,195 +49,90 @@ async def refusals_are_final() -> AsyncIterator[None]:
     """
     try:
         yield
-    except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as refused:
+    except REFUSALS as refused:
         raise ApplicationError(str(refused), type=PROJECTION_REFUSED, non_retryable=True) from refused
 
 
-class ProjectionActivities:
-    """Activities sharing one asyncpg pool, built once by the worker."""
+# A pool for one statement, or a connection inside a batch's transaction.
+Database: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+
+class ProjectionActivities:
+    """Activities sharing one asyncpg pool (and Redis, for the leaderboard totals a turn ends with)."""
+
+    def __init__(self, pool: asyncpg.Pool, redis: Redis) -> None:
         self.pool = pool
+        self.redis = redis
+
+    @activity.defn(name="record_projection")
+    async def record_projection(self, batch: ProjectionBatch) -> ProjectionOutcome:
+        """A turn's rows in one transaction, in order; then the user's leaderboard totals, if Redis answers.
+
+        A row Postgres refuses for good spoils the transaction: the rows are then written one at a time and
+        the refused ones reported (by position) for the journey to park. Leaderboards hold absolute totals that
+        the next award writes again, so a Redis outage is logged and never fails the projection.
+        """
+        rows = [(position, effect) for position, effect in enumerate(batch.effects)
+                if not isinstance(effect, UpdateLeaderboard)]  # fmt: skip
+        refused: list[int] = []
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                for _, effect in rows:
+                    await _write(conn, effect)
+        except REFUSALS:
+            async with self.pool.acquire() as conn:
+                for position, effect in rows:
+                    try:
+                        async with conn.transaction():
+                            await _write(conn, effect)
+                    except REFUSALS as failure:
+                        activity.logger.error("%s refused for user %s: %s", effect.kind, batch.user_id, failure)
+                        refused.append(position)
+        totals = [effect for effect in batch.effects if isinstance(effect, UpdateLeaderboard)]
+        if totals:
+            try:
+                await asyncio.wait_for(write_totals(self.redis, totals[-1]), timeout=LEADERBOARD_TIMEOUT_SECONDS)
+            except (RedisError, OSError, TimeoutError) as failure:
+                activity.logger.warning("leaderboard not updated for user %s: %s", batch.user_id, failure)
+        return ProjectionOutcome(refused=refused)
 
     @activity.defn(name="record_profile")
     async def record_profile(self, effect: SaveProfile) -> None:
         """Create or refresh the user's profile row."""
-        profile = effect.profile
         async with refusals_are_final():
-            await self.pool.execute(
-                """
-            INSERT INTO users (telegram_user_id, username, first_name, language, stage, joined_at, last_seen_at,
-                               notifications, login_streak, longest_streak, banned_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, CASE WHEN $10::boolean THEN $6::timestamptz END)
-            ON CONFLICT (telegram_user_id) DO UPDATE SET
-                username = EXCLUDED.username,
-                first_name = EXCLUDED.first_name,
-                language = EXCLUDED.language,
-                stage = EXCLUDED.stage,
-                last_seen_at = greatest(users.last_seen_at, EXCLUDED.last_seen_at),
-                notifications = EXCLUDED.notifications,
-                login_streak = EXCLUDED.login_streak,
-                longest_streak = EXCLUDED.longest_streak,
-                banned_at = CASE WHEN $10 THEN coalesce(users.banned_at, EXCLUDED.last_seen_at) END
-            """,
-                profile.user_id,
-                profile.username,
-                profile.first_name,
-                effect.language,
-                effect.stage,
-                effect.seen_at,
-                effect.notifications,
-                effect.login_streak,
-                effect.longest_streak,
-                effect.banned,
-            )
+            await _save_profile(self.pool, effect)
 
     @activity.defn(name="append_besitos_ledger")
     async def append_besitos_ledger(self, effect: AwardBesitos) -> None:
         """Append one ledger row, once per idempotency key."""
-        async with refusals_are_final():
-            inserted = await self.pool.fetchval(
-                """
-            INSERT INTO besitos_ledger
-                (telegram_user_id, action, amount, balance_after, idempotency_key, context, created_at)
-            VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
-            ON CONFLICT (idempotency_key) DO NOTHING
-            RETURNING id
-            """,
-                effect.user_id,
-                effect.action,
-                effect.amount,
-                effect.balance_after,
-                effect.idempotency_key,
-                json.dumps(effect.context),
-                effect.awarded_at,
-            )
-        if inserted is None and not await self._award_again_after_reset(effect):
-            activity.logger.info("ledger row %s already recorded", effect.idempotency_key)
-
-    async def _award_again_after_reset(self, effect: AwardBesitos) -> bool:
-        """An award whose earlier row a reset reversed is earned anew: it gets a row of its own, once.
-
-        (A reset's reversal rows name the row they reverse in ``context.original``; see ``infra.support``.)
-        """
-        async with refusals_are_final(), self.pool.acquire() as conn, conn.transaction():
-            # One re-award per reversal: the count of each decides, under a lock on the user's rows.
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", effect.idempotency_key)
-            reversals, again = await conn.fetchrow(
-                """
-                SELECT count(*) FILTER (WHERE action = 'reset_correction' AND context->>'original' = $2 AND amount < 0),
-                       count(*) FILTER (WHERE idempotency_key LIKE $2 || '#%')
-                FROM besitos_ledger WHERE telegram_user_id = $1
-                """,
-                effect.user_id,
-                effect.idempotency_key,
-            )
-            if reversals <= again:
-                return False
-            await conn.execute(
-                """
-                INSERT INTO besitos_ledger
-                    (telegram_user_id, action, amount, balance_after, idempotency_key, context, created_at)
-                VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
-                """,
-                effect.user_id,
-                effect.action,
-                effect.amount,
-                effect.balance_after,
-                f"{effect.idempotency_key}#{again + 1}",
-                json.dumps(effect.context),
-                effect.awarded_at,
-            )
-        return True
+        async with refusals_are_final(), self.pool.acquire() as conn:
+            await _append_ledger(conn, effect)
 
     @activity.defn(name="record_achievement")
     async def record_achievement(self, effect: UnlockAchievement) -> None:
         async with refusals_are_final():
-            await self.pool.execute(
-                """
-            INSERT INTO user_achievements (telegram_user_id, code, unlocked_at)
-            VALUES ($1, $2, $3)
-            ON CONFLICT (telegram_user_id, code) DO NOTHING
-            """,
-                effect.user_id,
-                effect.code,
-                effect.unlocked_at,
-            )
+            await _record_achievement(self.pool, effect)
 
     @activity.defn(name="record_mission")
     async def record_mission(self, effect: CompleteMission) -> None:
         async with refusals_are_final():
-            await self.pool.execute(
-                """
-            INSERT INTO user_missions (telegram_user_id, code, completed_at) VALUES ($1, $2, $3)
-            ON CONFLICT (telegram_user_id, code) DO NOTHING
-            """,
-                effect.user_id,
-                effect.code,
-                effect.completed_at,
-            )
+            await _record_mission(self.pool, effect)
 
     @activity.defn(name="record_story_progress")
     async def record_story_progress(self, effect: SaveStoryProgress) -> None:
         """Upsert the user's place in the story; a save older than the stored one changes nothing."""
         async with refusals_are_final():
-            await self.pool.execute(
-                """
-            INSERT INTO story_progress (telegram_user_id, seq, content_version, fragment_id, playthrough,
-                                        relationship, flags, completed, endings, saved_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10)
-            ON CONFLICT (telegram_user_id) DO UPDATE SET
-                seq = EXCLUDED.seq, content_version = EXCLUDED.content_version,
-                fragment_id = EXCLUDED.fragment_id, playthrough = EXCLUDED.playthrough,
-                relationship = EXCLUDED.relationship, flags = EXCLUDED.flags, completed = EXCLUDED.completed,
-                endings = EXCLUDED.endings, saved_at = EXCLUDED.saved_at
-            WHERE story_progress.seq < EXCLUDED.seq
-            """,
-                effect.user_id,
-                effect.seq,
-                effect.content_version,
-                effect.fragment_id,
-                effect.playthrough,
-                effect.relationship,
-                json.dumps(effect.flags),
-                json.dumps(effect.completed),
-                json.dumps(effect.endings),
-                effect.saved_at,
-            )
+            await _save_story_progress(self.pool, effect)
 
     @activity.defn(name="record_decision")
     async def record_decision(self, effect: RecordDecision) -> None:
         async with refusals_are_final():
-            await self.pool.execute(
-                """
-            INSERT INTO story_decisions (telegram_user_id, idempotency_key, playthrough, fragment_id, choice_id,
-                                         decided_at)
-            VALUES ($1, $2, $3, $4, $5, $6)
-            ON CONFLICT (idempotency_key) DO NOTHING
-            """,
-                effect.user_id,
-                effect.idempotency_key,
-                effect.playthrough,
-                effect.fragment_id,
-                effect.choice_id,
-                effect.decided_at,
-            )
+            await _record_decision(self.pool, effect)
 
     @activity.defn(name="record_reaction")
     async def record_reaction(self, effect: RecordReaction) -> None:
         async with refusals_are_final():
-            await self.pool.execute(
-                """
-            INSERT INTO channel_reactions (chat_id, message_id, telegram_user_id, rewarded, reacted_at)
-            VALUES ($1, $2, $3, $4, $5)
-            ON CONFLICT (chat_id, message_id, telegram_user_id) DO NOTHING
-            """,
-                effect.chat_id,
-                effect.message_id,
-                effect.user_id,
-                effect.rewarded,
-                effect.reacted_at,
-            )
+            await _record_reaction(self.pool, effect)
 
     @activity.defn(name="erase_personal_data")
     async def erase_personal_data(self, effect: EraseData) -> None:
@@ -248,6 +156,195 @@ class ProjectionActivities:
                 f"user:{effect.user_id}",
                 "the user asked for their data to be deleted",
             )
+
+
+async def _write(conn: asyncpg.Connection, effect: ProjectionEffect) -> None:
+    if isinstance(effect, SaveProfile):
+        await _save_profile(conn, effect)
+    elif isinstance(effect, AwardBesitos):
+        await _append_ledger(conn, effect)
+    elif isinstance(effect, UnlockAchievement):
+        await _record_achievement(conn, effect)
+    elif isinstance(effect, CompleteMission):
+        await _record_mission(conn, effect)
+    elif isinstance(effect, SaveStoryProgress):
+        await _save_story_progress(conn, effect)
+    elif isinstance(effect, RecordDecision):
+        await _record_decision(conn, effect)
+    elif isinstance(effect, RecordReaction):
+        await _record_reaction(conn, effect)
+
+
+async def _save_profile(db: Database, effect: SaveProfile) -> None:
+    profile = effect.profile
+    await db.execute(
+        """
+    INSERT INTO users (telegram_user_id, username, first_name, language, stage, joined_at, last_seen_at,
+                       notifications, login_streak, longest_streak, banned_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, CASE WHEN $10::boolean THEN $6::timestamptz END)
+    ON CONFLICT (telegram_user_id) DO UPDATE SET
+        username = EXCLUDED.username,
+        first_name = EXCLUDED.first_name,
+        language = EXCLUDED.language,
+        stage = EXCLUDED.stage,
+        last_seen_at = greatest(users.last_seen_at, EXCLUDED.last_seen_at),
+        notifications = EXCLUDED.notifications,
+        login_streak = EXCLUDED.login_streak,
+        longest_streak = EXCLUDED.longest_streak,
+        banned_at = CASE WHEN $10 THEN coalesce(users.banned_at, EXCLUDED.last_seen_at) END
+    """,
+        profile.user_id,
+        profile.username,
+        profile.first_name,
+        effect.language,
+        effect.stage,
+        effect.seen_at,
+        effect.notifications,
+        effect.login_streak,
+        effect.longest_streak,
+        effect.banned,
+    )
+
+
+async def _append_ledger(conn: asyncpg.Connection, effect: AwardBesitos) -> None:
+    """One ledger row, once per idempotency key."""
+    inserted = await conn.fetchval(
+        """
+    INSERT INTO besitos_ledger
+        (telegram_user_id, action, amount, balance_after, idempotency_key, context, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id
+    """,
+        effect.user_id,
+        effect.action,
+        effect.amount,
+        effect.balance_after,
+        effect.idempotency_key,
+        json.dumps(effect.context),
+        effect.awarded_at,
+    )
+    if inserted is None and not await _award_again_after_reset(conn, effect):
+        activity.logger.info("ledger row %s already recorded", effect.idempotency_key)
+
+
+async def _award_again_after_reset(conn: asyncpg.Connection, effect: AwardBesitos) -> bool:
+    """An award whose earlier row a reset reversed is earned anew: it gets a row of its own, once.
+
+    (A reset's reversal rows name the row they reverse in ``context.original``; see ``infra.support``.)
+    """
+    async with conn.transaction():
+        # One re-award per reversal: the count of each decides, under a lock on the user's rows.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", effect.idempotency_key)
+        reversals, again = await conn.fetchrow(
+            """
+            SELECT count(*) FILTER (WHERE action = 'reset_correction' AND context->>'original' = $2 AND amount < 0),
+                   count(*) FILTER (WHERE idempotency_key LIKE $2 || '#%')
+            FROM besitos_ledger WHERE telegram_user_id = $1
+            """,
+            effect.user_id,
+            effect.idempotency_key,
+        )
+        if reversals <= again:
+            return False
+        await conn.execute(
+            """
+            INSERT INTO besitos_ledger
+                (telegram_user_id, action, amount, balance_after, idempotency_key, context, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
+            """,
+            effect.user_id,
+            effect.action,
+            effect.amount,
+            effect.balance_after,
+            f"{effect.idempotency_key}#{again + 1}",
+            json.dumps(effect.context),
+            effect.awarded_at,
+        )
+    return True
+
+
+async def _record_achievement(db: Database, effect: UnlockAchievement) -> None:
+    await db.execute(
+        """
+    INSERT INTO user_achievements (telegram_user_id, code, unlocked_at)
+    VALUES ($1, $2, $3)
+    ON CONFLICT (telegram_user_id, code) DO NOTHING
+    """,
+        effect.user_id,
+        effect.code,
+        effect.unlocked_at,
+    )
+
+
+async def _record_mission(db: Database, effect: CompleteMission) -> None:
+    await db.execute(
+        """
+    INSERT INTO user_missions (telegram_user_id, code, completed_at) VALUES ($1, $2, $3)
+    ON CONFLICT (telegram_user_id, code) DO NOTHING
+    """,
+        effect.user_id,
+        effect.code,
+        effect.completed_at,
+    )
+
+
+async def _save_story_progress(db: Database, effect: SaveStoryProgress) -> None:
+    await db.execute(
+        """
+    INSERT INTO story_progress (telegram_user_id, seq, content_version, fragment_id, playthrough,
+                                relationship, flags, completed, endings, saved_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10)
+    ON CONFLICT (telegram_user_id) DO UPDATE SET
+        seq = EXCLUDED.seq, content_version = EXCLUDED.content_version,
+        fragment_id = EXCLUDED.fragment_id, playthrough = EXCLUDED.playthrough,
+        relationship = EXCLUDED.relationship, flags = EXCLUDED.flags, completed = EXCLUDED.completed,
+        endings = EXCLUDED.endings, saved_at = EXCLUDED.saved_at
+    WHERE story_progress.seq < EXCLUDED.seq
+    """,
+        effect.user_id,
+        effect.seq,
+        effect.content_version,
+        effect.fragment_id,
+        effect.playthrough,
+        effect.relationship,
+        json.dumps(effect.flags),
+        json.dumps(effect.completed),
+        json.dumps(effect.endings),
+        effect.saved_at,
+    )
+
+
+async def _record_decision(db: Database, effect: RecordDecision) -> None:
+    await db.execute(
+        """
+    INSERT INTO story_decisions (telegram_user_id, idempotency_key, playthrough, fragment_id, choice_id,
+                                 decided_at)
+    VALUES ($1, $2, $3, $4, $5, $6)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    """,
+        effect.user_id,
+        effect.idempotency_key,
+        effect.playthrough,
+        effect.fragment_id,
+        effect.choice_id,
+        effect.decided_at,
+    )
+
+
+async def _record_reaction(db: Database, effect: RecordReaction) -> None:
+    await db.execute(
+        """
+    INSERT INTO channel_reactions (chat_id, message_id, telegram_user_id, rewarded, reacted_at)
+    VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (chat_id, message_id, telegram_user_id) DO NOTHING
+    """,
+        effect.chat_id,
+        effect.message_id,
+        effect.user_id,
+        effect.rewarded,
+        effect.reacted_at,
+    )
 
 
 async def personal_data(pool: asyncpg.Pool, user_id: int) -> dict[str, object]:

@@ -43,6 +43,7 @@ from activities.projection import personal_data
 from workflows.contracts import (
     AwardBesitos,
     JourneyState,
+    ProjectionBatch,
     RecordDecision,
     SupportAction,
     SupportReply,
@@ -52,6 +53,7 @@ from workflows.contracts import (
 from workflows.journey import JourneyWorkflow, journey_id
 
 LEDGER_ACTIVITY: Final = "append_besitos_ledger"
+PROJECTION_ACTIVITY: Final = "record_projection"
 DECISION_ACTIVITY: Final = "record_decision"
 SETTLE_TIMEOUT: Final = 60.0
 QUERY_TIMEOUT: Final = timedelta(seconds=10)
@@ -180,14 +182,18 @@ def reset_point(events: Iterable[HistoryEvent], to: str) -> ResetPoint:
 
 
 def scheduled_inputs(events: Iterable[HistoryEvent], activity: str, model: type[Any]) -> list[Any]:
-    """The inputs of every ``activity`` a history scheduled, decoded to ``model``."""
+    """Every ``model`` a history asked Postgres for: alone (``activity``) or in a turn's projection batch."""
     found = []
+    converter = pydantic_data_converter.payload_converter
     for event in events:
         if event.event_type != EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             continue
         attributes = event.activity_task_scheduled_event_attributes
         if attributes.activity_type.name == activity:
-            found.append(pydantic_data_converter.payload_converter.from_payloads(attributes.input.payloads, [model])[0])
+            found.append(converter.from_payloads(attributes.input.payloads, [model])[0])
+        elif attributes.activity_type.name == PROJECTION_ACTIVITY:
+            batch = converter.from_payloads(attributes.input.payloads, [ProjectionBatch])[0]
+            found.extend(effect for effect in batch.effects if isinstance(effect, model))
     return found
 
 

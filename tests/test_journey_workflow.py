@@ -98,14 +98,22 @@ class TestExactlyOnce:
         assert (await state_of(client, user_id)).besitos == 65
         assert len(await ledger(pool, user_id)) == 2
 
-    async def test_a_retried_projection_activity_writes_once(self, pool: asyncpg.Pool) -> None:
+    async def test_a_retried_projection_activity_writes_once(self, pool: asyncpg.Pool, redis: Redis) -> None:
         from datetime import UTC, datetime
 
         from activities.projection import ProjectionActivities
-        from workflows.contracts import AwardBesitos, SaveProfile, TelegramProfile
+        from workflows.contracts import (
+            LEADERBOARD_ALL_TIME,
+            AwardBesitos,
+            ProjectionBatch,
+            SaveProfile,
+            TelegramProfile,
+            UnlockAchievement,
+            UpdateLeaderboard,
+        )
 
-        user_id = new_user_id()
-        activities = ProjectionActivities(pool)
+        user_id, stranger = new_user_id(), new_user_id()
+        activities = ProjectionActivities(pool, redis)
         now = datetime.now(UTC)
         profile = SaveProfile(profile=TelegramProfile(user_id=user_id, first_name="Eva"), stage="active", language="es",
                               seen_at=now)  # fmt: skip
@@ -116,6 +124,23 @@ class TestExactlyOnce:
             await activities.append_besitos_ledger(award)
         assert len(await ledger(pool, user_id)) == 1
         assert await pool.fetchval("SELECT count(*) FROM users WHERE telegram_user_id = $1", user_id) == 1
+
+        # A turn's batch, retried: each row once. A row Postgres refuses (an achievement of a user it does not
+        # know) is reported by position and the others are still written.
+        second = award.model_copy(update={"idempotency_key": f"k2-{user_id}", "amount": 5, "balance_after": 20})
+        totals = UpdateLeaderboard(user_id=user_id, name="Eva", lifetime_besitos=20, week_besitos=20, week="2026-W48")
+        orphan = UnlockAchievement(user_id=stranger, code="first_steps", unlocked_at=now)
+        for _ in range(2):
+            outcome = await activities.record_projection(
+                ProjectionBatch(user_id=user_id, effects=[profile, second, totals])
+            )
+            assert outcome.refused == []
+        assert [row["amount"] for row in await ledger(pool, user_id)] == [15, 5]
+        assert await redis.zscore(LEADERBOARD_ALL_TIME, str(user_id)) == 20
+        third = award.model_copy(update={"idempotency_key": f"k3-{user_id}", "amount": 1, "balance_after": 21})
+        outcome = await activities.record_projection(ProjectionBatch(user_id=user_id, effects=[orphan, third]))
+        assert outcome.refused == [0]
+        assert [row["amount"] for row in await ledger(pool, user_id)] == [15, 5, 1]
 
 
 class TestBadInputChangesNothing:

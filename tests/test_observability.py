@@ -225,12 +225,12 @@ async def test_one_trace_runs_from_the_update_through_the_journey_to_sql(
     # ... and the worker's (this process), children of the bot's Temporal call.
     assert _ancestry(only("HandleUpdate:Interact"), in_trace) == ["HandleUpdate:Interact", client_call, update.name]
     assert _ancestry(only("RunWorkflow:Journey"), in_trace) == ["RunWorkflow:Journey", client_call, update.name]
-    # The handler loads the content (an activity, then SQL); the main loop then writes the profile.
-    assert _ancestry(only("SELECT", "FROM content_versions"), in_trace) == [
-        "SELECT", "RunActivity:load_content", "StartActivity:load_content", client_call, update.name]  # fmt: skip
+    # The handler answers from the worker's content library (no activity); the main loop then writes the turn's
+    # rows in one projection activity.
+    assert not [span for span in in_trace if "load_content" in span.name]
     insert = only("INSERT", "INTO users")
     assert _ancestry(insert, in_trace) == [
-        "INSERT", "RunActivity:record_profile", "StartActivity:record_profile", client_call, update.name]  # fmt: skip
+        "INSERT", "RunActivity:record_projection", "StartActivity:record_projection", client_call, update.name]  # fmt: skip
     assert insert.service == "diana-worker" and insert.attributes["db.system"] == "postgresql"
 
     # Statements travel without their parameters (texts, names, payloads); Redis commands without arguments.
@@ -270,15 +270,16 @@ async def test_one_trace_runs_from_the_update_through_the_journey_to_sql(
         spans = diana.spans()
         rows = [span for span in spans if span.name == "INSERT" and "INTO besitos_ledger" in
                 span.attributes.get("db.statement", "")]  # fmt: skip
-        return spans if rows else None
+        # A span is exported when it ends: wait for the activity around the row to end too.
+        return spans if rows and len(_ancestry(rows[0], spans)) > 1 else None
 
     spans = await eventually(ledger_written) or []
     row = next(span for span in spans if span.name == "INSERT" and "INTO besitos_ledger" in
                span.attributes.get("db.statement", ""))  # fmt: skip
     entered = [span for span in spans if span.trace_id == row.trace_id and span.name.startswith("telegram.update")]
     assert len(entered) == 1 and entered[0].trace_id not in (update.trace_id, press.trace_id)
-    assert _ancestry(row, spans)[:3] == ["INSERT", "RunActivity:append_besitos_ledger",
-                                         "StartActivity:append_besitos_ledger"]  # fmt: skip
+    assert _ancestry(row, spans)[:3] == ["INSERT", "RunActivity:record_projection",
+                                         "StartActivity:record_projection"]  # fmt: skip
     assert _ancestry(row, spans)[-1] == entered[0].name
 
 
@@ -338,7 +339,7 @@ async def test_health_ready_and_metrics_of_the_bot_and_the_worker(
     async def worker_scraped() -> str | None:
         text, _ = await _scrape(http, diana.worker_url)
         # Temporal's own SDK metrics, from the runtime's buffer: the worker ran the journey's activities.
-        ran = 'temporal_activity_execution_latency_seconds_bucket{activity_type="record_profile"' in text
+        ran = 'temporal_activity_execution_latency_seconds_bucket{activity_type="record_projection"' in text
         return text if ran else None
 
     worker_text = await eventually(worker_scraped)

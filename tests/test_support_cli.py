@@ -77,13 +77,13 @@ async def test_history_exports_and_replays_and_a_tampered_history_names_the_even
     # A deploy that renamed an activity: today's code schedules another one than the history did.
     history = json.loads(out.read_text())
     event = next(e for e in history["events"] if e.get("activityTaskScheduledEventAttributes", {})
-                 .get("activityType", {}).get("name") == "record_profile")  # fmt: skip
-    event["activityTaskScheduledEventAttributes"]["activityType"]["name"] = "record_profile_v0"
+                 .get("activityType", {}).get("name") == "record_projection")  # fmt: skip
+    event["activityTaskScheduledEventAttributes"]["activityType"]["name"] = "record_projection_v0"
     tampered = tmp_path / "tampered.json"
     tampered.write_text(json.dumps(history))
     assert await cli(client, pool, "replay", str(tampered)) == 1
     said = capsys.readouterr().out
-    assert "NOT deterministic" in said and "record_profile" in said
+    assert "NOT deterministic" in said and "record_projection" in said
     assert f"(event {event['eventId']}, ACTIVITY_TASK_SCHEDULED)" in said
 
     with pytest.raises(support.SupportError, match="not a workflow history"):

@@ -46,7 +46,7 @@ def journey_worker_options(pool: asyncpg.Pool, redis: Redis, bot: Bot, *,
 def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, *, vip_channel_id: int | None = EMULATOR_VIP_CHANNEL,
                      library: ContentLibrary | None = None) -> list[Callable[..., Any]]:  # fmt: skip
     """Every activity the journey runs, bound to the clients the worker built once."""
-    projection = ProjectionActivities(pool)
+    projection = ProjectionActivities(pool, redis)
     content = ContentActivities(library or ContentLibrary(pool))
     leaderboard = LeaderboardActivities(redis)
     telegram = TelegramActivities(bot, pool)
@@ -54,6 +54,7 @@ def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, *, vip_channel_
     vip_channel = VipChannelActivities(bot, vip_channel_id, telegram)
     broadcast = BroadcastActivities(bot, pool)
     return [
+        projection.record_projection,
         projection.record_profile,
         projection.append_besitos_ledger,
         projection.record_achievement,

@@ -313,6 +313,34 @@ Effect = Annotated[
     Field(discriminator="kind"),
 ]
 
+# What one projection activity writes for a turn: rows for Postgres and the leaderboard totals.
+ProjectionEffect = Annotated[
+    SaveProfile
+    | AwardBesitos
+    | UnlockAchievement
+    | CompleteMission
+    | SaveStoryProgress
+    | RecordDecision
+    | RecordReaction
+    | UpdateLeaderboard,
+    Field(discriminator="kind"),
+]
+PROJECTION_EFFECTS: Final = (SaveProfile, AwardBesitos, UnlockAchievement, CompleteMission, SaveStoryProgress,
+                             RecordDecision, RecordReaction, UpdateLeaderboard)  # fmt: skip
+
+
+class ProjectionBatch(BaseModel):
+    """A turn's projection, written in one Postgres transaction, in order; leaderboard totals after it."""
+
+    user_id: int
+    effects: list[ProjectionEffect]
+
+
+class ProjectionOutcome(BaseModel):
+    """Which of the batch's effects Postgres refused for good (by position): the journey parks them."""
+
+    refused: list[int] = Field(default_factory=list)
+
 
 class StoryProgress(BaseModel):
     """The user's place in Diana's story and what their choices left behind."""

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import rules, search_attributes, support
     from workflows.content import Content
     from workflows.contracts import (
+        PROJECTION_EFFECTS,
         AwardBesitos,
         CloseVipChannel,
         CompleteMission,
@@ -38,6 +39,9 @@ with workflow.unsafe.imports_passed_through():
         Notify,
         OpenVipChannel,
         PassRedemption,
+        ProjectionBatch,
+        ProjectionEffect,
+        ProjectionOutcome,
         RecordDecision,
         RecordPayment,
         RecordReaction,
@@ -64,6 +68,8 @@ CONTENT_RETRY: Final = RetryPolicy(initial_interval=timedelta(milliseconds=200),
 # loaded content through the ``load_content`` activity keep doing so.
 CONTENT_OF: Final = "diana.content_of"
 CONTENT_LIBRARY_PATCH: Final = "content-from-the-worker-library"
+# A turn's projection rows go to Postgres in one activity (and one transaction), not one activity per row.
+PROJECTION_BATCH_PATCH: Final = "projection-batched-per-turn"
 
 
 def journey_id(user_id: int) -> str:
@@ -104,10 +110,13 @@ class JourneyWorkflow:
             # Carry out effects in order; stop early when a new run is due (a long Postgres outage
             # must not grow this run's history without bound: the new run carries the rest).
             while self.state.pending_effects and not self._should_continue_as_new():
-                cause = self._causes[0] if self._causes else None
-                await self._carry_out(self.state.pending_effects[0], cause)
-                self.state.pending_effects = self.state.pending_effects[1:]
-                self._causes = self._causes[1:]
+                batch = self._projection_ahead()
+                if batch and workflow.patched(PROJECTION_BATCH_PATCH):
+                    await self._record_projection(batch)
+                    self._done(len(batch))
+                    continue
+                await self._carry_out(self.state.pending_effects[0], self._causes[0] if self._causes else None)
+                self._done(1)
             if self.state.stage == "erased" and not self.state.pending_effects:
                 # The user asked to be forgotten: the data is gone and this journey ends here.
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -201,6 +210,36 @@ class JourneyWorkflow:
 
     def _should_continue_as_new(self) -> bool:
         return workflow.info().is_continue_as_new_suggested()
+
+    def _done(self, count: int) -> None:
+        self.state.pending_effects = self.state.pending_effects[count:]
+        self._causes = self._causes[count:]
+
+    def _projection_ahead(self) -> list[ProjectionEffect]:
+        """The effects at the head of the queue that one projection activity writes together (a turn's rows)."""
+        batch: list[ProjectionEffect] = []
+        for effect in self.state.pending_effects:
+            if not isinstance(effect, PROJECTION_EFFECTS) or (isinstance(effect, UpdateLeaderboard) and effect.remove):
+                break
+            batch.append(effect)
+        return batch
+
+    async def _record_projection(self, batch: list[ProjectionEffect]) -> None:
+        cause = self._causes[0] if self._causes else None
+        if cause is not None:
+            tracing.attach(cause)  # never detached: see _carry_out
+        outcome: ProjectionOutcome = await workflow.execute_activity(
+            "record_projection",
+            ProjectionBatch(user_id=self.state.user_id, effects=batch),
+            result_type=ProjectionOutcome,
+            start_to_close_timeout=PROJECTION_TIMEOUT,
+            retry_policy=PROJECTION_RETRY,
+            summary=f"record {len(batch)} changes for journey {self.state.user_id}",
+        )
+        for position in outcome.refused:
+            # Postgres refused the row for good: park it where support sees it, as _carry_out does.
+            workflow.logger.error("%s refused for journey %s", batch[position].kind, self.state.user_id)
+            self.state.parked_effects = [*self.state.parked_effects, batch[position]]
 
     def _queue(self, effects: list[Effect]) -> None:
         self.state.pending_effects = [*self.state.pending_effects, *effects]
