@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     webhook_listen_host: str = Field(default="127.0.0.1", alias="WEBHOOK_LISTEN_HOST")
     webhook_listen_port: int = Field(default=8443, alias="WEBHOOK_LISTEN_PORT")
     webhook_path: str = Field(default="/telegram/webhook", alias="WEBHOOK_PATH")
+    # Journeys inside Temporal's workflow sandbox: on in the tests, off by default (CPU; see worker.workflow_runner).
+    workflow_sandbox: bool = Field(default=False, alias="WORKFLOW_SANDBOX")
     # How many updates Telegram pushes at once (one user's always one after another): 40 is Telegram's default.
     webhook_max_connections: int = Field(default=40, ge=1, le=100, alias="WEBHOOK_MAX_CONNECTIONS")
 

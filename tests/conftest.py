@@ -6,6 +6,7 @@ template), its own task queue and its own user ids.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -28,6 +29,10 @@ from infra.emulator import BotAPIEmulator
 from infra.settings import Settings
 from worker import journey_worker_options
 from workflows.search_attributes import KEYS
+
+# Every worker the tests start, in this process or as `diana worker`, runs journeys inside Temporal's sandbox, so a
+# forbidden call in workflow code fails here (production runs them without it: worker.workflow_runner).
+os.environ.setdefault("WORKFLOW_SANDBOX", "true")
 
 
 async def start_temporal_env(*extra_args: str) -> WorkflowEnvironment:

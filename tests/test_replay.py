@@ -11,6 +11,7 @@ replaying; a change that breaks them needs ``workflow.patched`` (see the README)
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -30,15 +31,26 @@ from tests.altered_journey import JourneyWithoutSearchAttributes
 from tests.conftest import start_temporal_env
 from tests.helpers import eventually, new_user_id, request
 from worker import WORKFLOWS, journey_worker_options
+from worker.content_library import ContentLibrary
+from workflows.content import Content
 from workflows.contracts import PaymentDetails, SupportRequest
 from workflows.journey import JourneyWorkflow, journey_id
 
 HISTORIES = Path(__file__).parent / "histories"
 RECORDED = sorted(HISTORIES.glob("*.json"))
+# The content version each history played, for histories that read it from the worker's library (not an activity).
+CONTENT_SNAPSHOTS = HISTORIES / "content"
+# The newest journeys: content from the worker's library, a turn's projection in one activity.
+LATEST = "content_library_and_batched_turns"
 
 
-def replayer(workflows: list[type] = WORKFLOWS) -> Replayer:
-    return Replayer(workflows=workflows, data_converter=pydantic_data_converter)
+def replayer(workflows: list[type] = WORKFLOWS, name: str | None = None) -> Replayer:
+    library = ContentLibrary(None)
+    snapshot = CONTENT_SNAPSHOTS / f"{name}.json"
+    if name and snapshot.exists():
+        played = json.loads(snapshot.read_text())
+        library.put(played["version"], Content.model_validate(played["document"]))
+    return Replayer(workflows=workflows, data_converter=pydantic_data_converter, interceptors=[library.interceptor()])
 
 
 def load(path: Path) -> WorkflowHistory:
@@ -47,11 +59,12 @@ def load(path: Path) -> WorkflowHistory:
 
 @pytest.mark.parametrize("path", RECORDED, ids=[p.stem for p in RECORDED])
 async def test_recorded_journeys_replay_on_todays_code(path: Path) -> None:
-    await replayer().replay_workflow(load(path))
+    await replayer(name=path.stem).replay_workflow(load(path))
 
 
 def test_there_are_recorded_histories() -> None:
-    assert {p.stem for p in RECORDED} >= {"onboarding_to_besitos", "continued_as_new", "vip_and_support"}
+    assert {p.stem for p in RECORDED} >= {"onboarding_to_besitos", "continued_as_new", "vip_and_support", LATEST}
+    assert (CONTENT_SNAPSHOTS / f"{LATEST}.json").exists()
 
 
 async def test_a_change_to_the_command_sequence_is_caught() -> None:
@@ -109,15 +122,22 @@ def _recording(name: str) -> bool:
 async def test_record_histories(pool: asyncpg.Pool, redis: Redis, telegram_bot: Bot, emulator: BotAPIEmulator,
                                 active_content: ActiveContent, client: Client) -> None:  # fmt: skip
     HISTORIES.mkdir(exist_ok=True)
-    if _recording("vip_and_support"):
+    for name in ("vip_and_support", LATEST):
+        if not _recording(name):
+            continue
         # On the session's server, whose histories are long enough to hold the whole story in one run.
-        async with Worker(client, task_queue="record-vip", **journey_worker_options(pool, redis, telegram_bot)):
+        async with Worker(client, task_queue=f"record-{name}", **journey_worker_options(pool, redis, telegram_bot)):
             user_id = new_user_id()
             await emulator.user_sends_text(user_id, "hola")  # the chat the invoice and notices go to
-            await _buy_and_be_supported(Journeys(client, "record-vip", active_content), client, user_id)
-            await eventually(lambda: _settled(client, user_id))
-            history = await client.get_workflow_handle(journey_id(user_id)).fetch_history()
-            (HISTORIES / "vip_and_support.json").write_text(history.to_json())
+            await _buy_and_be_supported(Journeys(client, f"record-{name}", active_content), client, user_id)
+            await eventually(lambda user_id=user_id: _settled(client, user_id))  # type: ignore[misc]
+            handle = client.get_workflow_handle(journey_id(user_id))
+            (HISTORIES / f"{name}.json").write_text((await handle.fetch_history()).to_json())
+            version = (await handle.query(JourneyWorkflow.current_state)).content_version
+            document = await pool.fetchval("SELECT document FROM content_versions WHERE version = $1", version)
+            CONTENT_SNAPSHOTS.mkdir(exist_ok=True)
+            played = {"version": version, "document": json.loads(document)}
+            (CONTENT_SNAPSHOTS / f"{name}.json").write_text(json.dumps(played, ensure_ascii=False, indent=1))
     env = await start_temporal_env("--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=60")
     try:
         async with Worker(env.client, task_queue="record", **journey_worker_options(pool, redis, telegram_bot)):

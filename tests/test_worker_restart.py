@@ -36,10 +36,10 @@ WorkerStarter = Callable[[], subprocess.Popen[bytes]]
 async def start_worker(
     emulator: BotAPIEmulator, temporal_env: WorkflowEnvironment, task_queue: str, database: str, redis_server: str,
 ) -> AsyncIterator[WorkerStarter]:  # fmt: skip
-    """Starts ``diana worker`` processes; any still running at the end are killed."""
+    """Starts ``diana worker`` processes as deployed (journeys outside the sandbox); any still running are killed."""
     started: list[subprocess.Popen[bytes]] = []
     env = bot_environment(emulator, temporal_env, task_queue, database, redis_server,
-                          VIP_CHANNEL_ID=str(EMULATOR_VIP_CHANNEL))  # fmt: skip
+                          VIP_CHANNEL_ID=str(EMULATOR_VIP_CHANNEL), WORKFLOW_SANDBOX="false")  # fmt: skip
 
     def start() -> subprocess.Popen[bytes]:
         process = subprocess.Popen([sys.executable, "-m", "infra.cli", "worker"], env=env, cwd=REPO_ROOT)

@@ -8,6 +8,7 @@ from typing import Any, Final
 import asyncpg
 from aiogram import Bot
 from redis.asyncio import Redis
+from temporalio.worker import UnsandboxedWorkflowRunner, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.broadcast import BroadcastActivities
@@ -25,19 +26,29 @@ from workflows.journey import JourneyWorkflow
 # Libraries the worker process has loaded already (tracing, the Redis client the instrumentation patches) are
 # shared with the sandbox instead of imported again inside it. Seen once in CI: a new worker validating its
 # workflows failed with "KeyError: <thread id>" in CPython's import locks while journeys re-imported them.
-WORKFLOW_RUNNER: Final = SandboxedWorkflowRunner(
+SANDBOXED_RUNNER: Final = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules("opentelemetry", "redis")
 )
 WORKFLOWS: Final[list[type]] = [JourneyWorkflow, BroadcastWorkflow]
 
 
-def journey_worker_options(pool: asyncpg.Pool, redis: Redis, bot: Bot, *,
+def workflow_runner(sandboxed: bool) -> WorkflowRunner:
+    """The sandbox re-imports the journey's modules for every new run and compiles code for every activation and
+    payload: without it the worker spends a quarter less CPU per interaction and a journey's first reply comes
+    5x sooner at p95 (``benchmarks.load``, 300 users; README, Performance). So ``diana worker`` runs journeys
+    without it (``WORKFLOW_SANDBOX``), and the test suite runs them inside it: a forbidden call in workflow
+    code (I/O, the clock, randomness) still fails CI, and the replay tests catch nondeterminism either way.
+    """
+    return SANDBOXED_RUNNER if sandboxed else UnsandboxedWorkflowRunner()
+
+
+def journey_worker_options(pool: asyncpg.Pool, redis: Redis, bot: Bot, *, sandboxed: bool = True,
                            vip_channel_id: int | None = EMULATOR_VIP_CHANNEL) -> dict[str, Any]:  # fmt: skip
     """What a journey worker is made of besides its client and task queue: ``Worker(client, task_queue=..., **these)``."""
     library = ContentLibrary(pool)
     return {
         "workflows": WORKFLOWS,
-        "workflow_runner": WORKFLOW_RUNNER,
+        "workflow_runner": workflow_runner(sandboxed),
         "activities": build_activities(pool, redis, bot, vip_channel_id=vip_channel_id, library=library),
         "interceptors": [library.interceptor()],
     }

@@ -47,7 +47,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         worker = build_worker(
             client,
             settings.temporal_task_queue,
-            journey_worker_options(pool, redis, bot, vip_channel_id=settings.vip_channel_id),
+            journey_worker_options(
+                pool, redis, bot, vip_channel_id=settings.vip_channel_id, sandboxed=settings.workflow_sandbox
+            ),  # fmt: skip
         )
         async with worker:
             log.info("worker polling task queue %s on %s", settings.temporal_task_queue, settings.temporal_target)
