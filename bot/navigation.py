@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import CallbackQuery, Message, Update
+from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message, Update
 
 from bot.callbacks import JourneyCB
 from bot.journeys import Journeys
@@ -31,18 +33,23 @@ async def press(query: CallbackQuery, callback_data: JourneyCB, event_update: Up
     if isinstance(outcome, Refusal):
         await _answer(query, outcome.text)
         return
-    await _answer(query)
     text, markup = render(outcome.screen, outcome.language)
-    if isinstance(query.message, Message):
-        try:
-            await query.message.edit_text(text, reply_markup=markup)
-            return
-        except TelegramBadRequest as error:
-            # A redelivered press redraws the same screen; Telegram rejects the identical edit.
-            if "message is not modified" in error.message:
-                return
-            # Otherwise the message is gone or no longer editable: the screen must still arrive.
-    await bot.send_message(query.from_user.id, text, reply_markup=markup)
+    # The spinner stops and the screen is redrawn at once: the user waits for one round trip, not two.
+    _, redrawn = await asyncio.gather(_answer(query), _redraw(query.message, text, markup))
+    if not redrawn:
+        await bot.send_message(query.from_user.id, text, reply_markup=markup)
+
+
+async def _redraw(message: Message | InaccessibleMessage, text: str, markup: InlineKeyboardMarkup | None) -> bool:
+    """Replace the pressed screen; False when it cannot be edited (gone, too old) and must be sent anew."""
+    if not isinstance(message, Message):
+        return False
+    try:
+        await message.edit_text(text, reply_markup=markup)
+    except TelegramBadRequest as error:
+        # A redelivered press redraws the same screen; Telegram rejects the identical edit.
+        return "message is not modified" in error.message
+    return True
 
 
 async def _answer(query: CallbackQuery, alert: str | None = None) -> None:
