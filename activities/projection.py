@@ -94,7 +94,11 @@ class ProjectionActivities:
                 await asyncio.wait_for(write_totals(self.redis, totals[-1]), timeout=LEADERBOARD_TIMEOUT_SECONDS)
             except (RedisError, OSError, TimeoutError) as failure:
                 activity.logger.warning("leaderboard not updated for user %s: %s", batch.user_id, failure)
-        return ProjectionOutcome(refused=refused)
+        return ProjectionOutcome(
+            refused=refused,
+            awards={e.idempotency_key: e.amount for e in batch.effects if isinstance(e, AwardBesitos)},
+            decisions=[e.idempotency_key for e in batch.effects if isinstance(e, RecordDecision)],
+        )
 
     @activity.defn(name="record_profile")
     async def record_profile(self, effect: SaveProfile) -> None:

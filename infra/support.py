@@ -44,6 +44,7 @@ from workflows.contracts import (
     AwardBesitos,
     JourneyState,
     ProjectionBatch,
+    ProjectionOutcome,
     RecordDecision,
     SupportAction,
     SupportReply,
@@ -54,6 +55,8 @@ from workflows.journey import JourneyWorkflow, journey_id
 
 LEDGER_ACTIVITY: Final = "append_besitos_ledger"
 PROJECTION_ACTIVITY: Final = "record_projection"
+# How the SDK names the marker a local activity leaves in the history.
+LOCAL_ACTIVITY_MARKER: Final = "core_local_activity"
 DECISION_ACTIVITY: Final = "record_decision"
 SETTLE_TIMEOUT: Final = 60.0
 QUERY_TIMEOUT: Final = timedelta(seconds=10)
@@ -197,8 +200,29 @@ def scheduled_inputs(events: Iterable[HistoryEvent], activity: str, model: type[
     return found
 
 
-def awards(events: Iterable[HistoryEvent]) -> dict[str, int]:
-    return {award.idempotency_key: award.amount for award in scheduled_inputs(events, LEDGER_ACTIVITY, AwardBesitos)}
+def local_projections(events: Iterable[HistoryEvent]) -> list[ProjectionOutcome]:
+    """What each turn's projection ran as a local activity reported (its input is not in the history, its result is)."""
+    found = []
+    for event in events:
+        details = event.marker_recorded_event_attributes.details
+        if _local_activity_type(event) == PROJECTION_ACTIVITY and "result" in details:
+            payloads = details["result"].payloads
+            found.append(pydantic_data_converter.payload_converter.from_payloads(payloads, [ProjectionOutcome])[0])
+    return found
+
+
+def awards(events: Sequence[HistoryEvent]) -> dict[str, int]:
+    """Every ledger row a history asked for (key -> amount), however it was carried out."""
+    asked = {award.idempotency_key: award.amount for award in scheduled_inputs(events, LEDGER_ACTIVITY, AwardBesitos)}
+    for outcome in local_projections(events):
+        asked.update(outcome.awards)
+    return asked
+
+
+def decisions(events: Sequence[HistoryEvent]) -> list[str]:
+    """Every story decision a history asked Postgres to record, by idempotency key."""
+    asked = [decision.idempotency_key for decision in scheduled_inputs(events, DECISION_ACTIVITY, RecordDecision)]
+    return asked + [key for outcome in local_projections(events) for key in outcome.decisions]
 
 
 # Imperative shell: Temporal and Postgres.
@@ -368,9 +392,20 @@ def _named_event(events: Sequence[HistoryEvent], message: str) -> str:
         return f" (event {event.event_id}, {EventType.Name(event.event_type).removeprefix('EVENT_TYPE_')})"
     for quoted in re.findall(r"'([^']+)'", message):
         for event in events:
-            if f'"{quoted}"' in str(event):
+            if f'"{quoted}"' in str(event) or _local_activity_type(event) == quoted:
                 return f" (event {event.event_id}, {EventType.Name(event.event_type).removeprefix('EVENT_TYPE_')})"
     return ""
+
+
+def _local_activity_type(event: HistoryEvent) -> str | None:
+    """The activity a local activity's marker names (inside its encoded data), or None for any other event."""
+    if event.event_type != EventType.EVENT_TYPE_MARKER_RECORDED:
+        return None
+    attributes = event.marker_recorded_event_attributes
+    if attributes.marker_name != LOCAL_ACTIVITY_MARKER or "data" not in attributes.details:
+        return None
+    activity_type = json.loads(attributes.details["data"].payloads[0].data).get("activity_type")
+    return str(activity_type) if activity_type else None
 
 
 async def load_history(client: Client, pool: asyncpg.Pool, source: str) -> WorkflowHistory:
@@ -509,9 +544,8 @@ async def repair(client: Client, pool: asyncpg.Pool, redis: Redis | None, user_i
     old_events = (await client.get_workflow_handle(journey_id(user_id), run_id=old_run).fetch_history()).events
     new_events = (await client.get_workflow_handle(journey_id(user_id), run_id=new_run).fetch_history()).events
     discarded, asked_again = awards(old_events), awards(new_events)
-    kept_decisions = {d.idempotency_key for d in scheduled_inputs(new_events, DECISION_ACTIVITY, RecordDecision)}
-    dropped_decisions = [d.idempotency_key for d in scheduled_inputs(old_events, DECISION_ACTIVITY, RecordDecision)
-                         if d.idempotency_key not in kept_decisions]  # fmt: skip
+    kept_decisions = set(decisions(new_events))
+    dropped_decisions = [key for key in decisions(old_events) if key not in kept_decisions]
     repaired: list[str] = []
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(

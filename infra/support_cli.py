@@ -68,8 +68,12 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("replay", help="replay a history against today's code").add_argument("source",
                                                                                              metavar="USER|FILE")  # fmt: skip
     reset = command("reset", "rewind the journey (Temporal reset) and repair the projection", changes=True)
-    reset.add_argument("--to", required=True, help="'last' or 'first' completed workflow task, or its event id")
-    reset.add_argument("--no-reapply", action="store_true", help="drop the Updates after the reset point")
+    reset.add_argument(
+        "--to", required=True, help="'last' or 'first' completed workflow task, or its event id: that task runs again"
+    )
+    reset.add_argument(
+        "--no-reapply", action="store_true", help="drop the Updates from the reset point on (the task's own too)"
+    )
     repair = command("repair", "finish the projection repair of an earlier reset")
     repair.add_argument("--old-run", required=True, help="the run id the reset replaced (see the audit log)")
     command("restart-story", "the story from its first fragment", changes=True)

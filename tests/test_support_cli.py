@@ -3,6 +3,7 @@ and every change (grant, restart-story, ban, export, erase) applied once and aud
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 from redis.asyncio import Redis
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from bot.journeys import JourneyRejected, Journeys
@@ -74,17 +76,23 @@ async def test_history_exports_and_replays_and_a_tampered_history_names_the_even
     assert await cli(client, pool, "replay", str(user_id)) == 0
     assert "without nondeterminism" in capsys.readouterr().out
 
-    # A deploy that renamed an activity: today's code schedules another one than the history did.
+    # A deploy that renamed an activity: today's code runs another one than the history did (here the turn's
+    # projection, a local activity, whose name the history keeps in its marker).
     history = json.loads(out.read_text())
-    event = next(e for e in history["events"] if e.get("activityTaskScheduledEventAttributes", {})
-                 .get("activityType", {}).get("name") == "record_projection")  # fmt: skip
-    event["activityTaskScheduledEventAttributes"]["activityType"]["name"] = "record_projection_v0"
+    event = next(e for e in history["events"]
+                 if e.get("markerRecordedEventAttributes", {}).get("markerName") == "core_local_activity")  # fmt: skip
+    payload = event["markerRecordedEventAttributes"]["details"]["data"]["payloads"][0]
+    marker = json.loads(base64.b64decode(payload["data"]))
+    assert marker["activity_type"] == "record_projection"
+    payload["data"] = base64.b64encode(
+        json.dumps({**marker, "activity_type": "record_projection_v0"}).encode()
+    ).decode()
     tampered = tmp_path / "tampered.json"
     tampered.write_text(json.dumps(history))
     assert await cli(client, pool, "replay", str(tampered)) == 1
     said = capsys.readouterr().out
     assert "NOT deterministic" in said and "record_projection" in said
-    assert f"(event {event['eventId']}, ACTIVITY_TASK_SCHEDULED)" in said
+    assert f"(event {event['eventId']}, MARKER_RECORDED)" in said
 
     with pytest.raises(support.SupportError, match="not a workflow history"):
         (tmp_path / "bad.json").write_text("{}")
@@ -130,12 +138,15 @@ async def test_a_reset_that_drops_later_updates_reverses_their_ledger_rows_and_r
 ) -> None:  # fmt: skip
     user_id = await played(journeys, client, emulator, actions=())
     at_menu = await settled(client, user_id)
-    history = await client.get_workflow_handle(journey_id(user_id)).fetch_history()
-    point = support.reset_point(history.events, "last")
+    seen = len((await client.get_workflow_handle(journey_id(user_id)).fetch_history()).events)
     reply = await journeys.interact(request(user_id, "menu"))
     await walk(journeys, user_id, reply, WARM[:5])  # decisions, fragments, achievements, missions
     played_on = await settled(client, user_id)
     assert played_on.besitos > at_menu.besitos and played_on.story.decisions == 2
+    # Reset to the workflow task of the first turn after the menu: it runs again, without its Update.
+    history = await client.get_workflow_handle(journey_id(user_id)).fetch_history()
+    point = support.reset_point(history.events, str(next(
+        e.event_id for e in history.events if e.event_id > seen and e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)))  # fmt: skip
     ledger_rows = await pool.fetchval("SELECT count(*) FROM besitos_ledger WHERE telegram_user_id = $1", user_id)
 
     code = await cli(client, pool, "reset", str(user_id), "--to", str(point.event_id), "--no-reapply", "--reason",

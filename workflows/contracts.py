@@ -337,9 +337,15 @@ class ProjectionBatch(BaseModel):
 
 
 class ProjectionOutcome(BaseModel):
-    """Which of the batch's effects Postgres refused for good (by position): the journey parks them."""
+    """Which of the batch's effects Postgres refused for good (by position): the journey parks them.
+
+    It also names the ledger rows and decisions the batch asked for: a local activity's input is not kept in
+    the history but its result is, and support's reset repair reads them from there (``infra.support``).
+    """
 
     refused: list[int] = Field(default_factory=list)
+    awards: dict[str, int] = Field(default_factory=dict)  # ledger idempotency key -> amount
+    decisions: list[str] = Field(default_factory=list)  # decision idempotency keys
 
 
 class StoryProgress(BaseModel):

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from opentelemetry import context as tracing
@@ -68,8 +68,12 @@ CONTENT_RETRY: Final = RetryPolicy(initial_interval=timedelta(milliseconds=200),
 # loaded content through the ``load_content`` activity keep doing so.
 CONTENT_OF: Final = "diana.content_of"
 CONTENT_LIBRARY_PATCH: Final = "content-from-the-worker-library"
-# A turn's projection rows go to Postgres in one activity (and one transaction), not one activity per row.
-PROJECTION_BATCH_PATCH: Final = "projection-batched-per-turn"
+# A turn's projection rows go to Postgres in one activity (and one transaction), not one activity per row; a
+# local activity first, inside the workflow task that answered, so the turn costs Temporal no task round trip.
+# The answer waits for it: at most LOCAL_PROJECTION_TIMEOUT, after which (Postgres slow or away) the journey
+# uses regular activities, retried without end, until one succeeds.
+PROJECTION_PATCH: Final = "projection-per-turn-local-first"
+LOCAL_PROJECTION_TIMEOUT: Final = timedelta(seconds=1)
 
 
 def journey_id(user_id: int) -> str:
@@ -92,6 +96,9 @@ class JourneyWorkflow:
         # The tracing context each pending effect was decided in (the Telegram update's), so its activity
         # joins that update's trace. In memory only: replay rebuilds it, and it never steers commands.
         self._causes: list[tracing.Context | None] = [None] * len(self.state.pending_effects)
+        # Whether the next turn's projection may run as a local activity (see PROJECTION_PATCH). Rebuilt the same
+        # way on replay: it follows the outcomes the history records.
+        self._local_projection = True
 
     @workflow.run
     async def run(self, input: JourneyInput) -> None:
@@ -111,7 +118,7 @@ class JourneyWorkflow:
             # must not grow this run's history without bound: the new run carries the rest).
             while self.state.pending_effects and not self._should_continue_as_new():
                 batch = self._projection_ahead()
-                if batch and workflow.patched(PROJECTION_BATCH_PATCH):
+                if batch and workflow.patched(PROJECTION_PATCH):
                     await self._record_projection(batch)
                     self._done(len(batch))
                     continue
@@ -228,14 +235,35 @@ class JourneyWorkflow:
         cause = self._causes[0] if self._causes else None
         if cause is not None:
             tracing.attach(cause)  # never detached: see _carry_out
-        outcome: ProjectionOutcome = await workflow.execute_activity(
-            "record_projection",
-            ProjectionBatch(user_id=self.state.user_id, effects=batch),
-            result_type=ProjectionOutcome,
-            start_to_close_timeout=PROJECTION_TIMEOUT,
-            retry_policy=PROJECTION_RETRY,
-            summary=f"record {len(batch)} changes for journey {self.state.user_id}",
-        )
+        turn = ProjectionBatch(user_id=self.state.user_id, effects=batch)
+        summary = f"record {len(batch)} changes for journey {self.state.user_id}"
+        outcome: ProjectionOutcome | None = None
+        if self._local_projection:
+            try:
+                outcome = await workflow.execute_local_activity(
+                    "record_projection",
+                    turn,
+                    result_type=ProjectionOutcome,
+                    start_to_close_timeout=LOCAL_PROJECTION_TIMEOUT,
+                    retry_policy=RetryPolicy(maximum_attempts=1),
+                    summary=summary,
+                )
+            except FailureError as failure:  # a local activity's failure arrives as it is (no ActivityError around it)
+                if isinstance(failure, CancelledError):
+                    raise
+                workflow.logger.warning("projection of journey %s goes through regular activities until Postgres "
+                                        "answers: %s", self.state.user_id, failure)  # fmt: skip
+                self._local_projection = False
+        if outcome is None:
+            outcome = await workflow.execute_activity(
+                "record_projection",
+                turn,
+                result_type=ProjectionOutcome,
+                start_to_close_timeout=PROJECTION_TIMEOUT,
+                retry_policy=PROJECTION_RETRY,
+                summary=summary,
+            )
+            self._local_projection = True
         for position in outcome.refused:
             # Postgres refused the row for good: park it where support sees it, as _carry_out does.
             workflow.logger.error("%s refused for journey %s", batch[position].kind, self.state.user_id)
