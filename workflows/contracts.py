@@ -7,7 +7,7 @@ bot, the worker, the tests and the Replayer agree on the shape of every payload.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Final, Literal
+from typing import Annotated, Final, Literal, get_args
 
 from pydantic import BaseModel, Field
 
@@ -292,15 +292,15 @@ class CloseVipChannel(BaseModel):
     reason: str
 
 
+# What one projection activity writes for a turn: rows for Postgres and the leaderboard totals.
+_PROJECTION_EFFECT = (
+    SaveProfile | AwardBesitos | UnlockAchievement | CompleteMission | SaveStoryProgress | RecordDecision
+    | RecordReaction | UpdateLeaderboard
+)  # fmt: skip
+PROJECTION_EFFECTS: Final = get_args(_PROJECTION_EFFECT)
+ProjectionEffect = Annotated[_PROJECTION_EFFECT, Field(discriminator="kind")]
 Effect = Annotated[
-    SaveProfile
-    | AwardBesitos
-    | UnlockAchievement
-    | CompleteMission
-    | SaveStoryProgress
-    | RecordDecision
-    | RecordReaction
-    | UpdateLeaderboard
+    _PROJECTION_EFFECT
     | Notify
     | ExportData
     | EraseData
@@ -312,21 +312,6 @@ Effect = Annotated[
     | CloseVipChannel,
     Field(discriminator="kind"),
 ]
-
-# What one projection activity writes for a turn: rows for Postgres and the leaderboard totals.
-ProjectionEffect = Annotated[
-    SaveProfile
-    | AwardBesitos
-    | UnlockAchievement
-    | CompleteMission
-    | SaveStoryProgress
-    | RecordDecision
-    | RecordReaction
-    | UpdateLeaderboard,
-    Field(discriminator="kind"),
-]
-PROJECTION_EFFECTS: Final = (SaveProfile, AwardBesitos, UnlockAchievement, CompleteMission, SaveStoryProgress,
-                             RecordDecision, RecordReaction, UpdateLeaderboard)  # fmt: skip
 
 
 class ProjectionBatch(BaseModel):

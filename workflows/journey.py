@@ -2,8 +2,10 @@
 
 One workflow per Telegram user (``journey-<telegram_user_id>``). The bot sends each update
 as an Update whose id is Telegram's ``update_id``; the handler answers from the state at
-once and queues the side effects, which the main loop carries out as activities so the
-Postgres projection never holds up a reply. The content (story, missions, achievements) comes
+once and queues the side effects, which the main loop carries out as activities. A turn's
+Postgres rows go in one local activity inside the workflow task that answers (a few ms; the
+answer leaves with it), or, while Postgres is slow or away, as regular activities that retry
+without holding up any reply. The content (story, missions, achievements) comes
 from the worker's library of stored versions, which never change; each request names the active
 version, so a newly activated one reaches running journeys on their next update.
 """
