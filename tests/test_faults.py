@@ -31,7 +31,7 @@ from temporalio.worker import Worker
 
 from bot.middlewares import PatientRequests
 from bot.texts import t
-from infra import stack
+from infra import stack, support
 from infra.connections import create_pool, create_redis
 from infra.emulator import BotAPIEmulator
 from infra.settings import Settings
@@ -40,7 +40,7 @@ from tests.bot_process import BotProcesses, bot_messages, bots_fixture  # noqa: 
 from tests.helpers import eventually, new_user_id
 from tests.telegram import EmulatedUser, control, redeliver
 from worker import journey_worker_options
-from workflows.contracts import LEADERBOARD_ALL_TIME, JourneyState
+from workflows.contracts import LEADERBOARD_ALL_TIME, JourneyState, ProjectionBatch
 from workflows.journey import JourneyWorkflow, journey_id
 
 
@@ -169,6 +169,18 @@ async def test_postgres_stopped_the_user_plays_on_and_the_projection_converges(
             keys = await pool.fetch("SELECT idempotency_key FROM besitos_ledger WHERE telegram_user_id = $1",
                                     user.user_id)  # fmt: skip
             assert len(keys) == projection.ledger_rows == len({row["idempotency_key"] for row in keys})
+
+            # Postgres answers again, and once a regular projection succeeded the next turn's runs as a local
+            # activity again, inside the workflow task that answers.
+            handle = client.get_workflow_handle(journey_id(user.user_id))
+            seen = len((await handle.fetch_history()).events)
+            await user.send("/diana")
+            menu = await user.next_from_bot("bot_message")
+            await press(user, await press(user, menu, "Continuar Historia"))
+            await settled(client, user.user_id)
+            later = (await handle.fetch_history()).events[seen:]
+            assert support.local_projections(later), "the projection is local again"
+            assert not support.scheduled_inputs(later, "record_projection", ProjectionBatch)
     finally:
         await bots.stop_all()
         await redis.aclose()
