@@ -9,9 +9,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+from temporalio.client import Client
+
 from activities.content import read_content_file
 from workflows.content import Content
-from workflows.contracts import JourneyRequest, RequestKind, TelegramProfile
+from workflows.contracts import JourneyRequest, JourneyState, RequestKind, TelegramProfile
+from workflows.journey import JourneyWorkflow, journey_id
 
 T = TypeVar("T")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +37,19 @@ async def eventually(check: Callable[[], Awaitable[T]], *, within: float = 15.0,
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {within}s (last result: {result!r})")
         await asyncio.sleep(interval)
+
+
+async def settled(client: Client, user_id: int, *, within: float = 15.0) -> JourneyState:
+    """The journey's state once it has carried out every effect it queued."""
+    handle = client.get_workflow_handle(journey_id(user_id))
+
+    async def quiet() -> JourneyState | None:
+        state: JourneyState = await handle.query(JourneyWorkflow.current_state)
+        return None if state.pending_effects else state
+
+    state = await eventually(quiet, within=within)
+    assert state is not None
+    return state
 
 
 def request(

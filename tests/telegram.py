@@ -137,3 +137,14 @@ class EmulatedUser:
                 if label_part in button["text"]:
                     return str(button["callback_data"])
         raise AssertionError(f"no button containing {label_part!r} in {entry['buttons']}")
+
+
+async def onboard(user: EmulatedUser) -> dict[str, Any]:
+    """/start and the three introduction screens through the real bot; returns the menu."""
+    await user.send("/start")
+    screen = await user.next_from_bot("bot_message", within=60)
+    for _ in range(3):
+        await user.press(screen["message_id"], user.button(screen, "Continuar" if "Continuar" in str(screen["buttons"])
+                                                           else "Entrar"))  # fmt: skip
+        screen = await user.next_from_bot("bot_edit")
+    return screen

@@ -43,9 +43,9 @@ from infra.emulator import BotAPIEmulator
 from infra.settings import EMULATOR_BOT_TOKEN, EMULATOR_COMMUNITY_CHANNEL, Settings
 from infra.stack import free_port
 from tests.bot_process import BotProcesses, bot_messages, bots_fixture  # noqa: F401 -- the fixture
-from tests.helpers import REPO_ROOT, eventually, new_user_id
+from tests.helpers import REPO_ROOT, eventually, new_user_id, settled
 from tests.sql_audit import audit_file
-from tests.telegram import EmulatedUser
+from tests.telegram import EmulatedUser, onboard
 from tests.test_end_to_end import bot_environment
 from workflows.contracts import LEADERBOARD_NAMES, JourneyState
 from workflows.journey import JourneyWorkflow, journey_id
@@ -188,29 +188,6 @@ async def abuse_bot(worker: Worker, database: str, redis_server: str, bots: BotP
     return bots
 
 
-async def settled_state(client: Client, user_id: int) -> JourneyState:
-    handle = client.get_workflow_handle(journey_id(user_id))
-
-    async def settled() -> JourneyState | None:
-        state: JourneyState = await handle.query(JourneyWorkflow.current_state)
-        return None if state.pending_effects else state
-
-    state = await eventually(settled, within=30)
-    assert state is not None
-    return state
-
-
-async def onboarded(user: EmulatedUser) -> dict[str, Any]:
-    """The user through the introduction; returns the menu."""
-    await user.send("/start")
-    screen = await user.next_from_bot("bot_message", within=60)
-    for _ in range(3):
-        await user.press(screen["message_id"], user.button(screen, "Continuar" if "Continuar" in str(screen["buttons"])
-                                                           else "Entrar"))  # fmt: skip
-        screen = await user.next_from_bot("bot_edit")
-    return screen
-
-
 MALFORMED_CALLBACKS: Final = [
     "j:menu",  # a field missing
     "j:menu:uno",  # a screen that is not a number
@@ -229,8 +206,8 @@ async def test_malformed_callback_data_and_replayed_buttons_change_nothing(
     pool: asyncpg.Pool,
 ) -> None:  # fmt: skip
     user = EmulatedUser(http, emulator.base_url, new_user_id())
-    menu = await onboarded(user)
-    before = await settled_state(client, user.user_id)
+    menu = await onboard(user)
+    before = await settled(client, user.user_id, within=30)
     ledger = await pool.fetch("SELECT * FROM besitos_ledger WHERE telegram_user_id = $1 ORDER BY id", user.user_id)
     for data in MALFORMED_CALLBACKS:
         await user.press(menu["message_id"], data, forge=True)
@@ -243,7 +220,7 @@ async def test_malformed_callback_data_and_replayed_buttons_change_nothing(
     await user.next_from_bot("bot_edit")
     replayed = await user.next_from_bot("callback_answer")
     assert replayed["text"] == t("reject.StaleScreen")
-    after = await settled_state(client, user.user_id)
+    after = await settled(client, user.user_id, within=30)
     assert after.model_dump(exclude={"screen", "screen_seq", "recent_deliveries", "last_seen"}) == before.model_dump(
         exclude={"screen", "screen_seq", "recent_deliveries", "last_seen"}
     ), "only the one real press changed the screen"
@@ -257,16 +234,16 @@ async def test_oversized_and_malformed_text_get_a_clear_answer(
     abuse_bot: BotProcesses, emulator: BotAPIEmulator, http: aiohttp.ClientSession, client: Client,
 ) -> None:  # fmt: skip
     user = EmulatedUser(http, emulator.base_url, new_user_id())
-    await onboarded(user)
-    before = await settled_state(client, user.user_id)
+    await onboard(user)
+    before = await settled(client, user.user_id, within=30)
     await user.send("a" * 5000)  # more than Telegram's 4096: only a forged update carries it
     assert (await user.next_from_bot("bot_message"))["text"] == t("reject.InvalidInput")
-    assert (await settled_state(client, user.user_id)).screen_seq == before.screen_seq, "nothing changed"
+    assert (await settled(client, user.user_id, within=30)).screen_seq == before.screen_seq, "nothing changed"
     for text in ("a" * 4096, "\x00\x07\x1b[31m", "\u202eevil\u202c", "💋" * 2000, " ", "/"):
         await user.send(text)
         answer = await user.next_from_bot("bot_message")
         assert "Me gusta que me hables" in answer["text"], (text[:20], answer["text"])
-    state = await settled_state(client, user.user_id)
+    state = await settled(client, user.user_id, within=30)
     assert state.besitos == before.besitos and state.stage == "active"
 
 
@@ -387,7 +364,7 @@ async def test_non_admins_are_refused_and_audited_on_every_admin_path(
     abuse_bot: BotProcesses, emulator: BotAPIEmulator, http: aiohttp.ClientSession, pool: asyncpg.Pool,
 ) -> None:  # fmt: skip
     fan = EmulatedUser(http, emulator.base_url, new_user_id(), first_name="Lola")
-    menu = await onboarded(fan)
+    menu = await onboard(fan)
     actor = f"user:{fan.user_id}"
 
     async def audited(action: str) -> int:

@@ -26,8 +26,7 @@ from bot import build_dispatcher
 from bot.admin_panel import AdminCB
 from infra.emulator import BotAPIEmulator
 from tests.helpers import REPO_ROOT, new_user_id, shipped_content
-from tests.telegram import EmulatedUser, control
-from tests.test_community_end_to_end import onboard
+from tests.telegram import EmulatedUser, control, onboard
 from tests.test_end_to_end import bot_environment, stop_bot
 
 ADMIN = 4_000_011

@@ -13,10 +13,9 @@ from temporalio.worker import Worker
 
 from infra.emulator import BotAPIEmulator
 from tests.bot_process import BotProcesses, bots_fixture  # noqa: F401  (the ``bots`` fixture)
-from tests.helpers import new_user_id
-from tests.telegram import EmulatedUser, redeliver
-from tests.test_community_end_to_end import onboard
-from tests.test_story_economy import ledger_sum, settled
+from tests.helpers import new_user_id, settled
+from tests.telegram import EmulatedUser, onboard, redeliver
+from tests.test_story_economy import ledger_sum
 
 ADMIN = 4_000_021
 

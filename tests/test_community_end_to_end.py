@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 import asyncpg
@@ -17,7 +16,7 @@ from temporalio.worker import Worker
 from infra.emulator import BotAPIEmulator
 from infra.settings import EMULATOR_COMMUNITY_CHANNEL
 from tests.helpers import REPO_ROOT, eventually, new_user_id
-from tests.telegram import EmulatedUser
+from tests.telegram import EmulatedUser, onboard
 from tests.test_end_to_end import bot_environment, stop_bot
 from workflows.contracts import JourneyState
 from workflows.journey import JourneyWorkflow, journey_id
@@ -41,16 +40,6 @@ async def community_bot(
         yield process
     finally:
         await stop_bot(process)
-
-
-async def onboard(user: EmulatedUser) -> dict[str, Any]:
-    await user.send("/start")
-    screen = await user.next_from_bot("bot_message", within=60)
-    for _ in range(3):
-        await user.press(screen["message_id"], user.button(screen, "Continuar" if "Continuar" in str(screen["buttons"])
-                                                           else "Entrar"))  # fmt: skip
-        screen = await user.next_from_bot()
-    return screen
 
 
 async def test_posts_reactions_joins_ranking_and_story_through_the_real_bot(

@@ -37,8 +37,8 @@ from infra.emulator import BotAPIEmulator
 from infra.settings import Settings
 from infra.support import disagreements, read_projection
 from tests.bot_process import BotProcesses, bot_messages, bots_fixture  # noqa: F401 -- the fixture
-from tests.helpers import eventually, new_user_id
-from tests.telegram import EmulatedUser, control, redeliver
+from tests.helpers import eventually, new_user_id, settled
+from tests.telegram import EmulatedUser, control, onboard, redeliver
 from worker import journey_worker_options
 from workflows.contracts import LEADERBOARD_ALL_TIME, JourneyState, ProjectionBatch
 from workflows.journey import JourneyWorkflow, journey_id
@@ -49,30 +49,6 @@ async def running_worker(client: Client, task_queue: str, pool: asyncpg.Pool, re
                          bot: Bot) -> AsyncIterator[Worker]:  # fmt: skip
     async with Worker(client, task_queue=task_queue, **journey_worker_options(pool, redis, bot)) as worker:
         yield worker
-
-
-async def settled(client: Client, user_id: int, *, within: float = 30) -> JourneyState:
-    """The journey's state once every effect is carried out (the projection caught up)."""
-    handle = client.get_workflow_handle(journey_id(user_id))
-
-    async def quiet() -> JourneyState | None:
-        state: JourneyState = await handle.query(JourneyWorkflow.current_state)
-        return None if state.pending_effects else state
-
-    state = await eventually(quiet, within=within, interval=0.3)
-    assert state is not None
-    return state
-
-
-async def onboard(user: EmulatedUser) -> dict[str, Any]:
-    """/start and the three introduction screens; returns the menu."""
-    await user.send("/start")
-    screen = await user.next_from_bot("bot_message", within=60)
-    for _ in range(3):
-        await user.press(screen["message_id"], str(screen["buttons"][0][0]["callback_data"]))
-        screen = await user.next_from_bot("bot_edit")
-    assert "Bienvenido a mi mundo" in screen["text"]
-    return screen
 
 
 async def press(user: EmulatedUser, screen: dict[str, Any], label: str | None = None) -> dict[str, Any]:
@@ -136,7 +112,8 @@ async def test_postgres_stopped_the_user_plays_on_and_the_projection_converges(
             bots.start(dsn, redis_server)
             user = EmulatedUser(http, emulator.base_url, new_user_id())
             menu = await onboard(user)
-            before = await settled(client, user.user_id)
+            assert "Bienvenido a mi mundo" in menu["text"]
+            before = await settled(client, user.user_id, within=30)
 
             assert await asyncio.to_thread(stack.stop_postgres, own_postgres)
             # The user keeps playing: every screen comes from the journey, none waits for Postgres.
@@ -177,7 +154,7 @@ async def test_postgres_stopped_the_user_plays_on_and_the_projection_converges(
             await user.send("/diana")
             menu = await user.next_from_bot("bot_message")
             await press(user, await press(user, menu, "Continuar Historia"))
-            await settled(client, user.user_id)
+            await settled(client, user.user_id, within=30)
             later = (await handle.fetch_history()).events[seen:]
             assert support.local_projections(later), "the projection is local again"
             assert not support.scheduled_inputs(later, "record_projection", ProjectionBatch)
@@ -199,6 +176,7 @@ async def test_redis_stopped_the_ranking_says_so_the_limit_lets_updates_through_
             bots.start(database, dsn, RATE_LIMIT_UPDATES="8", RATE_LIMIT_WINDOW_SECONDS="600")
             user = EmulatedUser(http, emulator.base_url, new_user_id(), first_name="Rocío")
             menu = await onboard(user)
+            assert "Bienvenido a mi mundo" in menu["text"]
             member = str(user.user_id)
 
             async def ranked(besitos: int) -> bool:
@@ -252,7 +230,7 @@ async def test_telegram_5xx_and_429_are_retried_within_bounds_and_nothing_is_dou
     user = EmulatedUser(http, emulator.base_url, new_user_id())
     await user.send("/start")
     intro = await user.next_from_bot("bot_message", within=60)
-    await settled(client, user.user_id)
+    await settled(client, user.user_id, within=30)
 
     def failed(method: str, since: int) -> list[dict[str, Any]]:
         return [c for c in emulator.calls[since:] if c["method"] == method and not c["ok"]]
@@ -317,11 +295,12 @@ async def test_the_same_update_twice_and_two_at_once_are_applied_once_each_in_or
     bots.start(database, redis_server)
     user = EmulatedUser(http, emulator.base_url, new_user_id())
     menu = await onboard(user)
+    assert "Bienvenido a mi mundo" in menu["text"]
     fragment = await press(user, menu, "Continuar Historia")
     choice = user.button(fragment, "Seguirla")
     pressed = await user.press(fragment["message_id"], choice)
     await user.next_from_bot("bot_edit")
-    before = await settled(client, user.user_id)
+    before = await settled(client, user.user_id, within=30)
     rows = await pool.fetchval("SELECT count(*) FROM besitos_ledger WHERE telegram_user_id = $1", user.user_id)
 
     # The press that paid besitos, delivered again: nothing changes, nothing is redrawn.
@@ -332,7 +311,7 @@ async def test_the_same_update_twice_and_two_at_once_are_applied_once_each_in_or
         return any(c["method"] == "editMessageText" and not c["ok"] for c in emulator.calls[mark:])
 
     await eventually(handled_again)
-    after = await settled(client, user.user_id)
+    after = await settled(client, user.user_id, within=30)
     assert after == before, "applied once"
     assert await pool.fetchval("SELECT count(*) FROM besitos_ledger WHERE telegram_user_id = $1",
                                user.user_id) == rows  # fmt: skip
@@ -340,11 +319,11 @@ async def test_the_same_update_twice_and_two_at_once_are_applied_once_each_in_or
     # A command delivered again: answered again with the same screen, applied once.
     sent = await user.send("/diana")
     first = await user.next_from_bot("bot_message")
-    state = await settled(client, user.user_id)
+    state = await settled(client, user.user_id, within=30)
     await redeliver(http, emulator.base_url, sent["update_id"])
     again = await user.next_from_bot("bot_message")
     assert again["text"] == first["text"] and again["buttons"] == first["buttons"]
-    assert await settled(client, user.user_id) == state
+    assert await settled(client, user.user_id, within=30) == state
 
     # Two presses on one screen at once: the earlier update wins, the later one meets a newer screen.
     menu = again
@@ -360,14 +339,14 @@ async def test_the_same_update_twice_and_two_at_once_are_applied_once_each_in_or
     won = "Tienes" if earlier is presses[0] else "Misiones"
     assert won in edits[0]["text"], "the earlier press is the one applied"
     assert answers[later["callback_query_id"]]["text"] == t("reject.StaleScreen")
-    assert (await settled(client, user.user_id)).screen_seq == state.screen_seq + 1
+    assert (await settled(client, user.user_id, within=30)).screen_seq == state.screen_seq + 1
 
     # Two messages at once: answered in the order Telegram numbered them.
     sent_both = await asyncio.gather(user.send("hola"), user.send("/help"))
     replies = [await user.next_from_bot("bot_message") for _ in range(2)]
     expected = {sent_both[0]["update_id"]: t("conversation.free_text"), sent_both[1]["update_id"]: t("help")}
     assert [reply["text"] for reply in replies] == [expected[key] for key in sorted(expected)]
-    final = await settled(client, user.user_id)
+    final = await settled(client, user.user_id, within=30)
     assert final.besitos == before.besitos and final.screen_seq == state.screen_seq + 2
 
 
@@ -383,8 +362,8 @@ async def test_a_bot_stopped_with_updates_in_hand_and_queued_loses_and_repeats_n
     user = EmulatedUser(http, emulator.base_url, new_user_id())
     async with running_worker(client, task_queue, pool, redis, telegram_bot):
         first_bot = bots.start(database, redis_server)
-        await onboard(user)
-        before = await settled(client, user.user_id)
+        assert "Bienvenido a mi mundo" in (await onboard(user))["text"]
+        before = await settled(client, user.user_id, within=30)
         answered = len(bot_messages(await user.transcript()))
 
     # No worker now: the journey cannot answer, so the bot holds the next update in hand.
@@ -416,7 +395,7 @@ async def test_a_bot_stopped_with_updates_in_hand_and_queued_loses_and_repeats_n
         assert len(replies) == 3, [reply["text"][:40] for reply in replies]
         assert "Mis Besitos" in str(replies[0]["buttons"]), "the update in hand: the menu"
         assert [reply["text"] for reply in replies[1:]] == [t("conversation.free_text"), t("help")]
-        state = await settled(client, user.user_id)
+        state = await settled(client, user.user_id, within=30)
         delivered = {int(delivery.split("-")[0]) for delivery in state.recent_deliveries}
         assert {in_hand["update_id"], queued[0]["update_id"]} <= delivered
         assert state.screen_seq == before.screen_seq + 2, "the menu and the free text, each applied once"

@@ -15,7 +15,7 @@ from activities.content import ContentRefused, activate, parse_content
 from bot.content_version import ActiveContent
 from bot.journeys import JourneyRejected, Journeys
 from infra.emulator import BotAPIEmulator
-from tests.helpers import REPO_ROOT, eventually, new_user_id, request, shipped_content
+from tests.helpers import REPO_ROOT, eventually, new_user_id, request, settled, shipped_content
 from worker import WORKFLOWS
 from worker.content_library import ContentLibrary
 from workflows.contracts import LEADERBOARD_ALL_TIME, JourneyError, JourneyReply, JourneyState
@@ -29,16 +29,6 @@ SHADOW = ("story", "pick.c01_ask", "story_next", "pick.c04_press", "story_next",
 
 async def state_of(client: Client, user_id: int) -> JourneyState:
     return await client.get_workflow_handle(journey_id(user_id)).query(JourneyWorkflow.current_state)
-
-
-async def settled(client: Client, user_id: int) -> JourneyState:
-    async def check() -> JourneyState | None:
-        state = await state_of(client, user_id)
-        return None if state.pending_effects else state
-
-    result = await eventually(check)
-    assert result is not None
-    return result
 
 
 async def begin(journeys: Journeys, user_id: int) -> JourneyReply:

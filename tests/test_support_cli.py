@@ -21,8 +21,8 @@ from bot.journeys import JourneyRejected, Journeys
 from infra import support, support_cli
 from infra.emulator import BotAPIEmulator
 from infra.settings import Settings
-from tests.helpers import REPO_ROOT, new_user_id, request
-from tests.test_story_economy import WARM, begin, ledger_sum, settled, walk
+from tests.helpers import REPO_ROOT, new_user_id, request, settled
+from tests.test_story_economy import WARM, begin, ledger_sum, walk
 from workflows.contracts import LEADERBOARD_ALL_TIME, JourneyError, JourneyInput
 from workflows.journey import journey_id
 

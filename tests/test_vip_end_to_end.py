@@ -18,8 +18,7 @@ from bot.texts import t
 from infra.emulator import BotAPIEmulator
 from infra.settings import EMULATOR_VIP_CHANNEL
 from tests.helpers import REPO_ROOT, eventually, new_user_id
-from tests.telegram import EmulatedUser, redeliver
-from tests.test_community_end_to_end import onboard
+from tests.telegram import EmulatedUser, onboard, redeliver
 from tests.test_end_to_end import bot_environment, stop_bot
 from workflows.contracts import JourneyError, JourneyState
 from workflows.journey import JourneyWorkflow, journey_id
