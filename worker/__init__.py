@@ -49,16 +49,16 @@ def journey_worker_options(pool: asyncpg.Pool, redis: Redis, bot: Bot, *, sandbo
     return {
         "workflows": WORKFLOWS,
         "workflow_runner": workflow_runner(sandboxed),
-        "activities": build_activities(pool, redis, bot, vip_channel_id=vip_channel_id, library=library),
+        "activities": build_activities(pool, redis, bot, library, vip_channel_id=vip_channel_id),
         "interceptors": [library.interceptor()],
     }
 
 
-def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, *, vip_channel_id: int | None = EMULATOR_VIP_CHANNEL,
-                     library: ContentLibrary | None = None) -> list[Callable[..., Any]]:  # fmt: skip
-    """Every activity the journey runs, bound to the clients the worker built once."""
+def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, library: ContentLibrary, *,
+                     vip_channel_id: int | None = EMULATOR_VIP_CHANNEL) -> list[Callable[..., Any]]:  # fmt: skip
+    """Every activity the journey runs, bound to the clients the worker built once (and its content library)."""
     projection = ProjectionActivities(pool, redis)
-    content = ContentActivities(library or ContentLibrary(pool))
+    content = ContentActivities(library)
     leaderboard = LeaderboardActivities(redis)
     telegram = TelegramActivities(bot, pool)
     payments = PaymentActivities(TelegramStars(bot), pool, telegram)
