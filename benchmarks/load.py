@@ -564,7 +564,7 @@ async def open_journeys(client: Client, settings: Settings, count: int, concurre
             request = JourneyRequest(update_id=1, user_id=user_id, kind="start", text="/start", content_version=version,
                                      profile=TelegramProfile(user_id=user_id, first_name=f"Idle {user_id}",
                                                              language_code="es"))  # fmt: skip
-            start = WithStartWorkflowOperation(JourneyWorkflow.run, JourneyInput(user_id=user_id),
+            start = WithStartWorkflowOperation(JourneyWorkflow.run, JourneyInput.begin(user_id),
                                                id=journey_id(user_id), task_queue=TASK_QUEUE,
                                                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)  # fmt: skip
             try:

@@ -49,7 +49,7 @@ class Journeys:
         request = request.model_copy(update={"content_version": self.content.version})
         start = WithStartWorkflowOperation(
             JourneyWorkflow.run,
-            JourneyInput(user_id=request.user_id),
+            JourneyInput.begin(request.user_id),
             id=journey_id(request.user_id),
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             task_queue=self.task_queue,

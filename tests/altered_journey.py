@@ -18,5 +18,5 @@ class JourneyWithoutSearchAttributes(JourneyWorkflow):
     async def run(self, input: JourneyInput) -> None:
         await super().run(input)
 
-    def _publish_search_attributes(self) -> None:
+    def _publish_search_attributes(self, *, settled: bool = False) -> None:
         return None

@@ -236,7 +236,7 @@ async def test_journey_input_round_trips_through_the_data_converter(client: Clie
     user_id = new_user_id()
     carried = JourneyState(user_id=user_id, stage="active", besitos=120, lifetime_besitos=120, screen_seq=7,
                            recent_deliveries=["11-a", "12-b"])  # fmt: skip
-    handle = await client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=user_id, state=carried),
+    handle = await client.start_workflow(JourneyWorkflow.run, JourneyInput.begin(user_id, carried),
                                          id=journey_id(user_id), task_queue=task_queue,
                                          execution_timeout=timedelta(minutes=5))  # fmt: skip
     state = await handle.query(JourneyWorkflow.current_state)
@@ -259,7 +259,7 @@ async def test_a_row_postgres_refuses_is_parked_and_later_effects_go_on(
     profile = SaveProfile(profile=TelegramProfile(user_id=user_id, first_name="Inés"), stage="active",
                           language="es", seen_at=now)  # fmt: skip
     carried = JourneyState(user_id=user_id, stage="active", pending_effects=[orphan, profile])
-    handle = await client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=user_id, state=carried),
+    handle = await client.start_workflow(JourneyWorkflow.run, JourneyInput.begin(user_id, carried),
                                          id=journey_id(user_id), task_queue=task_queue)  # fmt: skip
 
     async def parked() -> JourneyState | None:

@@ -1,12 +1,14 @@
-"""The daily reminder is a Temporal timer: tested at its real length on a time-skipping server."""
+"""The journey's timers (the daily reminder, the settled search attributes), at their real length on a time-skipping server."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 from aiogram import Bot
 from redis.asyncio import Redis
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -29,7 +31,7 @@ async def test_a_user_who_stays_away_is_reminded_once_a_day(
     await emulator.user_sends_text(user_id, "hola", first_name="Sol")
     async with Worker(env.client, task_queue="reminders", **journey_worker_options(pool, redis, telegram_bot)):
         with env.with_time_skipping_disabled():
-            handle = await env.client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=user_id),
+            handle = await env.client.start_workflow(JourneyWorkflow.run, JourneyInput.begin(user_id),
                                                      id=journey_id(user_id), task_queue="reminders")  # fmt: skip
         journeys = Journeys(env.client, "reminders", active_content)
         reply = await journeys.interact(request(user_id, "start", first_name="Sol"))
@@ -66,3 +68,53 @@ async def test_a_user_who_stays_away_is_reminded_once_a_day(
 
 async def _count(items: list[dict[str, object]], expected: int) -> bool:
     return len(items) == expected
+
+
+async def test_turns_leave_the_alarm_running_and_settle_busy_attributes_within_a_minute(
+    skipping_env: WorkflowEnvironment, pool: asyncpg.Pool, redis: Redis, telegram_bot: Bot,
+    active_content: ActiveContent,
+) -> None:  # fmt: skip
+    """Each timer and each search-attribute upsert is a write on the server: a turn must cost neither."""
+    env = skipping_env
+    user_id = new_user_id()
+    async with Worker(env.client, task_queue="settled", **journey_worker_options(pool, redis, telegram_bot)):
+        with env.with_time_skipping_disabled():
+            handle = await env.client.start_workflow(JourneyWorkflow.run, JourneyInput.begin(user_id),
+                                                     id=journey_id(user_id), task_queue="settled")  # fmt: skip
+        journeys = Journeys(env.client, "settled", active_content)
+        reply = await journeys.interact(request(user_id, "start"))
+        for _ in range(3):
+            reply = await journeys.interact(
+                request(user_id, "button", action="onboarding_next", screen=reply.screen.seq)
+            )
+        onboarded = await _attributes(handle)
+        assert onboarded["JourneyStage"] == "active", "the stage goes out at once, the balance with it"
+        assert onboarded["BesitosBalance"] == (await handle.query(JourneyWorkflow.current_state)).besitos
+        assert "StoryFragment" not in onboarded
+
+        for action in ("story", "menu", "story", "menu", "story"):
+            reply = await journeys.interact(request(user_id, "button", action=action, screen=reply.screen.seq))
+        fragment = (await handle.query(JourneyWorkflow.current_state)).story.fragment_id
+        assert fragment is not None
+        assert "StoryFragment" not in await _attributes(handle), "held back: the last publish is under a minute old"
+
+        await env.fast_forward(handle, timedelta(seconds=61))
+        await eventually(lambda: _published(handle, "StoryFragment", fragment), within=15)
+
+        events = [event async for event in handle.fetch_history_events()]
+        alarms = [e for e in events if e.HasField("timer_started_event_attributes")
+                  and "reminder" in e.user_metadata.summary.data.decode()]  # fmt: skip
+        cancelled = {e.timer_canceled_event_attributes.timer_id for e in events
+                     if e.HasField("timer_canceled_event_attributes")}  # fmt: skip
+        assert len(alarms) == 1, "one alarm timer, started when the user became active, not restarted by each turn"
+        assert alarms[0].timer_started_event_attributes.timer_id not in cancelled
+        await handle.terminate("test over")
+
+
+async def _attributes(handle: WorkflowHandle[Any, Any]) -> dict[str, object]:
+    described = await handle.describe()
+    return {pair.key.name: pair.value for pair in described.typed_search_attributes}
+
+
+async def _published(handle: WorkflowHandle[Any, Any], name: str, value: object) -> bool:
+    return (await _attributes(handle)).get(name) == value

@@ -11,6 +11,7 @@ replaying; a change that breaks them needs ``workflow.patched`` (see the README)
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
@@ -34,14 +35,15 @@ from worker import WORKFLOWS, journey_worker_options
 from worker.content_library import ContentLibrary
 from workflows.content import Content
 from workflows.contracts import PaymentDetails, SupportRequest
-from workflows.journey import JourneyWorkflow, journey_id
+from workflows.journey import SETTLED_ATTRIBUTES_WINDOW, JourneyWorkflow, journey_id
 
 HISTORIES = Path(__file__).parent / "histories"
 RECORDED = sorted(HISTORIES.glob("*.json"))
 # The content version each history played, for histories that read it from the worker's library (not an activity).
 CONTENT_SNAPSHOTS = HISTORIES / "content"
-# The newest journeys: content from the worker's library, a turn's projection in one activity.
-LATEST = "content_library_and_batched_turns"
+# The newest journeys: content from the worker's library, a turn's projection in one activity, one alarm timer
+# for many turns and the busy search attributes published by a trailing timer.
+LATEST = "steady_timers_and_settled_attributes"
 
 
 def replayer(workflows: list[type] = WORKFLOWS, name: str | None = None) -> Replayer:
@@ -63,8 +65,9 @@ async def test_recorded_journeys_replay_on_todays_code(path: Path) -> None:
 
 
 def test_there_are_recorded_histories() -> None:
-    assert {p.stem for p in RECORDED} >= {"onboarding_to_besitos", "continued_as_new", "vip_and_support", LATEST}
-    assert (CONTENT_SNAPSHOTS / f"{LATEST}.json").exists()
+    older = {"onboarding_to_besitos", "continued_as_new", "vip_and_support", "content_library_and_batched_turns"}
+    assert {p.stem for p in RECORDED} >= {*older, LATEST}
+    assert all((CONTENT_SNAPSHOTS / f"{name}.json").exists() for name in ("content_library_and_batched_turns", LATEST))
 
 
 async def test_a_change_to_the_command_sequence_is_caught() -> None:
@@ -129,10 +132,23 @@ async def test_record_histories(pool: asyncpg.Pool, redis: Redis, telegram_bot: 
         async with Worker(client, task_queue=f"record-{name}", **journey_worker_options(pool, redis, telegram_bot)):
             user_id = new_user_id()
             await emulator.user_sends_text(user_id, "hola")  # the chat the invoice and notices go to
-            await _buy_and_be_supported(Journeys(client, f"record-{name}", active_content), client, user_id)
+            journeys = Journeys(client, f"record-{name}", active_content)
+            await _buy_and_be_supported(journeys, client, user_id)
+            if name == LATEST:
+                # A story decision changes only attributes that are held back; past the window, the trailing timer
+                # publishes them.
+                reply = await journeys.interact(request(user_id, "menu"))
+                for action in ("story", "pick.c01_follow"):
+                    reply = await journeys.interact(request(user_id, "button", action=action, screen=reply.screen.seq))
+                await asyncio.sleep(SETTLED_ATTRIBUTES_WINDOW.total_seconds() + 2)
+                reply = await journeys.interact(request(user_id, "menu"))
+                await journeys.interact(request(user_id, "button", action="besitos", screen=reply.screen.seq))
             await eventually(lambda user_id=user_id: _settled(client, user_id))  # type: ignore[misc]
             handle = client.get_workflow_handle(journey_id(user_id))
-            (HISTORIES / f"{name}.json").write_text((await handle.fetch_history()).to_json())
+            history = await handle.fetch_history()
+            (HISTORIES / f"{name}.json").write_text(history.to_json())
+            if name == LATEST:
+                assert any(e.HasField("timer_fired_event_attributes") for e in history.events), "no trailing timer"
             version = (await handle.query(JourneyWorkflow.current_state)).content_version
             document = await pool.fetchval("SELECT document FROM content_versions WHERE version = $1", version)
             CONTENT_SNAPSHOTS.mkdir(exist_ok=True)

@@ -35,7 +35,7 @@ async def test_temporal_keeps_journeys_across_a_restart(tmp_path: Path) -> None:
         assert stack.start_temporal(settings) is False, "a second start reuses the running server"
         client = await Client.connect(settings.temporal_target, data_converter=pydantic_data_converter)
         async with Worker(client, task_queue="restart", workflows=[JourneyWorkflow]):
-            await client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=user_id), id=journey_id(user_id),
+            await client.start_workflow(JourneyWorkflow.run, JourneyInput.begin(user_id), id=journey_id(user_id),
                                         task_queue="restart")  # fmt: skip
         assert stack.stop_temporal(settings) is True
         assert not stack.temporal_endpoint(settings).answers()

@@ -269,7 +269,7 @@ def test_the_console_script_refuses_an_unknown_user_clearly() -> None:
 async def test_a_journey_no_worker_answers_for_is_named_clearly(client: Client, pool: asyncpg.Pool,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     user_id = new_user_id()
-    await client.start_workflow("Journey", JourneyInput(user_id=user_id), id=journey_id(user_id),
+    await client.start_workflow("Journey", JourneyInput.begin(user_id), id=journey_id(user_id),
                                 task_queue="no-worker-polls-this")  # fmt: skip
     monkeypatch.setattr(support, "QUERY_TIMEOUT", timedelta(seconds=1))
     with pytest.raises(support.SupportError, match="no worker answered .* is `diana worker` running"):

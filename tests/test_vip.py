@@ -57,7 +57,7 @@ class Journey:
     async def begin(self) -> None:
         await self.emulator.user_sends_text(self.user_id, "hola", first_name="Vera")  # the private chat exists
         with self.env.with_time_skipping_disabled():
-            await self.env.client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=self.user_id),
+            await self.env.client.start_workflow(JourneyWorkflow.run, JourneyInput.begin(self.user_id),
                                                  id=journey_id(self.user_id), task_queue=QUEUE)  # fmt: skip
         self.reply = await self.journeys.interact(request(self.user_id, "start", first_name="Vera"))
         for _ in range(3):

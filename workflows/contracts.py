@@ -477,9 +477,20 @@ class SupportReply(BaseModel):
     duplicate: bool = False
 
 
+# Which of the journey's code paths a run takes (``workflows.journey``). Runs started by today's code carry it;
+# runs in histories recorded before it existed read 0 and ask ``workflow.patched`` at each path, as they always did.
+JOURNEY_GENERATION: Final = 1
+
+
 class JourneyInput(BaseModel):
     user_id: int
     state: JourneyState | None = None
+    generation: int = 0
+
+    @classmethod
+    def begin(cls, user_id: int, state: JourneyState | None = None) -> JourneyInput:
+        """The input of a run that today's code starts (a new journey, or the next run of one)."""
+        return cls(user_id=user_id, state=state, generation=JOURNEY_GENERATION)
 
 
 class JourneyError:

@@ -13,7 +13,7 @@ version, so a newly activated one reaches running journeys on their next update.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from temporalio import workflow
@@ -76,10 +76,46 @@ CONTENT_LIBRARY_PATCH: Final = "content-from-the-worker-library"
 # uses regular activities, retried without end, until one succeeds.
 PROJECTION_PATCH: Final = "projection-per-turn-local-first"
 LOCAL_PROJECTION_TIMEOUT: Final = timedelta(seconds=1)
+# Every timer started or cancelled and every search-attribute upsert is a write on the Temporal server (the
+# embedded one has a single writer), so a turn should cost none. From generation 1 on: the alarm timer runs until
+# its moment changes (not restarted by each turn); the attributes are published once per workflow task, however
+# many handlers it ran; and those that change on most turns (balance, fragment, last seen) at most once per
+# SETTLED_ATTRIBUTES_WINDOW, the last values by one trailing timer. Stage, level, VIP and the memo go out at once.
+SETTLED_ATTRIBUTES_WINDOW: Final = timedelta(minutes=1)
 
 
 def journey_id(user_id: int) -> str:
     return f"journey-{user_id}"
+
+
+class _Timer:
+    """One workflow timer toward a moment, replaced only when the moment changes."""
+
+    def __init__(self, summary: str) -> None:
+        self.due: datetime | None = None
+        self.rang = False
+        self._summary = summary
+        self._sleep: asyncio.Task[None] | None = None
+
+    def set(self, due: datetime | None) -> None:
+        if due == self.due and not self.rang:
+            return
+        if self._sleep is not None:
+            self._sleep.cancel()
+        self.due, self.rang = due, False
+        self._sleep = None if due is None else asyncio.create_task(self._ring(due))
+
+    def take(self) -> bool:
+        """Whether it rang since the last call; a timer that rang is spent."""
+        rang, self.rang = self.rang, False
+        if rang:
+            self.due, self._sleep = None, None
+        return rang
+
+    async def _ring(self, due: datetime) -> None:
+        # Never less than a second: an event already due must not spin the loop.
+        await workflow.sleep(max(due - workflow.now(), timedelta(seconds=1)), summary=self._summary)
+        self.rang = True
 
 
 @workflow.defn(name="Journey")
@@ -92,35 +128,51 @@ class JourneyWorkflow:
         # Loading content awaits an activity: requests must not interleave around it.
         self._lock = asyncio.Lock()
         self._published: dict[str, Any] = {}
+        self._published_at: datetime | None = None
+        self._stale = False
+        self._alarm = _Timer("reminder or VIP expiry")
+        self._settle = _Timer("publish the settled search attributes")
         # Updates accepted by a validator and not yet handled. Only validators read it (they do not run on
         # replay), so it never steers the workflow's commands.
         self._accepted: set[str] = set()
         # The tracing context each pending effect was decided in (the Telegram update's), so its activity
         # joins that update's trace. In memory only: replay rebuilds it, and it never steers commands.
         self._causes: list[tracing.Context | None] = [None] * len(self.state.pending_effects)
+        # Runs of generation 1 on (JourneyInput.begin) take every patched path without asking: each
+        # workflow.patched() that records its marker also upserts the TemporalChangeVersion search attribute, a
+        # visibility write per patch for every run. Older runs ask, as they did when they were recorded.
+        self._generation = input.generation
         # Whether the next turn's projection may run as a local activity (see PROJECTION_PATCH). Rebuilt the same
         # way on replay: it follows the outcomes the history records.
         self._local_projection = True
 
     @workflow.run
     async def run(self, input: JourneyInput) -> None:
-        self._publish_search_attributes()
+        self._state_changed()
         own_trace = tracing.get_current()
+        if self._generation >= 1:
+            # Held by the run: a task nobody references may be collected while it waits.
+            self._publisher = asyncio.create_task(self._keep_search_attributes_current())
         while True:
             tracing.attach(own_trace)
-            alarm = await self._until_alarm()
-            try:
-                await workflow.wait_condition(self._has_work, timeout=alarm, timeout_summary="reminder or VIP expiry")
-            except TimeoutError:
-                if self.content is not None:
-                    self._queue(rules.alarm(self.state, self.content, workflow.now()))
-                    self._publish_search_attributes()
-                continue
+            if self._generation >= 1:
+                await self._wait_for_work()
+            else:
+                alarm = await self._until_alarm()
+                try:
+                    await workflow.wait_condition(
+                        self._has_work, timeout=alarm, timeout_summary="reminder or VIP expiry"
+                    )
+                except TimeoutError:
+                    if self.content is not None:
+                        self._queue(rules.alarm(self.state, self.content, workflow.now()))
+                        self._publish_search_attributes()
+                    continue
             # Carry out effects in order; stop early when a new run is due (a long Postgres outage
             # must not grow this run's history without bound: the new run carries the rest).
             while self.state.pending_effects and not self._should_continue_as_new():
                 batch = self._projection_ahead()
-                if batch and workflow.patched(PROJECTION_PATCH):
+                if batch and self._takes(PROJECTION_PATCH):
                     await self._record_projection(batch)
                     self._done(len(batch))
                     continue
@@ -133,7 +185,7 @@ class JourneyWorkflow:
             if self._should_continue_as_new():
                 # Handlers never continue-as-new themselves; wait until they are all done.
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(JourneyInput(user_id=self.state.user_id, state=self.state))
+                workflow.continue_as_new(JourneyInput.begin(self.state.user_id, self.state))
 
     @workflow.update(name="Interact")
     async def interact(self, request: JourneyRequest) -> JourneyReply:
@@ -160,7 +212,7 @@ class JourneyWorkflow:
                 return JourneyReply(screen=decision.screen, language=self.state.language, duplicate=True)
             self.state = decision.state
             self._queue(decision.effects)
-            self._publish_search_attributes()
+            self._state_changed()
             return JourneyReply(screen=decision.screen, language=self.state.language, toast=decision.toast)
 
     @interact.validator
@@ -197,7 +249,7 @@ class JourneyWorkflow:
                 return SupportReply(ok=True, message=outcome.message, duplicate=True)
             self.state = outcome.state
             self._queue(outcome.effects)
-            self._publish_search_attributes()
+            self._state_changed()
             return SupportReply(ok=True, message=outcome.message)
 
     @support.validator
@@ -213,6 +265,35 @@ class JourneyWorkflow:
     @workflow.query(name="State")
     def current_state(self) -> JourneyState:
         return self.state
+
+    async def _wait_for_work(self) -> None:
+        """Until there are effects to carry out or the alarm rings."""
+        self._alarm.set(await self._next_alarm())
+        await workflow.wait_condition(lambda: self._has_work() or self._alarm.rang)
+        if self._alarm.take() and self.content is not None:
+            self._queue(rules.alarm(self.state, self.content, workflow.now()))
+            self._stale = True
+
+    async def _keep_search_attributes_current(self) -> None:
+        """Publish once per workflow task that changed the state (each upsert is a visibility write on the server),
+        however many handlers it ran, and while the main loop waits on effects; and what was held back, when due."""
+        while True:
+            await workflow.wait_condition(lambda: self._stale or self._settle.rang)
+            settled = self._settle.take()
+            self._stale = False
+            self._publish_search_attributes(settled=settled)
+
+    def _state_changed(self) -> None:
+        """The state changed: publish what the Temporal UI shows of it (see _keep_search_attributes_current)."""
+        if self._generation >= 1:
+            self._stale = True
+        else:
+            self._publish_search_attributes()
+
+    def _takes(self, patch: str) -> bool:
+        """Whether this run takes a path added before generation 1 (see ``self._generation``); a path added later
+        needs ``workflow.patched`` for every run, generation 1 included."""
+        return self._generation >= 1 or workflow.patched(patch)
 
     def _has_work(self) -> bool:
         return bool(self.state.pending_effects) or self._should_continue_as_new() or self.state.stage == "erased"
@@ -281,7 +362,7 @@ class JourneyWorkflow:
         if version == 0:
             raise ApplicationError("no content version is active", type=JourneyError.CONTENT_UNAVAILABLE,
                                    non_retryable=True)  # fmt: skip
-        if (self.content is None or self._content_version != version) and workflow.patched(CONTENT_LIBRARY_PATCH):
+        if (self.content is None or self._content_version != version) and self._takes(CONTENT_LIBRARY_PATCH):
             # A version the worker cannot read now fails this workflow task, which Temporal retries.
             self.content = workflow.extern_functions()[CONTENT_OF](version)
             self._content_version = version
@@ -304,13 +385,16 @@ class JourneyWorkflow:
         assert self.content is not None
         return self.content
 
-    async def _until_alarm(self) -> timedelta | None:
-        """Time until the journey must wake on its own (reminder, VIP event), or None for never."""
+    async def _next_alarm(self) -> datetime | None:
+        """When the journey must wake on its own (reminder, VIP event), or None for never."""
         if self.state.stage != "active" or not self.state.content_version:
             return None
         async with self._lock:
             content = await self._content_for(self.state.content_version)
-        due = rules.next_alarm(self.state, content, workflow.now())
+        return rules.next_alarm(self.state, content, workflow.now())
+
+    async def _until_alarm(self) -> timedelta | None:
+        due = await self._next_alarm()
         return None if due is None else max(due - workflow.now(), timedelta(seconds=1))
 
     async def _redeem_pass(self, request: JourneyRequest, content: Content) -> PassRedemption:
@@ -353,10 +437,13 @@ class JourneyWorkflow:
             workflow.logger.error("%s refused for journey %s: %s", effect.kind, self.state.user_id, failure.cause)
             self.state.parked_effects = [*self.state.parked_effects, effect]
 
-    def _publish_search_attributes(self) -> None:
-        """Keep what the Temporal UI filters on (and the memo operators read) current; unchanged values cost nothing."""
+    def _publish_search_attributes(self, *, settled: bool = False) -> None:
+        """Keep what the Temporal UI filters on (and the memo operators read) current; unchanged values cost nothing.
+
+        ``settled``: the trailing timer rang, publish what was held back (see SETTLED_ATTRIBUTES_WINDOW).
+        """
         values: dict[str, Any] = dict(rules.search_attribute_values(self.state))
-        if workflow.patched(search_attributes.PATCH):
+        if self._takes(search_attributes.PATCH):
             for name, value in rules.memo_values(self.state).items():
                 values[f"memo:{name}"] = value
         else:
@@ -364,6 +451,13 @@ class JourneyWorkflow:
         changed = {name: value for name, value in values.items() if self._published.get(name) != value}
         if not changed:
             return
+        if not settled and self._published_at is not None and self._generation >= 1:
+            settles_at = self._published_at + SETTLED_ATTRIBUTES_WINDOW
+            if changed.keys() <= search_attributes.SETTLED and workflow.now() < settles_at:
+                self._settle.set(settles_at)
+                return
+        self._settle.set(None)
+        self._published_at = workflow.now()
         updates: list[SearchAttributeUpdate[Any]] = []
         memo: dict[str, Any] = {}
         for name, value in changed.items():
