@@ -132,6 +132,8 @@ class JourneyWorkflow:
         self._stale = False
         self._alarm = _Timer("reminder or VIP expiry")
         self._settle = _Timer("publish the settled search attributes")
+        # Held by the run: a task nobody references may be collected while it waits.
+        self._publisher: asyncio.Task[None] | None = None
         # Updates accepted by a validator and not yet handled. Only validators read it (they do not run on
         # replay), so it never steers the workflow's commands.
         self._accepted: set[str] = set()
@@ -151,7 +153,6 @@ class JourneyWorkflow:
         self._state_changed()
         own_trace = tracing.get_current()
         if self._generation >= 1:
-            # Held by the run: a task nobody references may be collected while it waits.
             self._publisher = asyncio.create_task(self._keep_search_attributes_current())
         while True:
             tracing.attach(own_trace)
