@@ -49,5 +49,5 @@ KEYS: Final[dict[str, SearchAttributeKey[Any]]] = {
 # Added after journeys were live: published only by runs that passed ``workflow.patched(PATCH)``.
 LATER: Final = frozenset({"VipStatus", "StoryFragment", "JoinedAt"})
 PATCH: Final = "story-and-vip-attributes-and-memo"
-# Changed by most turns: published at most once a minute (``workflows.journey.STEADY_TIMERS_PATCH``).
+# Changed by most turns: published at most once a minute (``workflows.journey.SETTLED_ATTRIBUTES_WINDOW``).
 SETTLED: Final = frozenset({"BesitosBalance", "StoryFragment", "LastSeenAt"})
