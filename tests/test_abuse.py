@@ -243,6 +243,10 @@ async def test_oversized_and_malformed_text_get_a_clear_answer(
         await user.send(text)
         answer = await user.next_from_bot("bot_message")
         assert "Me gusta que me hables" in answer["text"], (text[:20], answer["text"])
+    await user.send("hola \ud800 Diana")  # a lone UTF-16 surrogate: no Telegram client sends one
+    assert (await user.next_from_bot("bot_message"))["text"] == t("reject.InvalidInput")
+    await user.send("sigo aquí")
+    assert "Me gusta que me hables" in (await user.next_from_bot("bot_message"))["text"], "the chat goes on"
     state = await settled(client, user.user_id, within=30)
     assert state.besitos == before.besitos and state.stage == "active"
 
