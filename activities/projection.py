@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias
 
 import asyncpg
 from redis.asyncio import Redis
@@ -163,20 +163,8 @@ class ProjectionActivities:
 
 
 async def _write(conn: asyncpg.Connection, effect: ProjectionEffect) -> None:
-    if isinstance(effect, SaveProfile):
-        await _save_profile(conn, effect)
-    elif isinstance(effect, AwardBesitos):
-        await _append_ledger(conn, effect)
-    elif isinstance(effect, UnlockAchievement):
-        await _record_achievement(conn, effect)
-    elif isinstance(effect, CompleteMission):
-        await _record_mission(conn, effect)
-    elif isinstance(effect, SaveStoryProgress):
-        await _save_story_progress(conn, effect)
-    elif isinstance(effect, RecordDecision):
-        await _record_decision(conn, effect)
-    elif isinstance(effect, RecordReaction):
-        await _record_reaction(conn, effect)
+    # A projection effect without a writer here fails loudly instead of being dropped.
+    await _ROW_WRITERS[type(effect)](conn, effect)
 
 
 async def _save_profile(db: Database, effect: SaveProfile) -> None:
@@ -349,6 +337,18 @@ async def _record_reaction(db: Database, effect: RecordReaction) -> None:
         effect.rewarded,
         effect.reacted_at,
     )
+
+
+# How each of a turn's rows is written, in the turn's transaction (leaderboard totals go to Redis after it).
+_ROW_WRITERS: Final[dict[type[ProjectionEffect], Callable[[asyncpg.Connection, Any], Awaitable[None]]]] = {
+    SaveProfile: _save_profile,
+    AwardBesitos: _append_ledger,
+    UnlockAchievement: _record_achievement,
+    CompleteMission: _record_mission,
+    SaveStoryProgress: _save_story_progress,
+    RecordDecision: _record_decision,
+    RecordReaction: _record_reaction,
+}
 
 
 async def personal_data(pool: asyncpg.Pool, user_id: int) -> dict[str, object]:
