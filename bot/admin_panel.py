@@ -51,12 +51,7 @@ MAX_ITEMS: Final = 12
 MAX_FRAGMENTS: Final = 40
 
 
-# Not in bot.callbacks' registry (another team's file); checked against it instead.
-ADMIN_PREFIX: Final = "adm"
-assert ADMIN_PREFIX not in {prefix.value for prefix in CallbackPrefix}, "callback prefixes must be unique"
-
-
-class AdminCB(CallbackData, prefix=ADMIN_PREFIX):
+class AdminCB(CallbackData, prefix=CallbackPrefix.ADMIN_PANEL):
     """A button of the admin panel; ``upload`` names a pending content upload (Activar / Cancelar)."""
 
     action: str

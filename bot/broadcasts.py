@@ -45,10 +45,6 @@ from workflows.contracts import MAX_TEXT_LENGTH
 router = Router(name=__name__)
 log = logging.getLogger("diana.bot")
 
-# Belongs in bot.callbacks.CallbackPrefix; checked against it here until it moves there.
-BROADCAST_PREFIX: Final = "bc"
-assert BROADCAST_PREFIX not in {prefix.value for prefix in CallbackPrefix}, "callback prefixes must be unique"
-
 SEGMENTS: Final[dict[str, Segment]] = {"todos": "all", "all": "all", "vip": "vip", "gratis": "free", "free": "free",
                                         "inactivos": "inactive", "inactive": "inactive"}  # fmt: skip
 MAX_INACTIVE_DAYS: Final = 3650
@@ -58,7 +54,7 @@ BROADCAST_ID: Final = re.compile(rf"{re.escape(BROADCAST_ID_PREFIX)}\d+-\d+")
 _COMMAND_ARGS: Final = re.compile(r"(\S+)\s+(.*)", re.DOTALL)
 
 
-class BroadcastCB(CallbackData, prefix=BROADCAST_PREFIX):
+class BroadcastCB(CallbackData, prefix=CallbackPrefix.BROADCAST):
     """The "Progress" button under a broadcast's messages to the admin."""
 
     broadcast: str

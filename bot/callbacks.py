@@ -11,6 +11,8 @@ class CallbackPrefix(StrEnum):
     JOURNEY = "j"
     REACTION = "r"
     ADMIN_USER = "adu"
+    ADMIN_PANEL = "adm"
+    BROADCAST = "bc"
 
 
 assert len(set(CallbackPrefix)) == len(list(CallbackPrefix)), "callback prefixes must be unique"
