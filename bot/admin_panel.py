@@ -17,7 +17,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from aiogram import Bot, F, Router
+from aiogram import Bot, F
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, Filter
@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 from activities.content import ContentRefused, activate, active_version, parse_content
 from activities.dashboard import Dashboard, dashboard
 from bot import start
-from bot.admins import admin_or_audited
+from bot.admins import AdminOnly, guarded_router
 from bot.callbacks import CallbackPrefix
 from bot.community import MAX_POST_LENGTH
 from bot.journeys import Journeys
@@ -39,7 +39,7 @@ from infra.settings import Settings
 from workflows.content import Content
 from workflows.content_diff import ContentDiff, FieldChange, SectionDiff, diff
 
-router = Router(name=__name__)
+router = guarded_router(__name__)
 log = logging.getLogger("diana.bot")
 
 MAX_UPLOAD_BYTES: Final = 1024 * 1024
@@ -78,16 +78,18 @@ class FromAdmin(Filter):
 # Entry and panel ------------------------------------------------------------------------------------------
 
 
-@router.message(Command("admin"))
-async def panel(message: Message, event_update: Update, journeys: Journeys, settings: Settings,
-                pool: asyncpg.Pool) -> None:  # fmt: skip
-    """/admin: the panel for admins; for anyone else the normal menu (the attempt is audited)."""
+@router.message(Command("admin"), flags={"admin": AdminOnly("admin panel", others_fall_through=True)})
+async def panel(message: Message) -> None:
+    """/admin: the panel, for admins."""
     assert message.from_user is not None
-    if not await admin_or_audited(message.from_user, settings, pool, "admin panel"):
-        await start.menu(message, event_update, journeys)
-        return
     language = language_of(message.from_user.language_code)
     await message.answer(t("admin.panel.title", language), reply_markup=panel_keyboard(language))
+
+
+@router.message(Command("admin"))
+async def panel_for_others(message: Message, event_update: Update, journeys: Journeys) -> None:
+    """/admin from anyone else (audited by the gate): the usual menu, as if there were no such command."""
+    await start.menu(message, event_update, journeys)
 
 
 def panel_keyboard(language: str) -> InlineKeyboardMarkup:
@@ -99,14 +101,10 @@ def panel_keyboard(language: str) -> InlineKeyboardMarkup:
                                                  [button("content"), button("publish")]])  # fmt: skip
 
 
-@router.callback_query(AdminCB.filter())
-async def press(query: CallbackQuery, callback_data: AdminCB, bot: Bot, settings: Settings, pool: asyncpg.Pool,
-                redis: Redis) -> None:  # fmt: skip
+@router.callback_query(AdminCB.filter(), flags={"admin": AdminOnly("admin panel")})
+async def press(query: CallbackQuery, callback_data: AdminCB, bot: Bot, pool: asyncpg.Pool, redis: Redis) -> None:
     """A panel button. Only admins: anyone else (a forged press) is refused, audited, and nothing happens."""
     language = language_of(query.from_user.language_code)
-    if not await admin_or_audited(query.from_user, settings, pool, "admin panel"):
-        await query.answer(t("admin.refused", language), show_alert=True)
-        return
     action = callback_data.action
     if action == "dashboard":
         await query.answer()

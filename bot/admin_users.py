@@ -14,23 +14,22 @@ import logging
 from typing import Final
 
 import asyncpg
-from aiogram import F, Router
+from aiogram import F
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from temporalio.service import RPCError
 
-from bot.admins import admin_only, admin_or_audited
+from bot.admins import AdminOnly, guarded_router
 from bot.callbacks import CallbackPrefix
 from bot.journeys import Journeys
 from bot.texts import language_of, t
 from infra import support
-from infra.settings import Settings
 from workflows.contracts import SupportAction
 from workflows.economy import level_progress
 
-router = Router(name=__name__)
+router = guarded_router(__name__)
 log = logging.getLogger("diana.bot")
 
 BUTTON_GRANT: Final = 50
@@ -80,14 +79,11 @@ def _buttons(user_id: int, banned: bool, language: str) -> InlineKeyboardMarkup:
     ])  # fmt: skip
 
 
-@router.message(Command("usuario", "user"))
-async def look_up(message: Message, command: CommandObject, journeys: Journeys, settings: Settings,
-                  pool: asyncpg.Pool) -> None:  # fmt: skip
+@router.message(Command("usuario", "user"), flags={"admin": AdminOnly("user lookup")})
+async def look_up(message: Message, command: CommandObject, journeys: Journeys, pool: asyncpg.Pool) -> None:
     """/usuario <id|@username>: the user's journey beside Postgres, with change buttons."""
     assert message.from_user is not None
     language = language_of(message.from_user.language_code)
-    if not await admin_only(message, settings, pool, "user lookup"):
-        return
     who = (command.args or "").strip()
     if not who:
         await message.answer(t("admin.user.usage", language))
@@ -105,14 +101,12 @@ async def look_up(message: Message, command: CommandObject, journeys: Journeys, 
     await message.answer(text, reply_markup=_buttons(user_id, banned, language))
 
 
-@router.message(Command("dar", "grant"))
+@router.message(Command("dar", "grant"), flags={"admin": AdminOnly("grant")})
 async def grant(message: Message, command: CommandObject, event_update: Update, journeys: Journeys,
-                settings: Settings, pool: asyncpg.Pool) -> None:  # fmt: skip
+                pool: asyncpg.Pool) -> None:  # fmt: skip
     """/dar <id|@username> <cantidad> <motivo>: give besitos (a negative amount takes them back)."""
     assert message.from_user is not None
     language = language_of(message.from_user.language_code)
-    if not await admin_only(message, settings, pool, "grant"):
-        return
     parts = (command.args or "").split(maxsplit=2)
     if len(parts) < 3 or not parts[1].lstrip("-").isdigit() or len(parts[2].strip()) < 3:
         await message.answer(t("admin.user.grant_usage", language))
@@ -132,14 +126,13 @@ async def grant(message: Message, command: CommandObject, event_update: Update, 
     await message.answer(t("admin.user.done", language, message=reply.message))
 
 
-@router.callback_query(AdminUserCB.filter(F.action.in_({"grant", "take", "ban", "unban", "refresh"})))
-async def pressed(callback: CallbackQuery, callback_data: AdminUserCB, journeys: Journeys, settings: Settings,
-                  pool: asyncpg.Pool) -> None:  # fmt: skip
+@router.callback_query(
+    AdminUserCB.filter(F.action.in_({"grant", "take", "ban", "unban", "refresh"})),
+    flags={"admin": AdminOnly("user change")},
+)
+async def pressed(callback: CallbackQuery, callback_data: AdminUserCB, journeys: Journeys, pool: asyncpg.Pool) -> None:
     """A button under a user's view: a change (applied once per press), or a fresh view."""
     language = language_of(callback.from_user.language_code)
-    if not await admin_or_audited(callback.from_user, settings, pool, "user change"):
-        await callback.answer(t("admin.refused", language), show_alert=True)
-        return
     user_id, action = callback_data.user_id, callback_data.action
     if action != "refresh":
         change: SupportAction = "grant" if action in ("grant", "take") else action  # type: ignore[assignment]

@@ -1,30 +1,79 @@
-"""Who may run admin commands: configured admin ids only; everyone else is refused and audited."""
+"""Who may run admin commands and buttons: configured admin ids only; everyone else is refused and audited.
+
+A handler belongs to admins by its flag, ``flags={"admin": AdminOnly("refund")}``, on a router made by
+``guarded_router``. The gate, an inner middleware of that router, checks the flag once the handler's filters
+have matched: an update meant for another feature is never audited, no admin handler can forget the check,
+and the router keeps its gate in whichever dispatcher includes it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
 import asyncpg
-from aiogram.types import Message, User
+from aiogram import BaseMiddleware, Router
+from aiogram.dispatcher.event.bases import SkipHandler
+from aiogram.dispatcher.flags import get_flag
+from aiogram.types import CallbackQuery, Message, TelegramObject, User
 
 from bot.texts import language_of, t
 from infra.settings import Settings
 
 
-async def admin_only(message: Message, settings: Settings, pool: asyncpg.Pool, what: str) -> bool:
-    """True for an admin; anyone else is told the command is not theirs, and the attempt is audited."""
-    assert message.from_user is not None
-    if await admin_or_audited(message.from_user, settings, pool, what):
-        return True
-    await message.answer(t("admin.refused", language_of(message.from_user.language_code)))
-    return False
+@dataclass(frozen=True)
+class AdminOnly:
+    """The flag of an admin's handler: a refused attempt is audited as ``"<action> refused"``."""
+
+    action: str
+    # A non-admin's attempt goes on to the next matching handler instead of being refused (/admin shows
+    # anyone else the usual menu, as if the command did not exist).
+    others_fall_through: bool = False
 
 
-async def admin_or_audited(user: User, settings: Settings, pool: asyncpg.Pool, what: str) -> bool:
-    """True for an admin; anyone else's attempt is audited, and the caller decides what they are shown."""
-    if user.id in settings.admin_ids:
-        return True
+class AdminGate(BaseMiddleware):
+    """Runs a flagged handler for admins only; anyone else is told it is not theirs, and the attempt audited."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        gate: AdminOnly | None = get_flag(data, "admin")
+        if gate is None:
+            return await handler(event, data)
+        settings: Settings = data["settings"]
+        user: User | None = data.get("event_from_user")
+        if user is not None and user.id in settings.admin_ids:
+            return await handler(event, data)
+        # What a forged press tried is kept: the button's data names the broadcast, user or upload.
+        subject = event.data if isinstance(event, CallbackQuery) else None
+        await audit_refusal(data["pool"], user, gate.action, subject)
+        if gate.others_fall_through:
+            raise SkipHandler
+        refusal = t("admin.refused", language_of(user.language_code if user else None))
+        if isinstance(event, CallbackQuery):
+            await event.answer(refusal, show_alert=True)
+        elif isinstance(event, Message):
+            await event.answer(refusal)
+        return None
+
+
+def guarded_router(name: str) -> Router:
+    """A feature's router whose handlers flagged ``AdminOnly`` run for admins only."""
+    router = Router(name=name)
+    gate = AdminGate()
+    router.message.middleware(gate)
+    router.callback_query.middleware(gate)
+    return router
+
+
+async def audit_refusal(pool: asyncpg.Pool, user: User | None, action: str, subject: str | None) -> None:
     await pool.execute(
-        "INSERT INTO audit_log (actor, action, subject, reason) VALUES ($1, $2, NULL, 'not an admin')",
-        f"user:{user.id}",
-        f"{what} refused",
+        "INSERT INTO audit_log (actor, action, subject, reason) VALUES ($1, $2, $3, 'not an admin')",
+        f"user:{user.id}" if user else "unknown",
+        f"{action} refused",
+        subject,
     )
-    return False

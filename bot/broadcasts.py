@@ -17,7 +17,6 @@ from datetime import timedelta
 from typing import Final
 
 import asyncpg
-from aiogram import Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
@@ -27,11 +26,10 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from bot.admins import admin_only
+from bot.admins import AdminOnly, guarded_router
 from bot.callbacks import CallbackPrefix
 from bot.journeys import Journeys
 from bot.texts import language_of, t
-from infra.settings import Settings
 from workflows.broadcast import BroadcastWorkflow
 from workflows.broadcast_contracts import (
     BROADCAST_ID_PREFIX,
@@ -42,7 +40,7 @@ from workflows.broadcast_contracts import (
 )
 from workflows.contracts import MAX_TEXT_LENGTH
 
-router = Router(name=__name__)
+router = guarded_router(__name__)
 log = logging.getLogger("diana.bot")
 
 SEGMENTS: Final[dict[str, Segment]] = {"todos": "all", "all": "all", "vip": "vip", "gratis": "free", "free": "free",
@@ -163,14 +161,11 @@ async def audit_start(pool: asyncpg.Pool, admin_id: int, broadcast: BroadcastInp
     )
 
 
-@router.message(Command("difundir", "broadcast"))
-async def start_broadcast(message: Message, command: CommandObject, journeys: Journeys, settings: Settings,
-                          pool: asyncpg.Pool) -> None:  # fmt: skip
+@router.message(Command("difundir", "broadcast"), flags={"admin": AdminOnly("broadcast")})
+async def start_broadcast(message: Message, command: CommandObject, journeys: Journeys, pool: asyncpg.Pool) -> None:
     """/difundir <segmento> <texto>: an admin sends a text to everyone in a segment."""
     assert message.from_user is not None
     language = language_of(message.from_user.language_code)
-    if not await admin_only(message, settings, pool, "broadcast"):
-        return
     try:
         parsed = parse_broadcast(command.args)
     except BadBroadcast:
@@ -201,14 +196,11 @@ async def start_broadcast(message: Message, command: CommandObject, journeys: Jo
                          reply_markup=progress_keyboard(broadcast.broadcast_id, language))  # fmt: skip
 
 
-@router.message(Command("difusion", "broadcaststatus"))
-async def broadcast_status(message: Message, command: CommandObject, journeys: Journeys, settings: Settings,
-                           pool: asyncpg.Pool) -> None:  # fmt: skip
+@router.message(Command("difusion", "broadcaststatus"), flags={"admin": AdminOnly("broadcast status")})
+async def broadcast_status(message: Message, command: CommandObject, journeys: Journeys, pool: asyncpg.Pool) -> None:
     """/difusion <id>: how far a broadcast got."""
     assert message.from_user is not None
     language = language_of(message.from_user.language_code)
-    if not await admin_only(message, settings, pool, "broadcast status"):
-        return
     broadcast_id = (command.args or "").strip()
     if not BROADCAST_ID.fullmatch(broadcast_id):
         await message.answer(t("admin.broadcast.status_usage", language))
@@ -222,16 +214,11 @@ async def broadcast_status(message: Message, command: CommandObject, journeys: J
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(BroadcastCB.filter())
-async def progress_pressed(query: CallbackQuery, callback_data: BroadcastCB, journeys: Journeys, settings: Settings,
+@router.callback_query(BroadcastCB.filter(), flags={"admin": AdminOnly("broadcast status")})
+async def progress_pressed(query: CallbackQuery, callback_data: BroadcastCB, journeys: Journeys,
                            pool: asyncpg.Pool) -> None:  # fmt: skip
     """The "Progress" button: the message shows the broadcast's progress as it is now."""
     language = language_of(query.from_user.language_code)
-    if query.from_user.id not in settings.admin_ids:
-        await pool.execute("INSERT INTO audit_log (actor, action, subject, reason) VALUES ($1, $2, $3, 'not an admin')",
-                           f"user:{query.from_user.id}", "broadcast status refused", callback_data.broadcast)  # fmt: skip
-        await query.answer(t("admin.refused", language), show_alert=True)
-        return
     try:
         text, markup = await progress_screen(journeys, pool, callback_data.broadcast, language)
     except RPCError:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Final, cast
 
 import asyncpg
-from aiogram import Bot, F, Router
+from aiogram import Bot, F
 from aiogram.enums import ChatMemberStatus, ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from temporalio.service import RPCError
 
-from bot.admins import admin_only
+from bot.admins import AdminOnly, guarded_router
 from bot.callbacks import ReactionCB
 from bot.journeys import JourneyRejected, Journeys
 from bot.replies import journey_request
@@ -24,7 +24,7 @@ from bot.texts import language_of, t
 from infra.settings import Settings
 from workflows.contracts import JourneyError
 
-router = Router(name=__name__)
+router = guarded_router(__name__)
 log = logging.getLogger("diana.bot")
 
 REACTIONS: Final = ("❤️", "🔥", "💋")
@@ -107,13 +107,11 @@ async def membership(event: ChatMemberUpdated, event_update: Update, journeys: J
         log.exception("journey %s did not take a channel membership change", event.new_chat_member.user.id)
 
 
-@router.message(Command("publicar", "publish"), F.chat.type == ChatType.PRIVATE)
+@router.message(Command("publicar", "publish"), F.chat.type == ChatType.PRIVATE, flags={"admin": AdminOnly("publish")})
 async def publish(message: Message, command: CommandObject, bot: Bot, settings: Settings, pool: asyncpg.Pool) -> None:
     """/publicar <texto>: an admin posts to the community channel, with reaction buttons."""
     assert message.from_user is not None
     language = language_of(message.from_user.language_code)
-    if not await admin_only(message, settings, pool, "publish"):
-        return
     text = (command.args or "").strip()
     if not text or len(text) > MAX_POST_LENGTH or not settings.community_channel_ids:
         await message.answer(t("admin.publish.usage", language, limit=MAX_POST_LENGTH))

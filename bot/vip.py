@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Final
 
 import asyncpg
-from aiogram import Bot, F, Router
+from aiogram import Bot, F
 from aiogram.enums import ChatMemberStatus
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, CommandStart, Filter
@@ -25,7 +25,7 @@ from temporalio.service import RPCError
 
 from activities.content import active_vip
 from activities.payments import create_vip_pass
-from bot.admins import admin_only
+from bot.admins import AdminOnly, guarded_router
 from bot.journeys import JourneyRejected, Journeys
 from bot.replies import Refusal, answer_in_chat, ask, journey_request
 from bot.texts import language_of, t
@@ -33,7 +33,7 @@ from infra.settings import Settings
 from workflows.contracts import JourneyReply, JourneyRequest, PaymentDetails, SupportRequest
 from workflows.days import local_moment
 
-router = Router(name=__name__)
+router = guarded_router(__name__)
 log = logging.getLogger("diana.bot")
 
 PASS_LINK: Final = re.compile(r"^vip_([A-Za-z0-9_-]{8,64})$")
@@ -161,14 +161,11 @@ async def pay_support(message: Message) -> None:
     await message.answer(t("paysupport", language_of(message.from_user.language_code if message.from_user else None)))
 
 
-@router.message(Command("reembolsar", "refund"))
-async def refund(message: Message, command: CommandObject, event_update: Update, journeys: Journeys,
-                 settings: Settings, pool: asyncpg.Pool) -> None:  # fmt: skip
+@router.message(Command("reembolsar", "refund"), flags={"admin": AdminOnly("refund")})
+async def refund(message: Message, command: CommandObject, event_update: Update, journeys: Journeys) -> None:
     """/reembolsar <user id> <charge id> <reason>: an admin gives a payment back; VIP ends."""
     assert message.from_user is not None
     language = language_of(message.from_user.language_code)
-    if not await admin_only(message, settings, pool, "refund"):
-        return
     parts = (command.args or "").split(maxsplit=2)
     if len(parts) < 3 or not parts[0].isdigit() or len(parts[2].strip()) < 3:
         await message.answer(t("admin.refund.usage", language))
@@ -188,14 +185,11 @@ async def refund(message: Message, command: CommandObject, event_update: Update,
     await message.answer(t("admin.refund.done", language, message=reply.message))
 
 
-@router.message(Command("pase", "vippass"))
-async def vip_pass(message: Message, command: CommandObject, bot: Bot, settings: Settings, pool: asyncpg.Pool,
-                   journeys: Journeys) -> None:  # fmt: skip
+@router.message(Command("pase", "vippass"), flags={"admin": AdminOnly("vip pass")})
+async def vip_pass(message: Message, command: CommandObject, bot: Bot, pool: asyncpg.Pool, journeys: Journeys) -> None:
     """/pase <plan>: an admin makes a single-use, expiring VIP pass and gets its deep link."""
     assert message.from_user is not None
     language = language_of(message.from_user.language_code)
-    if not await admin_only(message, settings, pool, "vip pass"):
-        return
     vip = await active_vip(pool)
     code = (command.args or "").strip()
     if vip is None or code not in vip.plans_by_code:

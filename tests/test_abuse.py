@@ -36,6 +36,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from bot import build_dispatcher
+from bot.admins import AdminGate, AdminOnly
 from bot.rate_limit import KEY_PREFIX, RateLimit
 from bot.texts import t
 from infra.connections import create_redis
@@ -300,9 +301,6 @@ class AdminPath:
     audited_as: str
 
 
-_AUDITED: Final = re.compile(r"admin_(?:only|or_audited)\([^)]*?\"([^\"]+)\"\)|\"([a-z ]+ refused)\"")
-
-
 def _routers(router: Router) -> Iterator[Router]:
     yield router
     for child in router.sub_routers:
@@ -330,7 +328,7 @@ def _forged(check: CallbackQueryFilter, source: str) -> str:
 
 @cache
 def admin_paths() -> list[AdminPath]:
-    """Every command and button whose handler checks for an admin, read from the routers the bot runs."""
+    """Every command and button whose handler is flagged ``AdminOnly``, read from the routers the bot runs."""
     settings = Settings(_env_file=None, ADMIN_IDS=str(ADMIN))
     dispatcher: Dispatcher = build_dispatcher(cast(Any, None), settings=settings, pool=cast(Any, None),
                                               redis=Redis())  # fmt: skip
@@ -338,10 +336,12 @@ def admin_paths() -> list[AdminPath]:
     for router in _routers(dispatcher):
         for observer, kind in ((router.message, "command"), (router.callback_query, "button")):
             for handler in observer.handlers:
-                audited = _AUDITED.search(inspect.getsource(handler.callback))
-                if audited is None:
+                gate = handler.flags.get("admin")
+                if not isinstance(gate, AdminOnly):
                     continue
-                action = f"{audited.group(1)} refused" if audited.group(1) else audited.group(2)
+                # A flag is only a label: the router must carry the gate that reads it.
+                assert any(isinstance(middleware, AdminGate) for middleware in observer.middleware), router.name
+                action = f"{gate.action} refused"
                 for filter_object in handler.filters or []:
                     check = filter_object.callback
                     if kind == "command" and isinstance(check, Command):
