@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from functools import cache
+from pathlib import Path
 
 import asyncpg
 from redis.asyncio import Redis
@@ -12,7 +13,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSe
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from infra.settings import Settings
 from infra.telemetry import TEMPORAL_METRICS, UpdateTracingInterceptor
@@ -38,10 +39,29 @@ async def connect_temporal(settings: Settings) -> Client:
     return await Client.connect(
         settings.temporal_target,
         namespace=settings.temporal_namespace,
+        api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
+        tls=temporal_tls(settings),
         data_converter=pydantic_data_converter,
         runtime=temporal_runtime(),
         interceptors=[UpdateTracingInterceptor()],
     )
+
+
+def temporal_tls(settings: Settings) -> TLSConfig | bool:
+    """How the client dials Temporal: plain, TLS with the system's roots, or TLS with a CA, name or client cert."""
+    if not settings.temporal_uses_tls:
+        return False
+    config = TLSConfig(
+        server_root_ca_cert=_read(settings.temporal_tls_server_ca),
+        domain=settings.temporal_tls_server_name,
+        client_cert=_read(settings.temporal_tls_cert),
+        client_private_key=_read(settings.temporal_tls_key),
+    )
+    return config if config != TLSConfig() else True
+
+
+def _read(path: Path | None) -> bytes | None:
+    return path.read_bytes() if path else None
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
@@ -55,25 +75,52 @@ def create_redis(dsn: str) -> Redis:
     return Redis.from_url(dsn, socket_connect_timeout=2, socket_timeout=2, decode_responses=True)
 
 
-async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
+class SearchAttributesMissing(RuntimeError):
+    """The namespace lacks journey search attributes, and the worker may not (or could not) register them."""
+
+    def __init__(self, namespace: str, missing: list[str], why: str) -> None:
+        cloud = " ".join(f"--search-attribute {name}={REGISTRATION[name]}" for name in missing)
+        cluster = " ".join(f"--name {name} --type {REGISTRATION[name]}" for name in missing)
+        super().__init__(
+            f"namespace {namespace} lacks the search attributes {', '.join(missing)}, and {why}. Register them "
+            f"once, then start the worker again: on Temporal Cloud `tcld namespace search-attributes add "
+            f"--namespace {namespace} {cloud}`; on a cluster `temporal operator search-attribute create "
+            f"--namespace {namespace} {cluster}`."
+        )
+        self.missing = missing
+
+
+async def ensure_search_attributes(client: Client, namespace: str, *, register: bool = True) -> list[str]:
     """Register the journey's search attributes where missing; returns the names it added.
 
-    Upserting an unregistered attribute fails the workflow task, so the worker makes sure they
-    exist on any server it is pointed at (an embedded one already running, or an external one).
+    Upserting an unregistered attribute fails the workflow task (every journey would stall), so the worker
+    makes sure they exist on any server it is pointed at before it takes any work. With ``register``
+    off (Temporal Cloud registers them with tcld) it only checks, and refuses to start without them.
     """
     existing = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
     known = set(existing.custom_attributes) | set(existing.system_attributes)
-    missing = {
-        name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}")
-        for name, kind in REGISTRATION.items()
-        if name not in known
-    }
-    if missing:
-        try:
-            await client.operator_service.add_search_attributes(
-                AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
-            )
-        except RPCError as error:
-            if error.status != RPCStatusCode.ALREADY_EXISTS:  # another worker won the race
-                raise
+    missing = [name for name in REGISTRATION if name not in known]
+    if not missing:
+        return []
+    if not register:
+        raise SearchAttributesMissing(
+            namespace, missing, "the worker is told not to (TEMPORAL_REGISTER_SEARCH_ATTRIBUTES=false)"
+        )
+    types = {name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{REGISTRATION[name].upper()}") for name in missing}
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=types)
+        )
+    except RPCError as error:
+        if error.status == RPCStatusCode.ALREADY_EXISTS:  # another worker won the race
+            return sorted(missing)
+        if error.status in (
+            RPCStatusCode.PERMISSION_DENIED,
+            RPCStatusCode.UNIMPLEMENTED,
+            RPCStatusCode.UNAUTHENTICATED,
+        ):
+            raise SearchAttributesMissing(
+                namespace, missing, f"the server refused to add them ({error.message})"
+            ) from error
+        raise
     return sorted(missing)

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, FilePath, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +37,17 @@ class Settings(BaseSettings):
     temporal_address: str | None = Field(default=None, alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
     temporal_task_queue: str = Field(default="diana-journeys", alias="TEMPORAL_TASK_QUEUE")
+    # Temporal Cloud or a cluster behind TLS: an API key (TLS implied), or mTLS with a client certificate
+    # and key; a private CA and a server name for self-signed clusters. TLS is on when any of them is set.
+    temporal_api_key: SecretStr | None = Field(default=None, alias="TEMPORAL_API_KEY")
+    temporal_tls: bool | None = Field(default=None, alias="TEMPORAL_TLS")
+    temporal_tls_cert: FilePath | None = Field(default=None, alias="TEMPORAL_TLS_CERT")
+    temporal_tls_key: FilePath | None = Field(default=None, alias="TEMPORAL_TLS_KEY")
+    temporal_tls_server_ca: FilePath | None = Field(default=None, alias="TEMPORAL_TLS_SERVER_CA")
+    temporal_tls_server_name: str | None = Field(default=None, alias="TEMPORAL_TLS_SERVER_NAME")
+    # The worker registers the journey's search attributes itself; on Temporal Cloud they are made with
+    # tcld instead (the namespace endpoint does not take them), and the worker only checks they exist.
+    temporal_register_search_attributes: bool = Field(default=True, alias="TEMPORAL_REGISTER_SEARCH_ATTRIBUTES")
     # URLs may carry passwords: kept out of reprs and logs like the token.
     database_url: SecretStr | None = Field(default=None, alias="DATABASE_URL")
     redis_url: SecretStr | None = Field(default=None, alias="REDIS_URL")
@@ -82,6 +93,28 @@ class Settings(BaseSettings):
     bot_health_port: int = Field(default=9101, alias="BOT_HEALTH_PORT", ge=0, le=65535)
     worker_health_port: int = Field(default=9102, alias="WORKER_HEALTH_PORT", ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", alias="LOG_LEVEL")
+
+    @model_validator(mode="after")
+    def _temporal_tls_is_consistent(self) -> Settings:
+        if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
+            raise ValueError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together (mTLS needs both)")
+        if self.temporal_tls is False and self._temporal_tls_options:
+            raise ValueError(f"TEMPORAL_TLS=false contradicts {', '.join(self._temporal_tls_options)}")
+        if self.temporal_uses_tls and not self.temporal_address:
+            raise ValueError("TLS to Temporal needs TEMPORAL_ADDRESS (the embedded server speaks no TLS)")
+        return self
+
+    @property
+    def _temporal_tls_options(self) -> list[str]:
+        """The TLS settings given (each one means TLS)."""
+        given = {"TEMPORAL_API_KEY": self.temporal_api_key, "TEMPORAL_TLS_CERT": self.temporal_tls_cert,
+                 "TEMPORAL_TLS_SERVER_CA": self.temporal_tls_server_ca,
+                 "TEMPORAL_TLS_SERVER_NAME": self.temporal_tls_server_name}  # fmt: skip
+        return [name for name, value in given.items() if value]
+
+    @property
+    def temporal_uses_tls(self) -> bool:
+        return self.temporal_tls if self.temporal_tls is not None else bool(self._temporal_tls_options)
 
     @property
     def uses_emulator(self) -> bool:

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.server
 import re
+import ssl
 import subprocess
 import sys
 import threading
 import tomllib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
+import trustme
 import yaml
 from temporalio.testing import WorkflowEnvironment
 
 from infra import stack
-from infra.connections import ensure_search_attributes
+from infra.connections import SearchAttributesMissing, connect_temporal, ensure_search_attributes, temporal_tls
 from infra.settings import EMULATOR_BOT_TOKEN, Settings
 from tests.helpers import REPO_ROOT
 from workflows.search_attributes import REGISTRATION
@@ -174,10 +178,115 @@ async def test_the_worker_registers_search_attributes_on_a_bare_server() -> None
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(stack.temporal_binary()))
     try:
         namespace = env.client.namespace
+        # Told not to register (Temporal Cloud: tcld does it): it refuses to start, names what is missing
+        # and how to add it, and adds nothing.
+        with pytest.raises(SearchAttributesMissing) as refused:
+            await ensure_search_attributes(env.client, namespace, register=False)
+        assert refused.value.missing == list(REGISTRATION)
+        assert (
+            f"tcld namespace search-attributes add --namespace {namespace} --search-attribute JourneyStage=Keyword"
+            in str(refused.value)
+        )
         assert await ensure_search_attributes(env.client, namespace) == sorted(REGISTRATION)
         assert await ensure_search_attributes(env.client, namespace) == [], "a second worker adds nothing"
+        assert await ensure_search_attributes(env.client, namespace, register=False) == [], "present: it starts"
     finally:
         await env.shutdown()
+
+
+# Temporal over TLS ----------------------------------------------------------------------------------------
+
+TEMPORAL_HOST: Final = "temporal.diana.test"
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    server_ca: Path
+    client_cert: Path
+    client_key: Path
+
+
+@pytest.fixture
+async def temporal_behind_tls(temporal_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[tuple[str, TLSFiles]]:
+    """The test Temporal server behind a TLS terminator that also asks for a client certificate (mTLS),
+    as a cluster's ingress or Temporal Cloud does; the dev server itself speaks no TLS."""
+    server_ca, client_ca = trustme.CA(), trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ca.issue_cert(TEMPORAL_HOST).configure_cert(context)
+    client_ca.configure_trust(context)
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.set_alpn_protocols(["h2"])  # gRPC
+    host, port = temporal_env.client.service_client.config.target_host.rsplit(":", 1)
+
+    async def relay(tls_reader: asyncio.StreamReader, tls_writer: asyncio.StreamWriter) -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError):
+                while chunk := await source.read(65536):
+                    sink.write(chunk)
+                    await sink.drain()
+            sink.close()
+
+        await asyncio.gather(pipe(tls_reader, writer), pipe(reader, tls_writer))
+
+    server = await asyncio.start_server(relay, "127.0.0.1", 0, ssl=context)
+    files = TLSFiles(tmp_path / "ca.pem", tmp_path / "worker.pem", tmp_path / "worker.key")
+    server_ca.cert_pem.write_to_path(str(files.server_ca))
+    client = client_ca.issue_cert("diana-worker")
+    client.cert_chain_pems[0].write_to_path(str(files.client_cert))
+    client.private_key_pem.write_to_path(str(files.client_key))
+    try:
+        yield f"127.0.0.1:{server.sockets[0].getsockname()[1]}", files
+    finally:
+        server.close()
+
+
+async def test_the_worker_and_bot_reach_temporal_over_mutual_tls(
+    temporal_behind_tls: tuple[str, TLSFiles], temporal_env: WorkflowEnvironment
+) -> None:
+    address, files = temporal_behind_tls
+    env: dict[str, Any] = {"TEMPORAL_ADDRESS": address, "TEMPORAL_NAMESPACE": temporal_env.client.namespace,
+           "TEMPORAL_TLS_SERVER_CA": str(files.server_ca), "TEMPORAL_TLS_SERVER_NAME": TEMPORAL_HOST}  # fmt: skip
+    mutual = Settings(_env_file=None, **env, TEMPORAL_TLS_CERT=str(files.client_cert),
+                      TEMPORAL_TLS_KEY=str(files.client_key))  # fmt: skip
+    client = await connect_temporal(mutual)
+    # A real round trip through TLS: the journeys' attributes, registered on the server behind it.
+    assert await ensure_search_attributes(client, client.namespace, register=False) == []
+
+    refused = {
+        "no client certificate": Settings(_env_file=None, **env),
+        "an unknown server CA": Settings(_env_file=None, TEMPORAL_ADDRESS=address, TEMPORAL_TLS="true"),
+        "plain text": Settings(_env_file=None, TEMPORAL_ADDRESS=address),
+    }
+    for why, settings in refused.items():
+        try:
+            await asyncio.wait_for(connect_temporal(settings), timeout=30)
+        except RuntimeError as error:
+            assert "connect" in str(error), why
+        else:
+            pytest.fail(f"connected with {why}")
+
+
+class TestTemporalTLSSettings:
+    def test_an_api_key_means_tls_and_stays_secret(self) -> None:
+        settings = Settings(_env_file=None, TEMPORAL_ADDRESS="ns.acct.tmprl.cloud:7233", TEMPORAL_API_KEY="k-123")
+        assert settings.temporal_uses_tls and temporal_tls(settings) is True, "TLS with the system's roots"
+        assert "k-123" not in repr(settings)
+        assert temporal_tls(Settings(_env_file=None)) is False, "the embedded server: plain"
+
+    def test_inconsistent_tls_settings_are_refused_by_name(self, tmp_path: Path) -> None:
+        pem = tmp_path / "worker.pem"
+        pem.write_text("-----BEGIN CERTIFICATE-----\n")
+        cases: dict[str, dict[str, Any]] = {
+            "TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together": {"TEMPORAL_TLS_CERT": str(pem)},
+            "TEMPORAL_TLS=false contradicts TEMPORAL_API_KEY": {"TEMPORAL_TLS": "false", "TEMPORAL_API_KEY": "k"},
+            "needs TEMPORAL_ADDRESS": {"TEMPORAL_API_KEY": "k", "TEMPORAL_ADDRESS": ""},
+            "TEMPORAL_TLS_SERVER_CA": {"TEMPORAL_TLS_SERVER_CA": str(tmp_path / "missing.pem")},
+        }
+        for message, values in cases.items():
+            with pytest.raises(ValueError, match=message):
+                Settings(_env_file=None, **{"TEMPORAL_ADDRESS": "temporal:7233", **values})
 
 
 class TestSettings:

@@ -10,7 +10,13 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from bot.main import create_bot
-from infra.connections import connect_temporal, create_pool, create_redis, ensure_search_attributes
+from infra.connections import (
+    SearchAttributesMissing,
+    connect_temporal,
+    create_pool,
+    create_redis,
+    ensure_search_attributes,
+)
 from infra.health import HealthServer, readiness_checks
 from infra.settings import Settings
 from worker import journey_worker_options
@@ -33,7 +39,11 @@ def build_worker(client: Client, task_queue: str, options: dict[str, Any]) -> Wo
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     client = await connect_temporal(settings)
-    added = await ensure_search_attributes(client, settings.temporal_namespace)
+    try:
+        added = await ensure_search_attributes(client, settings.temporal_namespace,
+                                               register=settings.temporal_register_search_attributes)  # fmt: skip
+    except SearchAttributesMissing as missing:
+        raise SystemExit(str(missing)) from missing
     if added:
         log.info("registered search attributes %s", ", ".join(added))
     pool = await create_pool(settings.postgres_dsn)
