@@ -43,7 +43,7 @@ from infra.health import HealthServer, readiness_checks
 from infra.settings import EMULATOR_BOT_TOKEN, Settings
 from infra.stack import free_port
 from tests.helpers import REPO_ROOT, eventually, new_user_id
-from tests.telegram import EmulatedUser
+from tests.telegram import EmulatedUser, onboard
 from worker.main import run_worker
 from worker.telemetry import ActivityFailures
 from workflows.journey import journey_id
@@ -381,8 +381,15 @@ async def test_logs_and_spans_carry_neither_the_token_nor_what_users_write(
     root.setLevel(logging.DEBUG)
     try:
         user = EmulatedUser(http, emulator.base_url, new_user_id())
-        await user.send("/start")
-        await user.next_from_bot("bot_message", within=60)
+        menu = await onboard(user)
+        # A VIP purchase: its invoice payload must not show.
+        await user.press(menu["message_id"], user.button(menu, "VIP"))
+        plans = await user.next_from_bot()
+        await user.press(plans["message_id"], user.button(plans, "VIP Mensual"))
+        invoice = await user.next_from_bot("bot_invoice", within=30)
+        paid = await user.pay(message_id=invoice["message_id"])
+        assert paid["ok"], paid
+        await user.next_saying("círculo íntimo")
         await user.send(KNOWN_TEXT)
         await user.next_from_bot("bot_message", within=30)
 
@@ -390,7 +397,8 @@ async def test_logs_and_spans_carry_neither_the_token_nor_what_users_write(
             spans = diana.spans()
             updates = [span for span in spans if span.name == "telegram.update message"
                        and span.attributes.get("telegram.user_id") == user.user_id]  # fmt: skip
-            return len(updates) == 2 and any(span.trace_id == updates[1].trace_id and span.name == "HandleUpdate:Interact"
+            # /start, the successful payment, the text
+            return len(updates) == 3 and any(span.trace_id == updates[2].trace_id and span.name == "HandleUpdate:Interact"
                                              for span in spans)  # fmt: skip
 
         await eventually(text_handled)
@@ -411,7 +419,8 @@ async def test_logs_and_spans_carry_neither_the_token_nor_what_users_write(
     assert "a call failed: https://api.telegram.org/bot[redacted]/sendMessage" in worker_logs
     assert "Completing activity" not in worker_logs, "Temporal's DEBUG records print activity results"
     every_span = "\n".join([*diana.bot_spans(), *(span.to_json() for span in diana.memory.get_finished_spans())])
-    for secret in (KNOWN_TEXT, EMULATOR_BOT_TOKEN, TOKEN_SECRET):
+    assert invoice["payload"].startswith(f"vip:{user.user_id}:")
+    for secret in (KNOWN_TEXT, EMULATOR_BOT_TOKEN, TOKEN_SECRET, invoice["payload"]):
         assert secret not in "\n".join(bot_logs)
         assert secret not in worker_logs
         assert secret not in every_span
