@@ -35,6 +35,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput
 
+from bot.middlewares import PatientRequests
 from bot.telemetry import UpdateSpan
 from infra import telemetry
 from infra.connections import create_redis
@@ -348,6 +349,23 @@ async def test_health_ready_and_metrics_of_the_bot_and_the_worker(
     for line in ("# TYPE diana_activity_failures_total counter", "temporal_workflow_task_execution_latency_seconds_bucket",
                  "temporal_worker_task_slots_available{"):  # fmt: skip
         assert line in worker_text, line
+
+    # A failed activity attempt counts by activity and kind: Telegram answers 5xx to every try of the
+    # worker's first invoice, the attempt fails, and Temporal's retry delivers the invoice.
+    buyer = EmulatedUser(http, emulator.base_url, new_user_id())
+    menu = await onboard(buyer)
+    await buyer.press(menu["message_id"], buyer.button(menu, "VIP"))
+    plans = await buyer.next_from_bot()
+    _, before = await _scrape(http, diana.worker_url)
+    async with http.post(f"{emulator.base_url}/control/faults", json={"count": PatientRequests.MAX_ATTEMPTS,
+                         "error_code": 502, "methods": ["sendInvoice"]}):  # fmt: skip
+        pass
+    await buyer.press(plans["message_id"], buyer.button(plans, "VIP Mensual"))
+    assert (await buyer.next_from_bot("bot_invoice", within=60))["title"] == "VIP Mensual"
+    _, after = await _scrape(http, diana.worker_url)
+    failed = {"activity": "send_invoice", "kind": "TelegramServerError"}
+    assert _value(after, "diana_activity_failures_total", **failed) == _value(
+        before, "diana_activity_failures_total", **failed) + 1  # fmt: skip
 
 
 async def test_ready_names_what_does_not_answer(
