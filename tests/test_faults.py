@@ -399,3 +399,52 @@ async def test_a_bot_stopped_with_updates_in_hand_and_queued_loses_and_repeats_n
         delivered = {int(delivery.split("-")[0]) for delivery in state.recent_deliveries}
         assert {in_hand["update_id"], queued[0]["update_id"]} <= delivered
         assert state.screen_seq == before.screen_seq + 2, "the menu and the free text, each applied once"
+
+
+async def test_a_webhook_bot_killed_with_an_update_in_hand_loses_and_repeats_none(
+    client: Client, task_queue: str, pool: asyncpg.Pool, redis: Redis, telegram_bot: Bot, database: str,
+    redis_server: str, emulator: BotAPIEmulator, http: aiohttp.ClientSession, bots: BotProcesses,
+) -> None:  # fmt: skip
+    """Webhook mode (the deployed one): an update is answered to Telegram only once handled, so the one a
+    killed bot held comes again to the next bot, and the journey applies it once."""
+    port = stack.free_port()
+    webhook = {"BOT_MODE": "webhook", "WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook",
+               "WEBHOOK_LISTEN_PORT": str(port), "WEBHOOK_SECRET": "s3cret-of-the-hook"}  # fmt: skip
+    user = EmulatedUser(http, emulator.base_url, new_user_id())
+    try:
+        async with running_worker(client, task_queue, pool, redis, telegram_bot):
+            first_bot = bots.start(database, redis_server, **webhook)
+            assert "Bienvenido a mi mundo" in (await onboard(user))["text"]
+            before = await settled(client, user.user_id, within=30)
+            answered = len(bot_messages(await user.transcript()))
+
+        # No worker now: the bot holds the next update, its Update waiting at Temporal for a worker.
+        in_hand = await user.send("/diana")
+        handle = client.get_workflow_handle(journey_id(user.user_id))
+
+        async def held() -> bool:
+            return (await handle.describe()).raw_description.HasField("pending_workflow_task")
+
+        await eventually(held)
+        await bots.kill(first_bot)
+        queued = await user.send("hola")
+        async with running_worker(client, task_queue, pool, redis, telegram_bot):
+            bots.start(database, redis_server, **webhook)
+
+            async def both_answered() -> list[dict[str, Any]]:
+                messages = bot_messages(await user.transcript())[answered:]
+                return messages if len(messages) >= 2 else []
+
+            await eventually(both_answered, within=60)
+            await asyncio.sleep(2)  # room for an answer given twice, were there one
+            replies = bot_messages(await user.transcript())[answered:]
+            assert len(replies) == 2, [reply["text"][:40] for reply in replies]
+            assert "Mis Besitos" in str(replies[0]["buttons"]), "the update in hand: the menu"
+            assert replies[1]["text"] == t("conversation.free_text")
+            state = await settled(client, user.user_id, within=30)
+            delivered = {int(delivery.split("-")[0]) for delivery in state.recent_deliveries}
+            assert {in_hand["update_id"], queued["update_id"]} <= delivered
+            assert state.screen_seq == before.screen_seq + 2, "the menu and the free text, each applied once"
+            assert not emulator.updates, "Telegram holds nothing back"
+    finally:
+        emulator.webhook = None  # the next tests' bots poll
