@@ -17,12 +17,13 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import aiohttp
 import asyncpg
 import pytest
 from aiogram.types import Update
+from aiohttp import web
 from opentelemetry import trace
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
@@ -442,6 +443,49 @@ async def test_logs_and_spans_carry_neither_the_token_nor_what_users_write(
         assert secret not in "\n".join(bot_logs)
         assert secret not in worker_logs
         assert secret not in every_span
+
+
+# A process that traces one span, as the bot and the worker set tracing up from the environment.
+_TRACE_ONE_SPAN: Final = """
+from opentelemetry import trace
+from infra.settings import Settings
+from infra.telemetry import setup_tracing, shutdown_tracing
+print(setup_tracing(Settings(_env_file=None), service="diana-bot") is not None)
+with trace.get_tracer("diana.test").start_as_current_span("otlp-probe"):
+    pass
+shutdown_tracing()
+"""
+
+
+@pytest.mark.parametrize("exporter", ["otlp", "none"])
+async def test_spans_go_to_the_configured_otlp_collector_and_nowhere_by_default(exporter: str) -> None:
+    received: list[tuple[str, str, bytes]] = []
+
+    async def collect(request: web.Request) -> web.Response:
+        received.append((request.path, request.content_type, await request.read()))
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/{path:.*}", collect)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        env = {**os.environ, "OTEL_EXPORTER": exporter, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}"}
+        traced = await asyncio.create_subprocess_exec(sys.executable, "-c", _TRACE_ONE_SPAN, env=env, cwd=REPO_ROOT,
+                                                      stdout=subprocess.PIPE)  # fmt: skip
+        stdout, _ = await asyncio.wait_for(traced.communicate(), timeout=60)
+    finally:
+        await runner.cleanup()
+    assert traced.returncode == 0
+    if exporter == "none":
+        assert stdout.split() == [b"False"] and received == [], "tracing off: no provider, nothing sent"
+        return
+    assert stdout.split() == [b"True"]
+    [(path, content_type, body)] = received
+    assert (path, content_type) == ("/v1/traces", "application/x-protobuf")
+    assert b"otlp-probe" in body and b"diana-bot" in body, "the span and its service, in OTLP protobuf"
 
 
 class _Short(BaseModel):
