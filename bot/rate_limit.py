@@ -14,6 +14,7 @@ from aiogram.types import TelegramObject, Update, User
 from redis.exceptions import RedisError
 
 from bot.texts import language_of, t
+from infra.telemetry import RATE_LIMITED
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -60,10 +61,16 @@ class RateLimit(BaseMiddleware):
         if self._updates <= 0 or user is None or user.id in self._exempt or not _limited(event):
             return await handler(event, data)
         count = await self._hit(user.id)
-        if count is None or count <= self._updates:
+        if count is None:
+            RATE_LIMITED.labels(outcome="unchecked").inc()
+            return await handler(event, data)
+        if count <= self._updates:
             return await handler(event, data)
         if count == self._updates + 1:
+            RATE_LIMITED.labels(outcome="answered").inc()
             await _slow_down(data["bot"], event, user, self._window)
+        else:
+            RATE_LIMITED.labels(outcome="dropped").inc()
         return None
 
     async def _hit(self, user_id: int) -> int | None:

@@ -92,6 +92,13 @@ TELEGRAM_REQUESTS: Final = Counter(
     ["method", "outcome"],
     registry=REGISTRY,
 )
+RATE_LIMITED: Final = Counter(
+    "diana_rate_limited_updates",
+    "Updates the per-user rate limit held back ('answered': told to slow down; 'dropped': silently) or could not "
+    "check ('unchecked': Redis unavailable, let through)",
+    ["outcome"],
+    registry=REGISTRY,
+)
 ACTIVITY_FAILURES: Final = Counter(
     "diana_activity_failures",
     "Failed activity attempts in this worker, by activity and error type",

@@ -43,6 +43,7 @@ from infra.connections import create_redis
 from infra.emulator import BotAPIEmulator
 from infra.settings import EMULATOR_BOT_TOKEN, EMULATOR_COMMUNITY_CHANNEL, Settings
 from infra.stack import free_port
+from infra.telemetry import REGISTRY
 from tests.bot_process import BotProcesses, bot_messages, bots_fixture  # noqa: F401 -- the fixture
 from tests.helpers import REPO_ROOT, eventually, new_user_id, settled
 from tests.sql_audit import audit_file
@@ -100,12 +101,19 @@ async def feed(limit: RateLimit, updates: list[Update], bot: RecordingBot) -> li
     return handled
 
 
+def limited(outcome: str) -> float:
+    """``diana_rate_limited_updates`` for ``outcome``, as the bot's /metrics shows it."""
+    return REGISTRY.get_sample_value("diana_rate_limited_updates_total", {"outcome": outcome}) or 0.0
+
+
 class TestRateLimit:
     async def test_a_flood_gets_one_friendly_answer_and_is_dropped(self, redis: Redis) -> None:
         limit = RateLimit(redis, updates=3, window=60)
         bot, user, other = RecordingBot(), new_user_id(), new_user_id()
+        before = {outcome: limited(outcome) for outcome in ("answered", "dropped")}
         handled = await feed(limit, [message_update(n, user) for n in range(1, 8)], bot)
         assert handled == [1, 2, 3]
+        assert {outcome: limited(outcome) - before[outcome] for outcome in before} == {"answered": 1, "dropped": 3}
         assert bot.sent == [(user, t("rate_limit.slow_down", seconds=60))], "one answer per window, however long"
         assert 0 < await redis.ttl(f"{KEY_PREFIX}{user}") <= 60, "the window ends by itself"
         # Someone else is not held back; a press over the limit gets its answer as an alert.
@@ -131,11 +139,13 @@ class TestRateLimit:
         down = create_redis(f"redis://127.0.0.1:{free_port()}/0")
         try:
             limit = RateLimit(down, updates=1, window=60)
+            unchecked = limited("unchecked")
             with caplog.at_level(logging.WARNING, logger="diana.bot"):
                 handled = await feed(limit, [message_update(n, new_user_id()) for n in range(1, 6)], RecordingBot())
         finally:
             await down.aclose()
         assert handled == [1, 2, 3, 4, 5]
+        assert limited("unchecked") == unchecked + 5, "what passed unchecked shows in the metrics"
         assert [r.message for r in caplog.records if "rate limit" in r.message] == [
             caplog.records[0].message
         ] and "Redis unavailable" in caplog.records[0].message
