@@ -18,7 +18,7 @@ from typing import Final
 from temporalio import workflow
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 TOUCH: Final = "Touch"
 # As Diana's worker (worker/main.py): every per-user workflow of a run stays cached.
@@ -69,7 +69,9 @@ async def serve(address: str, task_queue: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    worker = Worker(client, task_queue=task_queue, workflows=[FloorWorkflow], max_cached_workflows=MAX_CACHED_WORKFLOWS)
+    # As `diana worker` runs journeys: outside the SDK's sandbox, whose cost is neither Temporal's nor Diana's.
+    worker = Worker(client, task_queue=task_queue, workflows=[FloorWorkflow], max_cached_workflows=MAX_CACHED_WORKFLOWS,
+                    workflow_runner=UnsandboxedWorkflowRunner())  # fmt: skip
     async with worker:
         print(f"floor worker polling {task_queue}", flush=True)
         await stop.wait()
