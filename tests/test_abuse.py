@@ -366,6 +366,23 @@ def admin_paths() -> list[AdminPath]:
     return paths
 
 
+def test_nothing_in_an_admin_feature_runs_for_everyone_unless_listed() -> None:
+    """A handler added to an admin feature without the flag is caught here, not by a user."""
+    from bot import admin_panel, admin_users, broadcasts
+
+    open_to_all = {"panel_for_others": "/admin from anyone else: the usual menu (the gate audits it first)"}
+    ungated = []
+    for module in (admin_panel, admin_users, broadcasts):
+        for observer in module.router.observers.values():
+            for handler in observer.handlers:
+                flagged = isinstance(handler.flags.get("admin"), AdminOnly)
+                # Uploads: a non-admin's document falls through to "unsupported", as any other file does.
+                from_admins = any(isinstance(check.callback, admin_panel.FromAdmin) for check in handler.filters or [])
+                if not (flagged or from_admins or handler.callback.__name__ in open_to_all):
+                    ungated.append(f"{module.__name__}.{handler.callback.__name__}")
+    assert not ungated, f"admin handlers without AdminOnly: {ungated}"
+
+
 def test_every_admin_command_is_found() -> None:
     """The enumeration the end-to-end test walks must not silently find nothing."""
     commands = {path.trigger for path in admin_paths() if path.kind == "command"}
