@@ -13,7 +13,8 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from infra.emulator import BotAPIEmulator
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, eventually
+from tests.telegram import EmulatedUser
 from tests.test_end_to_end import bot_environment, stop_bot
 
 
@@ -56,3 +57,15 @@ async def bots_fixture(
 
 def bot_messages(transcript: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [entry for entry in transcript if entry["kind"] == "bot_message"]
+
+
+async def messages_once(user: EmulatedUser, after: int, count: int, *, within: float = 60) -> list[dict[str, Any]]:
+    """The bot's messages to ``user`` past the first ``after``, once ``count`` are there and a repeat had time to show."""
+
+    async def arrived() -> list[dict[str, Any]]:
+        messages = bot_messages(await user.transcript())[after:]
+        return messages if len(messages) >= count else []
+
+    await eventually(arrived, within=within)
+    await asyncio.sleep(2)  # room for an answer given twice, were there one
+    return bot_messages(await user.transcript())[after:]

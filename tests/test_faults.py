@@ -36,7 +36,7 @@ from infra.connections import create_pool, create_redis
 from infra.emulator import BotAPIEmulator
 from infra.settings import Settings
 from infra.support import disagreements, read_projection
-from tests.bot_process import BotProcesses, bot_messages, bots_fixture  # noqa: F401 -- the fixture
+from tests.bot_process import BotProcesses, bot_messages, bots_fixture, messages_once  # noqa: F401 -- the fixture
 from tests.helpers import eventually, new_user_id, settled
 from tests.telegram import EmulatedUser, control, onboard, redeliver
 from worker import journey_worker_options
@@ -384,14 +384,7 @@ async def test_a_bot_stopped_with_updates_in_hand_and_queued_loses_and_repeats_n
         # SIGTERM: the bot finishes the update in hand (its journey can answer again) before it exits.
         await asyncio.to_thread(first_bot.wait, 60)
         bots.start(database, redis_server)
-
-        async def all_answered() -> list[dict[str, Any]]:
-            messages = bot_messages(await user.transcript())[answered:]
-            return messages if len(messages) >= 3 else []
-
-        await eventually(all_answered, within=60)
-        await asyncio.sleep(2)  # room for an answer given twice, were there one
-        replies = bot_messages(await user.transcript())[answered:]
+        replies = await messages_once(user, answered, 3)
         assert len(replies) == 3, [reply["text"][:40] for reply in replies]
         assert "Mis Besitos" in str(replies[0]["buttons"]), "the update in hand: the menu"
         assert [reply["text"] for reply in replies[1:]] == [t("conversation.free_text"), t("help")]
@@ -430,14 +423,7 @@ async def test_a_webhook_bot_killed_with_an_update_in_hand_loses_and_repeats_non
         queued = await user.send("hola")
         async with running_worker(client, task_queue, pool, redis, telegram_bot):
             bots.start(database, redis_server, **webhook)
-
-            async def both_answered() -> list[dict[str, Any]]:
-                messages = bot_messages(await user.transcript())[answered:]
-                return messages if len(messages) >= 2 else []
-
-            await eventually(both_answered, within=60)
-            await asyncio.sleep(2)  # room for an answer given twice, were there one
-            replies = bot_messages(await user.transcript())[answered:]
+            replies = await messages_once(user, answered, 2)
             assert len(replies) == 2, [reply["text"][:40] for reply in replies]
             assert "Mis Besitos" in str(replies[0]["buttons"]), "the update in hand: the menu"
             assert replies[1]["text"] == t("conversation.free_text")
