@@ -8,6 +8,7 @@ and the router keeps its gate in whichever dispatcher includes it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -49,8 +50,8 @@ class AdminGate(BaseMiddleware):
         if user is not None and user.id in settings.admin_ids:
             return await handler(event, data)
         # What a forged press tried is kept: the button's data names the broadcast, user or upload.
-        subject = event.data if isinstance(event, CallbackQuery) else None
-        await audit_refusal(data["pool"], user, gate.action, subject)
+        tried = {"callback_data": event.data} if isinstance(event, CallbackQuery) and event.data else {}
+        await audit_refusal(data["pool"], user, gate.action, tried)
         if gate.others_fall_through:
             raise SkipHandler
         refusal = t("admin.refused", language_of(user.language_code if user else None))
@@ -62,18 +63,19 @@ class AdminGate(BaseMiddleware):
 
 
 def guarded_router(name: str) -> Router:
-    """A feature's router whose handlers flagged ``AdminOnly`` run for admins only."""
+    """A feature's router whose handlers flagged ``AdminOnly`` run for admins only, whatever event they take."""
     router = Router(name=name)
     gate = AdminGate()
-    router.message.middleware(gate)
-    router.callback_query.middleware(gate)
+    for event, observer in router.observers.items():
+        if event not in ("update", "error"):  # the dispatcher's own, and errors of handlers already let in
+            observer.middleware(gate)
     return router
 
 
-async def audit_refusal(pool: asyncpg.Pool, user: User | None, action: str, subject: str | None) -> None:
+async def audit_refusal(pool: asyncpg.Pool, user: User | None, action: str, details: dict[str, str]) -> None:
     await pool.execute(
-        "INSERT INTO audit_log (actor, action, subject, reason) VALUES ($1, $2, $3, 'not an admin')",
+        "INSERT INTO audit_log (actor, action, subject, reason, details) VALUES ($1, $2, NULL, 'not an admin', $3::jsonb)",
         f"user:{user.id}" if user else "unknown",
         f"{action} refused",
-        subject,
+        json.dumps(details),
     )

@@ -20,7 +20,7 @@ from bot import build_dispatcher
 from bot.content_version import ActiveContent
 from bot.journeys import Journeys
 from bot.middlewares import PatientRequests
-from bot.polling import ConfirmedPolling
+from bot.polling import DRAIN_SECONDS, ConfirmedPolling
 from bot.telemetry import TelegramCalls
 from bot.texts import t
 from infra.connections import connect_temporal, create_pool, create_redis
@@ -93,7 +93,8 @@ async def _serve_webhook(settings: Settings, bot: Bot, dispatcher: Dispatcher, s
     SimpleRequestHandler(dispatcher=dispatcher, bot=bot, secret_token=secret,
                          handle_in_background=False).register(app, path=settings.webhook_path)  # fmt: skip
     setup_application(app, dispatcher, bot=bot)
-    runner = web.AppRunner(app, access_log=None)
+    # Stopping, the updates in hand get as long as polling gives them; the rest Telegram delivers again.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=DRAIN_SECONDS)
     await runner.setup()
     await web.TCPSite(runner, settings.webhook_listen_host, settings.webhook_listen_port).start()
     await bot.set_webhook(settings.webhook_url, secret_token=secret, max_connections=settings.webhook_max_connections,

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, FilePath, SecretStr, model_validator
+from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -93,6 +93,13 @@ class Settings(BaseSettings):
     bot_health_port: int = Field(default=9101, alias="BOT_HEALTH_PORT", ge=0, le=65535)
     worker_health_port: int = Field(default=9102, alias="WORKER_HEALTH_PORT", ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", alias="LOG_LEVEL")
+
+    @field_validator("temporal_api_key", "temporal_tls", "temporal_tls_cert", "temporal_tls_key",
+                     "temporal_tls_server_ca", "temporal_tls_server_name", mode="before")  # fmt: skip
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """``TEMPORAL_TLS_CERT=`` in a compose file or ``.env`` means "not set", not "the file named ''"."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _temporal_tls_is_consistent(self) -> Settings:

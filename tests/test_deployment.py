@@ -222,7 +222,7 @@ async def temporal_behind_tls(temporal_env: WorkflowEnvironment, tmp_path: Path)
         reader, writer = await asyncio.open_connection(host, int(port))
 
         async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(ConnectionError):
+            with contextlib.suppress(ConnectionError, ssl.SSLError):
                 while chunk := await source.read(65536):
                     sink.write(chunk)
                     await sink.drain()
@@ -240,9 +240,10 @@ async def temporal_behind_tls(temporal_env: WorkflowEnvironment, tmp_path: Path)
         yield f"127.0.0.1:{server.sockets[0].getsockname()[1]}", files
     finally:
         server.close()
+        await server.wait_closed()
 
 
-async def test_the_worker_and_bot_reach_temporal_over_mutual_tls(
+async def test_temporal_is_reached_over_mutual_tls_and_refused_without_it(
     temporal_behind_tls: tuple[str, TLSFiles], temporal_env: WorkflowEnvironment
 ) -> None:
     address, files = temporal_behind_tls
@@ -256,7 +257,14 @@ async def test_the_worker_and_bot_reach_temporal_over_mutual_tls(
 
     refused = {
         "no client certificate": Settings(_env_file=None, **env),
-        "an unknown server CA": Settings(_env_file=None, TEMPORAL_ADDRESS=address, TEMPORAL_TLS="true"),
+        # Everything but the CA: the system's roots do not know the server's certificate.
+        "an unknown server CA": Settings(
+            _env_file=None,
+            TEMPORAL_ADDRESS=address,
+            TEMPORAL_TLS_SERVER_NAME=TEMPORAL_HOST,
+            TEMPORAL_TLS_CERT=str(files.client_cert),
+            TEMPORAL_TLS_KEY=str(files.client_key),
+        ),
         "plain text": Settings(_env_file=None, TEMPORAL_ADDRESS=address),
     }
     for why, settings in refused.items():
@@ -287,6 +295,13 @@ class TestTemporalTLSSettings:
         for message, values in cases.items():
             with pytest.raises(ValueError, match=message):
                 Settings(_env_file=None, **{"TEMPORAL_ADDRESS": "temporal:7233", **values})
+
+    def test_empty_tls_values_are_unset(self) -> None:
+        """``TEMPORAL_TLS_CERT=`` as a compose file or ``.env`` leaves it: not set, not a file named ''."""
+        blank: dict[str, Any] = {name: "" for name in ("TEMPORAL_API_KEY", "TEMPORAL_TLS", "TEMPORAL_TLS_CERT",
+                                 "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_SERVER_CA", "TEMPORAL_TLS_SERVER_NAME")}  # fmt: skip
+        settings = Settings(_env_file=None, TEMPORAL_ADDRESS="temporal:7233", **blank)
+        assert not settings.temporal_uses_tls and temporal_tls(settings) is False
 
 
 class TestSettings:

@@ -411,12 +411,15 @@ async def test_a_webhook_bot_killed_with_an_update_in_hand_loses_and_repeats_non
             before = await settled(client, user.user_id, within=30)
             answered = len(bot_messages(await user.transcript()))
 
-        # No worker now: the bot holds the next update, its Update waiting at Temporal for a worker.
+        # No worker now: the bot holds the next update (posted to it, not answered), its journey's Update waiting.
         in_hand = await user.send("/diana")
+
         handle = client.get_workflow_handle(journey_id(user.user_id))
 
         async def held() -> bool:
-            return (await handle.describe()).raw_description.HasField("pending_workflow_task")
+            # Posted to the bot and not answered, and the journey has work waiting for a worker (its Update).
+            waiting = (await handle.describe()).raw_description.HasField("pending_workflow_task")
+            return in_hand["update_id"] in emulator.delivering and waiting
 
         await eventually(held)
         await bots.kill(first_bot)

@@ -223,6 +223,8 @@ class BotAPIEmulator:
         # has handed out yet, which an offset already past them must not drop.
         self.history: dict[int, dict[str, Any]] = {}
         self.redelivered: set[int] = set()
+        # Updates posted to the webhook and not answered yet: in the bot's hands.
+        self.delivering: set[int] = set()
         # Like Telegram, update ids only ever grow, also across emulator restarts: journeys
         # de-duplicate by update id, so a restarted emulator must not hand out old ids again.
         self.next_update_id = first_update_id or _fresh_update_id()
@@ -934,6 +936,7 @@ class BotAPIEmulator:
         headers = {"Content-Type": "application/json"}
         if webhook["secret_token"]:
             headers["X-Telegram-Bot-Api-Secret-Token"] = str(webhook["secret_token"])
+        self.delivering.add(update["update_id"])
         try:
             async with session.post(webhook["url"], data=json.dumps(update), headers=headers,
                                     timeout=aiohttp.ClientTimeout(total=10)) as response:  # fmt: skip
@@ -941,6 +944,8 @@ class BotAPIEmulator:
                 error = f"Wrong response from the webhook: {response.status} {response.reason}"
         except (aiohttp.ClientError, TimeoutError) as exc:
             delivered, error = False, f"Connection failed: {exc}"
+        finally:
+            self.delivering.discard(update["update_id"])
         if delivered:
             # By identity: a redelivered copy shares its update_id with the original.
             self.updates = [u for u in self.updates if u is not update]
