@@ -9,9 +9,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+from aiohttp import web
 from temporalio.client import Client
 
 from activities.content import read_content_file
+from infra.stack import free_port
 from workflows.content import Content
 from workflows.contracts import JourneyRequest, JourneyState, RequestKind, TelegramProfile
 from workflows.journey import JourneyWorkflow, journey_id
@@ -78,3 +80,16 @@ def request(
 def shipped_content() -> Content:
     """The content shipped in ``content/diana.yaml``, checked like CI checks it."""
     return read_content_file(REPO_ROOT / "content" / "diana.yaml").content
+
+
+async def http_receiver(
+    route: str, handle: Callable[[web.Request], Awaitable[web.Response]]
+) -> tuple[web.AppRunner, int]:
+    """A local HTTP endpoint taking POSTs at ``route`` (a webhook, a collector); the caller cleans the runner up."""
+    app = web.Application()
+    app.router.add_post(route, handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, port

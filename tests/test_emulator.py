@@ -18,7 +18,7 @@ from aiohttp import web
 
 from infra.emulator import BotAPIEmulator
 from infra.emulator.server import FloodLimits
-from infra.stack import free_port
+from tests.helpers import http_receiver
 from tests.telegram import EmulatedUser
 
 TOKEN = "123456:TEST-TOKEN"
@@ -205,13 +205,7 @@ class TestUpdates:
 
 async def webhook_receiver(hook: Callable[[web.Request], Awaitable[web.Response]]) -> tuple[web.AppRunner, int]:
     """A local webhook endpoint at ``/hook``; the caller cleans the runner up."""
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner, port
+    return await http_receiver("/hook", hook)
 
 
 class TestWebhook:

@@ -44,7 +44,7 @@ from infra.emulator import BotAPIEmulator
 from infra.health import HealthServer, readiness_checks
 from infra.settings import EMULATOR_BOT_TOKEN, Settings
 from infra.stack import free_port
-from tests.helpers import REPO_ROOT, eventually, new_user_id
+from tests.helpers import REPO_ROOT, eventually, http_receiver, new_user_id
 from tests.telegram import EmulatedUser, onboard
 from worker.main import run_worker
 from worker.telemetry import ActivityFailures
@@ -465,12 +465,7 @@ async def test_spans_go_to_the_configured_otlp_collector_and_nowhere_by_default(
         received.append((request.path, request.content_type, await request.read()))
         return web.Response()
 
-    app = web.Application()
-    app.router.add_post("/{path:.*}", collect)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    runner, port = await http_receiver("/{path:.*}", collect)
     try:
         env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}"}
         env.pop("OTEL_EXPORTER", None)
