@@ -9,13 +9,12 @@ and the router keeps its gate in whichever dispatcher includes it.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 from aiogram import BaseMiddleware, Router
-from aiogram.dispatcher.event.bases import SkipHandler
+from aiogram.dispatcher.event.bases import NextMiddlewareType, SkipHandler
 from aiogram.dispatcher.flags import get_flag
 from aiogram.types import CallbackQuery, Message, TelegramObject, User
 
@@ -38,7 +37,7 @@ class AdminGate(BaseMiddleware):
 
     async def __call__(
         self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        handler: NextMiddlewareType[TelegramObject],
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:

@@ -7,12 +7,11 @@ a message text, a payment payload, a URL (it carries the token) or an exception 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from aiogram import BaseMiddleware
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
-from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.dispatcher.event.bases import UNHANDLED, NextMiddlewareType
 from aiogram.exceptions import (
     TelegramAPIError,
     TelegramNetworkError,
@@ -55,7 +54,7 @@ class UpdateSpan(BaseMiddleware):
 
     async def __call__(
         self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        handler: NextMiddlewareType[TelegramObject],
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
@@ -89,7 +88,7 @@ class HandlerTiming(BaseMiddleware):
 
     async def __call__(
         self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        handler: NextMiddlewareType[TelegramObject],
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
