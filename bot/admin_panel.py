@@ -9,7 +9,6 @@ a stale or foreign button finds nothing to activate.
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from datetime import UTC, datetime
@@ -30,7 +29,7 @@ from redis.exceptions import RedisError
 from activities.content import ContentRefused, activate, active_version, parse_content
 from activities.dashboard import Dashboard, dashboard
 from bot import start
-from bot.admins import AdminOnly, guarded_router
+from bot.admins import AdminOnly, guarded_router, write_audit
 from bot.callbacks import CallbackPrefix
 from bot.community import MAX_POST_LENGTH
 from bot.journeys import Journeys
@@ -376,11 +375,4 @@ async def _close_preview(query: CallbackQuery, outcome: str) -> None:
 
 async def audit(pool: asyncpg.Pool, admin: User, action: str, subject: str | None, reason: str | None,
                 details: dict[str, object] | None = None) -> None:  # fmt: skip
-    await pool.execute(
-        "INSERT INTO audit_log (actor, action, subject, reason, details) VALUES ($1, $2, $3, $4, $5::jsonb)",
-        f"admin:{admin.id}",
-        action,
-        subject,
-        reason,
-        json.dumps(details or {}, ensure_ascii=False, default=str),
-    )
+    await write_audit(pool, f"admin:{admin.id}", action, subject, reason, details)

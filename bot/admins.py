@@ -49,8 +49,11 @@ class AdminGate(BaseMiddleware):
         if user is not None and user.id in settings.admin_ids:
             return await handler(event, data)
         # What a forged press tried is kept: the button's data names the broadcast, user or upload.
-        tried = {"callback_data": event.data} if isinstance(event, CallbackQuery) and event.data else {}
-        await audit_refusal(data["pool"], user, gate.action, tried)
+        tried: dict[str, object] = (
+            {"callback_data": event.data} if isinstance(event, CallbackQuery) and event.data else {}
+        )
+        actor = f"user:{user.id}" if user else "unknown"
+        await write_audit(data["pool"], actor, f"{gate.action} refused", None, "not an admin", tried)
         if gate.others_fall_through:
             raise SkipHandler
         refusal = t("admin.refused", language_of(user.language_code if user else None))
@@ -71,10 +74,14 @@ def guarded_router(name: str) -> Router:
     return router
 
 
-async def audit_refusal(pool: asyncpg.Pool, user: User | None, action: str, details: dict[str, str]) -> None:
+async def write_audit(pool: asyncpg.Pool, actor: str, action: str, subject: str | None, reason: str | None,
+                      details: dict[str, object] | None = None) -> None:  # fmt: skip
+    """One row of the append-only audit log: who did (or tried) what to what, and why."""
     await pool.execute(
-        "INSERT INTO audit_log (actor, action, subject, reason, details) VALUES ($1, $2, NULL, 'not an admin', $3::jsonb)",
-        f"user:{user.id}" if user else "unknown",
-        f"{action} refused",
-        json.dumps(details),
+        "INSERT INTO audit_log (actor, action, subject, reason, details) VALUES ($1, $2, $3, $4, $5::jsonb)",
+        actor,
+        action,
+        subject,
+        reason,
+        json.dumps(details or {}, ensure_ascii=False, default=str),
     )
