@@ -18,6 +18,7 @@ from aiogram.dispatcher.event.bases import NextMiddlewareType, SkipHandler
 from aiogram.dispatcher.flags import get_flag
 from aiogram.types import CallbackQuery, Message, TelegramObject, User
 
+from bot.telemetry import mark_refused
 from bot.texts import language_of, t
 from infra.settings import Settings
 
@@ -52,6 +53,7 @@ class AdminGate(BaseMiddleware):
         tried: dict[str, object] = (
             {"callback_data": event.data} if isinstance(event, CallbackQuery) and event.data else {}
         )
+        mark_refused(data)
         actor = f"user:{user.id}" if user else "unknown"
         await write_audit(data["pool"], actor, f"{gate.action} refused", None, "not an admin", tried)
         if gate.others_fall_through:

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 tracer: Final = trace.get_tracer("diana.bot")
 _TIMING: Final = "diana_handler_timing"
+_REFUSED: Final = "diana_admin_refused"
+# The handler label of a non-admin's attempt at an admin handler: the gate answered, the handler never ran.
+REFUSED_ADMIN_ATTEMPT: Final = "admin refused"
 
 
 class _Handled:
@@ -105,7 +108,15 @@ class HandlerTiming(BaseMiddleware):
         try:
             return await handler(event, data)
         finally:
+            if data.pop(_REFUSED, False):
+                name = REFUSED_ADMIN_ATTEMPT
+                trace.get_current_span().set_attribute("diana.handler", f"{router_name}:{name}")
             UPDATE_SECONDS.labels(router=router_name, handler=name).observe(time.perf_counter() - started)
+
+
+def mark_refused(data: dict[str, Any]) -> None:
+    """Told by the admin gate: the handler matched but did not run, so the time is not the handler's."""
+    data[_REFUSED] = True
 
 
 class TelegramCalls(BaseRequestMiddleware):

@@ -9,7 +9,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+import aiohttp
 from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 from temporalio.client import Client
 
 from activities.content import read_content_file
@@ -93,3 +95,22 @@ async def http_receiver(
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     return runner, port
+
+
+# Prometheus samples by metric name and label set.
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+async def scrape_metrics(http: aiohttp.ClientSession, url: str) -> tuple[str, Samples]:
+    """The exposition text of ``url``/metrics and its samples by name and labels."""
+    async with http.get(f"{url}/metrics") as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/plain; version=")
+        text = await response.text()
+    samples = {(sample.name, frozenset(sample.labels.items())): sample.value
+               for family in text_string_to_metric_families(text) for sample in family.samples}  # fmt: skip
+    return text, samples
+
+
+def metric_value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)

@@ -16,6 +16,7 @@ import logging
 import re
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -38,6 +39,7 @@ from temporalio.worker import Worker
 from bot import build_dispatcher
 from bot.admins import AdminGate, AdminOnly
 from bot.rate_limit import KEY_PREFIX, RateLimit
+from bot.telemetry import REFUSED_ADMIN_ATTEMPT
 from bot.texts import t
 from infra.connections import create_redis
 from infra.emulator import BotAPIEmulator
@@ -45,7 +47,7 @@ from infra.settings import EMULATOR_BOT_TOKEN, EMULATOR_COMMUNITY_CHANNEL, Setti
 from infra.stack import free_port
 from infra.telemetry import REGISTRY
 from tests.bot_process import BotProcesses, bot_messages, bots_fixture  # noqa: F401 -- the fixture
-from tests.helpers import REPO_ROOT, eventually, new_user_id, settled
+from tests.helpers import REPO_ROOT, Samples, eventually, new_user_id, scrape_metrics, settled
 from tests.sql_audit import audit_file
 from tests.telegram import EmulatedUser, onboard
 from tests.test_end_to_end import bot_environment
@@ -187,16 +189,21 @@ async def test_the_real_bot_answers_a_flood_once_and_the_journey_sees_only_the_l
 
 
 @pytest.fixture
-async def abuse_bot(worker: Worker, database: str, redis_server: str, bots: BotProcesses) -> BotProcesses:
-    """One bot with an admin configured (everyone else in these tests is not one), stopped before its database goes."""
+async def abuse_bot(worker: Worker, database: str, redis_server: str, bots: BotProcesses) -> str:
+    """One bot with an admin configured (everyone else in these tests is not one), stopped before its database goes.
+
+    It is the URL of the bot's /health, /ready and /metrics.
+    """
+    port = free_port()
     bots.start(
         database,
         redis_server,
         ADMIN_IDS=str(ADMIN),
         RATE_LIMIT_UPDATES="0",
         COMMUNITY_CHANNEL_IDS=str(EMULATOR_COMMUNITY_CHANNEL),
+        BOT_HEALTH_PORT=str(port),
     )
-    return bots
+    return f"http://127.0.0.1:{port}"
 
 
 MALFORMED_CALLBACKS: Final = [
@@ -213,7 +220,7 @@ MALFORMED_CALLBACKS: Final = [
 
 
 async def test_malformed_callback_data_and_replayed_buttons_change_nothing(
-    abuse_bot: BotProcesses, emulator: BotAPIEmulator, http: aiohttp.ClientSession, client: Client,
+    abuse_bot: str, emulator: BotAPIEmulator, http: aiohttp.ClientSession, client: Client,
     pool: asyncpg.Pool,
 ) -> None:  # fmt: skip
     user = EmulatedUser(http, emulator.base_url, new_user_id())
@@ -242,7 +249,7 @@ async def test_malformed_callback_data_and_replayed_buttons_change_nothing(
 
 
 async def test_oversized_and_malformed_text_get_a_clear_answer(
-    abuse_bot: BotProcesses, emulator: BotAPIEmulator, http: aiohttp.ClientSession, client: Client,
+    abuse_bot: str, emulator: BotAPIEmulator, http: aiohttp.ClientSession, client: Client,
 ) -> None:  # fmt: skip
     user = EmulatedUser(http, emulator.base_url, new_user_id())
     await onboard(user)
@@ -263,7 +270,7 @@ async def test_oversized_and_malformed_text_get_a_clear_answer(
 
 
 async def test_html_in_names_and_text_is_shown_escaped(
-    abuse_bot: BotProcesses, emulator: BotAPIEmulator, http: aiohttp.ClientSession, redis: Redis,
+    abuse_bot: str, emulator: BotAPIEmulator, http: aiohttp.ClientSession, redis: Redis,
 ) -> None:  # fmt: skip
     name = "<b>Ana</b> & <script>"
     user = EmulatedUser(http, emulator.base_url, new_user_id(), first_name=name)
@@ -309,6 +316,7 @@ class AdminPath:
     kind: str  # "command" or "button"
     trigger: str  # the command name, or packed callback data
     audited_as: str
+    router: str  # the name of the feature's router
 
 
 def _routers(router: Router) -> Iterator[Router]:
@@ -355,10 +363,10 @@ def admin_paths() -> list[AdminPath]:
                 for filter_object in handler.filters or []:
                     check = filter_object.callback
                     if kind == "command" and isinstance(check, Command):
-                        paths += [AdminPath(kind, str(name), action) for name in check.commands]
+                        paths += [AdminPath(kind, str(name), action, router.name) for name in check.commands]
                     elif kind == "button" and isinstance(check, CallbackQueryFilter):
                         source = inspect.getsource(inspect.getmodule(handler.callback))  # type: ignore[arg-type]
-                        paths.append(AdminPath(kind, _forged(check, source), action))
+                        paths.append(AdminPath(kind, _forged(check, source), action, router.name))
     # The routers are module singletons: free them for the next dispatcher a test builds in this process.
     for router in list(dispatcher.sub_routers):
         dispatcher.sub_routers.remove(router)
@@ -397,7 +405,7 @@ def test_every_admin_command_is_found() -> None:
 
 
 async def test_non_admins_are_refused_and_audited_on_every_admin_path(
-    abuse_bot: BotProcesses, emulator: BotAPIEmulator, http: aiohttp.ClientSession, pool: asyncpg.Pool,
+    abuse_bot: str, emulator: BotAPIEmulator, http: aiohttp.ClientSession, pool: asyncpg.Pool,
 ) -> None:  # fmt: skip
     fan = EmulatedUser(http, emulator.base_url, new_user_id(), first_name="Lola")
     menu = await onboard(fan)
@@ -408,6 +416,13 @@ async def test_non_admins_are_refused_and_audited_on_every_admin_path(
                                          action)  # fmt: skip
         return count
 
+    def handled(samples: Samples) -> Counter[tuple[str, str]]:
+        """Updates each handler took, by router and handler, as the bot's /metrics counts them."""
+        return Counter({(labels["router"], labels["handler"]): value for (name, label_set), value in samples.items()
+                        if name == "diana_update_handling_seconds_count" and value
+                        for labels in [dict(label_set)]})  # fmt: skip
+
+    _, before_walk = await scrape_metrics(http, abuse_bot)
     failures: list[str] = []
     paths = admin_paths()
     for path in paths:
@@ -427,6 +442,15 @@ async def test_non_admins_are_refused_and_audited_on_every_admin_path(
         if await audited(path.audited_as) != before + 1:
             failures.append(f"{path}: not audited once")
     assert not failures, "\n".join(failures)
+
+    # The handlers' latency is theirs alone: each refusal counts apart, and only /admin's fall-through ran.
+    async def counted() -> Counter[tuple[str, str]] | None:
+        _, after_walk = await scrape_metrics(http, abuse_bot)
+        taken = handled(after_walk) - handled(before_walk)
+        return taken if taken.total() == len(paths) + 1 else None
+
+    assert (await eventually(counted)) == Counter({("bot.admin_panel", "panel_for_others"): 1}) + Counter(
+        {(router, REFUSED_ADMIN_ATTEMPT): n for router, n in Counter(path.router for path in paths).items()})  # fmt: skip
 
     # Nothing an admin path does happened.
     assert not bot_messages(await fan.transcript(chat_id=EMULATOR_COMMUNITY_CHANNEL)), "nothing was published"

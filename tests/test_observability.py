@@ -29,7 +29,6 @@ from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel, ValidationError, constr
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
@@ -44,7 +43,7 @@ from infra.emulator import BotAPIEmulator
 from infra.health import HealthServer, readiness_checks
 from infra.settings import EMULATOR_BOT_TOKEN, Settings
 from infra.stack import free_port
-from tests.helpers import REPO_ROOT, eventually, http_receiver, new_user_id
+from tests.helpers import REPO_ROOT, eventually, http_receiver, metric_value, new_user_id, scrape_metrics
 from tests.telegram import EmulatedUser, onboard
 from worker.main import run_worker
 from worker.telemetry import ActivityFailures
@@ -285,23 +284,6 @@ async def test_one_trace_runs_from_the_update_through_the_journey_to_sql(
     assert _ancestry(row, spans)[-1] == entered[0].name
 
 
-async def _scrape(
-    http: aiohttp.ClientSession, url: str
-) -> tuple[str, dict[tuple[str, frozenset[tuple[str, str]]], float]]:
-    """The exposition text of ``url``/metrics and its samples by name and labels."""
-    async with http.get(f"{url}/metrics") as response:
-        assert response.status == 200
-        assert response.headers["Content-Type"].startswith("text/plain; version=")
-        text = await response.text()
-    samples = {(sample.name, frozenset(sample.labels.items())): sample.value
-               for family in text_string_to_metric_families(text) for sample in family.samples}  # fmt: skip
-    return text, samples
-
-
-def _value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
-
-
 async def test_health_ready_and_metrics_of_the_bot_and_the_worker(
     diana: Diana, emulator: BotAPIEmulator, http: aiohttp.ClientSession
 ) -> None:  # fmt: skip
@@ -314,7 +296,7 @@ async def test_health_ready_and_metrics_of_the_bot_and_the_worker(
             assert await response.json() == {"status": "ready", "service": service,
                                              "checks": {"temporal": "ok", "postgres": "ok", "redis": "ok"}}  # fmt: skip
 
-    _, before = await _scrape(http, diana.bot_url)
+    _, before = await scrape_metrics(http, diana.bot_url)
     async with http.post(f"{emulator.base_url}/control/faults",
                          json={"count": 1, "error_code": 429, "retry_after": 1, "methods": ["sendMessage"]}):  # fmt: skip
         pass
@@ -322,16 +304,16 @@ async def test_health_ready_and_metrics_of_the_bot_and_the_worker(
     await user.send("/start")
     await user.next_from_bot("bot_message", within=60)
 
-    text, after = await _scrape(http, diana.bot_url)
+    text, after = await scrape_metrics(http, diana.bot_url)
     handled = {"router": "bot.start", "handler": "start"}
-    assert _value(after, "diana_update_handling_seconds_count", **handled) == _value(
+    assert metric_value(after, "diana_update_handling_seconds_count", **handled) == metric_value(
         before, "diana_update_handling_seconds_count", **handled) + 1  # fmt: skip
-    assert _value(after, "diana_update_handling_seconds_bucket", **handled, le="+Inf") >= 1
+    assert metric_value(after, "diana_update_handling_seconds_bucket", **handled, le="+Inf") >= 1
     refused = {"method": "sendMessage", "outcome": "429"}
-    assert _value(after, "diana_telegram_requests_total", **refused) == _value(
+    assert metric_value(after, "diana_telegram_requests_total", **refused) == metric_value(
         before, "diana_telegram_requests_total", **refused) + 1  # fmt: skip
     sent = {"method": "sendMessage", "outcome": "ok"}
-    assert _value(after, "diana_telegram_requests_total", **sent) > _value(
+    assert metric_value(after, "diana_telegram_requests_total", **sent) > metric_value(
         before, "diana_telegram_requests_total", **sent
     )
     for line in ("# TYPE diana_update_errors_total counter", "# TYPE diana_logged_errors_total counter",
@@ -339,7 +321,7 @@ async def test_health_ready_and_metrics_of_the_bot_and_the_worker(
         assert line in text, line
 
     async def worker_scraped() -> str | None:
-        text, _ = await _scrape(http, diana.worker_url)
+        text, _ = await scrape_metrics(http, diana.worker_url)
         # Temporal's own SDK metrics, from the runtime's buffer: the worker ran the journey's activities.
         ran = any(line.startswith("temporal_") and 'activity_type="record_projection"' in line
                   for line in text.splitlines())  # fmt: skip
@@ -357,15 +339,15 @@ async def test_health_ready_and_metrics_of_the_bot_and_the_worker(
     menu = await onboard(buyer)
     await buyer.press(menu["message_id"], buyer.button(menu, "VIP"))
     plans = await buyer.next_from_bot()
-    _, before = await _scrape(http, diana.worker_url)
+    _, before = await scrape_metrics(http, diana.worker_url)
     async with http.post(f"{emulator.base_url}/control/faults", json={"count": PatientRequests.MAX_ATTEMPTS,
                          "error_code": 502, "methods": ["sendInvoice"]}):  # fmt: skip
         pass
     await buyer.press(plans["message_id"], buyer.button(plans, "VIP Mensual"))
     assert (await buyer.next_from_bot("bot_invoice", within=60))["title"] == "VIP Mensual"
-    _, after = await _scrape(http, diana.worker_url)
+    _, after = await scrape_metrics(http, diana.worker_url)
     failed = {"activity": "send_invoice", "kind": "TelegramServerError"}
-    assert _value(after, "diana_activity_failures_total", **failed) == _value(
+    assert metric_value(after, "diana_activity_failures_total", **failed) == metric_value(
         before, "diana_activity_failures_total", **failed) + 1  # fmt: skip
 
 
