@@ -91,7 +91,10 @@ class SearchAttributesMissing(RuntimeError):
 
 
 async def ensure_search_attributes(client: Client, namespace: str, *, register: bool = True) -> list[str]:
-    """Register the journey's search attributes where missing; returns the names it added.
+    """Register the journey's search attributes where missing; returns the names that were missing.
+
+    Workers starting together may all find them missing and all add them: the server takes the same
+    registration twice without complaint, and says nothing of who was first.
 
     Upserting an unregistered attribute fails the workflow task (every journey would stall), so the worker
     makes sure they exist on any server it is pointed at before it takes any work. With ``register``
@@ -112,7 +115,7 @@ async def ensure_search_attributes(client: Client, namespace: str, *, register: 
             AddSearchAttributesRequest(namespace=namespace, search_attributes=types)
         )
     except RPCError as error:
-        if error.status == RPCStatusCode.ALREADY_EXISTS:  # another worker won the race
+        if error.status == RPCStatusCode.ALREADY_EXISTS:  # a server that refuses a second registration
             return sorted(missing)
         if error.status in (
             RPCStatusCode.PERMISSION_DENIED,

@@ -45,7 +45,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     except SearchAttributesMissing as missing:
         raise SystemExit(str(missing)) from missing
     if added:
-        log.info("registered search attributes %s", ", ".join(added))
+        log.info("search attributes %s were missing and are now registered", ", ".join(added))
     pool = await create_pool(settings.postgres_dsn)
     redis = create_redis(settings.redis_dsn)
     bot = create_bot(settings)
