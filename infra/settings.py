@@ -28,7 +28,8 @@ EMULATOR_VIP_CHANNEL = -1001000000009
 class Settings(BaseSettings):
     """Diana's configuration, from the environment (and an optional ``.env`` file)."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # A refused value is named, never quoted: the whole environment is the input, secrets included.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     # Where the embedded stack keeps all of its data (git-ignored).
     data_dir: Path = Field(default=REPO_ROOT / ".diana", alias="DIANA_DATA_DIR")

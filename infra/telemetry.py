@@ -26,6 +26,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any, Final
+from urllib.parse import unquote, urlsplit
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -208,10 +209,25 @@ class Redactor:
 
 
 def secrets_of(settings: Settings) -> list[str]:
+    """What no log line may show: the token, the webhook secret, the Temporal API key, and the passwords of
+    the database and Redis URLs (a driver's error may echo its URL)."""
     secrets = [settings.bot_token]
-    if settings.webhook_secret is not None:
-        secrets.append(settings.webhook_secret.get_secret_value())
+    for secret in (settings.webhook_secret, settings.temporal_api_key):
+        if secret is not None:
+            secrets.append(secret.get_secret_value())
+    for url in (settings.database_url, settings.redis_url):
+        if url is not None:
+            secrets += _passwords_in(url.get_secret_value())
     return secrets
+
+
+def _passwords_in(url: str) -> list[str]:
+    """The password of a URL, as written (percent-encoded) and decoded; asyncpg also takes ``?password=``."""
+    parts = urlsplit(url)
+    written = [parts.password] if parts.password else []
+    written += [value for name, _, value in (pair.partition("=") for pair in parts.query.split("&"))
+                if name == "password" and value]  # fmt: skip
+    return [form for password in written for form in (password, unquote(password))]
 
 
 # --- Logs ----------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from aiogram import Dispatcher, Router
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackQueryFilter
 from aiogram.types import Update
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from redis.asyncio import Redis
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -586,3 +586,9 @@ def test_secrets_come_from_the_environment_and_never_show(monkeypatch: pytest.Mo
     shown = repr(settings) + str(settings) + settings.model_dump_json()
     for hidden in ("AAF-real-looking", "webhook-s3cret", "pg-s3cret", "redis-s3cret"):
         assert hidden not in shown, hidden
+    # A deployment with one wrong value is told which, and its secrets stay out of the message.
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None, TEMPORAL_TLS="true", **secrets)  # given last: pydantic quotes the start and the end
+    assert "TEMPORAL_ADDRESS" in str(refused.value)
+    for hidden in ("AAF-real-looking", "from-botfather", "s3cret"):
+        assert hidden not in str(refused.value), hidden
