@@ -572,7 +572,7 @@ def test_no_bot_token_or_password_is_in_the_repository() -> None:
 def test_secrets_come_from_the_environment_and_never_show(monkeypatch: pytest.MonkeyPatch) -> None:
     # Built here, so this file holds no token-like literal itself.
     token = "123456789:" + "AAF-real-looking-token-" + "from-botfather-x"
-    secrets = {"TELEGRAM_BOT_TOKEN": token,
+    secrets: dict[str, Any] = {"TELEGRAM_BOT_TOKEN": token,
                "WEBHOOK_SECRET": "webhook-s3cret", "DATABASE_URL": "postgresql://diana:pg-s3cret@db:5432/diana",
                "REDIS_URL": "redis://:redis-s3cret@cache:6379/0"}  # fmt: skip
     for name, value in secrets.items():
