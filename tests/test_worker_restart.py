@@ -1,7 +1,8 @@
 """A worker killed with SIGKILL mid-journey: nothing lost, nothing doubled, once a new worker takes over.
 
 The worker runs as its own process (``diana worker``) against the test's Temporal, Postgres,
-Redis and emulator, so the kill is a real one: no shutdown hooks, activities cut off mid-flight.
+Redis and emulator, so the kill is a real one: no shutdown hooks, activities cut off mid-flight. The
+first two drive journeys as the bot does; the last goes through the real bot, with a user waiting.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from bot.content_version import ActiveContent
 from bot.journeys import Journeys
 from infra.emulator import BotAPIEmulator
 from infra.settings import EMULATOR_COMMUNITY_CHANNEL, EMULATOR_VIP_CHANNEL
-from tests.helpers import REPO_ROOT, eventually, new_user_id, request
+from tests.bot_process import BotProcesses, bots_fixture  # noqa: F401 -- the fixture
+from tests.helpers import REPO_ROOT, eventually, new_user_id, request, settled
+from tests.telegram import EmulatedUser, onboard
 from tests.test_end_to_end import bot_environment
 from workflows.contracts import JourneyReply, JourneyState, PaymentDetails
 from workflows.journey import JourneyWorkflow, journey_id
@@ -75,6 +78,10 @@ async def delivered_then_settled(client: Client, user_id: int,
     state = await eventually(settled, within=60)
     assert state is not None
     return state
+
+
+def from_bot(transcript: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [entry for entry in transcript if entry["kind"] in ("bot_message", "bot_edit")]
 
 
 async def kill(process: subprocess.Popen[bytes]) -> None:
@@ -191,3 +198,51 @@ async def test_a_worker_killed_between_payment_and_grant_grants_vip_exactly_once
     assert subscription is not None and subscription["expires_at"] == final.subscription.expires_at
     assert final.subscription.expires_at is not None and final.subscription.started_at is not None
     assert final.subscription.expires_at - final.subscription.started_at == timedelta(days=30), "one month"
+
+
+async def test_a_worker_killed_while_it_writes_a_press_answers_it_once_through_the_bot(
+    start_worker: WorkerStarter, client: Client, pool: asyncpg.Pool, emulator: BotAPIEmulator,
+    http: aiohttp.ClientSession, bots: BotProcesses, database: str, redis_server: str,
+) -> None:  # fmt: skip
+    """Through the real bot: the worker dies halfway through a press (its besitos are being written, and the
+    reply waits on that write), so the press is in no history yet; the next worker applies it once, and the
+    user, who waited, sees it once."""
+    first = start_worker()
+    bots.start(database, redis_server)
+    user = EmulatedUser(http, emulator.base_url, new_user_id(), first_name="Vera")
+    menu = await onboard(user)
+    await user.press(menu["message_id"], user.button(menu, "Continuar Historia"))
+    fragment = await user.next_from_bot("bot_edit", within=30)
+    before = await settled(client, user.user_id, within=30)
+    answered = len(from_bot(await user.transcript()))
+
+    async with pool.acquire() as connection, connection.transaction():
+        # Held by the test: the projection's writes for this user wait on the row (its foreign keys point here).
+        await connection.execute("SELECT 1 FROM users WHERE telegram_user_id = $1 FOR UPDATE", user.user_id)
+        # The story's first choice: deciding pays besitos.
+        pressed = await user.press(fragment["message_id"], fragment["buttons"][0][0]["callback_data"])
+
+        async def writing() -> bool:
+            waiting: int = await pool.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            return waiting > 0
+
+        await eventually(writing, within=30)
+        await kill(first)
+    assert len(from_bot(await user.transcript())) == answered, "no answer yet: the press died with the worker"
+
+    start_worker()
+    story = await user.next_from_bot("bot_edit", within=90)
+    assert story["message_id"] == fragment["message_id"] and story["text"] != fragment["text"], "where the choice leads"
+    state = await settled(client, user.user_id, within=30)
+    await asyncio.sleep(2)  # room for an answer given twice, were there one
+    assert from_bot(await user.transcript())[answered:] == [story], "one answer"
+    assert [delivery.split("-")[0] for delivery in state.recent_deliveries].count(str(pressed["update_id"])) == 1
+    assert state.screen_seq == before.screen_seq + 1, "the press applied once"
+    assert state.besitos > before.besitos, "deciding paid"
+    ledger = await pool.fetch("SELECT action, amount FROM besitos_ledger WHERE telegram_user_id = $1", user.user_id)
+    assert sum(row["amount"] for row in ledger) == state.besitos, "paid once: the ledger agrees with the journey"
+    # The user goes on.
+    await user.press(story["message_id"], story["buttons"][-1][-1]["callback_data"])
+    assert (await user.next_from_bot("bot_edit", within=30))["message_id"] == story["message_id"]
