@@ -93,8 +93,8 @@ class SearchAttributesMissing(RuntimeError):
 async def ensure_search_attributes(client: Client, namespace: str, *, register: bool = True) -> list[str]:
     """Register the journey's search attributes where missing; returns the names that were missing.
 
-    Workers starting together may all find them missing and all add them: the server takes the same
-    registration twice without complaint, and says nothing of who was first.
+    Workers starting together may all find them missing and all add them: the dev server takes a second
+    registration without complaint (others answer ALREADY_EXISTS), and neither says who was first.
 
     Upserting an unregistered attribute fails the workflow task (every journey would stall), so the worker
     makes sure they exist on any server it is pointed at before it takes any work. With ``register``

@@ -28,7 +28,8 @@ EMULATOR_VIP_CHANNEL = -1001000000009
 class Settings(BaseSettings):
     """Diana's configuration, from the environment (and an optional ``.env`` file)."""
 
-    # A refused value is named, never quoted: the whole environment is the input, secrets included.
+    # A refused value is named, never quoted: the whole environment is the input, secrets included. (The
+    # error's .errors() and .json() still carry it: never log those.)
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     # Where the embedded stack keeps all of its data (git-ignored).

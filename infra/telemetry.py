@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any, Final
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, unquote_plus, urlsplit
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -199,6 +199,7 @@ class Redactor:
     """Removes secrets from text: the configured ones verbatim, and anything shaped like a bot token."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
+        # Shorter ones are left alone: replacing them would blank ordinary words out of every line.
         self.secrets = sorted({secret for secret in secrets if len(secret) >= 6}, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
@@ -222,12 +223,15 @@ def secrets_of(settings: Settings) -> list[str]:
 
 
 def _passwords_in(url: str) -> list[str]:
-    """The password of a URL, as written (percent-encoded) and decoded; asyncpg also takes ``?password=``."""
+    """The passwords in a URL, as written and as a driver decodes them (``%xx``, and ``+`` in the query);
+    asyncpg also takes ``?password=`` and ``?sslpassword=``."""
     parts = urlsplit(url)
-    written = [parts.password] if parts.password else []
-    written += [value for name, _, value in (pair.partition("=") for pair in parts.query.split("&"))
-                if name == "password" and value]  # fmt: skip
-    return [form for password in written for form in (password, unquote(password))]
+    forms = {parts.password, unquote(parts.password)} if parts.password else set()
+    for pair in parts.query.split("&"):
+        name, _, value = pair.partition("=")
+        if unquote_plus(name) in ("password", "sslpassword") and value:
+            forms |= {value, unquote(value), unquote_plus(value)}
+    return sorted(forms)
 
 
 # --- Logs ----------------------------------------------------------------------------------------------

@@ -489,19 +489,19 @@ class TestJsonLogs:
 
     def test_the_configured_credentials_are_removed(self) -> None:
         settings = Settings(_env_file=None, TEMPORAL_ADDRESS="ns.tmprl.cloud:7233", TEMPORAL_API_KEY="tmprl-api-key-0123456789",
-                            DATABASE_URL="postgresql://diana:Pa%24%24-w0rd@db.internal:5432/diana",
+                            DATABASE_URL="postgresql://diana:Pa%24%24-w0rd@db.internal:5432/diana?sslpassword=cl1ent+k3y+pass",
                             REDIS_URL="redis://:r3dis-s3cret@cache.internal:6379/0?password=r3dis-alt3rnate")  # fmt: skip
         captured = io.StringIO()
         logger = logging.getLogger("diana.test.credentials")
         logger.addHandler(telemetry.json_handler(settings, service="diana-worker", stream=captured))
         try:
             # What a driver's error could echo: its URL as configured, or the password decoded.
-            logger.error("could not connect to %s (password %s); %s; key %s", settings.postgres_dsn, "Pa$$-w0rd",
-                         settings.redis_dsn, "tmprl-api-key-0123456789")  # fmt: skip
+            logger.error("could not connect to %s (password %s, key %s); %s; key %s", settings.postgres_dsn,
+                         "Pa$$-w0rd", "cl1ent k3y pass", settings.redis_dsn, "tmprl-api-key-0123456789")  # fmt: skip
         finally:
             logger.handlers.clear()
         message = json.loads(captured.getvalue())["message"]
-        for secret in ("Pa%24%24-w0rd", "Pa$$-w0rd", "r3dis-s3cret", "r3dis-alt3rnate", "tmprl-api-key"):
+        for secret in ("Pa%24%24-w0rd", "Pa$$-w0rd", "cl1ent", "r3dis-s3cret", "r3dis-alt3rnate", "tmprl-api-key"):
             assert secret not in message, secret
         assert "db.internal:5432/diana" in message and "cache.internal:6379" in message, "the rest stays readable"
 

@@ -80,6 +80,16 @@ async def delivered_then_settled(client: Client, user_id: int,
     return state
 
 
+async def accepted_updates(client: Client, user_id: int, update_id: int) -> int:
+    """How many times the journey's history took Telegram update ``update_id``."""
+    history = await client.get_workflow_handle(journey_id(user_id)).fetch_history()
+    return sum(
+        event.workflow_execution_update_accepted_event_attributes.accepted_request.meta.update_id.startswith(
+            f"telegram-update-{update_id}-")
+        for event in history.events if event.HasField("workflow_execution_update_accepted_event_attributes")
+    )  # fmt: skip
+
+
 def from_bot(transcript: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [entry for entry in transcript if entry["kind"] in ("bot_message", "bot_edit")]
 
@@ -223,14 +233,17 @@ async def test_a_worker_killed_while_it_writes_a_press_answers_it_once_through_t
         pressed = await user.press(fragment["message_id"], fragment["buttons"][0][0]["callback_data"])
 
         async def writing() -> bool:
-            waiting: int = await pool.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            held_up: int = await pool.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+                connection.get_server_pid(),
             )
-            return waiting > 0
+            return held_up > 0
 
-        await eventually(writing, within=30)
+        # Killed at once: the write is the local activity of the task that answers (it gives up after 1 s).
+        await eventually(writing, within=30, interval=0.02)
         await kill(first)
     assert len(from_bot(await user.transcript())) == answered, "no answer yet: the press died with the worker"
+    assert await accepted_updates(client, user.user_id, pressed["update_id"]) == 0, "the press is in no history yet"
 
     start_worker()
     story = await user.next_from_bot("bot_edit", within=90)
@@ -240,6 +253,7 @@ async def test_a_worker_killed_while_it_writes_a_press_answers_it_once_through_t
     assert from_bot(await user.transcript())[answered:] == [story], "one answer"
     assert [delivery.split("-")[0] for delivery in state.recent_deliveries].count(str(pressed["update_id"])) == 1
     assert state.screen_seq == before.screen_seq + 1, "the press applied once"
+    assert await accepted_updates(client, user.user_id, pressed["update_id"]) == 1
     assert state.besitos > before.besitos, "deciding paid"
     ledger = await pool.fetch("SELECT action, amount FROM besitos_ledger WHERE telegram_user_id = $1", user.user_id)
     assert sum(row["amount"] for row in ledger) == state.besitos, "paid once: the ledger agrees with the journey"
