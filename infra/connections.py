@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from functools import cache
 from pathlib import Path
+from typing import Final
 
 import asyncpg
 from redis.asyncio import Redis
@@ -18,6 +20,8 @@ from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 from infra.settings import Settings
 from infra.telemetry import TEMPORAL_METRICS, UpdateTracingInterceptor
 from workflows.search_attributes import REGISTRATION
+
+log = logging.getLogger("diana.temporal")
 
 
 @cache
@@ -75,7 +79,11 @@ def create_redis(dsn: str) -> Redis:
     return Redis.from_url(dsn, socket_connect_timeout=2, socket_timeout=2, decode_responses=True)
 
 
-class SearchAttributesMissing(RuntimeError):
+class SearchAttributesUnusable(RuntimeError):
+    """The journey's search attributes are not as the worker needs them, and it cannot make them so."""
+
+
+class SearchAttributesMissing(SearchAttributesUnusable):
     """The namespace lacks journey search attributes, and the worker may not (or could not) register them."""
 
     def __init__(self, namespace: str, missing: list[str], why: str) -> None:
@@ -90,17 +98,58 @@ class SearchAttributesMissing(RuntimeError):
         self.missing = missing
 
 
-async def ensure_search_attributes(client: Client, namespace: str, *, register: bool = True) -> list[str]:
+# A server just started, or a namespace just created, answers these for a while (auto-setup creates the
+# namespace after the server is up; a second worker may find the attribute mapping still being written).
+_NOT_READY: Final = (RPCStatusCode.NOT_FOUND, RPCStatusCode.UNAVAILABLE)
+
+
+async def ensure_search_attributes(client: Client, namespace: str, *, register: bool = True,
+                                   patience: float = 120.0) -> list[str]:  # fmt: skip
     """Register the journey's search attributes where missing; returns the names that were missing.
+
+    Upserting an unregistered attribute, or one of another type, fails the workflow task (every journey would
+    stall), so the worker makes sure they are there, each of its type, before it takes any work. With
+    ``register`` off (Temporal Cloud registers them with tcld) it only checks, and refuses to start without them.
+    A namespace or server not ready yet is waited for, up to ``patience`` seconds.
 
     Workers starting together may all find them missing and all add them: the dev server takes a second
     registration without complaint (others answer ALREADY_EXISTS), and neither says who was first.
-
-    Upserting an unregistered attribute fails the workflow task (every journey would stall), so the worker
-    makes sure they exist on any server it is pointed at before it takes any work. With ``register``
-    off (Temporal Cloud registers them with tcld) it only checks, and refuses to start without them.
     """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    delay = 0.5
+    while True:
+        try:
+            return await _ensure_once(client, namespace, register)
+        except RPCError as error:
+            if error.status not in _NOT_READY:
+                raise
+            if loop.time() + delay > deadline:
+                raise SearchAttributesUnusable(
+                    f"namespace {namespace} is not ready on Temporal after {patience:.0f} s ({error.status.name}: "
+                    f"{error.message}). Is it created? `temporal operator namespace create --namespace {namespace}`"
+                ) from error
+            log.warning("namespace %s not ready (%s), asking again in %.1f s", namespace, error.status.name, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def _indexed_type(name: str) -> IndexedValueType.ValueType:
+    return IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{REGISTRATION[name].upper()}")
+
+
+async def _ensure_once(client: Client, namespace: str, register: bool) -> list[str]:
     existing = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+    clashing = {name: IndexedValueType.Name(kind).removeprefix("INDEXED_VALUE_TYPE_").title()
+                for name, kind in existing.custom_attributes.items()
+                if name in REGISTRATION and kind != _indexed_type(name)}  # fmt: skip
+    if clashing:
+        found = ", ".join(f"{name} is {kind}, not {REGISTRATION[name]}" for name, kind in clashing.items())
+        raise SearchAttributesUnusable(
+            f"namespace {namespace} has journey search attributes of another type ({found}). Upserts would fail "
+            f"every journey's workflow task: use another namespace, or remove them "
+            f"(`temporal operator search-attribute remove --namespace {namespace} --name <name>`) and start again."
+        )
     known = set(existing.custom_attributes) | set(existing.system_attributes)
     missing = [name for name in REGISTRATION if name not in known]
     if not missing:
@@ -109,10 +158,11 @@ async def ensure_search_attributes(client: Client, namespace: str, *, register: 
         raise SearchAttributesMissing(
             namespace, missing, "the worker is told not to (TEMPORAL_REGISTER_SEARCH_ATTRIBUTES=false)"
         )
-    types = {name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{REGISTRATION[name].upper()}") for name in missing}
     try:
         await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=namespace, search_attributes=types)
+            AddSearchAttributesRequest(
+                namespace=namespace, search_attributes={name: _indexed_type(name) for name in missing}
+            )  # fmt: skip
         )
     except RPCError as error:
         if error.status == RPCStatusCode.ALREADY_EXISTS:  # a server that refuses a second registration
@@ -121,6 +171,8 @@ async def ensure_search_attributes(client: Client, namespace: str, *, register: 
             RPCStatusCode.PERMISSION_DENIED,
             RPCStatusCode.UNIMPLEMENTED,
             RPCStatusCode.UNAUTHENTICATED,
+            # No room left: SQL visibility has a few columns of each type (3 Datetime on Postgres).
+            RPCStatusCode.INVALID_ARGUMENT,
         ):
             raise SearchAttributesMissing(
                 namespace, missing, f"the server refused to add them ({error.message})"

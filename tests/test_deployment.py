@@ -19,10 +19,18 @@ from typing import Any, Final
 import pytest
 import trustme
 import yaml
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 
 from infra import stack
-from infra.connections import SearchAttributesMissing, connect_temporal, ensure_search_attributes, temporal_tls
+from infra.connections import (
+    SearchAttributesMissing,
+    SearchAttributesUnusable,
+    connect_temporal,
+    ensure_search_attributes,
+    temporal_tls,
+)
 from infra.settings import EMULATOR_BOT_TOKEN, Settings
 from tests.helpers import REPO_ROOT
 from workflows.search_attributes import REGISTRATION
@@ -192,6 +200,31 @@ async def test_the_worker_registers_search_attributes_on_a_bare_server() -> None
         assert both == [sorted(REGISTRATION)] * 2
         assert await ensure_search_attributes(env.client, namespace) == [], "a second worker adds nothing"
         assert await ensure_search_attributes(env.client, namespace, register=False) == [], "present: it starts"
+    finally:
+        await env.shutdown()
+
+
+async def test_the_worker_refuses_attributes_of_another_type_and_waits_a_bounded_time_for_a_namespace() -> None:
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(stack.temporal_binary()))
+    try:
+        namespace = env.client.namespace
+        # Someone registered one of ours as another type: upserts would fail every journey's workflow task.
+        await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+            namespace=namespace, search_attributes={"JourneyStage": IndexedValueType.INDEXED_VALUE_TYPE_INT}))  # fmt: skip
+        with pytest.raises(SearchAttributesUnusable) as clash:
+            await ensure_search_attributes(env.client, namespace)
+        assert "JourneyStage is Int, not Keyword" in str(clash.value)
+        listed = await env.client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace))  # fmt: skip
+        assert "BesitosLevel" not in listed.custom_attributes, "nothing added"
+
+        # A namespace that is not there (yet): asked again, then a clear refusal naming it.
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(SearchAttributesUnusable) as absent:
+            await ensure_search_attributes(env.client, "diana-nowhere", patience=2)
+        assert asyncio.get_running_loop().time() - started >= 1.5, "it waited for the namespace"
+        assert "namespace diana-nowhere is not ready" in str(absent.value)
+        assert "temporal operator namespace create --namespace diana-nowhere" in str(absent.value)
     finally:
         await env.shutdown()
 

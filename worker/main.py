@@ -11,7 +11,7 @@ from temporalio.worker import Worker
 
 from bot.main import create_bot
 from infra.connections import (
-    SearchAttributesMissing,
+    SearchAttributesUnusable,
     connect_temporal,
     create_pool,
     create_redis,
@@ -42,8 +42,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     try:
         added = await ensure_search_attributes(client, settings.temporal_namespace,
                                                register=settings.temporal_register_search_attributes)  # fmt: skip
-    except SearchAttributesMissing as missing:
-        raise SystemExit(str(missing)) from missing
+    except SearchAttributesUnusable as unusable:
+        raise SystemExit(str(unusable)) from unusable
     if added:
         log.info("search attributes %s were missing and are now registered", ", ".join(added))
     pool = await create_pool(settings.postgres_dsn)
