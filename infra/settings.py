@@ -7,9 +7,11 @@ stack" (``diana up``); setting them points the very same code at external server
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,6 +54,8 @@ class Settings(BaseSettings):
     temporal_register_search_attributes: bool = Field(default=True, alias="TEMPORAL_REGISTER_SEARCH_ATTRIBUTES")
     # URLs may carry passwords: kept out of reprs and logs like the token.
     database_url: SecretStr | None = Field(default=None, alias="DATABASE_URL")
+    # The password apart from the URL (any characters, none to escape); used when DATABASE_URL has none.
+    database_password: SecretStr | None = Field(default=None, alias="DATABASE_PASSWORD")
     redis_url: SecretStr | None = Field(default=None, alias="REDIS_URL")
 
     # Ports of the embedded stack.
@@ -66,6 +70,7 @@ class Settings(BaseSettings):
     telegram_api_base: str = Field(default=TELEGRAM_API_BASE, alias="TELEGRAM_API_BASE")
     bot_mode: Literal["polling", "webhook"] = Field(default="polling", alias="BOT_MODE")
     webhook_url: str | None = Field(default=None, alias="WEBHOOK_URL")
+    # Telegram takes 1-256 characters of A-Z, a-z, 0-9, _ and - (`openssl rand -hex 32` makes one).
     webhook_secret: SecretStr | None = Field(default=None, alias="WEBHOOK_SECRET")
     # Without a secret anyone who finds the webhook URL can post forged updates: opting out must be explicit.
     webhook_secret_required: bool = Field(default=True, alias="WEBHOOK_SECRET_REQUIRED")
@@ -97,11 +102,36 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", alias="LOG_LEVEL")
 
     @field_validator("temporal_api_key", "temporal_tls", "temporal_tls_cert", "temporal_tls_key",
-                     "temporal_tls_server_ca", "temporal_tls_server_name", mode="before")  # fmt: skip
+                     "temporal_tls_server_ca", "temporal_tls_server_name", "vip_channel_id_raw",
+                     "otel_exporter_otlp_endpoint", "database_password", "webhook_url", "webhook_secret",
+                     mode="before")  # fmt: skip
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """``TEMPORAL_TLS_CERT=`` in a compose file or ``.env`` means "not set", not "the file named ''"."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _telegram_takes_the_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+            raise ValueError(
+                "WEBHOOK_SECRET: Telegram takes only 1-256 of A-Z a-z 0-9 _ - (try `openssl rand -hex 32`)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_reaches_the_listener(self) -> Settings:
+        """Telegram posts to WEBHOOK_URL and the bot listens on WEBHOOK_PATH: a URL without that path (or not
+        HTTPS, which Telegram requires) would be registered fine and then never deliver an update."""
+        if self.bot_mode != "webhook" or self.webhook_url is None:
+            return self
+        url = urlsplit(self.webhook_url)
+        # Telegram's own servers post over HTTPS only; the emulator or a local Bot API server may take HTTP.
+        telegram_itself = not self.uses_emulator and self.telegram_api_base.rstrip("/") == TELEGRAM_API_BASE
+        if url.path != self.webhook_path or (telegram_itself and url.scheme != "https"):
+            raise ValueError(f"WEBHOOK_URL must be https://<public host>{self.webhook_path} (Telegram posts there, "
+                             f"and the bot listens on WEBHOOK_PATH={self.webhook_path})")  # fmt: skip
+        return self
 
     @model_validator(mode="after")
     def _temporal_tls_is_consistent(self) -> Settings:
@@ -173,7 +203,13 @@ class Settings(BaseSettings):
     @property
     def postgres_dsn(self) -> str:
         if self.database_url:
-            return self.database_url.get_secret_value()
+            url = urlsplit(self.database_url.get_secret_value())
+            if self.database_password is None or url.password is not None:
+                return url.geturl()
+            # Escaped here, so the password may hold any character (asyncpg unescapes it).
+            user = quote(unquote(url.username or ""), safe="")
+            password = quote(self.database_password.get_secret_value(), safe="")
+            return url._replace(netloc=f"{user}:{password}@{url.netloc.rpartition('@')[2]}").geturl()
         return f"postgresql://postgres@127.0.0.1:{self.embedded_postgres_port}/diana"
 
     @property

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import trustme
@@ -89,7 +90,8 @@ class TestProductionStack:
         assert env["BOT_MODE"] == "webhook"
         assert env["WEBHOOK_SECRET"].startswith("${WEBHOOK_SECRET:?"), "no default secret: compose refuses to start"
         assert env["WEBHOOK_LISTEN_HOST"] == "0.0.0.0"
-        assert f"{env['WEBHOOK_LISTEN_PORT']}:{env['WEBHOOK_LISTEN_PORT']}" in bot["ports"]
+        # Plain HTTP behind the host's TLS proxy: published on this host only.
+        assert bot["ports"] == [f"127.0.0.1:{env['WEBHOOK_LISTEN_PORT']}:{env['WEBHOOK_LISTEN_PORT']}"]
         assert bot["depends_on"]["worker"]["condition"] == "service_healthy"
 
     def test_temporal_runs_on_postgres_with_its_ui(self) -> None:
@@ -99,6 +101,12 @@ class TestProductionStack:
         assert temporal["environment"]["POSTGRES_SEEDS"] == "temporal-postgres"
         assert temporal["depends_on"]["temporal-postgres"]["condition"] == "service_healthy"
         assert services["temporal-ui"]["environment"]["TEMPORAL_ADDRESS"] == "temporal:7233"
+        assert services["temporal-ui"]["ports"] == ["127.0.0.1:8233:8080"], "no login: this host only"
+        # Postgres visibility has three Datetime columns, all the journey's: the image must not take one.
+        assert temporal["environment"]["SKIP_ADD_CUSTOM_SEARCH_ATTRIBUTES"] == "true"
+        assert sum(kind == "Datetime" for kind in REGISTRATION.values()) == 3
+        # Healthy once the namespace the workers register their attributes in exists.
+        assert temporal["healthcheck"]["test"][1:5] == ["temporal", "operator", "namespace", "describe"]
 
     def test_every_long_running_service_has_a_health_check(self) -> None:
         services = compose_services()
@@ -107,19 +115,21 @@ class TestProductionStack:
         for name, service in services.items():
             if name not in one_shot:
                 assert "healthcheck" in service, f"{name} has no health check"
+                assert service["restart"] == "unless-stopped", f"{name} would stay down after a crash or reboot"
 
     @pytest.mark.parametrize(("service", "port_variable"), [("bot", "BOT_HEALTH_PORT"),
                                                               ("worker", "WORKER_HEALTH_PORT")])  # fmt: skip
-    def test_bot_and_worker_are_checked_on_their_ready_endpoint(self, service: str, port_variable: str) -> None:
+    def test_bot_and_worker_are_checked_on_their_health_endpoint(self, service: str, port_variable: str) -> None:
+        """/health, not /ready: a Postgres or Redis outage, which Diana rides out, must not block a redeploy."""
         services = compose_services()
         port = services[service]["environment"][port_variable]
-        assert f"http://127.0.0.1:{port}/ready" in probe_code(services[service])
+        assert f"http://127.0.0.1:{port}/health" in probe_code(services[service])
 
     @pytest.mark.parametrize("service", ["bot", "worker"])
     def test_the_probe_passes_on_200_and_fails_on_503(self, service: str) -> None:
         code = probe_code(compose_services()[service])
         for status, exit_ok in ((200, True), (503, False)):
-            with ready_server(status) as port:
+            with health_server(status) as port:
                 probe = re.sub(r"127\.0\.0\.1:\d+", f"127.0.0.1:{port}", code)
                 result = subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=30)
             assert (result.returncode == 0) is exit_ok, (status, result.stderr[-500:])
@@ -160,12 +170,12 @@ class TestImage:
 
 
 @contextlib.contextmanager
-def ready_server(status: int) -> Iterator[int]:
-    """An HTTP server whose ``/ready`` answers ``status``; yields its port."""
+def health_server(status: int) -> Iterator[int]:
+    """An HTTP server whose ``/health`` answers ``status``; yields its port."""
 
     class Ready(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            self.send_response(status if self.path == "/ready" else 404)
+            self.send_response(status if self.path == "/health" else 404)
             self.end_headers()
 
         def log_message(self, format: str, *args: object) -> None:
@@ -371,3 +381,95 @@ class TestSettings:
         monkeypatch.setenv("BOT_MODE", "carrier-pigeon")
         with pytest.raises(ValueError, match="BOT_MODE"):
             Settings(_env_file=None)
+
+    def test_a_database_password_apart_may_hold_any_character(self) -> None:
+        password = "p@ss/w:rd#1+ ?%="
+        settings = Settings(_env_file=None, DATABASE_URL="postgresql://diana@db.internal:5432/diana",
+                            DATABASE_PASSWORD=password)  # fmt: skip
+        url = urlsplit(settings.postgres_dsn)
+        # asyncpg reads the URL so: user, password and host unescaped (connect_utils._parse_connect_dsn_and_args).
+        assert (unquote(url.username or ""), unquote(url.password or "")) == ("diana", password)
+        assert (url.hostname, url.port, url.path) == ("db.internal", 5432, "/diana")
+        given = Settings(_env_file=None, DATABASE_URL="postgresql://u:in-the-url@db/diana", DATABASE_PASSWORD="x")
+        assert given.postgres_dsn == "postgresql://u:in-the-url@db/diana", "a password in the URL wins"
+
+    @pytest.mark.parametrize("secret", ["abc+/def=", "with space", "x" * 257, "ñandú"])
+    def test_a_webhook_secret_telegram_would_refuse_is_refused_here(self, secret: str) -> None:
+        with pytest.raises(ValueError, match="WEBHOOK_SECRET"):
+            Settings(_env_file=None, WEBHOOK_SECRET=secret)
+
+    def test_a_webhook_secret_telegram_takes(self) -> None:
+        secret = "0123abcdef" * 6 + "_-"
+        settings = Settings(_env_file=None, WEBHOOK_SECRET=secret)
+        assert settings.webhook_secret is not None and settings.webhook_secret.get_secret_value() == secret
+
+    @pytest.mark.parametrize("url", ["https://bot.example.com", "https://bot.example.com/", "http://bot.example.com/telegram/webhook",
+                                     "https://bot.example.com/telegram/webhook/extra"])  # fmt: skip
+    def test_a_webhook_url_telegram_could_not_deliver_to_is_refused(self, url: str) -> None:
+        with pytest.raises(ValueError, match="WEBHOOK_URL must be https://<public host>/telegram/webhook"):
+            Settings(_env_file=None, BOT_MODE="webhook", TELEGRAM_BOT_TOKEN="42:REAL", WEBHOOK_URL=url)
+
+    def test_a_webhook_url_that_reaches_the_listener(self) -> None:
+        real = Settings(_env_file=None, BOT_MODE="webhook", TELEGRAM_BOT_TOKEN="42:REAL",
+                        WEBHOOK_URL="https://bot.example.com:8443/telegram/webhook")  # fmt: skip
+        assert real.webhook_url == "https://bot.example.com:8443/telegram/webhook"
+        # The emulator posts over plain HTTP, as the tests and the benchmark use it.
+        Settings(_env_file=None, BOT_MODE="webhook", WEBHOOK_URL="http://127.0.0.1:8443/telegram/webhook")
+
+    def test_empty_optional_values_are_unset(self) -> None:
+        settings = Settings(_env_file=None, TELEGRAM_BOT_TOKEN="42:REAL", VIP_CHANNEL_ID="", DATABASE_PASSWORD="",
+                            OTEL_EXPORTER_OTLP_ENDPOINT="", WEBHOOK_SECRET="", WEBHOOK_URL="")  # fmt: skip
+        assert settings.vip_channel_id is None and settings.database_password is None
+        assert settings.otel_exporter_otlp_endpoint is None and settings.webhook_secret is None
+
+
+def compose_settings(service: str, given: dict[str, str]) -> Settings:
+    """The settings ``service`` runs with under ``docker compose up``, with ``given`` as the operator's variables.
+
+    Interpolates ``${NAME:?message}`` (an error when not given) and ``${NAME:-default}`` as compose does.
+    """
+
+    def interpolate(match: re.Match[str]) -> str:
+        name, kind, rest = match.group(1), match.group(2), match.group(3)
+        if given.get(name):
+            return given[name]
+        if kind == ":?":
+            raise LookupError(f"compose refuses to start {service}: {rest}")
+        return rest
+
+    environment = compose_services()[service]["environment"]
+    resolved: dict[str, Any] = {key: re.sub(r"\$\{(\w+)(:\?|:-)([^}]*)\}", interpolate, str(value))
+                for key, value in environment.items()}  # fmt: skip
+    return Settings(_env_file=None, **resolved)
+
+
+class TestComposeEnvironment:
+    """What the bot and the workers would run with: compose's variables read by the real Settings."""
+
+    operator: Final = {"TELEGRAM_BOT_TOKEN": "123456:REAL-TOKEN", "DIANA_DB_PASSWORD": "p@ss/word+1",
+                       "TEMPORAL_DB_PASSWORD": "t", "WEBHOOK_URL": "https://bot.example.com/telegram/webhook",
+                       "WEBHOOK_SECRET": "a" * 32, "ADMIN_IDS": "111,222", "COMMUNITY_CHANNEL_IDS": "-1001",
+                       "VIP_CHANNEL_ID": "-1002"}  # fmt: skip
+
+    @pytest.mark.parametrize("service", ["worker", "bot", "migrate"])
+    def test_every_part_talks_to_telegram_as_the_bot_with_the_community_configured(self, service: str) -> None:
+        settings = compose_settings(service, self.operator)
+        # The worker sends notices, invoices, invite links and broadcasts: never to an emulator.
+        assert not settings.uses_emulator and settings.bot_token == "123456:REAL-TOKEN"
+        assert settings.admin_ids == {111, 222} and settings.community_channel_ids == (-1001,)
+        assert settings.vip_channel_id == -1002
+        url = urlsplit(settings.postgres_dsn)
+        assert unquote(url.password or "") == "p@ss/word+1" and url.hostname == "postgres"
+        assert settings.temporal_target == "temporal:7233" and settings.redis_dsn.startswith("redis://redis:")
+
+    def test_optional_variables_may_be_left_out(self) -> None:
+        required = {name: self.operator[name] for name in ("TELEGRAM_BOT_TOKEN", "DIANA_DB_PASSWORD",
+                                                           "WEBHOOK_URL", "WEBHOOK_SECRET")}  # fmt: skip
+        settings = compose_settings("bot", required)
+        assert settings.admin_ids == frozenset() and settings.vip_channel_id is None
+        assert settings.otel_exporter == "none"
+
+    @pytest.mark.parametrize("missing", ["TELEGRAM_BOT_TOKEN", "DIANA_DB_PASSWORD"])
+    def test_compose_refuses_to_start_without_the_secrets(self, missing: str) -> None:
+        with pytest.raises(LookupError, match=missing):
+            compose_settings("worker", {name: value for name, value in self.operator.items() if name != missing})
