@@ -260,3 +260,40 @@ async def test_a_worker_killed_while_it_writes_a_press_answers_it_once_through_t
     # The user goes on.
     await user.press(story["message_id"], story["buttons"][-1][-1]["callback_data"])
     assert (await user.next_from_bot("bot_edit", within=30))["message_id"] == story["message_id"]
+
+
+async def test_a_worker_stopped_with_sigterm_finishes_the_message_it_is_sending(
+    start_worker: WorkerStarter, client: Client, task_queue: str, pool: asyncpg.Pool, emulator: BotAPIEmulator,
+    http: aiohttp.ClientSession, active_content: ActiveContent,
+) -> None:  # fmt: skip
+    """A deploy stops workers with SIGTERM: a notice waiting out Telegram's 429 is sent by the stopping worker,
+    once, instead of being cut off and left to a worker that may never come."""
+    user_id = new_user_id()
+    await emulator.user_sends_text(user_id, "hola", first_name="Vera")
+    journeys = Journeys(client, task_queue, active_content)
+    worker = start_worker()
+    reply = await journeys.interact(request(user_id, "start", first_name="Vera"))
+    for _ in range(3):
+        reply = await journeys.interact(request(user_id, "button", action="onboarding_next", screen=reply.screen.seq))
+    async with http.post(f"{emulator.base_url}/control/faults",
+                         json={"count": 1, "error_code": 429, "retry_after": 3, "methods": ["sendMessage"]}) as response:  # fmt: skip
+        assert (await response.json())["ok"]
+    # The first reaction earns an achievement: its notice is the worker's to send.
+    await journeys.interact(request(user_id, "reaction", action=f"{EMULATOR_COMMUNITY_CHANNEL}:778"))
+
+    async def waiting_out_the_429() -> bool:
+        async with http.get(f"{emulator.base_url}/control/calls") as response:
+            calls: list[dict[str, Any]] = (await response.json())["result"]
+        return any(call["method"] == "sendMessage" and call.get("error_code") == 429 for call in calls)
+
+    await eventually(waiting_out_the_429, within=30, interval=0.1)
+    worker.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(worker.wait, 20) == 0, "a clean stop"
+    notices = messages_saying(emulator, user_id, "Logro desbloqueado")
+    assert len(notices) == 1, "sent by the stopping worker, once"
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM notifications WHERE telegram_user_id = $1 AND status = 'sent'", user_id
+        )
+        == 1
+    )

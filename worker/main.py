@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from bot.main import create_bot
+from bot.polling import DRAIN_SECONDS
 from infra.connections import (
     SearchAttributesUnusable,
     connect_temporal,
@@ -34,6 +36,9 @@ def build_worker(client: Client, task_queue: str, options: dict[str, Any]) -> Wo
         # replayed from its history on its next update (~80-400 ms for 30-400 events). A cached journey holds
         # ~0.14 MiB (`benchmarks.load --scale`: 10,000 cached idle journeys took 1.4 GiB; the content is shared).
         max_cached_workflows=10_000,
+        # On SIGTERM the activities in hand may finish (a message being sent, a 429 being waited out): one
+        # cancelled halfway would be retried by the next worker, and a message Telegram took could go twice.
+        graceful_shutdown_timeout=timedelta(seconds=DRAIN_SECONDS),  # as the bot's
     )
 
 
