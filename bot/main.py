@@ -13,7 +13,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
 from bot import build_dispatcher
@@ -90,12 +90,15 @@ async def _serve_webhook(settings: Settings, bot: Bot, dispatcher: Dispatcher, s
     app = web.Application()
     # Answered only once handled: Telegram delivers again an update whose handling was cut off (a killed bot),
     # and the journey applies each update once.
-    SimpleRequestHandler(dispatcher=dispatcher, bot=bot, secret_token=secret,
-                         handle_in_background=False).register(app, path=settings.webhook_path)  # fmt: skip
-    setup_application(app, dispatcher, bot=bot)
+    updates = SimpleRequestHandler(dispatcher=dispatcher, bot=bot, secret_token=secret, handle_in_background=False)
+    # The route alone: aiogram's register() and setup_application() close the bot's session and shut the
+    # dispatcher down in aiohttp's on_shutdown, which runs *before* the updates in hand are drained, so a
+    # reply on its way to Telegram would be cut off and retried into a second message.
+    app.router.add_post(settings.webhook_path, updates.handle)
     # Stopping, the updates in hand get as long as polling gives them; the rest Telegram delivers again.
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=DRAIN_SECONDS)
     await runner.setup()
+    await dispatcher.emit_startup(bot=bot, dispatcher=dispatcher)
     await web.TCPSite(runner, settings.webhook_listen_host, settings.webhook_listen_port).start()
     await bot.set_webhook(settings.webhook_url, secret_token=secret, max_connections=settings.webhook_max_connections,
                           allowed_updates=dispatcher.resolve_used_update_types())  # fmt: skip
@@ -104,4 +107,5 @@ async def _serve_webhook(settings: Settings, bot: Bot, dispatcher: Dispatcher, s
     try:
         await stop.wait()
     finally:
-        await runner.cleanup()
+        await runner.cleanup()  # stops taking updates, then waits for the ones in hand
+        await dispatcher.emit_shutdown(bot=bot, dispatcher=dispatcher)  # run_bot closes the session after

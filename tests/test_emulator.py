@@ -526,6 +526,20 @@ class TestFaults:
         assert status == 502 and body["ok"] is False and body["error_code"] == 502
         assert (await bot.send_message(1, "tres")).text == "tres"
 
+    async def test_a_slow_answer_comes_late_with_the_call_already_carried_out(
+        self, http: aiohttp.ClientSession, bot: Bot, emulator: BotAPIEmulator
+    ) -> None:  # fmt: skip
+        await emulator.user_sends_text(1, "hola")
+        await http.post(
+            f"{emulator.base_url}/control/faults", json={"count": 1, "delay": 1.5, "methods": ["sendMessage"]}
+        )
+        sending = asyncio.create_task(bot.send_message(1, "lento"))
+        await asyncio.sleep(0.5)
+        assert not sending.done(), "not answered yet"
+        assert [e["text"] for e in emulator.chats[1].transcript if e["kind"] == "bot_message"] == ["lento"], "but sent"
+        assert (await sending).text == "lento"
+        assert (await bot.send_message(1, "rápido")).text == "rápido", "one slow answer only"
+
     async def test_429_shape(self, http: aiohttp.ClientSession, emulator: BotAPIEmulator) -> None:
         await http.post(f"{emulator.base_url}/control/faults", json={"count": 1, "error_code": 429, "retry_after": 3})
         status, body = await call(http, emulator, "getMe")

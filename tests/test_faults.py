@@ -437,3 +437,38 @@ async def test_a_webhook_bot_killed_with_an_update_in_hand_loses_and_repeats_non
             assert not emulator.updates, "Telegram holds nothing back"
     finally:
         emulator.webhook = None  # the next tests' bots poll
+
+
+async def test_a_webhook_bot_stopped_with_sigterm_neither_cuts_off_nor_repeats_the_reply_in_flight(
+    client: Client, task_queue: str, pool: asyncpg.Pool, redis: Redis, telegram_bot: Bot, database: str,
+    redis_server: str, emulator: BotAPIEmulator, http: aiohttp.ClientSession, bots: BotProcesses,
+) -> None:  # fmt: skip
+    """A deploy stops the bot while Telegram is slow to answer its reply: the reply's call is let finish (the
+    session is closed only after the updates in hand), so it is neither retried into a second message nor lost."""
+    port = stack.free_port()
+    webhook = {"BOT_MODE": "webhook", "WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook",
+               "WEBHOOK_LISTEN_PORT": str(port), "WEBHOOK_SECRET": "s3cret-of-the-hook"}  # fmt: skip
+    user = EmulatedUser(http, emulator.base_url, new_user_id())
+    try:
+        async with running_worker(client, task_queue, pool, redis, telegram_bot):
+            bot = bots.start(database, redis_server, **webhook)
+            await onboard(user)
+            answered = len(bot_messages(await user.transcript()))
+            async with http.post(f"{emulator.base_url}/control/faults",
+                                 json={"count": 1, "delay": 3, "methods": ["sendMessage"]}):  # fmt: skip
+                pass
+            menu_asked = await user.send("/diana")
+
+            async def reply_in_flight() -> bool:
+                return len(bot_messages(await user.transcript())) > answered
+
+            await eventually(reply_in_flight)
+            bot.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(bot.wait, 30) == 0, "a clean stop"
+            replies = bot_messages(await user.transcript())[answered:]
+            assert len(replies) == 1 and "Mis Besitos" in str(replies[0]["buttons"]), "the menu, once"
+            assert menu_asked["update_id"] not in {update["update_id"] for update in emulator.updates}, (
+                "answered to Telegram: not to be delivered again"
+            )
+    finally:
+        emulator.webhook = None  # the next tests' bots poll

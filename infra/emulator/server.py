@@ -48,7 +48,10 @@ or Telegram's error shape:
   ``bot_decline_join_request``, ``bot_ban`` (with ``until_date``), ``bot_unban``, ``bot_remove``.
 - ``POST /control/updates/{update_id}/redeliver``: the update again, same id (see :meth:`BotAPIEmulator.redeliver`);
   result ``{"update_id", "type"}``.
-- ``POST /control/faults`` / ``DELETE /control/faults``, ``GET /control/calls``, ``GET /control/updates``.
+- ``POST /control/faults`` {"count"?, "error_code"?, "retry_after"?, "methods"?, "delay"?} / ``DELETE
+  /control/faults``: the next ``count`` calls (of ``methods``) fail with ``error_code`` (429 with ``retry_after``),
+  or, with ``delay``, are carried out at once and answered ``delay`` seconds later. ``GET /control/calls``,
+  ``GET /control/updates``.
 - ``POST /control/limits`` {"enabled"?, "per_second"?, "per_chat_interval"?}: Telegram's flood control for
   ``sendMessage`` (off unless asked for; default 30 a second overall, one a second per chat). A send over
   the limit gets 429 "Too Many Requests: retry after N" with ``parameters.retry_after``, and is recorded in
@@ -143,6 +146,8 @@ class Fault:
     error_code: int
     retry_after: int
     methods: frozenset[str] | None
+    # A slow Telegram: the call is carried out at once and answered this many seconds later (no error).
+    delay: float = 0.0
 
 
 @dataclass
@@ -343,7 +348,8 @@ class BotAPIEmulator:
         except BadRequest as bad:
             return error_response(bad.error_code, bad.description)
         fault = self._take_fault(method)
-        if fault is not None:
+        slow = fault.delay if fault is not None else 0.0
+        if fault is not None and not slow:
             self.calls.append({"method": method, "ok": False, "error_code": fault.error_code})
             if fault.error_code == 429:
                 return error_response(429, f"Too Many Requests: retry after {fault.retry_after}",
@@ -365,6 +371,8 @@ class BotAPIEmulator:
             self.calls.append({"method": method, "ok": False, "error_code": bad.error_code, "error": bad.description})
             return error_response(bad.error_code, bad.description)
         self.calls.append({"method": method, "ok": True})
+        if slow:
+            await asyncio.sleep(slow)
         return ok_response(result)
 
     def _token_ok(self, token: str) -> bool:
@@ -1018,7 +1026,8 @@ class BotAPIEmulator:
         methods = body.get("methods")
         self.faults.append(Fault(remaining=int(body.get("count", 1)), error_code=int(body.get("error_code", 429)),
                                  retry_after=int(body.get("retry_after", 1)),
-                                 methods=frozenset(methods) if methods else None))  # fmt: skip
+                                 methods=frozenset(methods) if methods else None,
+                                 delay=float(body.get("delay", 0))))  # fmt: skip
         return ok_response(True)
 
     async def _control_clear_faults(self, request: web.Request) -> web.Response:
