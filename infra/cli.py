@@ -253,6 +253,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = get_settings()
     command = args.command or "play"
+    # What reaches the terminal is scrubbed as the logs are: a driver's error may quote its URL.
+    from infra.telemetry import Redactor, secrets_of
+
+    redact = Redactor(secrets_of(settings))
     try:
         if command == "up":
             _print_up(settings)
@@ -289,13 +293,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 asyncio.run(_play(settings))
             print("\nHasta pronto. The servers keep running (journeys persist): `diana down` stops them.")
     except stack.StackError as error:
-        print(f"diana {command}: {error}", file=sys.stderr)
+        print(f"diana {command}: {redact(str(error))}", file=sys.stderr)
         return 1
     except ValueError as error:
-        print(f"diana {command}: {error}", file=sys.stderr)
+        print(f"diana {command}: {redact(str(error))}", file=sys.stderr)
         return 2
     except (OSError, asyncpg.PostgresError) as error:
-        print(f"diana {command}: cannot reach a server ({error}); is the stack up? (`diana up`)", file=sys.stderr)
+        print(f"diana {command}: cannot reach a server ({redact(str(error))}); is the stack up? (`diana up`)",
+              file=sys.stderr)  # fmt: skip
         return 1
     return 0
 

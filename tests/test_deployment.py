@@ -159,6 +159,10 @@ class TestImage:
         env = " ".join(self.instructions("ENV"))
         assert "DIANA_DATA_DIR=/tmp/" in env and "PYTHONPATH=/app" in env
 
+    def test_the_build_context_leaves_out_secrets_and_local_data(self) -> None:
+        ignored = set((REPO_ROOT / ".dockerignore").read_text().split())
+        assert {".env", ".diana", ".venv", ".git"} <= ignored
+
     def test_its_commands_are_diana_commands(self) -> None:
         assert self.instructions("CMD") == ['["diana", "worker"]']
         usage = subprocess.run([sys.executable, "-m", "infra.cli", "--help"], capture_output=True, text=True,
