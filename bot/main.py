@@ -98,14 +98,16 @@ async def _serve_webhook(settings: Settings, bot: Bot, dispatcher: Dispatcher, s
     # Stopping, the updates in hand get as long as polling gives them; the rest Telegram delivers again.
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=DRAIN_SECONDS)
     await runner.setup()
-    await dispatcher.emit_startup(bot=bot, dispatcher=dispatcher)
-    await web.TCPSite(runner, settings.webhook_listen_host, settings.webhook_listen_port).start()
-    await bot.set_webhook(settings.webhook_url, secret_token=secret, max_connections=settings.webhook_max_connections,
-                          allowed_updates=dispatcher.resolve_used_update_types())  # fmt: skip
-    log.info("webhook listening on %s:%s%s", settings.webhook_listen_host, settings.webhook_listen_port,
-             settings.webhook_path)  # fmt: skip
+    hooks = {"bot": bot, "dispatcher": dispatcher, **dispatcher.workflow_data}  # as polling gives them
     try:
+        await dispatcher.emit_startup(**hooks)
+        await web.TCPSite(runner, settings.webhook_listen_host, settings.webhook_listen_port).start()
+        await bot.set_webhook(settings.webhook_url, secret_token=secret,
+                              max_connections=settings.webhook_max_connections,
+                              allowed_updates=dispatcher.resolve_used_update_types())  # fmt: skip
+        log.info("webhook listening on %s:%s%s", settings.webhook_listen_host, settings.webhook_listen_port,
+                 settings.webhook_path)  # fmt: skip
         await stop.wait()
     finally:
         await runner.cleanup()  # stops taking updates, then waits for the ones in hand
-        await dispatcher.emit_shutdown(bot=bot, dispatcher=dispatcher)  # run_bot closes the session after
+        await dispatcher.emit_shutdown(**hooks)  # run_bot closes the session after

@@ -167,13 +167,17 @@ async def _ensure_once(client: Client, namespace: str, register: bool) -> list[s
     except RPCError as error:
         if error.status == RPCStatusCode.ALREADY_EXISTS:  # a server that refuses a second registration
             return sorted(missing)
-        if error.status in (
-            RPCStatusCode.PERMISSION_DENIED,
-            RPCStatusCode.UNIMPLEMENTED,
-            RPCStatusCode.UNAUTHENTICATED,
-            # No room left: SQL visibility has a few columns of each type (3 Datetime on Postgres).
-            RPCStatusCode.INVALID_ARGUMENT,
-        ):
+        if error.status == RPCStatusCode.INVALID_ARGUMENT:
+            # No room left: SQL visibility has a few columns of each type (three Datetime on Postgres), and
+            # adding them by hand would fail the same way.
+            raise SearchAttributesUnusable(
+                f"Temporal refused the journey's search attributes {', '.join(missing)} ({error.message}). On "
+                f"SQL visibility each type has a few columns: free one (`temporal operator search-attribute list "
+                f"--namespace {namespace}`, then `... remove --namespace {namespace} --name <unused>`, such as "
+                f"CustomDatetimeField added by temporalio/auto-setup) or give Diana a namespace of its own."
+            ) from error
+        if error.status in (RPCStatusCode.PERMISSION_DENIED, RPCStatusCode.UNIMPLEMENTED,
+                            RPCStatusCode.UNAUTHENTICATED):  # fmt: skip
             raise SearchAttributesMissing(
                 namespace, missing, f"the server refused to add them ({error.message})"
             ) from error

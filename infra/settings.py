@@ -126,11 +126,24 @@ class Settings(BaseSettings):
         if self.bot_mode != "webhook" or self.webhook_url is None:
             return self
         url = urlsplit(self.webhook_url)
+        # A proxy may add a prefix it strips (https://host/diana/telegram/webhook), never another ending.
+        if not url.path.endswith(self.webhook_path):
+            raise ValueError(f"WEBHOOK_URL must end in WEBHOOK_PATH={self.webhook_path}, where the bot listens "
+                             f"(https://<public host>{self.webhook_path}, or behind a proxy that strips a prefix)")  # fmt: skip
         # Telegram's own servers post over HTTPS only; the emulator or a local Bot API server may take HTTP.
         telegram_itself = not self.uses_emulator and self.telegram_api_base.rstrip("/") == TELEGRAM_API_BASE
-        if url.path != self.webhook_path or (telegram_itself and url.scheme != "https"):
-            raise ValueError(f"WEBHOOK_URL must be https://<public host>{self.webhook_path} (Telegram posts there, "
-                             f"and the bot listens on WEBHOOK_PATH={self.webhook_path})")  # fmt: skip
+        if telegram_itself and url.scheme != "https":
+            raise ValueError("WEBHOOK_URL must be https://: Telegram posts only over HTTPS")
+        return self
+
+    @model_validator(mode="after")
+    def _one_database_password(self) -> Settings:
+        if self.database_password is None:
+            return self
+        if self.database_url is None:
+            raise ValueError("DATABASE_PASSWORD needs DATABASE_URL (the embedded Postgres takes none)")
+        if urlsplit(self.database_url.get_secret_value()).password is not None:
+            raise ValueError("DATABASE_URL carries a password already: give it there or in DATABASE_PASSWORD, not both")
         return self
 
     @model_validator(mode="after")
@@ -203,9 +216,9 @@ class Settings(BaseSettings):
     @property
     def postgres_dsn(self) -> str:
         if self.database_url:
+            if self.database_password is None:
+                return self.database_url.get_secret_value()
             url = urlsplit(self.database_url.get_secret_value())
-            if self.database_password is None or url.password is not None:
-                return url.geturl()
             # Escaped here, so the password may hold any character (asyncpg unescapes it).
             user = quote(unquote(url.username or ""), safe="")
             password = quote(self.database_password.get_secret_value(), safe="")

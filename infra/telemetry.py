@@ -211,14 +211,17 @@ class Redactor:
 
 def secrets_of(settings: Settings) -> list[str]:
     """What no log line may show: the token, the webhook secret, the Temporal API key, and the passwords of
-    the database and Redis URLs (a driver's error may echo its URL)."""
+    the database (DATABASE_PASSWORD or in its URL) and of Redis (a driver's error may echo its URL)."""
     secrets = [settings.bot_token]
     for secret in (settings.webhook_secret, settings.temporal_api_key):
         if secret is not None:
             secrets.append(secret.get_secret_value())
-    for url in (settings.database_url, settings.redis_url):
-        if url is not None:
-            secrets += _passwords_in(url.get_secret_value())
+    if settings.database_password is not None:
+        secrets.append(settings.database_password.get_secret_value())
+    if settings.database_url is not None:
+        secrets += _passwords_in(settings.postgres_dsn)  # DATABASE_PASSWORD too, as escaped into the URL
+    if settings.redis_url is not None:
+        secrets += _passwords_in(settings.redis_url.get_secret_value())
     return secrets
 
 

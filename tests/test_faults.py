@@ -36,7 +36,13 @@ from infra.connections import create_pool, create_redis
 from infra.emulator import BotAPIEmulator
 from infra.settings import Settings
 from infra.support import disagreements, read_projection
-from tests.bot_process import BotProcesses, bot_messages, bots_fixture, messages_once  # noqa: F401 -- the fixture
+from tests.bot_process import (  # noqa: F401 -- the fixture
+    BotProcesses,
+    bot_messages,
+    bots_fixture,
+    messages_once,
+    webhook_environment,
+)
 from tests.helpers import eventually, new_user_id, settled
 from tests.telegram import EmulatedUser, control, onboard, redeliver
 from worker import journey_worker_options
@@ -400,9 +406,7 @@ async def test_a_webhook_bot_killed_with_an_update_in_hand_loses_and_repeats_non
 ) -> None:  # fmt: skip
     """Webhook mode (the deployed one): an update is answered to Telegram only once handled, so the one a
     killed bot held comes again to the next bot, and the journey applies it once."""
-    port = stack.free_port()
-    webhook = {"BOT_MODE": "webhook", "WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook",
-               "WEBHOOK_LISTEN_PORT": str(port), "WEBHOOK_SECRET": "s3cret-of-the-hook"}  # fmt: skip
+    webhook = webhook_environment()
     user = EmulatedUser(http, emulator.base_url, new_user_id())
     try:
         async with running_worker(client, task_queue, pool, redis, telegram_bot):
@@ -445,9 +449,7 @@ async def test_a_webhook_bot_stopped_with_sigterm_neither_cuts_off_nor_repeats_t
 ) -> None:  # fmt: skip
     """A deploy stops the bot while Telegram is slow to answer its reply: the reply's call is let finish (the
     session is closed only after the updates in hand), so it is neither retried into a second message nor lost."""
-    port = stack.free_port()
-    webhook = {"BOT_MODE": "webhook", "WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook",
-               "WEBHOOK_LISTEN_PORT": str(port), "WEBHOOK_SECRET": "s3cret-of-the-hook"}  # fmt: skip
+    webhook = webhook_environment()
     user = EmulatedUser(http, emulator.base_url, new_user_id())
     try:
         async with running_worker(client, task_queue, pool, redis, telegram_bot):
@@ -463,8 +465,10 @@ async def test_a_webhook_bot_stopped_with_sigterm_neither_cuts_off_nor_repeats_t
                 return len(bot_messages(await user.transcript())) > answered
 
             await eventually(reply_in_flight)
+            stopping = asyncio.get_running_loop().time()
             bot.send_signal(signal.SIGTERM)
             assert await asyncio.to_thread(bot.wait, 30) == 0, "a clean stop"
+            assert asyncio.get_running_loop().time() - stopping >= 1.5, "the stop waited for the slow reply"
             replies = bot_messages(await user.transcript())[answered:]
             assert len(replies) == 1 and "Mis Besitos" in str(replies[0]["buttons"]), "the menu, once"
             assert menu_asked["update_id"] not in {update["update_id"] for update in emulator.updates}, (

@@ -505,6 +505,13 @@ class TestJsonLogs:
             assert secret not in message, secret
         assert "db.internal:5432/diana" in message and "cache.internal:6379" in message, "the rest stays readable"
 
+        # The password given apart (compose does so), raw or as escaped into the URL.
+        apart = Settings(_env_file=None, DATABASE_URL="postgresql://diana@db.internal:5432/diana",
+                         DATABASE_PASSWORD="p@ss w0rd/apart")  # fmt: skip
+        redact = telemetry.Redactor(telemetry.secrets_of(apart))
+        shown = redact(f"failed: {apart.postgres_dsn} (password p@ss w0rd/apart)")
+        assert "w0rd" not in shown and "db.internal:5432/diana" in shown
+
     def test_records_inside_a_span_carry_its_ids(self, spans: InMemorySpanExporter) -> None:
         formatter = telemetry.JsonFormatter(service="diana-bot", redact=telemetry.Redactor())
         with trace.get_tracer("test").start_as_current_span("work") as span:

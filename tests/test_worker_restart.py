@@ -29,6 +29,7 @@ from tests.bot_process import BotProcesses, bots_fixture  # noqa: F401 -- the fi
 from tests.helpers import REPO_ROOT, eventually, new_user_id, request, settled
 from tests.telegram import EmulatedUser, onboard
 from tests.test_end_to_end import bot_environment
+from tests.test_journey_workflow import onboard as onboard_journey
 from workflows.contracts import JourneyReply, JourneyState, PaymentDetails
 from workflows.journey import JourneyWorkflow, journey_id
 
@@ -107,9 +108,7 @@ async def test_a_killed_worker_neither_loses_nor_doubles_besitos_or_notification
     await emulator.user_sends_text(user_id, "hola", first_name="Vera")  # the private chat exists
     journeys = Journeys(client, task_queue, active_content)
     first = start_worker()
-    reply = await journeys.interact(request(user_id, "start", first_name="Vera"))
-    for _ in range(3):
-        reply = await journeys.interact(request(user_id, "button", action="onboarding_next", screen=reply.screen.seq))
+    await onboard_journey(journeys, user_id)
 
     # Telegram fails every send for now: the achievement notice this reaction earns stays pending.
     async with http.post(f"{emulator.base_url}/control/faults",
@@ -272,9 +271,7 @@ async def test_a_worker_stopped_with_sigterm_finishes_the_message_it_is_sending(
     await emulator.user_sends_text(user_id, "hola", first_name="Vera")
     journeys = Journeys(client, task_queue, active_content)
     worker = start_worker()
-    reply = await journeys.interact(request(user_id, "start", first_name="Vera"))
-    for _ in range(3):
-        reply = await journeys.interact(request(user_id, "button", action="onboarding_next", screen=reply.screen.seq))
+    await onboard_journey(journeys, user_id)
     async with http.post(f"{emulator.base_url}/control/faults",
                          json={"count": 1, "error_code": 429, "retry_after": 3, "methods": ["sendMessage"]}) as response:  # fmt: skip
         assert (await response.json())["ok"]
