@@ -22,7 +22,7 @@ from aiogram.types import TelegramObject, Update, User
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from infra.telemetry import TELEGRAM_REQUESTS, UPDATE_ERRORS, UPDATE_SECONDS
+from infra.telemetry import TELEGRAM_REQUESTS, UPDATE_ERRORS, UPDATE_SECONDS, UPDATES_IN_HAND
 
 if TYPE_CHECKING:
     from aiogram import Bot, Dispatcher
@@ -70,8 +70,10 @@ class UpdateSpan(BaseMiddleware):
             attributes["telegram.user_id"] = user.id
         handled = data[_TIMING] = _Handled()
         started = time.perf_counter()
-        with tracer.start_as_current_span(f"telegram.update {kind}", kind=SpanKind.SERVER, attributes=attributes,
-                                          record_exception=False, set_status_on_exception=False) as span:  # fmt: skip
+        span_of_update = tracer.start_as_current_span(f"telegram.update {kind}", kind=SpanKind.SERVER,
+                                                      attributes=attributes, record_exception=False,
+                                                      set_status_on_exception=False)  # fmt: skip
+        with UPDATES_IN_HAND.track_inprogress(), span_of_update as span:
             try:
                 result = await handler(event, data)
             except Exception as error:

@@ -40,7 +40,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExportResult,
 )
 from opentelemetry.trace import SpanKind
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import Metric
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
@@ -73,6 +73,12 @@ UPDATE_SECONDS: Final = Histogram(
     "Time a handler took to handle a Telegram update, by router and handler ('unhandled' when none took it)",
     ["router", "handler"],
     buckets=_LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+UPDATES_IN_HAND: Final = Gauge(
+    "diana_updates_in_hand",
+    "Telegram updates the bot is handling now; one that keeps growing means journeys are not answering (every "
+    "worker down: updates wait for one, to be applied once)",
     registry=REGISTRY,
 )
 UPDATE_ERRORS: Final = Counter(

@@ -525,6 +525,22 @@ def _counted(name: str, **labels: str) -> float:
     return telemetry.REGISTRY.get_sample_value(name, labels) or 0.0
 
 
+async def test_updates_in_hand_are_counted_while_they_wait(spans: InMemorySpanExporter) -> None:
+    """The operator's signal that journeys do not answer (every worker down): updates pile up in the bot."""
+    answered = asyncio.Event()
+
+    async def waiting(event: Any, data: dict[str, Any]) -> None:
+        await answered.wait()
+
+    before = _counted("diana_updates_in_hand")
+    held = [asyncio.create_task(UpdateSpan()(waiting, Update(update_id=n), {})) for n in (515151, 515152)]
+    await asyncio.sleep(0.05)
+    assert _counted("diana_updates_in_hand") == before + 2
+    answered.set()
+    await asyncio.gather(*held)
+    assert _counted("diana_updates_in_hand") == before
+
+
 async def test_errors_are_counted_by_kind(spans: InMemorySpanExporter) -> None:
     async def failing(event: Any, data: dict[str, Any]) -> None:
         raise LookupError(KNOWN_TEXT)
