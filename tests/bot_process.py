@@ -13,7 +13,6 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from infra.emulator import BotAPIEmulator
-from infra.stack import free_port
 from tests.helpers import REPO_ROOT, eventually
 from tests.telegram import EmulatedUser
 from tests.test_end_to_end import bot_environment, stop_bot
@@ -54,13 +53,6 @@ async def bots_fixture(
         yield processes
     finally:
         await processes.stop_all()
-
-
-def webhook_environment(secret: str = "s3cret-of-the-hook") -> dict[str, str]:
-    """A bot in webhook mode on a free port, as deployed (its TLS proxy left out: plain HTTP here)."""
-    port = free_port()
-    return {"BOT_MODE": "webhook", "WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook",
-            "WEBHOOK_LISTEN_PORT": str(port), "WEBHOOK_SECRET": secret}  # fmt: skip
 
 
 def bot_messages(transcript: list[dict[str, Any]]) -> list[dict[str, Any]]:

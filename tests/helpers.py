@@ -26,6 +26,13 @@ _update_ids = itertools.count(1_000)
 _user_ids = itertools.count(7_000_001)
 
 
+def webhook_environment(secret: str = "s3cret-of-the-hook") -> dict[str, str]:
+    """A bot in webhook mode on a free port, as deployed (its TLS proxy left out: plain HTTP here)."""
+    port = free_port()
+    return {"BOT_MODE": "webhook", "WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook",
+            "WEBHOOK_LISTEN_PORT": str(port), "WEBHOOK_SECRET": secret}  # fmt: skip
+
+
 def new_user_id() -> int:
     """A Telegram user id no other test in this session uses."""
     return next(_user_ids)

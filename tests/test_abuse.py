@@ -49,7 +49,7 @@ from infra.settings import EMULATOR_BOT_TOKEN, EMULATOR_COMMUNITY_CHANNEL, Setti
 from infra.stack import free_port
 from infra.telemetry import REGISTRY
 from tests.bot_process import BotProcesses, bot_messages, bots_fixture  # noqa: F401 -- the fixture
-from tests.helpers import REPO_ROOT, Samples, eventually, new_user_id, scrape_metrics, settled
+from tests.helpers import REPO_ROOT, Samples, eventually, new_user_id, scrape_metrics, settled, webhook_environment
 from tests.sql_audit import audit_file
 from tests.telegram import EmulatedUser, onboard
 from tests.test_end_to_end import bot_environment
@@ -507,10 +507,8 @@ async def test_non_admins_are_refused_and_audited_on_every_admin_path(
 async def test_webhook_mode_without_a_secret_refuses_to_start_unless_told_to(
     emulator: BotAPIEmulator, temporal_env: WorkflowEnvironment, task_queue: str, database: str, redis_server: str,
 ) -> None:  # fmt: skip
-    port = free_port()
-    webhook = {"BOT_MODE": "webhook", "WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook",
-               "WEBHOOK_LISTEN_PORT": str(port), "WEBHOOK_SECRET": ""}  # fmt: skip
-    env = bot_environment(emulator, temporal_env, task_queue, database, redis_server, **webhook)
+    env = bot_environment(emulator, temporal_env, task_queue, database, redis_server,
+                          **webhook_environment(secret=""))  # fmt: skip
     refused = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "infra.cli", "bot"], env=env,
                                       cwd=REPO_ROOT, capture_output=True, timeout=60)  # fmt: skip
     assert refused.returncode != 0

@@ -17,9 +17,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from infra.emulator import BotAPIEmulator
-from infra.stack import free_port
 from infra.terminal_chat import TerminalChat
-from tests.helpers import REPO_ROOT, eventually, new_user_id
+from tests.helpers import REPO_ROOT, eventually, new_user_id, webhook_environment
 from tests.telegram import EmulatedUser
 from workflows.contracts import JourneyState
 from workflows.journey import JourneyWorkflow, journey_id
@@ -187,10 +186,8 @@ async def test_webhook_mode_requires_the_secret_token(
     emulator: BotAPIEmulator, temporal_env: WorkflowEnvironment, task_queue: str, database: str, redis_server: str,
     worker: Worker, http: aiohttp.ClientSession,
 ) -> None:  # fmt: skip
-    port = free_port()
-    env = bot_environment(emulator, temporal_env, task_queue, database, redis_server, BOT_MODE="webhook",
-                          WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram/webhook", WEBHOOK_SECRET="s3cret-token",
-                          WEBHOOK_LISTEN_PORT=str(port))  # fmt: skip
+    webhook = webhook_environment(secret="s3cret-token")
+    env = bot_environment(emulator, temporal_env, task_queue, database, redis_server, **webhook)
     process = subprocess.Popen([sys.executable, "-m", "infra.cli", "bot"], env=env, cwd=REPO_ROOT)
     try:
 
@@ -215,7 +212,7 @@ async def test_webhook_mode_requires_the_secret_token(
             },
         }
         for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
-            async with http.post(f"http://127.0.0.1:{port}/telegram/webhook", json=forged, headers=headers) as response:
+            async with http.post(webhook["WEBHOOK_URL"], json=forged, headers=headers) as response:
                 assert response.status == 401
         assert 5 not in emulator.chats, "an update without the secret is never handled"
     finally:

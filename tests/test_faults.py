@@ -41,9 +41,8 @@ from tests.bot_process import (  # noqa: F401 -- the fixture
     bot_messages,
     bots_fixture,
     messages_once,
-    webhook_environment,
 )
-from tests.helpers import eventually, new_user_id, settled
+from tests.helpers import eventually, new_user_id, settled, webhook_environment
 from tests.telegram import EmulatedUser, control, onboard, redeliver
 from worker import journey_worker_options
 from workflows.contracts import LEADERBOARD_ALL_TIME, JourneyState, ProjectionBatch
