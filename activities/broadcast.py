@@ -35,7 +35,8 @@ from aiogram.exceptions import (
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from bot.texts import t
+from adapters.texts import t
+from workflows import side_effects
 from workflows.broadcast_contracts import (
     BroadcastPage,
     BroadcastRecord,
@@ -124,13 +125,13 @@ class Pacer:
         self._next = max(self._next, self._clock() + seconds)
 
 
-class BroadcastActivities:
+class BroadcastActivities(side_effects.Broadcasting):
     def __init__(self, bot: Bot, pool: asyncpg.Pool, *, pacer: Pacer | None = None) -> None:
         self.bot = bot
         self.pool = pool
         self.pacer = pacer or Pacer()
 
-    @activity.defn(name="broadcast_recipients")
+    @activity.defn
     async def broadcast_recipients(self, request: RecipientsRequest) -> RecipientsPage:
         """The next page of the segment after ``request.after``, in user id order (and the segment's size)."""
         args = (request.after, request.segment, request.inactive_before)
@@ -141,7 +142,7 @@ class BroadcastActivities:
                                              f"AND {ELIGIBLE_SQL}", *args)  # fmt: skip
         return RecipientsPage(user_ids=[row["telegram_user_id"] for row in rows], total=total)
 
-    @activity.defn(name="send_broadcast_page")
+    @activity.defn
     async def send_broadcast_page(self, page: BroadcastPage) -> PageOutcome:
         """Send the page's messages one by one, each at most once; counts what became of every one."""
         outcome = PageOutcome()
@@ -152,7 +153,7 @@ class BroadcastActivities:
         activity.logger.info("broadcast %s, a page of %d: %s", page.broadcast_id, len(page.user_ids), outcome)
         return outcome
 
-    @activity.defn(name="record_broadcast")
+    @activity.defn
     async def record_broadcast(self, record: BroadcastRecord) -> None:
         """The broadcast's row, once (a retried start leaves it as it is)."""
         await self.pool.execute(
@@ -169,7 +170,7 @@ class BroadcastActivities:
             record.progress.started_at,
         )
 
-    @activity.defn(name="finish_broadcast")
+    @activity.defn
     async def finish_broadcast(self, record: BroadcastRecord) -> None:
         """Write the totals, then tell the admin how it went (once: the summary is claimed like every message)."""
         progress = record.progress

@@ -8,17 +8,18 @@ from typing import Final
 from redis.asyncio import Redis
 from temporalio import activity
 
+from workflows import side_effects
 from workflows.contracts import LEADERBOARD_ALL_TIME, LEADERBOARD_NAMES, UpdateLeaderboard, weekly_leaderboard
 
 # A weekly board is kept a while after its week, for "last week's winners".
 WEEKLY_RETENTION: Final = timedelta(weeks=5)
 
 
-class LeaderboardActivities:
+class LeaderboardActivities(side_effects.Leaderboards):
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
-    @activity.defn(name="update_leaderboard")
+    @activity.defn
     async def update_leaderboard(self, effect: UpdateLeaderboard) -> None:
         await write_totals(self.redis, effect)
 

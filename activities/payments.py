@@ -9,10 +9,9 @@ are sent, payments are keyed by Telegram's charge id, a refund already made coun
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Final, Literal, Protocol
 
 import asyncpg
@@ -24,6 +23,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.projection import refusals_are_final
 from activities.telegram import TelegramActivities
+from adapters.audit import user_subject, write_audit
+from workflows import side_effects
 from workflows.contracts import PassRedemption, RecordPayment, RedeemPass, RefundPayment, SaveSubscription, SendInvoice
 
 REFUND_REFUSED: Final = "RefundRefused"
@@ -103,19 +104,19 @@ class TelegramStars:
             offset += PAGE
 
 
-class PaymentActivities:
+class PaymentActivities(side_effects.Payments):
     def __init__(self, provider: PaymentProvider, pool: asyncpg.Pool, messages: TelegramActivities) -> None:
         self.provider = provider
         self.pool = pool
         self.messages = messages
 
-    @activity.defn(name="send_invoice")
+    @activity.defn
     async def send_invoice(self, effect: SendInvoice) -> None:
         if not await self.messages.claim(effect.idempotency_key, effect.user_id):
             return
         await self.messages.deliver(effect.idempotency_key, self.provider.send_invoice(effect))
 
-    @activity.defn(name="record_payment")
+    @activity.defn
     async def record_payment(self, effect: RecordPayment) -> None:
         async with refusals_are_final():
             await self.pool.execute(
@@ -136,7 +137,7 @@ class PaymentActivities:
                 effect.paid_at,
             )
 
-    @activity.defn(name="record_subscription")
+    @activity.defn
     async def record_subscription(self, effect: SaveSubscription) -> None:
         async with refusals_are_final():
             await self.pool.execute(
@@ -157,7 +158,7 @@ class PaymentActivities:
                 effect.saved_at,
             )
 
-    @activity.defn(name="refund_payment")
+    @activity.defn
     async def refund_payment(self, effect: RefundPayment) -> None:
         """Give the Stars back, then mark the payment refunded and audit it (once, whoever retries)."""
         await self.provider.refund(effect.user_id, effect.charge_id)
@@ -173,15 +174,10 @@ class PaymentActivities:
                 effect.reason,
             )
             if marked is not None:
-                await conn.execute(
-                    "INSERT INTO audit_log (actor, action, subject, reason, details) VALUES ($1, 'refund', $2, $3, $4)",
-                    effect.actor,
-                    f"user:{effect.user_id}",
-                    effect.reason,
-                    json.dumps({"charge_id": effect.charge_id}),
-                )
+                await write_audit(conn, effect.actor, "refund", user_subject(effect.user_id), effect.reason,
+                                  {"charge_id": effect.charge_id})  # fmt: skip
 
-    @activity.defn(name="redeem_vip_pass")
+    @activity.defn
     async def redeem_vip_pass(self, claim: RedeemPass) -> PassRedemption:
         """Claim a pass for the user, atomically; claiming one's own pass again answers the same (retries)."""
         async with self.pool.acquire() as conn, conn.transaction():
@@ -197,21 +193,6 @@ class PaymentActivities:
             await conn.execute("UPDATE vip_passes SET redeemed_by = $2, redeemed_at = $3 WHERE token = $1",
                                claim.token, claim.user_id, claim.at)  # fmt: skip
             return PassRedemption(token=claim.token, plan=row["plan"])
-
-
-async def create_vip_pass(pool: asyncpg.Pool, token: str, plan: str, admin_id: int, valid: timedelta) -> datetime:
-    """Store a new pass made by an admin; returns when it expires."""
-    expires_at = datetime.now(UTC) + valid
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("INSERT INTO vip_passes (token, plan, created_by, expires_at) VALUES ($1, $2, $3, $4)",
-                           token, plan, admin_id, expires_at)  # fmt: skip
-        await conn.execute(
-            "INSERT INTO audit_log (actor, action, subject, details) VALUES ($1, 'vip pass created', $2, $3)",
-            f"admin:{admin_id}",
-            f"plan:{plan}",
-            json.dumps({"expires_at": expires_at.isoformat()}),
-        )
-    return expires_at
 
 
 @dataclass(frozen=True)

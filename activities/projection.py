@@ -20,6 +20,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.leaderboard import write_totals
+from adapters.audit import user_subject, write_audit
+from workflows import side_effects
 from workflows.contracts import (
     AwardBesitos,
     CompleteMission,
@@ -57,14 +59,14 @@ async def refusals_are_final() -> AsyncIterator[None]:
 Database: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
 
-class ProjectionActivities:
+class ProjectionActivities(side_effects.Projection):
     """Activities sharing one asyncpg pool (and Redis, for the leaderboard totals a turn ends with)."""
 
     def __init__(self, pool: asyncpg.Pool, redis: Redis) -> None:
         self.pool = pool
         self.redis = redis
 
-    @activity.defn(name="record_projection")
+    @activity.defn
     async def record_projection(self, batch: ProjectionBatch) -> ProjectionOutcome:
         """A turn's rows in one transaction, in order; then the user's leaderboard totals, if Redis answers.
 
@@ -100,45 +102,7 @@ class ProjectionActivities:
             decisions=[e.idempotency_key for e in batch.effects if isinstance(e, RecordDecision)],
         )
 
-    @activity.defn(name="record_profile")
-    async def record_profile(self, effect: SaveProfile) -> None:
-        """Create or refresh the user's profile row."""
-        async with refusals_are_final():
-            await _save_profile(self.pool, effect)
-
-    @activity.defn(name="append_besitos_ledger")
-    async def append_besitos_ledger(self, effect: AwardBesitos) -> None:
-        """Append one ledger row, once per idempotency key."""
-        async with refusals_are_final(), self.pool.acquire() as conn:
-            await _append_ledger(conn, effect)
-
-    @activity.defn(name="record_achievement")
-    async def record_achievement(self, effect: UnlockAchievement) -> None:
-        async with refusals_are_final():
-            await _record_achievement(self.pool, effect)
-
-    @activity.defn(name="record_mission")
-    async def record_mission(self, effect: CompleteMission) -> None:
-        async with refusals_are_final():
-            await _record_mission(self.pool, effect)
-
-    @activity.defn(name="record_story_progress")
-    async def record_story_progress(self, effect: SaveStoryProgress) -> None:
-        """Upsert the user's place in the story; a save older than the stored one changes nothing."""
-        async with refusals_are_final():
-            await _save_story_progress(self.pool, effect)
-
-    @activity.defn(name="record_decision")
-    async def record_decision(self, effect: RecordDecision) -> None:
-        async with refusals_are_final():
-            await _record_decision(self.pool, effect)
-
-    @activity.defn(name="record_reaction")
-    async def record_reaction(self, effect: RecordReaction) -> None:
-        async with refusals_are_final():
-            await _record_reaction(self.pool, effect)
-
-    @activity.defn(name="erase_personal_data")
+    @activity.defn
     async def erase_personal_data(self, effect: EraseData) -> None:
         """Forget the user: profile and everything keyed by them go; ledger rows stay, anonymised."""
         async with self.pool.acquire() as conn, conn.transaction():
@@ -154,12 +118,8 @@ class ProjectionActivities:
             await conn.execute("UPDATE vip_passes SET redeemed_by = NULL WHERE redeemed_by = $1", effect.user_id)
             # Subscriptions, reactions, missions, achievements and story rows cascade with the profile.
             await conn.execute("DELETE FROM users WHERE telegram_user_id = $1", effect.user_id)
-            await conn.execute(
-                "INSERT INTO audit_log (actor, action, subject, reason) VALUES ($1, 'erase', $2, $3)",
-                f"user:{effect.user_id}",
-                f"user:{effect.user_id}",
-                "the user asked for their data to be deleted",
-            )
+            # Who asked and why travel with the erasure: a staff erase is audited here once, as staff's.
+            await write_audit(conn, effect.actor, "erase", user_subject(effect.user_id), effect.reason)
 
 
 async def _write(conn: asyncpg.Connection, effect: ProjectionEffect) -> None:
@@ -223,7 +183,7 @@ async def _append_ledger(conn: asyncpg.Connection, effect: AwardBesitos) -> None
 async def _award_again_after_reset(conn: asyncpg.Connection, effect: AwardBesitos) -> bool:
     """An award whose earlier row a reset reversed is earned anew: it gets a row of its own, once.
 
-    (A reset's reversal rows name the row they reverse in ``context.original``; see ``infra.support``.)
+    (A reset's reversal rows name the row they reverse in ``context.original``; see ``tools.support``.)
     """
     async with conn.transaction():
         # One re-award per reversal: the count of each decides, under a lock on the user's rows.
@@ -349,26 +309,3 @@ _ROW_WRITERS: Final[dict[type[ProjectionEffect], Callable[[asyncpg.Connection, A
     RecordDecision: _record_decision,
     RecordReaction: _record_reaction,
 }
-
-
-async def personal_data(pool: asyncpg.Pool, user_id: int) -> dict[str, object]:
-    """Everything Postgres holds about ``user_id``, as JSON-ready data (for the user's export)."""
-    tables = {
-        "profile": "SELECT * FROM users WHERE telegram_user_id = $1",
-        "besitos_ledger": "SELECT * FROM besitos_ledger WHERE telegram_user_id = $1 ORDER BY id",
-        "achievements": "SELECT * FROM user_achievements WHERE telegram_user_id = $1 ORDER BY unlocked_at",
-        "missions": "SELECT * FROM user_missions WHERE telegram_user_id = $1 ORDER BY completed_at",
-        "story_progress": "SELECT * FROM story_progress WHERE telegram_user_id = $1",
-        "story_decisions": "SELECT * FROM story_decisions WHERE telegram_user_id = $1 ORDER BY id",
-        "channel_reactions": "SELECT * FROM channel_reactions WHERE telegram_user_id = $1 ORDER BY reacted_at",
-        "notifications": "SELECT * FROM notifications WHERE telegram_user_id = $1 ORDER BY created_at",
-        "subscription": "SELECT * FROM subscriptions WHERE telegram_user_id = $1",
-        "payments": "SELECT * FROM payments WHERE telegram_user_id = $1 ORDER BY paid_at",
-        "vip_passes": "SELECT * FROM vip_passes WHERE redeemed_by = $1 ORDER BY redeemed_at",
-    }
-    data: dict[str, object] = {}
-    async with pool.acquire() as conn:
-        for name, query in tables.items():
-            rows = [json.loads(json.dumps(dict(row), default=str)) for row in await conn.fetch(query, user_id)]
-            data[name] = rows[0] if name in ("profile", "story_progress") and rows else rows
-    return data

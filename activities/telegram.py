@@ -8,7 +8,6 @@ milliseconds) can repeat a message; losing one is not possible, since the claim 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable
 from typing import Final
 
@@ -19,14 +18,15 @@ from aiogram.types import BufferedInputFile
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.projection import personal_data
-from bot.texts import render, t
+from adapters.exports import export_document
+from adapters.texts import render, t
+from workflows import side_effects
 from workflows.contracts import ExportData, Notify
 
 UNDELIVERABLE: Final = "Undeliverable"
 
 
-class TelegramActivities:
+class TelegramActivities(side_effects.Messages):
     def __init__(self, bot: Bot, pool: asyncpg.Pool) -> None:
         self.bot = bot
         self.pool = pool
@@ -60,7 +60,7 @@ class TelegramActivities:
                                    non_retryable=True) from None  # fmt: skip
         await self._mark(key, "sent")
 
-    @activity.defn(name="send_notification")
+    @activity.defn
     async def send_notification(self, effect: Notify) -> None:
         if not await self.claim(effect.idempotency_key, effect.user_id):
             activity.logger.info("notification %s already sent", effect.idempotency_key)
@@ -68,18 +68,13 @@ class TelegramActivities:
         text, markup = render(effect.screen, effect.language)
         await self.deliver(effect.idempotency_key, self.bot.send_message(effect.user_id, text, reply_markup=markup))
 
-    @activity.defn(name="send_data_export")
+    @activity.defn
     async def send_data_export(self, effect: ExportData) -> None:
         """A JSON document with the journey and every Postgres row about the user, sent as a file."""
         if not await self.claim(effect.idempotency_key, effect.user_id):
             return
-        document = {
-            "user_id": effect.user_id,
-            "requested_at": effect.requested_at.isoformat(),
-            "journey": effect.journey,
-            "database": await personal_data(self.pool, effect.user_id),
-        }
-        payload = json.dumps(document, ensure_ascii=False, indent=2, default=str).encode()
+        document = await export_document(self.pool, effect.user_id, effect.journey, effect.requested_at)
+        payload = document.encode()
         file = BufferedInputFile(payload, filename=f"diana-{effect.user_id}.json")
         caption = t("export.caption", effect.language)
         await self.deliver(effect.idempotency_key, self.bot.send_document(effect.user_id, file, caption=caption))

@@ -16,20 +16,21 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from temporalio import activity
 
 from activities.telegram import TelegramActivities
-from bot.texts import t
+from adapters.texts import t
+from workflows import side_effects
 from workflows.contracts import CloseVipChannel, OpenVipChannel
 
 # Long enough to tap it later today, short enough that a forwarded link is soon worthless.
 INVITE_LIFETIME: Final = timedelta(hours=24)
 
 
-class VipChannelActivities:
+class VipChannelActivities(side_effects.VipChannel):
     def __init__(self, bot: Bot, channel_id: int | None, messages: TelegramActivities) -> None:
         self.bot = bot
         self.channel_id = channel_id
         self.messages = messages
 
-    @activity.defn(name="open_vip_channel")
+    @activity.defn
     async def open_vip_channel(self, effect: OpenVipChannel) -> None:
         if self.channel_id is None:
             activity.logger.warning("no VIP channel configured: user %s gets no invite", effect.user_id)
@@ -50,7 +51,7 @@ class VipChannelActivities:
         await self.messages.deliver(effect.idempotency_key, self.bot.send_message(effect.user_id, text,
                                                                                  reply_markup=markup))  # fmt: skip
 
-    @activity.defn(name="close_vip_channel")
+    @activity.defn
     async def close_vip_channel(self, effect: CloseVipChannel) -> None:
         if self.channel_id is None:
             return

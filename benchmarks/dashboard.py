@@ -3,7 +3,7 @@
 Starts its own embedded Postgres (as the tests do: migrated, the shipped content active, on a free
 port, in a temporary folder), seeds realistic rows with ``generate_series`` (profiles, story progress
 along the story's real paths, decisions, missions, subscriptions, Stars payments with refunds), runs
-``VACUUM ANALYZE`` as autovacuum would, then times :func:`activities.dashboard.dashboard` and each of
+``VACUUM ANALYZE`` as autovacuum would, then times :func:`adapters.dashboard.dashboard` and each of
 its queries. Prints a table and one JSON line.
 """
 
@@ -21,10 +21,10 @@ from typing import Any
 
 import asyncpg
 
-from activities.content import active_version
-from activities.dashboard import QUERIES, dashboard, local_day_start
-from infra import stack
+from adapters.content_store import active_version
+from adapters.dashboard import QUERIES, dashboard, local_day_start
 from infra.settings import Settings
+from tools import stack
 from workflows.content import Content
 
 

@@ -49,7 +49,7 @@ def floor_id(user_id: int) -> str:
 
 
 async def touch(client: Client, task_queue: str, user_id: int, update_id: str) -> int:
-    """One interaction: an Update on the user's workflow, started on first contact (as ``bot.journeys`` does)."""
+    """One interaction: an Update on the user's workflow, started on first contact (as ``adapters.journeys`` does)."""
     start = WithStartWorkflowOperation(
         FloorWorkflow.run,
         0,

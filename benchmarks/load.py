@@ -4,7 +4,7 @@
 
 One run starts everything it measures, on free loopback ports in a temporary folder: the Temporal
 dev server (SQLite file, as ``diana up``), Postgres and Redis; the Bot API emulator in this process;
-the real worker and the real bot as processes of their own (``python -m infra.cli worker|bot``, as
+the real worker and the real bot as processes of their own (``python -m tools.cli worker|bot``, as
 the end-to-end tests run them). Then two phases with the same users, think time and duration:
 
 1. **engine floor**: a trivial workflow per user with a trivial Update handler
@@ -52,14 +52,15 @@ from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from activities.content import active_version
+from adapters.content_store import active_version
+from adapters.journeys import INTERACT, telegram_update_id
+from adapters.texts import t
 from benchmarks import floor
-from bot.texts import t
-from infra import stack
-from infra.emulator import BotAPIEmulator
-from infra.emulator.server import ChatLog
 from infra.settings import REPO_ROOT, Settings
-from workflows.contracts import JourneyInput, JourneyReply, JourneyRequest, JourneyState, TelegramProfile
+from tools import stack
+from tools.emulator import BotAPIEmulator
+from tools.emulator.server import ChatLog
+from workflows.contracts import JourneyInput, JourneyRequest, JourneyState, TelegramProfile
 from workflows.journey import JourneyWorkflow, journey_id
 
 DIANA_USERS: Final = 1_000_000
@@ -564,13 +565,13 @@ async def open_journeys(client: Client, settings: Settings, count: int, concurre
             request = JourneyRequest(update_id=1, user_id=user_id, kind="start", text="/start", content_version=version,
                                      profile=TelegramProfile(user_id=user_id, first_name=f"Idle {user_id}",
                                                              language_code="es"))  # fmt: skip
-            start = WithStartWorkflowOperation(JourneyWorkflow.run, JourneyInput.begin(user_id),
+            start = WithStartWorkflowOperation(JourneyWorkflow.run, JourneyInput(user_id=user_id),
                                                id=journey_id(user_id), task_queue=TASK_QUEUE,
                                                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)  # fmt: skip
             try:
                 await client.execute_update_with_start_workflow(
-                    "Interact", request, start_workflow_operation=start,
-                    id=f"telegram-update-{request.delivery}", result_type=JourneyReply,
+                    INTERACT, request, start_workflow_operation=start,
+                    id=telegram_update_id(request),
                 )  # fmt: skip
                 opened += 1
             except Exception:  # counted; the run goes on
@@ -616,8 +617,8 @@ async def bench(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
             result["floor"] = await floor_phase(args, settings, processes)
         await emulator.start()
         env = diana_environment(settings, emulator, args.mode)
-        processes.start("worker", [sys.executable, "-m", "infra.cli", "worker"], env)
-        processes.start("bot", [sys.executable, "-m", "infra.cli", "bot"], env)
+        processes.start("worker", [sys.executable, "-m", "tools.cli", "worker"], env)
+        processes.start("bot", [sys.executable, "-m", "tools.cli", "bot"], env)
         await wait_until_bot_answers(emulator, processes)
         client = await Client.connect(settings.temporal_target, data_converter=pydantic_data_converter)
         user_ids = [DIANA_USERS + i for i in range(args.users)]

@@ -7,29 +7,15 @@ from aiogram import Dispatcher, F
 from aiogram.enums import ChatType
 from redis.asyncio import Redis
 
-from bot.journeys import Journeys
+from adapters.journeys import Journeys
+from bot import admin_panel, admin_users, broadcasts, community, conversation, fallback, navigation, ranking, start, vip
+from bot.middlewares import UserSerialisation
+from bot.rate_limit import RateLimit
+from bot.telemetry import instrument_dispatcher
 from infra.settings import Settings
 
 
 def build_dispatcher(journeys: Journeys, *, settings: Settings, pool: asyncpg.Pool, redis: Redis) -> Dispatcher:
-    # The routers are imported here, not with the package: the worker imports ``bot.texts`` to render
-    # notifications and must not pull in every handler (and their imports of the activities) with it.
-    from bot import (
-        admin_panel,
-        admin_users,
-        broadcasts,
-        community,
-        conversation,
-        fallback,
-        navigation,
-        ranking,
-        start,
-        vip,
-    )
-    from bot.middlewares import UserSerialisation
-    from bot.rate_limit import RateLimit
-    from bot.telemetry import instrument_dispatcher
-
     dispatcher = Dispatcher(journeys=journeys, settings=settings, pool=pool, redis=redis)
     instrument_dispatcher(dispatcher)  # first: the update's span covers the wait for the user's turn
     dispatcher.update.outer_middleware(UserSerialisation())

@@ -26,14 +26,15 @@ from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from activities.content import ContentRefused, activate, active_version, parse_content
-from activities.dashboard import Dashboard, dashboard
+from adapters.audit import write_audit
+from adapters.callbacks import CallbackPrefix
+from adapters.content_store import ContentRefused, activate, active_version, parse_content
+from adapters.dashboard import Dashboard, dashboard
+from adapters.journeys import Journeys
+from adapters.texts import language_of, t
 from bot import start
-from bot.admins import AdminOnly, guarded_router, write_audit
-from bot.callbacks import CallbackPrefix
+from bot.admins import AdminOnly, guarded_router
 from bot.community import MAX_POST_LENGTH
-from bot.journeys import Journeys
-from bot.texts import language_of, t
 from infra.settings import Settings
 from workflows.content import Content
 from workflows.content_diff import ContentDiff, FieldChange, SectionDiff, diff

@@ -21,11 +21,11 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from temporalio.service import RPCError
 
+from adapters import staff
+from adapters.callbacks import CallbackPrefix
+from adapters.journeys import Journeys
+from adapters.texts import language_of, t
 from bot.admins import AdminOnly, guarded_router
-from bot.callbacks import CallbackPrefix
-from bot.journeys import Journeys
-from bot.texts import language_of, t
-from infra import support
 from workflows.contracts import SupportAction
 from workflows.economy import level_progress
 
@@ -44,7 +44,7 @@ class AdminUserCB(CallbackData, prefix=CallbackPrefix.ADMIN_USER):
 
 
 async def _view_text(journeys: Journeys, pool: asyncpg.Pool, user_id: int, language: str) -> tuple[str, bool]:
-    view = await support.view(journeys.client, pool, user_id)
+    view = await staff.view(journeys.client, pool, user_id)
     state = view.state
     profile = state.profile
     sub = state.subscription
@@ -89,9 +89,9 @@ async def look_up(message: Message, command: CommandObject, journeys: Journeys, 
         await message.answer(t("admin.user.usage", language))
         return
     try:
-        user_id = await support.resolve_user(pool, who)
+        user_id = await staff.resolve_user(pool, who)
         text, banned = await _view_text(journeys, pool, user_id, language)
-    except support.SupportError as error:
+    except staff.SupportError as error:
         await message.answer(t("admin.user.not_found", language, reason=str(error)))
         return
     except RPCError:
@@ -112,11 +112,11 @@ async def grant(message: Message, command: CommandObject, event_update: Update, 
         await message.answer(t("admin.user.grant_usage", language))
         return
     try:
-        user_id = await support.resolve_user(pool, parts[0])
-        reply = await support.change(journeys.client, pool, user_id, "grant", actor=f"admin:{message.from_user.id}",
+        user_id = await staff.resolve_user(pool, parts[0])
+        reply = await staff.change(journeys.client, pool, user_id, "grant", actor=f"admin:{message.from_user.id}",
                                      reason=parts[2].strip()[:500], amount=int(parts[1]),
                                      request_id=f"telegram-{event_update.update_id}")  # fmt: skip
-    except support.SupportError as error:
+    except staff.SupportError as error:
         await message.answer(t("admin.user.refused", language, reason=str(error)))
         return
     except RPCError:
@@ -137,17 +137,17 @@ async def pressed(callback: CallbackQuery, callback_data: AdminUserCB, journeys:
     if action != "refresh":
         change: SupportAction = "grant" if action in ("grant", "take") else action  # type: ignore[assignment]
         try:
-            reply = await support.change(journeys.client, pool, user_id, change, actor=f"admin:{callback.from_user.id}",
+            reply = await staff.change(journeys.client, pool, user_id, change, actor=f"admin:{callback.from_user.id}",
                                          reason=PANEL_REASON, amount=BUTTON_GRANT if action == "grant" else
                                          -BUTTON_GRANT if action == "take" else 0,
                                          request_id=f"callback-{callback.id}")  # fmt: skip
-        except support.SupportError as error:
+        except staff.SupportError as error:
             await callback.answer(t("admin.user.refused", language, reason=str(error))[:200], show_alert=True)
             return
         await callback.answer(reply.message[:200])
     try:
         text, banned = await _view_text(journeys, pool, user_id, language)
-    except support.SupportError as error:
+    except staff.SupportError as error:
         await callback.answer(str(error)[:200], show_alert=True)
         return
     if isinstance(callback.message, Message):

@@ -8,18 +8,17 @@ and the router keeps its gate in whichever dispatcher includes it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 from aiogram import BaseMiddleware, Router
 from aiogram.dispatcher.event.bases import NextMiddlewareType, SkipHandler
 from aiogram.dispatcher.flags import get_flag
 from aiogram.types import CallbackQuery, Message, TelegramObject, User
 
+from adapters.audit import write_audit
+from adapters.texts import language_of, t
 from bot.telemetry import mark_refused
-from bot.texts import language_of, t
 from infra.settings import Settings
 
 
@@ -74,16 +73,3 @@ def guarded_router(name: str) -> Router:
         if event not in ("update", "error"):  # the dispatcher's own, and errors of handlers already let in
             observer.middleware(gate)
     return router
-
-
-async def write_audit(pool: asyncpg.Pool, actor: str, action: str, subject: str | None, reason: str | None,
-                      details: dict[str, object] | None = None) -> None:  # fmt: skip
-    """One row of the append-only audit log: who did (or tried) what to what, and why."""
-    await pool.execute(
-        "INSERT INTO audit_log (actor, action, subject, reason, details) VALUES ($1, $2, $3, $4, $5::jsonb)",
-        actor,
-        action,
-        subject,
-        reason,
-        json.dumps(details or {}, ensure_ascii=False, default=str),
-    )

@@ -9,7 +9,6 @@ never comes back in the same chat.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -26,10 +25,11 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from adapters.audit import write_audit
+from adapters.callbacks import CallbackPrefix
+from adapters.journeys import Journeys
+from adapters.texts import language_of, t
 from bot.admins import AdminOnly, guarded_router
-from bot.callbacks import CallbackPrefix
-from bot.journeys import Journeys
-from bot.texts import language_of, t
 from workflows.broadcast import BroadcastWorkflow
 from workflows.broadcast_contracts import (
     BROADCAST_ID_PREFIX,
@@ -148,17 +148,7 @@ async def audit_start(pool: asyncpg.Pool, admin_id: int, broadcast: BroadcastInp
     """One audit row per broadcast, also when the update that started it is delivered again."""
     details = {"broadcast_id": broadcast.broadcast_id, "inactive_days": broadcast.inactive_days,
                "text_length": len(broadcast.text)}  # fmt: skip
-    await pool.execute(
-        """
-        INSERT INTO audit_log (actor, action, subject, details)
-        SELECT $1, 'broadcast', $2, $3::jsonb
-        WHERE NOT EXISTS (SELECT 1 FROM audit_log WHERE action = 'broadcast' AND details->>'broadcast_id' = $4)
-        """,
-        f"admin:{admin_id}",
-        broadcast.segment,
-        json.dumps(details),
-        broadcast.broadcast_id,
-    )
+    await write_audit(pool, f"admin:{admin_id}", "broadcast", broadcast.segment, None, details, once_by="broadcast_id")
 
 
 @router.message(Command("difundir", "broadcast"), flags={"admin": AdminOnly("broadcast")})

@@ -16,11 +16,11 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from temporalio.service import RPCError
 
+from adapters.callbacks import ReactionCB
+from adapters.journeys import JourneyRejected, Journeys
+from adapters.texts import language_of, t
 from bot.admins import AdminOnly, guarded_router
-from bot.callbacks import ReactionCB
-from bot.journeys import JourneyRejected, Journeys
 from bot.replies import journey_request
-from bot.texts import language_of, t
 from infra.settings import Settings
 from workflows.contracts import JourneyError
 

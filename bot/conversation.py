@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.types import Message, Update
 
-from bot.journeys import Journeys
+from adapters.journeys import Journeys
 from bot.replies import answer_in_chat, ask, journey_request
 
 router = Router(name=__name__)

@@ -9,7 +9,7 @@ from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import CallbackQuery, ErrorEvent, Message
 from pydantic_core import PydanticSerializationError
 
-from bot.texts import language_of, t
+from adapters.texts import language_of, t
 from workflows.contracts import JourneyError
 
 log = logging.getLogger("diana.bot")

@@ -7,35 +7,22 @@ import contextlib
 import logging
 
 from aiogram import Bot, Dispatcher
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
+from adapters.content_version import ActiveContent
+from adapters.journeys import Journeys
+from adapters.telegram import create_bot
+from adapters.texts import t
 from bot import build_dispatcher
-from bot.content_version import ActiveContent
-from bot.journeys import Journeys
-from bot.middlewares import PatientRequests
-from bot.polling import DRAIN_SECONDS, ConfirmedPolling
-from bot.telemetry import TelegramCalls
-from bot.texts import t
+from bot.polling import ConfirmedPolling
 from infra.connections import connect_temporal, create_pool, create_redis
 from infra.health import HealthServer, readiness_checks
-from infra.settings import Settings
+from infra.settings import DRAIN_SECONDS, Settings
 
 log = logging.getLogger("diana.bot")
-
-
-def create_bot(settings: Settings) -> Bot:
-    """The aiogram bot, pointed at ``TELEGRAM_API_BASE`` (Telegram, or any server speaking the Bot API)."""
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.bot_api_base))
-    session.middleware(PatientRequests())
-    session.middleware(TelegramCalls())  # inside PatientRequests: counts every attempt, 429s included
-    return Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
 async def publish_commands(bot: Bot) -> None:

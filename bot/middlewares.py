@@ -1,30 +1,19 @@
-"""Cross-cutting concerns: one user's updates in order, and patient outbound calls."""
+"""Cross-cutting concerns of the updates: one user's updates in order."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from aiogram import BaseMiddleware
-from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.dispatcher.event.bases import NextMiddlewareType
-from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
-from aiogram.methods import Response
 from aiogram.types import TelegramObject, User
 
 if TYPE_CHECKING:
-    from aiogram import Bot
-    from aiogram.methods import TelegramMethod
-    from aiogram.methods.base import TelegramType
+    pass
 
 log = logging.getLogger("diana.bot")
-
-# aiogram parses every answer as ``Response[<the method's result type>]``. pydantic keeps such classes only
-# weakly and aiogram's models build their validators on first use, so after each garbage collection the
-# next call rebuilt its class: 2-15 ms of CPU per Bot API call, the bot's largest cost under load
-# (benchmarks/load.py). Holding each one once keeps pydantic's cache warm.
-_RESPONSE_TYPES: dict[type[Any], Any] = {}
 
 
 class UserSerialisation(BaseMiddleware):
@@ -56,39 +45,3 @@ class UserSerialisation(BaseMiddleware):
             self._waiting[user.id] -= 1
             if self._waiting[user.id] == 0:
                 del self._waiting[user.id], self._locks[user.id]
-
-
-class PatientRequests(BaseRequestMiddleware):
-    """Retry outbound Bot API calls on 429 (after ``retry_after``) and 5xx/network errors, within bounds.
-
-    It also holds the class each answer is parsed with (see ``_RESPONSE_TYPES``).
-    """
-
-    MAX_ATTEMPTS: Final = 5
-    MAX_WAIT: Final = 30.0
-
-    async def __call__(
-        self,
-        make_request: NextRequestMiddlewareType[TelegramType],
-        bot: Bot,
-        method: TelegramMethod[TelegramType],
-    ) -> Response[TelegramType]:
-        if type(method) not in _RESPONSE_TYPES:
-            returning: Any = method.__returning__
-            _RESPONSE_TYPES[type(method)] = Response[returning]
-        delay = 0.5
-        for attempt in range(1, self.MAX_ATTEMPTS + 1):
-            try:
-                return await make_request(bot, method)
-            except TelegramRetryAfter as flood:
-                if attempt == self.MAX_ATTEMPTS or flood.retry_after > self.MAX_WAIT:
-                    raise
-                log.warning("Telegram asked to wait %ss before %s", flood.retry_after, type(method).__name__)
-                await asyncio.sleep(flood.retry_after)
-            except (TelegramServerError, TelegramNetworkError):
-                if attempt == self.MAX_ATTEMPTS:
-                    raise
-                log.warning("Telegram failed %s (attempt %d), retrying", type(method).__name__, attempt)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-        raise AssertionError("unreachable")

@@ -8,10 +8,10 @@ from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message, Update
 
-from bot.callbacks import JourneyCB
-from bot.journeys import Journeys
+from adapters.callbacks import JourneyCB
+from adapters.journeys import Journeys
+from adapters.texts import language_of, render, t
 from bot.replies import Refusal, ask, journey_request
-from bot.texts import language_of, render, t
 from workflows.contracts import JourneyError
 
 router = Router(name=__name__)

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Final
 from aiogram.methods import GetUpdates
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
+from infra.settings import DRAIN_SECONDS
+
 if TYPE_CHECKING:
     from aiogram import Bot, Dispatcher
     from aiogram.types import Update
@@ -29,9 +31,6 @@ POLL_TIMEOUT: Final = 30
 # after this pause, or as soon as the oldest is done and the offset moves. Asking on every finished update
 # would re-read up to 100 updates per handled one. New updates wait at most this long.
 BUSY_PAUSE: Final = 0.1
-# On stop, how long the updates in hand may take to finish (within the 10 s a container gets after SIGTERM);
-# unfinished ones go to the next process.
-DRAIN_SECONDS: Final = 8.0
 BACKOFF: Final = BackoffConfig(min_delay=1.0, max_delay=5.0, factor=1.3, jitter=0.1)
 
 

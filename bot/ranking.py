@@ -12,9 +12,9 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.callbacks import JourneyCB
-from bot.journeys import Journeys
-from bot.texts import language_of, t
+from adapters.callbacks import JourneyCB
+from adapters.journeys import Journeys
+from adapters.texts import language_of, t
 from workflows.contracts import LEADERBOARD_ALL_TIME, LEADERBOARD_NAMES, weekly_leaderboard
 from workflows.days import iso_week, local_day
 

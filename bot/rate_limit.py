@@ -13,7 +13,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import TelegramObject, Update, User
 from redis.exceptions import RedisError
 
-from bot.texts import language_of, t
+from adapters.texts import language_of, t
 from infra.telemetry import RATE_LIMITED
 
 if TYPE_CHECKING:

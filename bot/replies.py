@@ -9,8 +9,8 @@ from aiogram.types import Message, Update, User
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from bot.journeys import JourneyRejected, Journeys
-from bot.texts import language_of, render, t
+from adapters.journeys import JourneyRejected, Journeys
+from adapters.texts import language_of, render, t
 from workflows.contracts import JourneyReply, JourneyRequest, RequestKind, TelegramProfile
 
 log = logging.getLogger("diana.bot")

@@ -6,9 +6,9 @@ from aiogram import Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import Message, Update
 
-from bot.journeys import Journeys
+from adapters.journeys import Journeys
+from adapters.texts import language_of, t
 from bot.replies import answer_in_chat, ask, journey_request
-from bot.texts import language_of, t
 
 router = Router(name=__name__)
 

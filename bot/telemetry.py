@@ -1,4 +1,4 @@
-"""The bot's traces and metrics: a span per update, handler latency, errors, outbound Bot API calls.
+"""The bot's traces and metrics: a span per update, handler latency, errors (outbound calls: ``adapters.telegram``).
 
 Span attributes are ids and names only (update id and type, user id, handler, Bot API method): never
 a message text, a payment payload, a URL (it carries the token) or an exception message.
@@ -10,24 +10,15 @@ import time
 from typing import TYPE_CHECKING, Any, Final
 
 from aiogram import BaseMiddleware
-from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.dispatcher.event.bases import UNHANDLED, NextMiddlewareType
-from aiogram.exceptions import (
-    TelegramAPIError,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
 from aiogram.types import TelegramObject, Update, User
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from infra.telemetry import TELEGRAM_REQUESTS, UPDATE_ERRORS, UPDATE_SECONDS, UPDATES_IN_HAND
+from infra.telemetry import UPDATE_ERRORS, UPDATE_SECONDS, UPDATES_IN_HAND
 
 if TYPE_CHECKING:
-    from aiogram import Bot, Dispatcher
-    from aiogram.methods import Response, TelegramMethod
-    from aiogram.methods.base import TelegramType
+    from aiogram import Dispatcher
 
 tracer: Final = trace.get_tracer("diana.bot")
 _TIMING: Final = "diana_handler_timing"
@@ -119,60 +110,6 @@ class HandlerTiming(BaseMiddleware):
 def mark_refused(data: dict[str, Any]) -> None:
     """Told by the admin gate: the handler matched but did not run, so the time is not the handler's."""
     data[_REFUSED] = True
-
-
-class TelegramCalls(BaseRequestMiddleware):
-    """Counts every outbound Bot API attempt by method and outcome (429s included); a span when traced.
-
-    Registered after ``PatientRequests``, so each retry after a 429 or a 5xx counts on its own.
-    """
-
-    async def __call__(
-        self,
-        make_request: NextRequestMiddlewareType[TelegramType],
-        bot: Bot,
-        method: TelegramMethod[TelegramType],
-    ) -> Response[TelegramType]:
-        api_method = method.__api_method__
-        traced = trace.get_current_span().get_span_context().is_valid
-        if not traced:  # the long poll and other calls outside an update or activity: counted, not traced
-            return await self._counted(make_request, bot, method, api_method)
-        with tracer.start_as_current_span(f"telegram {api_method}", kind=SpanKind.CLIENT,
-                                          attributes={"telegram.method": api_method},
-                                          record_exception=False, set_status_on_exception=False) as span:  # fmt: skip
-            try:
-                return await self._counted(make_request, bot, method, api_method)
-            except Exception as error:
-                span.set_status(Status(StatusCode.ERROR, type(error).__name__))
-                span.set_attribute("telegram.outcome", _outcome(error))
-                raise
-
-    @staticmethod
-    async def _counted(
-        make_request: NextRequestMiddlewareType[TelegramType],
-        bot: Bot,
-        method: TelegramMethod[TelegramType],
-        api_method: str,
-    ) -> Response[TelegramType]:
-        try:
-            response = await make_request(bot, method)
-        except Exception as error:
-            TELEGRAM_REQUESTS.labels(method=api_method, outcome=_outcome(error)).inc()
-            raise
-        TELEGRAM_REQUESTS.labels(method=api_method, outcome="ok").inc()
-        return response
-
-
-def _outcome(error: BaseException) -> str:
-    if isinstance(error, TelegramRetryAfter):
-        return "429"
-    if isinstance(error, TelegramServerError):
-        return "5xx"
-    if isinstance(error, TelegramNetworkError):
-        return "network"
-    if isinstance(error, TelegramAPIError):
-        return "refused"
-    return "error"
 
 
 def _update_type(update: Update) -> str:

@@ -23,12 +23,12 @@ from aiogram.types import ChatJoinRequest, ChatMemberUpdated, Message, PreChecko
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from activities.content import active_vip
-from activities.payments import create_vip_pass
+from adapters.content_store import active_vip
+from adapters.journeys import JourneyRejected, Journeys
+from adapters.texts import language_of, t
+from adapters.vip_passes import create_vip_pass
 from bot.admins import AdminOnly, guarded_router
-from bot.journeys import JourneyRejected, Journeys
 from bot.replies import Refusal, answer_in_chat, ask, journey_request
-from bot.texts import language_of, t
 from infra.settings import Settings
 from workflows.contracts import JourneyReply, JourneyRequest, PaymentDetails, SupportRequest
 from workflows.days import local_moment

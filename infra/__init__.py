@@ -1,1 +1,1 @@
-"""Diana's infrastructure: configuration, the embedded dev stack, migrations and the Bot API emulator."""
+"""The floor: configuration, connections to Temporal, Postgres and Redis, telemetry, health, migrations."""

@@ -25,6 +25,9 @@ TELEGRAM_API_BASE = "https://api.telegram.org"
 EMULATOR_COMMUNITY_CHANNEL = -1001000000001
 # The private VIP channel the emulator creates (joined only through a single-use invite link).
 EMULATOR_VIP_CHANNEL = -1001000000009
+# On stop, how long the bot's updates and the worker's activities in hand may take to finish (within the 10 s a
+# container gets after SIGTERM); what is unfinished goes to the next process.
+DRAIN_SECONDS = 8.0
 
 
 class Settings(BaseSettings):

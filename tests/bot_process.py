@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from infra.emulator import BotAPIEmulator
 from tests.helpers import REPO_ROOT, eventually
 from tests.telegram import EmulatedUser
 from tests.test_end_to_end import bot_environment, stop_bot
+from tools.emulator import BotAPIEmulator
 
 
 class BotProcesses:
@@ -29,7 +29,7 @@ class BotProcesses:
 
     def start(self, database: str, redis: str, **extra: str) -> subprocess.Popen[bytes]:
         env = bot_environment(self.emulator, self.temporal_env, self.task_queue, database, redis, **extra)
-        process = subprocess.Popen([sys.executable, "-m", "infra.cli", "bot"], env=env, cwd=REPO_ROOT)
+        process = subprocess.Popen([sys.executable, "-m", "tools.cli", "bot"], env=env, cwd=REPO_ROOT)
         self.started.append(process)
         return process
 

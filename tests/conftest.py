@@ -20,13 +20,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from bot.content_version import ActiveContent
-from bot.journeys import Journeys
-from bot.main import create_bot
-from infra import stack
+from adapters.content_version import ActiveContent
+from adapters.journeys import Journeys
+from adapters.telegram import create_bot
 from infra.connections import create_redis
-from infra.emulator import BotAPIEmulator
 from infra.settings import Settings
+from tools import stack
+from tools.emulator import BotAPIEmulator
 from worker import journey_worker_options
 from workflows.search_attributes import KEYS
 

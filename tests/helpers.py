@@ -14,8 +14,8 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.client import Client
 
-from activities.content import read_content_file
-from infra.stack import free_port
+from adapters.content_store import read_content_file
+from tools.stack import free_port
 from workflows.content import Content
 from workflows.contracts import JourneyRequest, JourneyState, RequestKind, TelegramProfile
 from workflows.journey import JourneyWorkflow, journey_id

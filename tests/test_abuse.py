@@ -38,21 +38,21 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from adapters.texts import t
 from bot import build_dispatcher
 from bot.admins import AdminGate, AdminOnly
 from bot.rate_limit import KEY_PREFIX, RateLimit
 from bot.telemetry import REFUSED_ADMIN_ATTEMPT
-from bot.texts import t
 from infra.connections import create_redis
-from infra.emulator import BotAPIEmulator
 from infra.settings import EMULATOR_BOT_TOKEN, EMULATOR_COMMUNITY_CHANNEL, Settings
-from infra.stack import free_port
 from infra.telemetry import REGISTRY
 from tests.bot_process import BotProcesses, bot_messages, bots_fixture  # noqa: F401 -- the fixture
 from tests.helpers import REPO_ROOT, Samples, eventually, new_user_id, scrape_metrics, settled, webhook_environment
 from tests.sql_audit import audit_file
 from tests.telegram import EmulatedUser, onboard
 from tests.test_end_to_end import bot_environment
+from tools.emulator import BotAPIEmulator
+from tools.stack import free_port
 from workflows.contracts import LEADERBOARD_NAMES, JourneyState
 from workflows.journey import JourneyWorkflow, journey_id
 
@@ -509,14 +509,14 @@ async def test_webhook_mode_without_a_secret_refuses_to_start_unless_told_to(
 ) -> None:  # fmt: skip
     env = bot_environment(emulator, temporal_env, task_queue, database, redis_server,
                           **webhook_environment(secret=""))  # fmt: skip
-    refused = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "infra.cli", "bot"], env=env,
+    refused = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "tools.cli", "bot"], env=env,
                                       cwd=REPO_ROOT, capture_output=True, timeout=60)  # fmt: skip
     assert refused.returncode != 0
     assert b"needs WEBHOOK_SECRET" in refused.stderr
     assert emulator.webhook is None, "no webhook was set"
 
     env["WEBHOOK_SECRET_REQUIRED"] = "false"
-    process = subprocess.Popen([sys.executable, "-m", "infra.cli", "bot"], env=env, cwd=REPO_ROOT)
+    process = subprocess.Popen([sys.executable, "-m", "tools.cli", "bot"], env=env, cwd=REPO_ROOT)
     try:
 
         async def webhook_set() -> bool:

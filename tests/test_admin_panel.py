@@ -20,14 +20,14 @@ from aiogram.client.telegram import TelegramAPIServer
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.content import active_version
-from activities.dashboard import dashboard, local_day_start
+from adapters.content_store import active_version
+from adapters.dashboard import dashboard, local_day_start
 from bot import build_dispatcher
 from bot.admin_panel import AdminCB
-from infra.emulator import BotAPIEmulator
 from tests.helpers import REPO_ROOT, new_user_id, shipped_content
 from tests.telegram import EmulatedUser, control, onboard
 from tests.test_end_to_end import bot_environment, stop_bot
+from tools.emulator import BotAPIEmulator
 
 ADMIN = 4_000_011
 OTHER_ADMIN = 4_000_012
@@ -181,7 +181,7 @@ class BotProcess:
         self.process = self._start()
 
     def _start(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "infra.cli", "bot"], env=self.env, cwd=REPO_ROOT)
+        return subprocess.Popen([sys.executable, "-m", "tools.cli", "bot"], env=self.env, cwd=REPO_ROOT)
 
     async def restart(self) -> None:
         await stop_bot(self.process)

@@ -11,11 +11,11 @@ import pytest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from infra.emulator import BotAPIEmulator
 from tests.bot_process import BotProcesses, bots_fixture  # noqa: F401  (the ``bots`` fixture)
 from tests.helpers import new_user_id, settled
 from tests.telegram import EmulatedUser, onboard, redeliver
 from tests.test_story_economy import ledger_sum
+from tools.emulator import BotAPIEmulator
 
 ADMIN = 4_000_021
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from aiogram.methods import GetMe, Response
 
-from bot.main import create_bot
-from infra.emulator import BotAPIEmulator
+from adapters.telegram import create_bot
 from infra.settings import Settings
+from tools.emulator import BotAPIEmulator
 
 
 async def test_the_class_an_answer_is_parsed_with_outlives_garbage_collection(emulator: BotAPIEmulator) -> None:

@@ -31,16 +31,16 @@ from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer, Worker
 
 from activities.broadcast import BroadcastActivities, Pacer
+from adapters.journeys import Journeys
+from adapters.telegram import create_bot
 from bot import broadcasts
 from bot.broadcasts import BadBroadcast, BroadcastCB, parse_broadcast
-from bot.journeys import Journeys
-from bot.main import create_bot
-from infra.emulator import BotAPIEmulator
 from infra.settings import Settings
 from tests.conftest import start_temporal_env
 from tests.helpers import eventually, new_user_id
 from tests.telegram import EmulatedUser, control, redeliver
 from tests.test_worker_restart import WorkerStarter, kill, start_worker  # noqa: F401  (start_worker: a fixture)
+from tools.emulator import BotAPIEmulator
 from worker import WORKFLOWS, journey_worker_options
 from workflows.broadcast import BroadcastWorkflow
 from workflows.broadcast_contracts import BroadcastInput, BroadcastPage, BroadcastProgress, Segment, message_key

@@ -13,11 +13,11 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from infra.emulator import BotAPIEmulator
 from infra.settings import EMULATOR_COMMUNITY_CHANNEL
 from tests.helpers import REPO_ROOT, eventually, new_user_id
 from tests.telegram import EmulatedUser, onboard
 from tests.test_end_to_end import bot_environment, stop_bot
+from tools.emulator import BotAPIEmulator
 from workflows.contracts import JourneyState
 from workflows.journey import JourneyWorkflow, journey_id
 
@@ -35,7 +35,7 @@ async def community_bot(
         assert (await response.json())["ok"]
     env = bot_environment(emulator, temporal_env, task_queue, database, redis_server, ADMIN_IDS=str(ADMIN),
                           COMMUNITY_CHANNEL_IDS=f"{EMULATOR_COMMUNITY_CHANNEL},{SECOND_CHANNEL}")  # fmt: skip
-    process = subprocess.Popen([sys.executable, "-m", "infra.cli", "bot"], env=env, cwd=REPO_ROOT)
+    process = subprocess.Popen([sys.executable, "-m", "tools.cli", "bot"], env=env, cwd=REPO_ROOT)
     try:
         yield process
     finally:

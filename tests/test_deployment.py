@@ -28,7 +28,6 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.testing import WorkflowEnvironment
 
-from infra import stack
 from infra.connections import (
     SearchAttributesMissing,
     SearchAttributesUnusable,
@@ -38,6 +37,7 @@ from infra.connections import (
 )
 from infra.settings import EMULATOR_BOT_TOKEN, Settings
 from tests.helpers import REPO_ROOT
+from tools import stack
 from workflows.search_attributes import REGISTRATION
 
 
@@ -169,7 +169,7 @@ class TestImage:
 
     def test_its_commands_are_diana_commands(self) -> None:
         assert self.instructions("CMD") == ['["diana", "worker"]']
-        usage = subprocess.run([sys.executable, "-m", "infra.cli", "--help"], capture_output=True, text=True,
+        usage = subprocess.run([sys.executable, "-m", "tools.cli", "--help"], capture_output=True, text=True,
                                cwd=REPO_ROOT).stdout  # fmt: skip
         for name, service in compose_services().items():
             if "build" in service:

@@ -16,10 +16,10 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, Teleg
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from aiohttp import web
 
-from infra.emulator import BotAPIEmulator
-from infra.emulator.server import FloodLimits
 from tests.helpers import http_receiver
 from tests.telegram import EmulatedUser
+from tools.emulator import BotAPIEmulator
+from tools.emulator.server import FloodLimits
 
 TOKEN = "123456:TEST-TOKEN"
 CHANNEL = -1001000000001
@@ -150,7 +150,7 @@ class TestProtocol:
                                                                            emulator: BotAPIEmulator) -> None:  # fmt: skip
         await emulator.user_sends_text(1, "hola")
         sent = await bot.send_message(1, "sin botones")
-        from infra.emulator.markup import BadRequest
+        from tools.emulator.markup import BadRequest
 
         with pytest.raises(BadRequest):
             await emulator.user_presses(1, message_id=sent.message_id, callback_data="x")

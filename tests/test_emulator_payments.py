@@ -12,8 +12,8 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, TransactionPartnerUser, Update
 
-from infra.emulator import BotAPIEmulator
 from tests.telegram import EmulatedUser, payments, redeliver
+from tools.emulator import BotAPIEmulator
 
 CHANNEL = -1001000000001
 PRIVATE_CHANNEL = -1002000000002

@@ -16,10 +16,10 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from infra.emulator import BotAPIEmulator
-from infra.terminal_chat import TerminalChat
 from tests.helpers import REPO_ROOT, eventually, new_user_id, webhook_environment
 from tests.telegram import EmulatedUser
+from tools.emulator import BotAPIEmulator
+from tools.terminal_chat import TerminalChat
 from workflows.contracts import JourneyState
 from workflows.journey import JourneyWorkflow, journey_id
 
@@ -55,7 +55,7 @@ async def bot_process(
 ) -> AsyncIterator[subprocess.Popen[bytes]]:  # fmt: skip
     """The real bot, as its own process, long-polling the emulator."""
     env = bot_environment(emulator, temporal_env, task_queue, database, redis_server)
-    process = subprocess.Popen([sys.executable, "-m", "infra.cli", "bot"], env=env, cwd=REPO_ROOT)
+    process = subprocess.Popen([sys.executable, "-m", "tools.cli", "bot"], env=env, cwd=REPO_ROOT)
     try:
         yield process
     finally:
@@ -188,7 +188,7 @@ async def test_webhook_mode_requires_the_secret_token(
 ) -> None:  # fmt: skip
     webhook = webhook_environment(secret="s3cret-token")
     env = bot_environment(emulator, temporal_env, task_queue, database, redis_server, **webhook)
-    process = subprocess.Popen([sys.executable, "-m", "infra.cli", "bot"], env=env, cwd=REPO_ROOT)
+    process = subprocess.Popen([sys.executable, "-m", "tools.cli", "bot"], env=env, cwd=REPO_ROOT)
     try:
 
         async def webhook_set() -> bool:

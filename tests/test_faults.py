@@ -1,7 +1,7 @@
 """Faults: Postgres and Redis stopped, Telegram failing, updates twice or at once, the bot stopped with updates pending.
 
 Each test runs the real bot process against the emulator. Postgres and Redis outages use servers of their
-own (the session's are shared by every test), started and stopped with ``infra.stack``.
+own (the session's are shared by every test), started and stopped with ``tools.stack``.
 
 Already covered elsewhere (not repeated here): a worker SIGKILLed mid-journey loses and doubles neither
 besitos nor notifications, nor a VIP grant (``test_worker_restart.py``), nor a broadcast
@@ -29,13 +29,11 @@ from redis.asyncio import Redis
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from bot.middlewares import PatientRequests
-from bot.texts import t
-from infra import stack, support
+from adapters.staff import disagreements, read_projection
+from adapters.telegram import PatientRequests
+from adapters.texts import t
 from infra.connections import create_pool, create_redis
-from infra.emulator import BotAPIEmulator
 from infra.settings import Settings
-from infra.support import disagreements, read_projection
 from tests.bot_process import (  # noqa: F401 -- the fixture
     BotProcesses,
     bot_messages,
@@ -44,8 +42,10 @@ from tests.bot_process import (  # noqa: F401 -- the fixture
 )
 from tests.helpers import eventually, new_user_id, settled, webhook_environment
 from tests.telegram import EmulatedUser, control, onboard, redeliver
+from tools import stack, support
+from tools.emulator import BotAPIEmulator
 from worker import journey_worker_options
-from workflows.contracts import LEADERBOARD_ALL_TIME, JourneyState, ProjectionBatch
+from workflows.contracts import LEADERBOARD_ALL_TIME, JourneyState
 from workflows.journey import JourneyWorkflow, journey_id
 
 
@@ -162,7 +162,7 @@ async def test_postgres_stopped_the_user_plays_on_and_the_projection_converges(
             await settled(client, user.user_id, within=30)
             later = (await handle.fetch_history()).events[seen:]
             assert support.local_projections(later), "the projection is local again"
-            assert not support.scheduled_inputs(later, "record_projection", ProjectionBatch)
+            assert not support.projection_batches(later)
     finally:
         await bots.stop_all()
         await redis.aclose()

@@ -11,7 +11,7 @@ from tests.helpers import REPO_ROOT
 
 
 @pytest.mark.parametrize("module", ["worker.main", "bot.main", "activities.payments", "activities.telegram",
-                                    "infra.cli", "workflows.journey"])  # fmt: skip
+                                    "tools.cli", "workflows.journey"])  # fmt: skip
 def test_entry_module_imports_alone(module: str) -> None:
     done = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=REPO_ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

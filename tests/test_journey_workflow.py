@@ -11,8 +11,8 @@ from redis.asyncio import Redis
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.worker import Worker
 
-from bot.content_version import ActiveContent
-from bot.journeys import JourneyRejected, Journeys
+from adapters.content_version import ActiveContent
+from adapters.journeys import INTERACT, JourneyRejected, Journeys
 from tests.conftest import start_temporal_env
 from tests.helpers import eventually, new_user_id, request
 from worker import journey_worker_options
@@ -120,8 +120,7 @@ class TestExactlyOnce:
         award = AwardBesitos(user_id=user_id, idempotency_key=f"k-{user_id}", action="daily_login", amount=15,
                              balance_after=15, awarded_at=now)  # fmt: skip
         for _ in range(3):
-            await activities.record_profile(profile)
-            await activities.append_besitos_ledger(award)
+            await activities.record_projection(ProjectionBatch(user_id=user_id, effects=[profile, award]))
         assert len(await ledger(pool, user_id)) == 1
         assert await pool.fetchval("SELECT count(*) FROM users WHERE telegram_user_id = $1", user_id) == 1
 
@@ -171,7 +170,7 @@ class TestBadInputChangesNothing:
         # Someone else's request sent to this journey.
         handle = client.get_workflow_handle(journey_id(user_id))
         with pytest.raises(WorkflowUpdateFailedError):
-            await handle.execute_update("Interact", request(user_id + 1, "menu"), result_type=JourneyReply)
+            await handle.execute_update(INTERACT, request(user_id + 1, "menu"))
 
         assert await state_of(client, user_id) == before_state
         assert await ledger(pool, user_id) == before_ledger
@@ -236,7 +235,7 @@ async def test_journey_input_round_trips_through_the_data_converter(client: Clie
     user_id = new_user_id()
     carried = JourneyState(user_id=user_id, stage="active", besitos=120, lifetime_besitos=120, screen_seq=7,
                            recent_deliveries=["11-a", "12-b"])  # fmt: skip
-    handle = await client.start_workflow(JourneyWorkflow.run, JourneyInput.begin(user_id, carried),
+    handle = await client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=user_id, state=carried),
                                          id=journey_id(user_id), task_queue=task_queue,
                                          execution_timeout=timedelta(minutes=5))  # fmt: skip
     state = await handle.query(JourneyWorkflow.current_state)
@@ -259,7 +258,7 @@ async def test_a_row_postgres_refuses_is_parked_and_later_effects_go_on(
     profile = SaveProfile(profile=TelegramProfile(user_id=user_id, first_name="Inés"), stage="active",
                           language="es", seen_at=now)  # fmt: skip
     carried = JourneyState(user_id=user_id, stage="active", pending_effects=[orphan, profile])
-    handle = await client.start_workflow(JourneyWorkflow.run, JourneyInput.begin(user_id, carried),
+    handle = await client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=user_id, state=carried),
                                          id=journey_id(user_id), task_queue=task_queue)  # fmt: skip
 
     async def parked() -> JourneyState | None:

@@ -35,16 +35,16 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput
 
-from bot.middlewares import PatientRequests
+from adapters.telegram import PatientRequests
 from bot.telemetry import UpdateSpan
 from infra import telemetry
 from infra.connections import create_redis
-from infra.emulator import BotAPIEmulator
 from infra.health import HealthServer, readiness_checks
 from infra.settings import EMULATOR_BOT_TOKEN, Settings
-from infra.stack import free_port
 from tests.helpers import REPO_ROOT, eventually, http_receiver, metric_value, new_user_id, scrape_metrics
 from tests.telegram import EmulatedUser, onboard
+from tools.emulator import BotAPIEmulator
+from tools.stack import free_port
 from worker.main import run_worker
 from worker.telemetry import ActivityFailures
 from workflows.journey import journey_id
@@ -123,7 +123,7 @@ class Diana:
 def _diana_bot(env: dict[str, str], folder: Path) -> subprocess.Popen[bytes]:
     """``diana bot`` with its stdout (console spans) and stderr (logs) in files: pipes could fill and block it."""
     with (folder / "stdout").open("wb") as stdout, (folder / "stderr").open("wb") as stderr:
-        return subprocess.Popen([sys.executable, "-m", "infra.cli", "bot"], env=env, cwd=REPO_ROOT, stdout=stdout,
+        return subprocess.Popen([sys.executable, "-m", "tools.cli", "bot"], env=env, cwd=REPO_ROOT, stdout=stdout,
                                 stderr=stderr)  # fmt: skip
 
 

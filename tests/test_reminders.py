@@ -12,10 +12,10 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from bot.content_version import ActiveContent
-from bot.journeys import Journeys
-from infra.emulator import BotAPIEmulator
+from adapters.content_version import ActiveContent
+from adapters.journeys import Journeys
 from tests.helpers import eventually, new_user_id, request, shipped_content
+from tools.emulator import BotAPIEmulator
 from worker import journey_worker_options
 from workflows.contracts import JourneyInput
 from workflows.days import local_day, next_local_time
@@ -31,7 +31,7 @@ async def test_a_user_who_stays_away_is_reminded_once_a_day(
     await emulator.user_sends_text(user_id, "hola", first_name="Sol")
     async with Worker(env.client, task_queue="reminders", **journey_worker_options(pool, redis, telegram_bot)):
         with env.with_time_skipping_disabled():
-            handle = await env.client.start_workflow(JourneyWorkflow.run, JourneyInput.begin(user_id),
+            handle = await env.client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=user_id),
                                                      id=journey_id(user_id), task_queue="reminders")  # fmt: skip
         journeys = Journeys(env.client, "reminders", active_content)
         reply = await journeys.interact(request(user_id, "start", first_name="Sol"))
@@ -79,7 +79,7 @@ async def test_turns_leave_the_alarm_running_and_settle_busy_attributes_within_a
     user_id = new_user_id()
     async with Worker(env.client, task_queue="settled", **journey_worker_options(pool, redis, telegram_bot)):
         with env.with_time_skipping_disabled():
-            handle = await env.client.start_workflow(JourneyWorkflow.run, JourneyInput.begin(user_id),
+            handle = await env.client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=user_id),
                                                      id=journey_id(user_id), task_queue="settled")  # fmt: skip
         journeys = Journeys(env.client, "settled", active_content)
         reply = await journeys.interact(request(user_id, "start"))

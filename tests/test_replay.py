@@ -2,9 +2,9 @@
 live journeys fails CI.
 
 Record a new history when the workflow gains a path (``DIANA_RECORD_HISTORIES=vip_and_support``
-records only that one). Keep the old ones: they are what live journeys look like, and they must keep
-replaying; a change that breaks them needs ``workflow.patched`` (see the README). Re-record them all
-(``DIANA_RECORD_HISTORIES=1``) only before any journey runs in production:
+records only that one). Once journeys run in production, keep the old ones: they are what live journeys
+look like, and they must keep replaying; a change that breaks them needs ``workflow.patched`` (see the
+README). Until then, re-record them all (``DIANA_RECORD_HISTORIES=1``) after a change to the commands:
 
     DIANA_RECORD_HISTORIES=vip_and_support python3 infra/bootstrap.py test tests/test_replay.py
 """
@@ -25,25 +25,27 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, Worker
 
-from bot.content_version import ActiveContent
-from bot.journeys import Journeys
-from infra.emulator import BotAPIEmulator
+from adapters.content_version import ActiveContent
+from adapters.journeys import Journeys
 from tests.altered_journey import JourneyWithoutSearchAttributes
 from tests.conftest import start_temporal_env
 from tests.helpers import eventually, new_user_id, request
+from tools.emulator import BotAPIEmulator
 from worker import WORKFLOWS, journey_worker_options
 from worker.content_library import ContentLibrary
 from workflows.content import Content
-from workflows.contracts import PaymentDetails, SupportRequest
-from workflows.journey import SETTLED_ATTRIBUTES_WINDOW, JourneyWorkflow, journey_id
+from workflows.contracts import JourneyReply, PaymentDetails, SupportRequest
+from workflows.journey import JourneyWorkflow, journey_id
+from workflows.search_attributes import SETTLED_WINDOW as SETTLED_ATTRIBUTES_WINDOW
 
 HISTORIES = Path(__file__).parent / "histories"
 RECORDED = sorted(HISTORIES.glob("*.json"))
-# The content version each history played, for histories that read it from the worker's library (not an activity).
+# The content version each history played (a journey reads it from its worker's library, not its history).
 CONTENT_SNAPSHOTS = HISTORIES / "content"
-# The newest journeys: content from the worker's library, a turn's projection in one activity, one alarm timer
-# for many turns and the busy search attributes published by a trailing timer.
-LATEST = "steady_timers_and_settled_attributes"
+# Played on a server that suggests continue-as-new early; the others on the session's server.
+SHORT_RUNS = ("onboarding_to_besitos", "continued_as_new")
+# The story to its first ending; then, past the window, the busy search attributes published by a trailing timer.
+ENDING = "story_to_an_ending"
 
 
 def replayer(workflows: list[type] = WORKFLOWS, name: str | None = None) -> Replayer:
@@ -65,14 +67,15 @@ async def test_recorded_journeys_replay_on_todays_code(path: Path) -> None:
 
 
 def test_there_are_recorded_histories() -> None:
-    older = {"onboarding_to_besitos", "continued_as_new", "vip_and_support", "content_library_and_batched_turns"}
-    assert {p.stem for p in RECORDED} >= {*older, LATEST}
-    assert all((CONTENT_SNAPSHOTS / f"{name}.json").exists() for name in ("content_library_and_batched_turns", LATEST))
+    assert {p.stem for p in RECORDED} >= {*SHORT_RUNS, "vip_and_support", ENDING}
+    assert all((CONTENT_SNAPSHOTS / f"{path.stem}.json").exists() for path in RECORDED)
 
 
 async def test_a_change_to_the_command_sequence_is_caught() -> None:
     with pytest.raises(workflow.NondeterminismError):
-        await replayer([JourneyWithoutSearchAttributes]).replay_workflow(load(HISTORIES / "onboarding_to_besitos.json"))
+        await replayer([JourneyWithoutSearchAttributes], "onboarding_to_besitos").replay_workflow(
+            load(HISTORIES / "onboarding_to_besitos.json")
+        )
 
 
 async def _settled(client: Client, user_id: int) -> bool:
@@ -115,6 +118,24 @@ async def _buy_and_be_supported(journeys: Journeys, client: Client, user_id: int
     await journeys.interact(request(user_id, "menu"))
 
 
+async def _begin(journeys: Journeys, user_id: int) -> JourneyReply:
+    reply = await journeys.interact(request(user_id, "start"))
+    for _ in range(3):
+        reply = await journeys.interact(request(user_id, "button", action="onboarding_next", screen=reply.screen.seq))
+    return reply
+
+
+STORY_TO_AN_ENDING = ("story", "pick.c01_follow", "story_next", "pick.c04_keep", "story_next", "pick.c07_open",
+                      "story_next", "pick.c10_stay", "story_next")  # fmt: skip
+
+
+async def _snapshot_content(pool: asyncpg.Pool, name: str, version: int) -> None:
+    document = await pool.fetchval("SELECT document FROM content_versions WHERE version = $1", version)
+    CONTENT_SNAPSHOTS.mkdir(exist_ok=True)
+    played = {"version": version, "document": json.loads(document)}
+    (CONTENT_SNAPSHOTS / f"{name}.json").write_text(json.dumps(played, ensure_ascii=False, indent=1))
+
+
 def _recording(name: str) -> bool:
     """``DIANA_RECORD_HISTORIES=1`` re-records every history; a comma-separated list, only those."""
     wanted = os.environ.get("DIANA_RECORD_HISTORIES", "")
@@ -125,7 +146,7 @@ def _recording(name: str) -> bool:
 async def test_record_histories(pool: asyncpg.Pool, redis: Redis, telegram_bot: Bot, emulator: BotAPIEmulator,
                                 active_content: ActiveContent, client: Client) -> None:  # fmt: skip
     HISTORIES.mkdir(exist_ok=True)
-    for name in ("vip_and_support", LATEST):
+    for name in ("vip_and_support", ENDING):
         if not _recording(name):
             continue
         # On the session's server, whose histories are long enough to hold the whole story in one run.
@@ -133,27 +154,25 @@ async def test_record_histories(pool: asyncpg.Pool, redis: Redis, telegram_bot: 
             user_id = new_user_id()
             await emulator.user_sends_text(user_id, "hola")  # the chat the invoice and notices go to
             journeys = Journeys(client, f"record-{name}", active_content)
-            await _buy_and_be_supported(journeys, client, user_id)
-            if name == LATEST:
-                # A story decision changes only attributes that are held back; past the window, the trailing timer
-                # publishes them.
-                reply = await journeys.interact(request(user_id, "menu"))
-                for action in ("story", "pick.c01_follow"):
+            if name == ENDING:
+                reply = await _begin(journeys, user_id)
+                for action in STORY_TO_AN_ENDING:
                     reply = await journeys.interact(request(user_id, "button", action=action, screen=reply.screen.seq))
+                assert reply.screen.key == "story.ending"
+                # The last turn changed only attributes that are held back; past the window, the trailing timer
+                # publishes them.
                 await asyncio.sleep(SETTLED_ATTRIBUTES_WINDOW.total_seconds() + 2)
                 reply = await journeys.interact(request(user_id, "menu"))
                 await journeys.interact(request(user_id, "button", action="besitos", screen=reply.screen.seq))
+            else:
+                await _buy_and_be_supported(journeys, client, user_id)
             await eventually(lambda user_id=user_id: _settled(client, user_id))  # type: ignore[misc]
             handle = client.get_workflow_handle(journey_id(user_id))
             history = await handle.fetch_history()
             (HISTORIES / f"{name}.json").write_text(history.to_json())
-            if name == LATEST:
+            if name == ENDING:
                 assert any(e.HasField("timer_fired_event_attributes") for e in history.events), "no trailing timer"
-            version = (await handle.query(JourneyWorkflow.current_state)).content_version
-            document = await pool.fetchval("SELECT document FROM content_versions WHERE version = $1", version)
-            CONTENT_SNAPSHOTS.mkdir(exist_ok=True)
-            played = {"version": version, "document": json.loads(document)}
-            (CONTENT_SNAPSHOTS / f"{name}.json").write_text(json.dumps(played, ensure_ascii=False, indent=1))
+            await _snapshot_content(pool, name, (await handle.query(JourneyWorkflow.current_state)).content_version)
     env = await start_temporal_env("--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=60")
     try:
         async with Worker(env.client, task_queue="record", **journey_worker_options(pool, redis, telegram_bot)):
@@ -175,5 +194,6 @@ async def test_record_histories(pool: asyncpg.Pool, redis: Redis, telegram_bot: 
                         journey_id(user_id), run_id=closed[-1].run_id
                     ).fetch_history()
                 (HISTORIES / f"{name}.json").write_text(first_run.to_json())
+                await _snapshot_content(pool, name, (await handle.query(JourneyWorkflow.current_state)).content_version)
     finally:
         await env.shutdown()

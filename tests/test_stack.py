@@ -9,10 +9,10 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
-from infra import stack
-from infra.cli import main as diana
 from infra.settings import Settings, get_settings
 from tests.helpers import new_user_id
+from tools import stack
+from tools.cli import main as diana
 from workflows.contracts import JourneyInput
 from workflows.journey import JourneyWorkflow, journey_id
 
@@ -35,7 +35,7 @@ async def test_temporal_keeps_journeys_across_a_restart(tmp_path: Path) -> None:
         assert stack.start_temporal(settings) is False, "a second start reuses the running server"
         client = await Client.connect(settings.temporal_target, data_converter=pydantic_data_converter)
         async with Worker(client, task_queue="restart", workflows=[JourneyWorkflow]):
-            await client.start_workflow(JourneyWorkflow.run, JourneyInput.begin(user_id), id=journey_id(user_id),
+            await client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=user_id), id=journey_id(user_id),
                                         task_queue="restart")  # fmt: skip
         assert stack.stop_temporal(settings) is True
         assert not stack.temporal_endpoint(settings).answers()

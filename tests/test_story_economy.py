@@ -11,11 +11,11 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from activities.content import ContentRefused, activate, parse_content
-from bot.content_version import ActiveContent
-from bot.journeys import JourneyRejected, Journeys
-from infra.emulator import BotAPIEmulator
+from adapters.content_store import ContentRefused, activate, parse_content
+from adapters.content_version import ActiveContent
+from adapters.journeys import JourneyRejected, Journeys
 from tests.helpers import REPO_ROOT, eventually, new_user_id, request, settled, shipped_content
+from tools.emulator import BotAPIEmulator
 from worker import WORKFLOWS
 from worker.content_library import ContentLibrary
 from workflows.contracts import LEADERBOARD_ALL_TIME, JourneyError, JourneyReply, JourneyState
@@ -165,13 +165,13 @@ async def test_the_content_cli_checks_the_shipped_file_and_refuses_a_broken_one(
     import sys
     from pathlib import Path
 
-    ok = subprocess.run([sys.executable, "-m", "infra.cli", "content", "check"], cwd=REPO_ROOT,
+    ok = subprocess.run([sys.executable, "-m", "tools.cli", "content", "check"], cwd=REPO_ROOT,
                         capture_output=True, text=True, timeout=60)  # fmt: skip
     assert ok.returncode == 0, ok.stderr
     assert "18 fragments, 10 missions, 15 achievements — valid" in ok.stdout
     broken = Path(str(tmp_path)) / "broken.yaml"
     broken.write_text((REPO_ROOT / "content" / "diana.yaml").read_text().replace("next: f04", "next: f99", 1))
-    refused = subprocess.run([sys.executable, "-m", "infra.cli", "content", "check", str(broken)], cwd=REPO_ROOT,
+    refused = subprocess.run([sys.executable, "-m", "tools.cli", "content", "check", str(broken)], cwd=REPO_ROOT,
                              capture_output=True, text=True, timeout=60)  # fmt: skip
     assert refused.returncode == 1
     assert "f99" in refused.stderr

@@ -17,14 +17,16 @@ from redis.asyncio import Redis
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from bot.journeys import JourneyRejected, Journeys
-from infra import support, support_cli
-from infra.emulator import BotAPIEmulator
+from adapters import staff
+from adapters.audit import write_audit
+from adapters.journeys import JourneyRejected, Journeys
 from infra.settings import Settings
 from tests.helpers import REPO_ROOT, new_user_id, request, settled
 from tests.test_story_economy import WARM, begin, ledger_sum, walk
+from tools import support, support_cli
+from tools.emulator import BotAPIEmulator
 from workflows.contracts import LEADERBOARD_ALL_TIME, JourneyError, JourneyInput
-from workflows.journey import journey_id
+from workflows.journey import JourneyWorkflow, journey_id
 
 
 async def cli(client: Client, pool: asyncpg.Pool, *argv: str, redis_dsn: str = "redis://127.0.0.1:1/0") -> int:
@@ -94,7 +96,7 @@ async def test_history_exports_and_replays_and_a_tampered_history_names_the_even
     assert "NOT deterministic" in said and "record_projection" in said
     assert f"(event {event['eventId']}, MARKER_RECORDED)" in said
 
-    with pytest.raises(support.SupportError, match="not a workflow history"):
+    with pytest.raises(staff.SupportError, match="not a workflow history"):
         (tmp_path / "bad.json").write_text("{}")
         await cli(client, pool, "replay", str(tmp_path / "bad.json"))
 
@@ -128,7 +130,7 @@ async def test_a_reset_with_the_updates_reapplied_charges_awards_and_sends_nothi
     assert await ledger_sum(pool, user_id) == after.besitos
     assert await pool.fetchval("SELECT count(*) FROM notifications WHERE telegram_user_id = $1", user_id) == sent_before
     assert len(emulator.chats[user_id].transcript) == messages_before
-    assert (await support.view(client, pool, user_id)).disagreements == []
+    assert (await staff.view(client, pool, user_id)).disagreements == []
     assert [row[1] for row in await audit_rows(pool, user_id)] == ["reset", "reset repaired"]
 
 
@@ -167,7 +169,7 @@ async def test_a_reset_that_drops_later_updates_reverses_their_ledger_rows_and_r
     assert await pool.fetchval("SELECT count(*) FROM story_decisions WHERE telegram_user_id = $1", user_id) == 0
     assert {r["code"] for r in await pool.fetch("SELECT code FROM user_achievements WHERE telegram_user_id = $1",
                                                 user_id)} == set(after.achievements)  # fmt: skip
-    assert (await support.view(client, pool, user_id)).disagreements == []
+    assert (await staff.view(client, pool, user_id)).disagreements == []
     assert await redis.zscore(LEADERBOARD_ALL_TIME, str(user_id)) == after.lifetime_besitos
     assert "reversed: its branch was discarded by a reset" in said and "Postgres agrees" in said
 
@@ -175,7 +177,7 @@ async def test_a_reset_that_drops_later_updates_reverses_their_ledger_rows_and_r
     reply = await journeys.interact(request(user_id, "menu"))
     await walk(journeys, user_id, reply, WARM[:2])
     resumed = await settled(client, user_id)
-    assert (await support.view(client, pool, user_id)).disagreements == []
+    assert (await staff.view(client, pool, user_id)).disagreements == []
     assert await ledger_sum(pool, user_id) == resumed.besitos
 
 
@@ -184,14 +186,14 @@ async def test_bad_resets_are_refused_and_change_nothing(
 ) -> None:  # fmt: skip
     user_id = await played(journeys, client, emulator)
     run_id = (await client.get_workflow_handle(journey_id(user_id)).describe()).run_id
-    with pytest.raises(support.SupportError, match=r"event 5 is a WORKFLOW_EXECUTION_UPDATE_ACCEPTED event; .*"
+    with pytest.raises(staff.SupportError, match=r"event 5 is a WORKFLOW_EXECUTION_UPDATE_ACCEPTED event; .*"
                                                    r"the nearest are 4 and \d+"):  # fmt: skip
         await cli(client, pool, "reset", str(user_id), "--to", "5", "--reason", "oops")
-    with pytest.raises(support.SupportError, match="not in this run's history"):
+    with pytest.raises(staff.SupportError, match="not in this run's history"):
         await cli(client, pool, "reset", str(user_id), "--to", "99999", "--reason", "oops")
-    with pytest.raises(support.SupportError, match="--to takes"):
+    with pytest.raises(staff.SupportError, match="--to takes"):
         await cli(client, pool, "reset", str(user_id), "--to", "yesterday", "--reason", "oops")
-    with pytest.raises(support.SupportError, match=f"no journey for user {user_id + 1}"):
+    with pytest.raises(staff.SupportError, match=f"no journey for user {user_id + 1}"):
         await cli(client, pool, "reset", str(user_id + 1), "--to", "last", "--reason", "oops")
     with pytest.raises(SystemExit):
         await cli(client, pool, "reset", str(user_id), "--to", "last")  # no reason
@@ -210,7 +212,7 @@ async def test_grant_restart_ban_export_and_erase_apply_once_and_are_audited(
     assert "250" in emulator.chats[user_id].transcript[-1]["text"]
     assert await cli(client, pool, "grant", str(user_id), "-100", "--reason", "a grant made twice by mistake") == 0
     assert (await settled(client, user_id)).besitos == granted.besitos - 100
-    with pytest.raises(support.SupportError, match="cannot be taken"):
+    with pytest.raises(staff.SupportError, match="cannot be taken"):
         await cli(client, pool, "grant", str(user_id), str(-(10**5)), "--reason", "too much")
 
     assert await cli(client, pool, "restart-story", str(user_id), "--reason", "stuck in a loop") == 0
@@ -233,17 +235,19 @@ async def test_grant_restart_ban_export_and_erase_apply_once_and_are_audited(
 
     assert await cli(client, pool, "erase", str(user_id), "--reason", "the user asked by mail") == 0
     assert await pool.fetchval("SELECT count(*) FROM users WHERE telegram_user_id = $1", user_id) == 0
-    with pytest.raises(support.SupportError, match="closed"):
+    with pytest.raises(staff.SupportError, match="closed"):
         await cli(client, pool, "grant", str(user_id), "5", "--reason", "after erasure")
-    with pytest.raises(support.SupportError, match="closed .* a closed journey is not reset"):
+    with pytest.raises(staff.SupportError, match="closed .* a closed journey is not reset"):
         await cli(client, pool, "reset", str(user_id), "--to", "last", "--reason", "after erasure")
     actions = [row[1] for row in await audit_rows(pool, user_id)]
-    assert actions == ["grant", "grant", "restart_story", "ban", "unban", "export", "erase", "erase"]
-    assert all(row[0] == "support:test" for row in (await audit_rows(pool, user_id))[:-1])
+    # A staff erase is audited once, as staff's, with staff's reason (it left a second row saying the user asked).
+    assert actions == ["grant", "grant", "restart_story", "ban", "unban", "export", "erase"]
+    assert all(row[0] == "support:test" for row in await audit_rows(pool, user_id))
+    assert (await audit_rows(pool, user_id))[-1][2] == "the user asked by mail"
 
 
 async def test_the_audit_log_is_append_only(pool: asyncpg.Pool) -> None:
-    await support.audit(pool, "support:test", "grant", 1, "a reason")
+    await write_audit(pool, "support:test", "grant", "user:1", "a reason")
     with pytest.raises(asyncpg.RaiseError, match="append-only"):
         await pool.execute("UPDATE audit_log SET reason = 'rewritten'")
     with pytest.raises(asyncpg.RaiseError, match="append-only"):
@@ -252,15 +256,15 @@ async def test_the_audit_log_is_append_only(pool: asyncpg.Pool) -> None:
 
 async def test_users_are_found_by_username_and_bad_names_are_refused(pool: asyncpg.Pool) -> None:
     await pool.execute("INSERT INTO users (telegram_user_id, username, stage) VALUES (77, 'Vera_Luz', 'active')")
-    assert await support.resolve_user(pool, "@vera_luz") == 77
-    assert await support.resolve_user(pool, "77") == 77
+    assert await staff.resolve_user(pool, "@vera_luz") == 77
+    assert await staff.resolve_user(pool, "77") == 77
     for bad, message in (("@nobody", "no user @nobody"), ("vera", "neither"), ("-5", "neither")):
-        with pytest.raises(support.SupportError, match=message):
-            await support.resolve_user(pool, bad)
+        with pytest.raises(staff.SupportError, match=message):
+            await staff.resolve_user(pool, bad)
 
 
 def test_the_console_script_refuses_an_unknown_user_clearly() -> None:
-    done = subprocess.run([sys.executable, "-m", "infra.support_cli", "show", "@nobody"], cwd=REPO_ROOT,
+    done = subprocess.run([sys.executable, "-m", "tools.support_cli", "show", "@nobody"], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=60,
                           env={"PATH": "/usr/bin:/bin", "TEMPORAL_ADDRESS": "127.0.0.1:1", "DATABASE_URL": "postgresql://x@127.0.0.1:1/x"})  # fmt: skip
     assert done.returncode == 1 and "cannot reach a server" in done.stderr
@@ -269,8 +273,8 @@ def test_the_console_script_refuses_an_unknown_user_clearly() -> None:
 async def test_a_journey_no_worker_answers_for_is_named_clearly(client: Client, pool: asyncpg.Pool,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     user_id = new_user_id()
-    await client.start_workflow("Journey", JourneyInput.begin(user_id), id=journey_id(user_id),
+    await client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=user_id), id=journey_id(user_id),
                                 task_queue="no-worker-polls-this")  # fmt: skip
-    monkeypatch.setattr(support, "QUERY_TIMEOUT", timedelta(seconds=1))
-    with pytest.raises(support.SupportError, match="no worker answered .* is `diana worker` running"):
+    monkeypatch.setattr(staff, "QUERY_TIMEOUT", timedelta(seconds=1))
+    with pytest.raises(staff.SupportError, match="no worker answered .* is `diana worker` running"):
         await cli(client, pool, "show", str(user_id))

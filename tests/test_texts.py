@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.callbacks import JourneyCB
-from bot.texts import catalog, render, t
+from adapters.callbacks import JourneyCB
+from adapters.texts import catalog, render, t
 from tests.helpers import shipped_content
 from workflows import moods, rules, story, subscription
 from workflows.contracts import Button, JourneyError, Notice, Screen

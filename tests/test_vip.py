@@ -22,14 +22,15 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.payments import TelegramStars, create_vip_pass, reconcile
-from bot.content_version import ActiveContent
-from bot.journeys import JourneyRejected, Journeys
-from infra.cli import _reconcile
-from infra.emulator import BotAPIEmulator
+from activities.payments import TelegramStars, reconcile
+from adapters.content_version import ActiveContent
+from adapters.journeys import JourneyRejected, Journeys
+from adapters.vip_passes import create_vip_pass
 from infra.settings import EMULATOR_VIP_CHANNEL, Settings
 from tests.helpers import eventually, new_user_id, request
 from tests.telegram import control, payments
+from tools.cli import _reconcile
+from tools.emulator import BotAPIEmulator
 from worker import journey_worker_options
 from workflows.contracts import (
     JourneyError,
@@ -57,7 +58,7 @@ class Journey:
     async def begin(self) -> None:
         await self.emulator.user_sends_text(self.user_id, "hola", first_name="Vera")  # the private chat exists
         with self.env.with_time_skipping_disabled():
-            await self.env.client.start_workflow(JourneyWorkflow.run, JourneyInput.begin(self.user_id),
+            await self.env.client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=self.user_id),
                                                  id=journey_id(self.user_id), task_queue=QUEUE)  # fmt: skip
         self.reply = await self.journeys.interact(request(self.user_id, "start", first_name="Vera"))
         for _ in range(3):

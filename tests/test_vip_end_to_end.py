@@ -14,12 +14,12 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from bot.texts import t
-from infra.emulator import BotAPIEmulator
+from adapters.texts import t
 from infra.settings import EMULATOR_VIP_CHANNEL
 from tests.helpers import REPO_ROOT, eventually, new_user_id
 from tests.telegram import EmulatedUser, onboard, redeliver
 from tests.test_end_to_end import bot_environment, stop_bot
+from tools.emulator import BotAPIEmulator
 from workflows.contracts import JourneyError, JourneyState
 from workflows.journey import JourneyWorkflow, journey_id
 
@@ -33,7 +33,7 @@ async def vip_bot(
 ) -> AsyncIterator[subprocess.Popen[bytes]]:  # fmt: skip
     env = bot_environment(emulator, temporal_env, task_queue, database, redis_server, ADMIN_IDS=str(ADMIN),
                           VIP_CHANNEL_ID=str(EMULATOR_VIP_CHANNEL))  # fmt: skip
-    process = subprocess.Popen([sys.executable, "-m", "infra.cli", "bot"], env=env, cwd=REPO_ROOT)
+    process = subprocess.Popen([sys.executable, "-m", "tools.cli", "bot"], env=env, cwd=REPO_ROOT)
     try:
         yield process
     finally:

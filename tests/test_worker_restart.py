@@ -21,15 +21,15 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from bot.content_version import ActiveContent
-from bot.journeys import Journeys
-from infra.emulator import BotAPIEmulator
+from adapters.content_version import ActiveContent
+from adapters.journeys import Journeys
 from infra.settings import EMULATOR_COMMUNITY_CHANNEL, EMULATOR_VIP_CHANNEL
 from tests.bot_process import BotProcesses, bots_fixture  # noqa: F401 -- the fixture
 from tests.helpers import REPO_ROOT, eventually, new_user_id, request, settled
 from tests.telegram import EmulatedUser, onboard
 from tests.test_end_to_end import bot_environment
 from tests.test_journey_workflow import onboard as onboard_journey
+from tools.emulator import BotAPIEmulator
 from workflows.contracts import JourneyReply, JourneyState, PaymentDetails
 from workflows.journey import JourneyWorkflow, journey_id
 
@@ -46,7 +46,7 @@ async def start_worker(
                           VIP_CHANNEL_ID=str(EMULATOR_VIP_CHANNEL), WORKFLOW_SANDBOX="false")  # fmt: skip
 
     def start() -> subprocess.Popen[bytes]:
-        process = subprocess.Popen([sys.executable, "-m", "infra.cli", "worker"], env=env, cwd=REPO_ROOT)
+        process = subprocess.Popen([sys.executable, "-m", "tools.cli", "worker"], env=env, cwd=REPO_ROOT)
         started.append(process)
         return process
 

@@ -12,7 +12,6 @@ from temporalio.worker import UnsandboxedWorkflowRunner, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.broadcast import BroadcastActivities
-from activities.content import ContentActivities
 from activities.leaderboard import LeaderboardActivities
 from activities.payments import PaymentActivities, TelegramStars
 from activities.projection import ProjectionActivities
@@ -49,16 +48,15 @@ def journey_worker_options(pool: asyncpg.Pool, redis: Redis, bot: Bot, *, sandbo
     return {
         "workflows": WORKFLOWS,
         "workflow_runner": workflow_runner(sandboxed),
-        "activities": build_activities(pool, redis, bot, library, vip_channel_id=vip_channel_id),
+        "activities": build_activities(pool, redis, bot, vip_channel_id=vip_channel_id),
         "interceptors": [library.interceptor()],
     }
 
 
-def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, library: ContentLibrary, *,
+def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, *,
                      vip_channel_id: int | None = EMULATOR_VIP_CHANNEL) -> list[Callable[..., Any]]:  # fmt: skip
-    """Every activity the journey runs, bound to the clients the worker built once (and its content library)."""
+    """Every activity the workflows run, bound to the clients the worker built once."""
     projection = ProjectionActivities(pool, redis)
-    content = ContentActivities(library)
     leaderboard = LeaderboardActivities(redis)
     telegram = TelegramActivities(bot, pool)
     payments = PaymentActivities(TelegramStars(bot), pool, telegram)
@@ -66,15 +64,7 @@ def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, library: Conten
     broadcast = BroadcastActivities(bot, pool)
     return [
         projection.record_projection,
-        projection.record_profile,
-        projection.append_besitos_ledger,
-        projection.record_achievement,
-        projection.record_mission,
-        projection.record_story_progress,
-        projection.record_decision,
-        projection.record_reaction,
         projection.erase_personal_data,
-        content.load_content,
         leaderboard.update_leaderboard,
         telegram.send_notification,
         telegram.send_data_export,

@@ -1,9 +1,8 @@
 """The content versions a worker's journeys play, parsed once and shared by every journey it holds.
 
 A stored content version never changes, so a journey may read version N from its worker's memory and
-replay with the same N forever. Journeys used to receive the document through the ``load_content``
-activity, which put 44 KB into every history and a parsed copy into every cached journey; that activity
-stays for the journeys that started before (``workflows.journey``, ``workflow.patched``).
+replay with the same N forever. Read here instead of passed in through an activity, a version costs no
+history (44 KB each) and one parsed copy per worker, not one per cached journey.
 
 Journeys reach the library through the sandbox's extern functions, installed by a worker interceptor.
 A version not yet in memory is read from Postgres on the worker's event loop while the workflow task that

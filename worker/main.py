@@ -10,8 +10,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from bot.main import create_bot
-from bot.polling import DRAIN_SECONDS
+from adapters.telegram import create_bot
 from infra.connections import (
     SearchAttributesUnusable,
     connect_temporal,
@@ -20,7 +19,7 @@ from infra.connections import (
     ensure_search_attributes,
 )
 from infra.health import HealthServer, readiness_checks
-from infra.settings import Settings
+from infra.settings import DRAIN_SECONDS, Settings
 from worker import journey_worker_options
 from worker.telemetry import ActivityFailures
 

@@ -9,8 +9,9 @@ pages already done are behind the cursor, and messages of a page in flight are a
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Final
+from typing import Any, Final
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -21,10 +22,9 @@ with workflow.unsafe.imports_passed_through():
         BroadcastPage,
         BroadcastProgress,
         BroadcastRecord,
-        PageOutcome,
-        RecipientsPage,
         RecipientsRequest,
     )
+    from workflows.side_effects import Broadcasting
 
 DATABASE_TIMEOUT: Final = timedelta(seconds=30)
 # Postgres or Telegram may be away for a while: a broadcast waits for them rather than giving up.
@@ -48,7 +48,7 @@ class BroadcastWorkflow:
             if input.inactive_days is not None:
                 self.progress.inactive_before = workflow.now() - timedelta(days=input.inactive_days)
         if not self.progress.recorded:
-            await self._record(input, "record_broadcast")
+            await self._record(input, Broadcasting.record_broadcast)
             self.progress.recorded = True
         while not self.progress.done:
             if workflow.info().is_continue_as_new_suggested():
@@ -56,7 +56,7 @@ class BroadcastWorkflow:
                 workflow.continue_as_new(input.model_copy(update={"progress": self.progress}))
             await self._next_page(input)
         self.progress.finished_at = workflow.now()
-        await self._record(input, "finish_broadcast")
+        await self._record(input, Broadcasting.finish_broadcast)
         return self.progress
 
     @workflow.query(name="Progress")
@@ -65,8 +65,8 @@ class BroadcastWorkflow:
 
     async def _next_page(self, input: BroadcastInput) -> None:
         first = self.progress.pages == 0 and self.progress.cursor == 0
-        page: RecipientsPage = await workflow.execute_activity(
-            "broadcast_recipients",
+        page = await workflow.execute_activity_method(
+            Broadcasting.broadcast_recipients,
             RecipientsRequest(
                 broadcast_id=input.broadcast_id,
                 segment=input.segment,
@@ -75,7 +75,6 @@ class BroadcastWorkflow:
                 limit=input.page_size,
                 count=first,
             ),
-            result_type=RecipientsPage,
             start_to_close_timeout=DATABASE_TIMEOUT,
             retry_policy=PATIENT_RETRY,
             summary=f"recipients of {input.broadcast_id} after {self.progress.cursor}",
@@ -86,10 +85,9 @@ class BroadcastWorkflow:
             self.progress.done = True
             self.progress.total = self.progress.handled
             return
-        outcome: PageOutcome = await workflow.execute_activity(
-            "send_broadcast_page",
+        outcome = await workflow.execute_activity_method(
+            Broadcasting.send_broadcast_page,
             BroadcastPage(broadcast_id=input.broadcast_id, text=input.text, user_ids=page.user_ids),
-            result_type=PageOutcome,
             start_to_close_timeout=PAGE_TIMEOUT,
             heartbeat_timeout=PAGE_HEARTBEAT,
             retry_policy=PATIENT_RETRY,
@@ -103,9 +101,9 @@ class BroadcastWorkflow:
         self.progress.pages += 1
         self.progress.total = max(self.progress.total, self.progress.handled)
 
-    async def _record(self, input: BroadcastInput, activity: str) -> None:
+    async def _record(self, input: BroadcastInput, activity: Callable[[Any, BroadcastRecord], Awaitable[None]]) -> None:
         """The ``broadcasts`` row at the start, its totals and the admin's summary at the end."""
-        await workflow.execute_activity(
+        await workflow.execute_activity_method(
             activity,
             BroadcastRecord(
                 broadcast_id=input.broadcast_id,
@@ -118,5 +116,5 @@ class BroadcastWorkflow:
             ),
             start_to_close_timeout=DATABASE_TIMEOUT,
             retry_policy=PATIENT_RETRY,
-            summary=f"{activity.replace('_', ' ')} {input.broadcast_id}",
+            summary=f"{activity.__name__.replace('_', ' ')} {input.broadcast_id}",
         )

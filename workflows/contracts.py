@@ -7,7 +7,7 @@ bot, the worker, the tests and the Replayer agree on the shape of every payload.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Final, Literal, get_args
+from typing import Annotated, Any, Final, Literal, get_args
 
 from pydantic import BaseModel, Field
 
@@ -222,9 +222,13 @@ class ExportData(BaseModel):
 
 
 class EraseData(BaseModel):
+    """Forget the user; who asked (the user, or staff) and why go into the audit log with it."""
+
     kind: Literal["erase_data"] = "erase_data"
     user_id: int
     requested_at: datetime
+    actor: str
+    reason: str
 
 
 class SendInvoice(BaseModel):
@@ -325,7 +329,7 @@ class ProjectionOutcome(BaseModel):
     """Which of the batch's effects Postgres refused for good (by position): the journey parks them.
 
     It also names the ledger rows and decisions the batch asked for: a local activity's input is not kept in
-    the history but its result is, and support's reset repair reads them from there (``infra.support``).
+    the history but its result is, and support's reset repair reads them from there (``tools.support``).
     """
 
     refused: list[int] = Field(default_factory=list)
@@ -444,6 +448,11 @@ class JourneyState(BaseModel):
     # Effects the projection refused for good (e.g. a constraint violation), kept for support.
     parked_effects: list[Effect] = Field(default_factory=list)
 
+    def exported(self) -> dict[str, Any]:
+        """What the user's own export shows of the journey: who they are and what they did, not its machinery."""
+        return self.model_dump(mode="json", exclude={"pending_effects", "parked_effects", "recent_deliveries",
+                                                     "screen"})  # fmt: skip
+
 
 class PassRedemption(BaseModel):
     """What Postgres said about a VIP pass token (redeemed atomically there)."""
@@ -477,20 +486,10 @@ class SupportReply(BaseModel):
     duplicate: bool = False
 
 
-# Which of the journey's code paths a run takes (``workflows.journey``). Runs started by today's code carry it;
-# runs in histories recorded before it existed read 0 and ask ``workflow.patched`` at each path, as they always did.
-JOURNEY_GENERATION: Final = 1
-
-
 class JourneyInput(BaseModel):
     user_id: int
+    # The state a new run carries on from (continue-as-new); None for a new journey.
     state: JourneyState | None = None
-    generation: int = 0
-
-    @classmethod
-    def begin(cls, user_id: int, state: JourneyState | None = None) -> JourneyInput:
-        """The input of a run that today's code starts (a new journey, or the next run of one)."""
-        return cls(user_id=user_id, state=state, generation=JOURNEY_GENERATION)
 
 
 class JourneyError:

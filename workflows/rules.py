@@ -268,13 +268,15 @@ def save_profile(state: JourneyState, now: datetime) -> SaveProfile:
                        longest_streak=state.devotion.longest, banned=state.banned)  # fmt: skip
 
 
-def erase(turn: Turn) -> None:
-    """Forget the user (their own wish, or staff's): off every leaderboard, personal data deleted."""
+def erase(turn: Turn, actor: str = "", reason: str = "the user asked for their data to be deleted") -> None:
+    """Forget the user (their own wish, or staff's: ``actor``, default the user): off every leaderboard, personal
+    data deleted."""
     state = turn.state
     state.stage = "erased"
     turn.effects.append(UpdateLeaderboard(user_id=state.user_id, name="", lifetime_besitos=0,
                                           week=state.leaderboard.week, week_besitos=0, remove=True))  # fmt: skip
-    turn.effects.append(EraseData(user_id=state.user_id, requested_at=turn.now))
+    turn.effects.append(EraseData(user_id=state.user_id, requested_at=turn.now, actor=actor or f"user:{state.user_id}",
+                                  reason=reason))  # fmt: skip
 
 
 def _onboarding(turn: Turn, request: JourneyRequest) -> Screen:
@@ -336,10 +338,8 @@ def _settings(turn: Turn, action: str) -> Screen:
         state.preferences.language_chosen = True
         turn.effects.append(save_profile(state, turn.now))
     elif action == "export":
-        snapshot = state.model_dump(mode="json", exclude={"pending_effects", "parked_effects", "recent_deliveries",
-                                                          "screen"})  # fmt: skip
         turn.effects.append(ExportData(user_id=state.user_id, idempotency_key=f"journey-{state.user_id}:export:{turn.cause}",
-                                       language=state.language, journey=snapshot, requested_at=turn.now))  # fmt: skip
+                                       language=state.language, journey=state.exported(), requested_at=turn.now))  # fmt: skip
         return Screen(
             key="settings.export.sent", buttons=[[Button(label="menu.settings", action="settings")], _back_row()]
         )

@@ -1,13 +1,23 @@
-"""The journey's custom search attributes, shown and filtered in the Temporal UI.
+"""What the Temporal UI shows of a journey: custom search attributes (filtered on) and the memo (read).
 
-No personal data here: ids, numbers and stages only.
+No personal data in the attributes: ids, numbers and stages only. Each upsert is a write to the server's
+visibility store, so a journey publishes once per workflow task that changed its state, however many handlers
+it ran, and what changes on most turns (balance, fragment, last seen) at most once per SETTLED_WINDOW; the
+last values of a user who stopped go out when a trailing timer rings.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, Final
 
-from temporalio.common import SearchAttributeKey
+from temporalio import workflow
+from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+
+from workflows.contracts import JourneyState
+from workflows.rules import memo_values, search_attribute_values
+from workflows.timer import Timer
 
 JOURNEY_STAGE: Final = SearchAttributeKey.for_keyword("JourneyStage")
 BESITOS_LEVEL: Final = SearchAttributeKey.for_int("BesitosLevel")
@@ -18,19 +28,6 @@ VIP_EXPIRES_AT: Final = SearchAttributeKey.for_datetime("VipExpiresAt")
 VIP_STATUS: Final = SearchAttributeKey.for_keyword("VipStatus")
 STORY_FRAGMENT: Final = SearchAttributeKey.for_keyword("StoryFragment")
 JOINED_AT: Final = SearchAttributeKey.for_datetime("JoinedAt")
-
-# name -> type, as `temporal server start-dev --search-attribute Name=Type` expects.
-REGISTRATION: Final[dict[str, str]] = {
-    "JourneyStage": "Keyword",
-    "BesitosLevel": "Int",
-    "BesitosBalance": "Int",
-    "VipActive": "Bool",
-    "LastSeenAt": "Datetime",
-    "VipExpiresAt": "Datetime",
-    "VipStatus": "Keyword",
-    "StoryFragment": "Keyword",
-    "JoinedAt": "Datetime",
-}
 
 KEYS: Final[dict[str, SearchAttributeKey[Any]]] = {
     key.name: key
@@ -46,8 +43,68 @@ KEYS: Final[dict[str, SearchAttributeKey[Any]]] = {
         JOINED_AT,
     )  # fmt: skip
 }
-# Added after journeys were live: published only by runs that passed ``workflow.patched(PATCH)``.
-LATER: Final = frozenset({"VipStatus", "StoryFragment", "JoinedAt"})
-PATCH: Final = "story-and-vip-attributes-and-memo"
-# Changed by most turns: published at most once a minute (``workflows.journey.SETTLED_ATTRIBUTES_WINDOW``).
+# name -> type, as `temporal server start-dev --search-attribute Name=Type` expects.
+REGISTRATION: Final[dict[str, str]] = {
+    "JourneyStage": "Keyword",
+    "BesitosLevel": "Int",
+    "BesitosBalance": "Int",
+    "VipActive": "Bool",
+    "LastSeenAt": "Datetime",
+    "VipExpiresAt": "Datetime",
+    "VipStatus": "Keyword",
+    "StoryFragment": "Keyword",
+    "JoinedAt": "Datetime",
+}
+# Changed by most turns: published at most once per SETTLED_WINDOW.
 SETTLED: Final = frozenset({"BesitosBalance", "StoryFragment", "LastSeenAt"})
+SETTLED_WINDOW: Final = timedelta(minutes=1)
+
+
+class JourneyPublisher:
+    """Keeps the journey's search attributes and memo current; unchanged values cost nothing."""
+
+    def __init__(self) -> None:
+        self._attributes: dict[str, Any] = {}
+        self._memo: dict[str, Any] = {}
+        self._published_at: datetime | None = None
+        self._stale = True
+        self._settle = Timer("publish the settled search attributes")
+
+    def state_changed(self) -> None:
+        self._stale = True
+
+    async def keep_current(self, state: Callable[[], JourneyState]) -> None:
+        """Run for the life of the run: publish after each workflow task that changed the state, and what was held
+        back, when its timer rings."""
+        while True:
+            await workflow.wait_condition(lambda: self._stale or self._settle.rang)
+            settled = self._settle.take()
+            self._stale = False
+            self.publish(state(), settled=settled)
+
+    def publish(self, state: JourneyState, *, settled: bool = False) -> None:
+        attributes = _changed(self._attributes, search_attribute_values(state))
+        memo = _changed(self._memo, memo_values(state))
+        if not attributes and not memo:
+            return
+        if not settled and not memo and self._published_at is not None and attributes.keys() <= SETTLED:
+            settles_at = self._published_at + SETTLED_WINDOW
+            if workflow.now() < settles_at:
+                self._settle.set(settles_at)
+                return
+        self._settle.set(None)
+        self._published_at = workflow.now()
+        if attributes:
+            updates: list[SearchAttributeUpdate[Any]] = [
+                KEYS[name].value_unset() if value is None else KEYS[name].value_set(value)
+                for name, value in attributes.items()
+            ]
+            workflow.upsert_search_attributes(updates)
+            self._attributes.update(attributes)
+        if memo:
+            workflow.upsert_memo(memo)
+            self._memo.update(memo)
+
+
+def _changed(published: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in values.items() if published.get(name) != value}

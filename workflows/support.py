@@ -84,7 +84,7 @@ def apply(state: JourneyState, request: SupportRequest, now: datetime, content: 
             turn.effects.append(save_profile(state, now))
         message = f"user {state.user_id} {'banned' if state.banned else 'unbanned'}"
     else:
-        erase(turn)
+        erase(turn, request.actor, request.reason)
         message = f"journey {state.user_id} erased: personal data deleted, ledger anonymised"
     return SupportOutcome(state=state, message=message, effects=turn.effects)
 

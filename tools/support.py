@@ -1,4 +1,5 @@
-"""What support staff do to one journey: look at it, export and replay its history, reset it, change it.
+"""What support staff do to one journey beyond looking at it and changing it (``adapters.staff``): export and replay
+its history, export the user's data, reset it.
 
 The journey (the workflow's state) is the truth and Postgres its projection. ``show`` puts the two
 side by side; ``reset`` rewinds the journey with Temporal and then makes the projection agree again:
@@ -22,8 +23,8 @@ import json
 import re
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -33,100 +34,29 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, ResetReapplyExcludeType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 
 from activities.leaderboard import LeaderboardActivities
-from activities.projection import personal_data
+from adapters.audit import user_subject, write_audit
+from adapters.exports import export_document
+from adapters.staff import SupportError, describe_journey, disagreements, journey_state, read_projection, resolve_user
+from workflows import side_effects
 from workflows.contracts import (
     AwardBesitos,
     JourneyState,
     ProjectionBatch,
     ProjectionOutcome,
     RecordDecision,
-    SupportAction,
-    SupportReply,
-    SupportRequest,
     UpdateLeaderboard,
 )
-from workflows.journey import JourneyWorkflow, journey_id
+from workflows.journey import journey_id
 
-LEDGER_ACTIVITY: Final = "append_besitos_ledger"
-PROJECTION_ACTIVITY: Final = "record_projection"
+PROJECTION_ACTIVITY: Final = side_effects.Projection.record_projection.__name__
 # How the SDK names the marker a local activity leaves in the history.
 LOCAL_ACTIVITY_MARKER: Final = "core_local_activity"
-DECISION_ACTIVITY: Final = "record_decision"
 SETTLE_TIMEOUT: Final = 60.0
-QUERY_TIMEOUT: Final = timedelta(seconds=10)
-
-
-class SupportError(Exception):
-    """A support command that cannot run as asked; nothing was changed."""
-
-
-# Pure part: the projection as Postgres holds it, and where it disagrees with the journey.
-
-
-@dataclass
-class Projection:
-    """What Postgres holds about one user, in the journey's terms."""
-
-    profile: dict[str, Any] | None
-    ledger_sum: int
-    ledger_rows: int
-    achievements: set[str]
-    missions: set[str]
-    story: dict[str, Any] | None
-    decisions: int
-    subscription: dict[str, Any] | None
-    payments: dict[str, bool]  # charge id -> refunded
-    reactions: set[str]
-
-
-def disagreements(state: JourneyState, projection: Projection) -> list[str]:
-    """Every way Postgres differs from the journey; empty when they agree."""
-    found: list[str] = []
-
-    def differ(what: str, journey: object, postgres: object) -> None:
-        if journey != postgres:
-            found.append(f"{what}: journey {journey!r}, postgres {postgres!r}")
-
-    if state.stage == "erased":
-        if projection.profile is not None:
-            found.append("profile: the journey was erased but Postgres still has the profile")
-        return found
-    profile = projection.profile
-    if profile is None:
-        if state.profile is not None:
-            found.append("profile: missing in Postgres")
-        return found
-    differ("stage", state.stage, profile["stage"])
-    differ("language", state.language, profile["language"])
-    differ("notifications", state.preferences.notifications, profile["notifications"])
-    differ("banned", state.banned, profile["banned"])
-    differ("besitos (ledger sum)", state.besitos, projection.ledger_sum)
-    differ("achievements", sorted(state.achievements), sorted(projection.achievements))
-    differ("missions", sorted(state.missions), sorted(projection.missions))
-    differ("decisions", state.story.decisions, projection.decisions)
-    differ("reactions", sorted(state.community.reacted_posts), sorted(projection.reactions))
-    if not state.story.saves and projection.story is not None:
-        found.append(f"story: Postgres has progress at {projection.story['fragment_id']!r}, the journey none")
-    if not state.subscription.saves and projection.subscription is not None:
-        found.append(f"subscription: Postgres has one ({projection.subscription['status']}), the journey none")
-    if state.story.saves:
-        story = projection.story or {}
-        differ("story fragment", state.story.fragment_id, story.get("fragment_id"))
-        differ("story playthrough", state.story.playthrough, story.get("playthrough"))
-        differ("story completed", state.story.completed, story.get("completed"))
-    if state.subscription.saves:
-        subscription = projection.subscription or {}
-        differ("subscription status", state.subscription.status, subscription.get("status"))
-        differ("subscription expiry", state.subscription.expires_at, subscription.get("expires_at"))
-    charges = {c.charge_id: c.refunded_at is not None for c in state.subscription.charges}
-    differ("payments", charges, projection.payments)
-    return found
 
 
 @dataclass(frozen=True)
@@ -184,20 +114,16 @@ def reset_point(events: Iterable[HistoryEvent], to: str) -> ResetPoint:
     raise SupportError(f"event {event_id} is {what}; reset to a completed workflow task: the nearest are {nearest}")
 
 
-def scheduled_inputs(events: Iterable[HistoryEvent], activity: str, model: type[Any]) -> list[Any]:
-    """Every ``model`` a history asked Postgres for: alone (``activity``) or in a turn's projection batch."""
-    found = []
+def projection_batches(events: Iterable[HistoryEvent]) -> list[ProjectionBatch]:
+    """Every turn's projection a history asked for as a regular activity (its input is in the history, whether or not
+    it completed: a write in flight when the run was reset may have landed)."""
     converter = pydantic_data_converter.payload_converter
-    for event in events:
-        if event.event_type != EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            continue
-        attributes = event.activity_task_scheduled_event_attributes
-        if attributes.activity_type.name == activity:
-            found.append(converter.from_payloads(attributes.input.payloads, [model])[0])
-        elif attributes.activity_type.name == PROJECTION_ACTIVITY:
-            batch = converter.from_payloads(attributes.input.payloads, [ProjectionBatch])[0]
-            found.extend(effect for effect in batch.effects if isinstance(effect, model))
-    return found
+    return [
+        converter.from_payloads(event.activity_task_scheduled_event_attributes.input.payloads, [ProjectionBatch])[0]
+        for event in events
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and event.activity_task_scheduled_event_attributes.activity_type.name == PROJECTION_ACTIVITY
+    ]
 
 
 def local_projections(events: Iterable[HistoryEvent]) -> list[ProjectionOutcome]:
@@ -212,8 +138,9 @@ def local_projections(events: Iterable[HistoryEvent]) -> list[ProjectionOutcome]
 
 
 def awards(events: Sequence[HistoryEvent]) -> dict[str, int]:
-    """Every ledger row a history asked for (key -> amount), however it was carried out."""
-    asked = {award.idempotency_key: award.amount for award in scheduled_inputs(events, LEDGER_ACTIVITY, AwardBesitos)}
+    """Every ledger row a history asked for (key -> amount), as a local or a regular activity."""
+    asked = {effect.idempotency_key: effect.amount for batch in projection_batches(events) for effect in batch.effects
+             if isinstance(effect, AwardBesitos)}  # fmt: skip
     for outcome in local_projections(events):
         asked.update(outcome.awards)
     return asked
@@ -221,83 +148,12 @@ def awards(events: Sequence[HistoryEvent]) -> dict[str, int]:
 
 def decisions(events: Sequence[HistoryEvent]) -> list[str]:
     """Every story decision a history asked Postgres to record, by idempotency key."""
-    asked = [decision.idempotency_key for decision in scheduled_inputs(events, DECISION_ACTIVITY, RecordDecision)]
+    asked = [effect.idempotency_key for batch in projection_batches(events) for effect in batch.effects
+             if isinstance(effect, RecordDecision)]  # fmt: skip
     return asked + [key for outcome in local_projections(events) for key in outcome.decisions]
 
 
 # Imperative shell: Temporal and Postgres.
-
-
-@dataclass
-class JourneyView:
-    user_id: int
-    status: str
-    run_id: str
-    history_length: int
-    state: JourneyState
-    projection: Projection
-    disagreements: list[str] = field(default_factory=list)
-
-    def lines(self) -> list[str]:
-        state, projection = self.state, self.projection
-        profile = state.profile
-        who = f"{profile.first_name} @{profile.username}" if profile and profile.username else (
-            profile.first_name if profile else "?")  # fmt: skip
-        story = state.story
-        sub = state.subscription
-        lines = [
-            f"journey-{self.user_id} ({who}): {self.status}, run {self.run_id}, {self.history_length} events",
-            f"  stage {state.stage}, language {state.language}, banned {state.banned}, "
-            f"last seen {state.last_seen:%Y-%m-%d %H:%M} UTC" if state.last_seen else f"  stage {state.stage}",
-            f"  besitos {state.besitos} (lifetime {state.lifetime_besitos}); ledger {projection.ledger_sum} "
-            f"in {projection.ledger_rows} rows",
-            f"  story at {story.fragment_id or '-'}, playthrough {story.playthrough}, "
-            f"{len(story.completed)} fragments completed, {story.decisions} decisions, endings {story.endings or '-'}",
-            f"  VIP {sub.status}" + (f" until {sub.expires_at:%Y-%m-%d %H:%M} UTC" if sub.expires_at else "")
-            + f", {len(sub.charges)} payment(s)",
-            f"  achievements {len(state.achievements)}, missions {len(state.missions)}, "
-            f"pending effects {len(state.pending_effects)}, parked effects {len(state.parked_effects)}",
-        ]  # fmt: skip
-        if not self.disagreements:
-            lines.append("  Postgres agrees with the journey.")
-        else:
-            transient = " (effects still pending: may be transient)" if state.pending_effects else ""
-            lines.append(f"  Postgres disagrees with the journey{transient}:")
-            lines += [f"    - {line}" for line in self.disagreements]
-        return lines
-
-
-async def resolve_user(pool: asyncpg.Pool, who: str) -> int:
-    """A Telegram user id, or ``@username`` looked up in the projection."""
-    who = who.strip()
-    if who.startswith("@"):
-        found = await pool.fetch("SELECT telegram_user_id FROM users WHERE lower(username) = lower($1)", who[1:])
-        if len(found) != 1:
-            raise SupportError(f"no user {who}" if not found else f"{who} names {len(found)} users; use the id")
-        return int(found[0]["telegram_user_id"])
-    if not who.lstrip("-").isdigit() or int(who) <= 0:
-        raise SupportError(f"{who!r} is neither a Telegram user id nor an @username")
-    return int(who)
-
-
-async def _describe(client: Client, user_id: int) -> Any:
-    try:
-        return await client.get_workflow_handle(journey_id(user_id)).describe()
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise SupportError(f"no journey for user {user_id}") from None
-        raise
-
-
-async def journey_state(client: Client, user_id: int, run_id: str | None = None) -> JourneyState:
-    """The journey's state as its worker holds it (a query: a worker must be running)."""
-    handle = client.get_workflow_handle(journey_id(user_id), run_id=run_id)
-    try:
-        return await handle.query(JourneyWorkflow.current_state, rpc_timeout=QUERY_TIMEOUT)
-    except RPCError as error:
-        if error.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
-            raise SupportError(f"no worker answered for journey {user_id}; is `diana worker` running?") from None
-        raise
 
 
 async def _write(path: Path, text: str) -> None:
@@ -307,57 +163,9 @@ async def _write(path: Path, text: str) -> None:
         raise SupportError(f"cannot write {path}: {error.strerror}") from None
 
 
-async def read_projection(pool: asyncpg.Pool, user_id: int) -> Projection:
-    async with pool.acquire() as conn:
-        profile = await conn.fetchrow(
-            "SELECT stage, language, notifications, banned_at IS NOT NULL AS banned, username FROM users "
-            "WHERE telegram_user_id = $1",
-            user_id,
-        )
-        ledger = await conn.fetchrow("SELECT coalesce(sum(amount), 0) AS total, count(*) AS rows FROM besitos_ledger "
-                                     "WHERE telegram_user_id = $1", user_id)  # fmt: skip
-        achievements = await conn.fetch("SELECT code FROM user_achievements WHERE telegram_user_id = $1", user_id)
-        missions = await conn.fetch("SELECT code FROM user_missions WHERE telegram_user_id = $1", user_id)
-        story = await conn.fetchrow("SELECT fragment_id, playthrough, completed, seq FROM story_progress "
-                                    "WHERE telegram_user_id = $1", user_id)  # fmt: skip
-        decisions = await conn.fetchval("SELECT count(*) FROM story_decisions WHERE telegram_user_id = $1", user_id)
-        subscription = await conn.fetchrow("SELECT status, plan, expires_at, seq FROM subscriptions "
-                                           "WHERE telegram_user_id = $1", user_id)  # fmt: skip
-        payments = await conn.fetch("SELECT charge_id, refunded_at IS NOT NULL AS refunded FROM payments "
-                                    "WHERE telegram_user_id = $1", user_id)  # fmt: skip
-        reactions = await conn.fetch("SELECT chat_id, message_id FROM channel_reactions WHERE telegram_user_id = $1",
-                                     user_id)  # fmt: skip
-    story_row = dict(story) if story else None
-    if story_row is not None:
-        story_row["completed"] = json.loads(story_row["completed"])
-    assert ledger is not None
-    return Projection(
-        profile=dict(profile) if profile else None,
-        ledger_sum=int(ledger["total"]),
-        ledger_rows=int(ledger["rows"]),
-        achievements={row["code"] for row in achievements},
-        missions={row["code"] for row in missions},
-        story=story_row,
-        decisions=int(decisions),
-        subscription=dict(subscription) if subscription else None,
-        payments={row["charge_id"]: row["refunded"] for row in payments},
-        reactions={f"{row['chat_id']}:{row['message_id']}" for row in reactions},
-    )
-
-
-async def view(client: Client, pool: asyncpg.Pool, user_id: int) -> JourneyView:
-    """``show``: the journey's state beside its Postgres projection, and where they differ."""
-    description = await _describe(client, user_id)
-    state = await journey_state(client, user_id)
-    projection = await read_projection(pool, user_id)
-    return JourneyView(user_id=user_id, status=description.status.name.lower(), run_id=description.run_id,
-                       history_length=description.history_length, state=state, projection=projection,
-                       disagreements=disagreements(state, projection))  # fmt: skip
-
-
 async def export_history(client: Client, user_id: int, path: Path) -> int:
     """``history``: the current run's history as JSON (the format ``replay`` and the Temporal CLI read)."""
-    await _describe(client, user_id)
+    await describe_journey(client, user_id)
     history = await client.get_workflow_handle(journey_id(user_id)).fetch_history()
     await _write(path, history.to_json())
     return len(history.events)
@@ -419,55 +227,16 @@ async def load_history(client: Client, pool: asyncpg.Pool, source: str) -> Workf
         except (ValueError, KeyError) as error:
             raise SupportError(f"{source} is not a workflow history ({error})") from None
     user_id = await resolve_user(pool, source)
-    await _describe(client, user_id)
+    await describe_journey(client, user_id)
     return await client.get_workflow_handle(journey_id(user_id)).fetch_history()
-
-
-async def audit(pool: asyncpg.Pool | asyncpg.Connection, actor: str, action: str, user_id: int, reason: str,
-                details: dict[str, Any] | None = None) -> None:  # fmt: skip
-    await pool.execute(
-        "INSERT INTO audit_log (actor, action, subject, reason, details) VALUES ($1, $2, $3, $4, $5::jsonb)",
-        actor, action, f"user:{user_id}", reason, json.dumps(details or {}, default=str),
-    )  # fmt: skip
-
-
-async def change(client: Client, pool: asyncpg.Pool, user_id: int, action: SupportAction, *, actor: str, reason: str,
-                 amount: int = 0, charge_id: str = "", request_id: str | None = None) -> SupportReply:  # fmt: skip
-    """A staff change through the journey's ``Support`` Update (applied once per request id), then audited."""
-    description = await _describe(client, user_id)
-    if description.status != WorkflowExecutionStatus.RUNNING:
-        raise SupportError(f"the journey of user {user_id} is closed ({description.status.name.lower()})")
-    request = SupportRequest(request_id=request_id or f"support-{uuid.uuid4()}", user_id=user_id, actor=actor,
-                             action=action, reason=reason, amount=amount, charge_id=charge_id)  # fmt: skip
-    handle = client.get_workflow_handle(journey_id(user_id))
-    try:
-        reply: SupportReply = await handle.execute_update(
-            "Support", request, id=request.request_id, result_type=SupportReply
-        )
-    except WorkflowUpdateFailedError as failed:
-        raise SupportError(str(failed.cause.message if hasattr(failed.cause, "message") else failed.cause)) from None
-    # A retried call gets Temporal's cached answer for the same update id: audited once per request id.
-    already = await pool.fetchval("SELECT count(*) FROM audit_log WHERE subject = $1 AND details->>'request_id' = $2",
-                                  f"user:{user_id}", request.request_id)  # fmt: skip
-    if not reply.duplicate and not already:
-        await audit(pool, actor, action, user_id, reason,
-                    {"request_id": request.request_id, "amount": amount, "charge_id": charge_id,
-                     "message": reply.message})  # fmt: skip
-    return reply
 
 
 async def export_user(client: Client, pool: asyncpg.Pool, user_id: int, path: Path, *, actor: str,
                       reason: str) -> None:  # fmt: skip
     """``export``: the journey and every Postgres row about the user, as the user's own export has them."""
     state = await journey_state(client, user_id)
-    document = {
-        "user_id": user_id,
-        "exported_at": datetime.now(UTC).isoformat(),
-        "journey": state.model_dump(mode="json", exclude={"pending_effects", "parked_effects", "recent_deliveries"}),
-        "database": await personal_data(pool, user_id),
-    }
-    await _write(path, json.dumps(document, ensure_ascii=False, indent=2, default=str))
-    await audit(pool, actor, "export", user_id, reason, {"file": str(path)})
+    await _write(path, await export_document(pool, user_id, state.exported(), datetime.now(UTC)))
+    await write_audit(pool, actor, "export", user_subject(user_id), reason, {"file": str(path)})
 
 
 @dataclass
@@ -483,7 +252,7 @@ class ResetOutcome:
 async def reset(client: Client, pool: asyncpg.Pool, redis: Redis | None, user_id: int, *, to: str, reason: str,
                 actor: str, reapply: bool = True, settle_within: float = SETTLE_TIMEOUT) -> ResetOutcome:  # fmt: skip
     """``reset``: rewind the journey to a completed workflow task, then make Postgres agree with it again."""
-    description = await _describe(client, user_id)
+    description = await describe_journey(client, user_id)
     if description.status != WorkflowExecutionStatus.RUNNING:
         raise SupportError(f"the journey of user {user_id} is closed ({description.status.name.lower()}); "
                            "a closed journey is not reset")  # fmt: skip
@@ -504,7 +273,7 @@ async def reset(client: Client, pool: asyncpg.Pool, redis: Redis | None, user_id
         )
     )
     new_run = response.run_id
-    await audit(pool, actor, "reset", user_id, reason,
+    await write_audit(pool, actor, "reset", user_subject(user_id), reason,
                 {"old_run": old_run, "new_run": new_run, "event_id": point.event_id, "reapply": reapply})  # fmt: skip
     outcome = await repair(client, pool, redis, user_id, old_run=old_run, new_run=new_run, actor=actor,
                            settle_within=settle_within)  # fmt: skip
@@ -587,7 +356,7 @@ async def repair(client: Client, pool: asyncpg.Pool, redis: Redis | None, user_i
         await LeaderboardActivities(redis).update_leaderboard(leaderboard)
         repaired.append("leaderboards rewritten")
     remaining = disagreements(state, await read_projection(pool, user_id))
-    await audit(pool, actor, "reset repaired", user_id, "projection made to agree with the reset journey",
+    await write_audit(pool, actor, "reset repaired", user_subject(user_id), "projection made to agree with the reset journey",
                 {"old_run": old_run, "new_run": new_run, "corrections": [c.__dict__ for c in corrections],
                  "repaired": repaired, "remaining": remaining})  # fmt: skip
     return ResetOutcome(old_run=old_run, new_run=new_run, point=ResetPoint(0, "-"), corrections=corrections,

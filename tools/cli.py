@@ -27,8 +27,8 @@ from pathlib import Path
 
 import asyncpg
 
-from infra import stack
 from infra.settings import Settings, get_settings
+from tools import stack
 
 CHAT_USER_ID = 424242
 
@@ -71,8 +71,8 @@ def _serve(run: Callable[[Settings, asyncio.Event], Awaitable[None]], settings: 
 
 async def _play(settings: Settings) -> None:
     from bot.main import run_bot
-    from infra.emulator import BotAPIEmulator
-    from infra.terminal_chat import TerminalChat, read_stdin
+    from tools.emulator import BotAPIEmulator
+    from tools.terminal_chat import TerminalChat, read_stdin
     from worker.main import run_worker
 
     stop = asyncio.Event()
@@ -126,7 +126,7 @@ def _chat_name() -> str:
 
 
 async def _serve_emulator(settings: Settings) -> None:
-    from infra.emulator import BotAPIEmulator
+    from tools.emulator import BotAPIEmulator
 
     stop = asyncio.Event()
     _stop_on_signals(stop)
@@ -138,7 +138,7 @@ async def _serve_emulator(settings: Settings) -> None:
 
 
 async def _chat(settings: Settings) -> None:
-    from infra.terminal_chat import TerminalChat, read_stdin
+    from tools.terminal_chat import TerminalChat, read_stdin
 
     lines: asyncio.Queue[str | None] = asyncio.Queue()
     await read_stdin(lines)
@@ -157,7 +157,7 @@ async def _migrate(settings: Settings, target: int | None) -> int:
 
 def _content(settings: Settings, action: str, file: Path | None) -> int:
     """``diana content check|activate|list``: the same validator as CI, and activation without a deploy."""
-    from activities.content import SHIPPED_CONTENT, ContentRefused, activate, read_content_file
+    from adapters.content_store import SHIPPED_CONTENT, ContentRefused, activate, read_content_file
     from workflows.consistency import score_text
 
     if action == "list":
@@ -214,7 +214,7 @@ async def _list_content(settings: Settings) -> int:
 async def _reconcile(settings: Settings) -> int:
     """``diana payments reconcile``: recorded payments against Telegram's own list; exit 1 on any difference."""
     from activities.payments import TelegramStars, reconcile
-    from bot.main import create_bot
+    from adapters.telegram import create_bot
 
     pool = await asyncpg.create_pool(settings.postgres_dsn, min_size=1, max_size=2)
     bot = create_bot(settings)

@@ -31,9 +31,10 @@ from typing import Any
 import asyncpg
 from temporalio.service import RPCError
 
-from infra import support
+from adapters import staff
 from infra.connections import connect_temporal, create_pool, create_redis
 from infra.settings import Settings, get_settings
+from tools import support
 
 
 def _default_actor() -> str:
@@ -106,9 +107,9 @@ async def _command(args: argparse.Namespace, settings: Settings, client: Any, po
             return 1
         print(f"{args.source}: {replayed.events} events replay on today's code without nondeterminism")
         return 0
-    user_id = await support.resolve_user(pool, args.user)
+    user_id = await staff.resolve_user(pool, args.user)
     if args.command == "show":
-        view = await support.view(client, pool, user_id)
+        view = await staff.view(client, pool, user_id)
         if args.json:
             print(view.state.model_dump_json(indent=2))
         print("\n".join(view.lines()))
@@ -147,7 +148,7 @@ async def _command(args: argparse.Namespace, settings: Settings, client: Any, po
         print(f"user {user_id} exported to {out}")
         return 0
     action = {"restart-story": "restart_story"}.get(args.command, args.command)
-    reply = await support.change(client, pool, user_id, action, actor=args.actor, reason=args.reason,
+    reply = await staff.change(client, pool, user_id, action, actor=args.actor, reason=args.reason,
                                  amount=getattr(args, "amount", 0))  # fmt: skip
     if action == "erase" and not reply.duplicate:
         # The journey ends once the data is gone: report done only then.
@@ -160,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return asyncio.run(run(args, get_settings()))
-    except support.SupportError as error:
+    except staff.SupportError as error:
         print(f"diana-support {args.command}: {error}; nothing changed", file=sys.stderr)
         return 1
     except (OSError, RPCError, asyncpg.PostgresError) as error:

@@ -13,7 +13,7 @@ from typing import Final
 
 import asyncpg
 
-from activities.content import active_content
+from adapters.content_store import active_content
 
 REFRESH_SECONDS: Final = 5.0
 log = logging.getLogger("diana.bot")

@@ -32,7 +32,7 @@ from aiogram.types import (
 )
 from aiohttp import web
 
-from infra.emulator.common import (
+from tools.emulator.common import (
     BOT_ID,
     Handler,
     bool_param,
@@ -44,10 +44,10 @@ from infra.emulator.common import (
     profile_of,
     user_id_param,
 )
-from infra.emulator.markup import BadRequest
+from tools.emulator.markup import BadRequest
 
 if TYPE_CHECKING:
-    from infra.emulator.server import BotAPIEmulator, ChatLog
+    from tools.emulator.server import BotAPIEmulator, ChatLog
 
 INVITE_LINK_PREFIX: Final = "https://t.me/+"
 MAX_MEMBER_LIMIT: Final = 99999

@@ -1,4 +1,4 @@
-"""Content versions: read and check a content file, store and activate it, load it for the journeys.
+"""Content versions: read and check a content file, store it and activate it.
 
 A stored version never changes (its document is keyed by its digest), so a journey that loaded
 version N replays with the same version N forever, while new requests move on to the newest.
@@ -10,18 +10,14 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import asyncpg
 import yaml
 from pydantic import ValidationError
-from temporalio import activity
 
 from workflows.consistency import score_text
 from workflows.content import Content, Vip, content_problems
-
-if TYPE_CHECKING:
-    from worker.content_library import ContentLibrary
 
 SHIPPED_CONTENT: Final = Path(__file__).resolve().parent.parent / "content" / "diana.yaml"
 
@@ -128,13 +124,3 @@ async def ensure_shipped_content(conn: asyncpg.Connection, path: Path = SHIPPED_
     if version:
         return version
     return await activate(conn, read_content_file(path))
-
-
-class ContentActivities:
-    def __init__(self, library: ContentLibrary) -> None:
-        self.library = library
-
-    @activity.defn(name="load_content")
-    async def load_content(self, version: int) -> Content:
-        """The content document of ``version``, for journeys that started before the worker's library served them."""
-        return await self.library.load(version)

@@ -10,7 +10,7 @@ from typing import Final
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.callbacks import JourneyCB
+from adapters.callbacks import JourneyCB
 from workflows.contracts import Language, Screen
 from workflows.rules import language_for
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Final, TypeVar
+from collections.abc import Awaitable
+from typing import Final, TypeVar, cast
 
 from pydantic import BaseModel
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
-from bot.content_version import ActiveContent
+from adapters.content_version import ActiveContent
 from workflows.contracts import JourneyError, JourneyInput, JourneyReply, JourneyRequest, SupportReply, SupportRequest
 from workflows.journey import JourneyWorkflow, journey_id
 
@@ -20,8 +22,14 @@ REJECTIONS: Final = frozenset(
      JourneyError.PLAN_GONE, JourneyError.ALREADY_PAID, JourneyError.SUPPORT_REFUSED, JourneyError.BANNED}
 )  # fmt: skip
 R = TypeVar("R", bound=BaseModel)
-INTERACT: Final = "Interact"
-SUPPORT: Final = "Support"
+# The journey's Updates by reference. temporalio types an update given an explicit name by its coroutine, not its
+# result: these say what each returns.
+INTERACT: Final = cast(
+    "UpdateMethodMultiParam[[JourneyWorkflow, JourneyRequest], JourneyReply]", JourneyWorkflow.interact
+)
+SUPPORT: Final = cast(
+    "UpdateMethodMultiParam[[JourneyWorkflow, SupportRequest], SupportReply]", JourneyWorkflow.support
+)
 
 
 class JourneyRejected(Exception):
@@ -49,18 +57,14 @@ class Journeys:
         request = request.model_copy(update={"content_version": self.content.version})
         start = WithStartWorkflowOperation(
             JourneyWorkflow.run,
-            JourneyInput.begin(request.user_id),
+            JourneyInput(user_id=request.user_id),
             id=journey_id(request.user_id),
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             task_queue=self.task_queue,
         )
         try:
-            reply: JourneyReply = await self.client.execute_update_with_start_workflow(
-                INTERACT,
-                request,
-                start_workflow_operation=start,
-                id=f"telegram-update-{request.delivery}",
-                result_type=JourneyReply,
+            reply = await self.client.execute_update_with_start_workflow(
+                INTERACT, request, start_workflow_operation=start, id=telegram_update_id(request)
             )
         except WorkflowUpdateFailedError as failure:
             raise _rejection(failure) from None
@@ -72,30 +76,40 @@ class Journeys:
         :raises JourneyRejected: ``JourneyNotStarted`` when the user has no journey yet.
         """
         request = request.model_copy(update={"content_version": self.content.version})
-        return await self._update_existing(request.user_id, INTERACT, request, f"telegram-update-{request.delivery}",
-                                           JourneyReply)  # fmt: skip
+        handle = self.client.get_workflow_handle_for(JourneyWorkflow.run, journey_id(request.user_id))
+        return await _existing(request.user_id, handle.execute_update(INTERACT, request,
+                                                                      id=telegram_update_id(request)))  # fmt: skip
 
     async def support(self, request: SupportRequest) -> SupportReply:
-        """A staff change to an existing journey, applied once per ``request_id``.
+        """A staff change to an existing journey; see ``request_support``."""
+        return await request_support(self.client, request)
 
-        :raises JourneyRejected: the journey refused it (unknown charge, erased journey, no such journey).
-        """
-        return await self._update_existing(request.user_id, SUPPORT, request, f"support-{request.request_id}",
-                                           SupportReply)  # fmt: skip
 
-    async def _update_existing(self, user_id: int, update: str, argument: BaseModel, update_id: str,
-                               result_type: type[R]) -> R:  # fmt: skip
-        """An Update on a journey that must already exist; a missing one is ``JourneyNotStarted``."""
-        handle = self.client.get_workflow_handle(journey_id(user_id))
-        try:
-            reply: R = await handle.execute_update(update, argument, id=update_id, result_type=result_type)
-        except RPCError as error:
-            if error.status == RPCStatusCode.NOT_FOUND:
-                raise JourneyRejected(JourneyError.NOT_STARTED, f"user {user_id} has no journey") from None
-            raise
-        except WorkflowUpdateFailedError as failure:
-            raise _rejection(failure) from None
-        return reply
+def telegram_update_id(request: JourneyRequest) -> str:
+    """The Update id of a Telegram update: a redelivery is the same Update, applied once."""
+    return f"telegram-update-{request.delivery}"
+
+
+async def request_support(client: Client, request: SupportRequest) -> SupportReply:
+    """A staff change (admin in Telegram, support in the CLI) to an existing journey, applied once per ``request_id``.
+
+    :raises JourneyRejected: the journey refused it (unknown charge, erased journey, no such journey).
+    """
+    handle = client.get_workflow_handle_for(JourneyWorkflow.run, journey_id(request.user_id))
+    return await _existing(request.user_id, handle.execute_update(SUPPORT, request,
+                                                                  id=f"support-{request.request_id}"))  # fmt: skip
+
+
+async def _existing(user_id: int, update: Awaitable[R]) -> R:
+    """An Update on a journey that must already exist; a missing one is ``JourneyNotStarted``."""
+    try:
+        return await update
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise JourneyRejected(JourneyError.NOT_STARTED, f"user {user_id} has no journey") from None
+        raise
+    except WorkflowUpdateFailedError as failure:
+        raise _rejection(failure) from None
 
 
 def _rejection(failure: WorkflowUpdateFailedError) -> Exception:

@@ -1,5 +1,5 @@
 """A Telegram Bot API emulator speaking the real HTTP protocol, for tests and the terminal chat."""
 
-from infra.emulator.server import BotAPIEmulator
+from tools.emulator.server import BotAPIEmulator
 
 __all__ = ["BotAPIEmulator"]

@@ -10,7 +10,7 @@ import aiohttp
 from aiogram.types import TelegramObject, User
 from aiohttp import web
 
-from infra.emulator.markup import BadRequest
+from tools.emulator.markup import BadRequest
 
 BOT_ID: Final = 100000001
 BOT_USERNAME: Final = "diana_emulated_bot"

@@ -40,7 +40,7 @@ from aiogram.types import (
 )
 from aiohttp import web
 
-from infra.emulator.common import (
+from tools.emulator.common import (
     QUERY_TOO_OLD,
     Handler,
     bool_param,
@@ -53,10 +53,10 @@ from infra.emulator.common import (
     required_str,
     user_id_param,
 )
-from infra.emulator.markup import BadRequest, check_reply_markup
+from tools.emulator.markup import BadRequest, check_reply_markup
 
 if TYPE_CHECKING:
-    from infra.emulator.server import BotAPIEmulator
+    from tools.emulator.server import BotAPIEmulator
 
 PRE_CHECKOUT_TIMEOUT: Final = 10.0  # seconds Telegram gives the bot to answer a pre-checkout query
 STARS: Final = "XTR"

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 from aiogram.types import Chat, Document, Message, Update, User
 from aiohttp import web
 
-from infra.emulator.common import Handler, json_body, ok_response, profile_of
-from infra.emulator.markup import BadRequest
+from tools.emulator.common import Handler, json_body, ok_response, profile_of
+from tools.emulator.markup import BadRequest
 
 if TYPE_CHECKING:
-    from infra.emulator.server import BotAPIEmulator
+    from tools.emulator.server import BotAPIEmulator
 
 
 class Documents:
@@ -43,7 +43,7 @@ class Documents:
                                   caption: str | None = None, **profile: Any) -> dict[str, Any]:  # fmt: skip
         """A user sends a file to the bot in their private chat; returns the update, message and file ids."""
         # Imported here: the server module registers this part while it is being imported.
-        from infra.emulator.server import Upload
+        from tools.emulator.server import Upload
 
         if not file_name:
             raise BadRequest("Bad Request: file_name is required")

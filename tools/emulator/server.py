@@ -9,11 +9,11 @@ Besides private chats it knows community channels (the bot is their administrato
 ``Diana · Comunidad`` (-1001000000001, @diana_comunidad). The bot posts there as Telegram does
 (``chat.type`` "channel", ``sender_chat`` set, no ``from``), users press buttons on channel posts,
 join (by themselves or through the bot's invite links, maybe as join requests) and leave; the bot
-bans and unbans (:mod:`infra.emulator.access`). ``chat_member`` updates are only created when the bot
+bans and unbans (:mod:`tools.emulator.access`). ``chat_member`` updates are only created when the bot
 asked for them in ``allowed_updates`` (getUpdates or setWebhook), like Telegram: a join made before
 that is never delivered. Documents uploaded with ``sendDocument`` are kept, readable with ``getFile``
 and ``/file/bot<token>/<file_path>``. Invoices are paid, pre-checked, refunded and listed as Star
-transactions (:mod:`infra.emulator.payments`).
+transactions (:mod:`tools.emulator.payments`).
 
 The control API (``/control/...``) lets a test or a person act as users, read each chat's
 transcript and make the next calls fail with 429 or 5xx. Each answer is ``{"ok": true, "result": ...}``
@@ -29,7 +29,7 @@ or Telegram's error shape:
   for ``chat_member``); ``pending``: a join request, ``update_id`` its ``chat_join_request`` update. A join
   Telegram would refuse (banned user, revoked, expired or used-up link, private channel without a link) is a
   400 whose description says why.
-- ``POST /control/users/{user_id}/pay``: the user pays an invoice (see :mod:`infra.emulator.payments`);
+- ``POST /control/users/{user_id}/pay``: the user pays an invoice (see :mod:`tools.emulator.payments`);
   ``GET /control/payments``: every charge and whether it was refunded.
 - ``POST /control/users/{user_id}/block``: the user blocks the bot.
 - ``POST /control/channels`` {"chat_id", "title", "username"?, "private"?}: a new (or renamed) channel; result its
@@ -90,8 +90,8 @@ from aiogram.types import (
 )
 from aiohttp import web
 
-from infra.emulator.access import Access
-from infra.emulator.common import (
+from tools.emulator.access import Access
+from tools.emulator.common import (
     BOT_ID,
     BOT_USERNAME,
     QUERY_TOO_OLD,
@@ -105,9 +105,9 @@ from infra.emulator.common import (
     ok_response,
     profile_of,
 )
-from infra.emulator.documents import Documents
-from infra.emulator.markup import MAX_CALLBACK_ANSWER, BadRequest, check_caption, check_reply_markup, check_text
-from infra.emulator.payments import PRE_CHECKOUT_TIMEOUT, Payments
+from tools.emulator.documents import Documents
+from tools.emulator.markup import MAX_CALLBACK_ANSWER, BadRequest, check_caption, check_reply_markup, check_text
+from tools.emulator.payments import PRE_CHECKOUT_TIMEOUT, Payments
 
 log = logging.getLogger("diana.emulator")
 

@@ -25,7 +25,7 @@ from typing import Final
 
 import asyncpg
 
-from activities.content import ensure_shipped_content
+from adapters.content_store import ensure_shipped_content
 from infra.migrate import migrate
 from infra.settings import Settings
 from workflows.search_attributes import REGISTRATION

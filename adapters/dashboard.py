@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import asyncpg
 from pydantic import BaseModel
 
-from activities.content import active_version
+from adapters.content_store import active_version
 from workflows.content import Content, Localized
 
 REVENUE_DAYS: Final = 30

@@ -1,0 +1,118 @@
+"""The activities the workflows ask for, declared by signature; the ``activities`` package carries them out.
+
+Workflows refer to an activity by its method here (``workflow.execute_activity_method(Payments.send_invoice,
+...)``), as temporalio's samples do: typed, and never a name spelled out in two places. Each class in
+``activities`` subclasses its declaration and decorates the same method names, so the registered names match.
+The declarations never run.
+"""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from workflows.broadcast_contracts import BroadcastPage, BroadcastRecord, PageOutcome, RecipientsPage, RecipientsRequest
+from workflows.contracts import (
+    CloseVipChannel,
+    EraseData,
+    ExportData,
+    Notify,
+    OpenVipChannel,
+    PassRedemption,
+    ProjectionBatch,
+    ProjectionOutcome,
+    RecordPayment,
+    RedeemPass,
+    RefundPayment,
+    SaveSubscription,
+    SendInvoice,
+    UpdateLeaderboard,
+)
+
+
+class Projection:
+    """Postgres, the journey's projection."""
+
+    @activity.defn
+    async def record_projection(self, batch: ProjectionBatch) -> ProjectionOutcome:
+        """A turn's rows in one transaction, in order; the leaderboard totals after it."""
+        raise NotImplementedError
+
+    @activity.defn
+    async def erase_personal_data(self, effect: EraseData) -> None:
+        raise NotImplementedError
+
+
+class Leaderboards:
+    """Redis sorted sets."""
+
+    @activity.defn
+    async def update_leaderboard(self, effect: UpdateLeaderboard) -> None:
+        raise NotImplementedError
+
+
+class Messages:
+    """What the journey sends on its own in Telegram, each once."""
+
+    @activity.defn
+    async def send_notification(self, effect: Notify) -> None:
+        raise NotImplementedError
+
+    @activity.defn
+    async def send_data_export(self, effect: ExportData) -> None:
+        raise NotImplementedError
+
+
+class Payments:
+    """Telegram Stars, and payments, subscriptions and VIP passes in Postgres."""
+
+    @activity.defn
+    async def send_invoice(self, effect: SendInvoice) -> None:
+        raise NotImplementedError
+
+    @activity.defn
+    async def record_payment(self, effect: RecordPayment) -> None:
+        raise NotImplementedError
+
+    @activity.defn
+    async def record_subscription(self, effect: SaveSubscription) -> None:
+        raise NotImplementedError
+
+    @activity.defn
+    async def refund_payment(self, effect: RefundPayment) -> None:
+        raise NotImplementedError
+
+    @activity.defn
+    async def redeem_vip_pass(self, claim: RedeemPass) -> PassRedemption:
+        raise NotImplementedError
+
+
+class VipChannel:
+    """The private VIP channel's door."""
+
+    @activity.defn
+    async def open_vip_channel(self, effect: OpenVipChannel) -> None:
+        raise NotImplementedError
+
+    @activity.defn
+    async def close_vip_channel(self, effect: CloseVipChannel) -> None:
+        raise NotImplementedError
+
+
+class Broadcasting:
+    """One admin text to a segment, paged and paced."""
+
+    @activity.defn
+    async def broadcast_recipients(self, request: RecipientsRequest) -> RecipientsPage:
+        raise NotImplementedError
+
+    @activity.defn
+    async def send_broadcast_page(self, page: BroadcastPage) -> PageOutcome:
+        raise NotImplementedError
+
+    @activity.defn
+    async def record_broadcast(self, record: BroadcastRecord) -> None:
+        raise NotImplementedError
+
+    @activity.defn
+    async def finish_broadcast(self, record: BroadcastRecord) -> None:
+        raise NotImplementedError
