@@ -21,7 +21,7 @@ from aiogram.types import LabeledPrice, TransactionPartnerUser
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.projection import refusals_are_final
+from activities.projection import refusals_are_final, write_subscription
 from activities.telegram import TelegramActivities
 from adapters.audit import user_subject, write_audit
 from workflows import side_effects
@@ -140,23 +140,7 @@ class PaymentActivities(side_effects.Payments):
     @activity.defn
     async def record_subscription(self, effect: SaveSubscription) -> None:
         async with refusals_are_final():
-            await self.pool.execute(
-                """
-            INSERT INTO subscriptions (telegram_user_id, seq, plan, status, started_at, expires_at, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
-            ON CONFLICT (telegram_user_id) DO UPDATE SET
-                seq = EXCLUDED.seq, plan = EXCLUDED.plan, status = EXCLUDED.status,
-                started_at = EXCLUDED.started_at, expires_at = EXCLUDED.expires_at, updated_at = EXCLUDED.updated_at
-            WHERE subscriptions.seq < EXCLUDED.seq
-            """,
-                effect.user_id,
-                effect.seq,
-                effect.plan,
-                effect.status,
-                effect.started_at,
-                effect.expires_at,
-                effect.saved_at,
-            )
+            await write_subscription(self.pool, effect)
 
     @activity.defn
     async def refund_payment(self, effect: RefundPayment) -> None:

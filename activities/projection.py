@@ -33,6 +33,7 @@ from workflows.contracts import (
     RecordReaction,
     SaveProfile,
     SaveStoryProgress,
+    SaveSubscription,
     UnlockAchievement,
     UpdateLeaderboard,
 )
@@ -127,7 +128,7 @@ async def _write(conn: asyncpg.Connection, effect: ProjectionEffect) -> None:
     await _ROW_WRITERS[type(effect)](conn, effect)
 
 
-async def _save_profile(db: Database, effect: SaveProfile) -> None:
+async def write_profile(db: Database, effect: SaveProfile) -> None:
     profile = effect.profile
     await db.execute(
         """
@@ -216,7 +217,7 @@ async def _award_again_after_reset(conn: asyncpg.Connection, effect: AwardBesito
     return True
 
 
-async def _record_achievement(db: Database, effect: UnlockAchievement) -> None:
+async def write_achievement(db: Database, effect: UnlockAchievement) -> None:
     await db.execute(
         """
     INSERT INTO user_achievements (telegram_user_id, code, unlocked_at)
@@ -229,7 +230,7 @@ async def _record_achievement(db: Database, effect: UnlockAchievement) -> None:
     )
 
 
-async def _record_mission(db: Database, effect: CompleteMission) -> None:
+async def write_mission(db: Database, effect: CompleteMission) -> None:
     await db.execute(
         """
     INSERT INTO user_missions (telegram_user_id, code, completed_at) VALUES ($1, $2, $3)
@@ -241,7 +242,9 @@ async def _record_mission(db: Database, effect: CompleteMission) -> None:
     )
 
 
-async def _save_story_progress(db: Database, effect: SaveStoryProgress) -> None:
+async def write_story_progress(db: Database, effect: SaveStoryProgress, *, overwrite: bool = False) -> None:
+    """The user's place in the story; an older save (lower ``seq``) changes nothing, unless ``overwrite`` (a reset's
+    repair writes the journey's own over what a discarded branch saved)."""
     await db.execute(
         """
     INSERT INTO story_progress (telegram_user_id, seq, content_version, fragment_id, playthrough,
@@ -252,7 +255,7 @@ async def _save_story_progress(db: Database, effect: SaveStoryProgress) -> None:
         fragment_id = EXCLUDED.fragment_id, playthrough = EXCLUDED.playthrough,
         relationship = EXCLUDED.relationship, flags = EXCLUDED.flags, completed = EXCLUDED.completed,
         endings = EXCLUDED.endings, saved_at = EXCLUDED.saved_at
-    WHERE story_progress.seq < EXCLUDED.seq
+    WHERE story_progress.seq < EXCLUDED.seq OR $11
     """,
         effect.user_id,
         effect.seq,
@@ -264,6 +267,29 @@ async def _save_story_progress(db: Database, effect: SaveStoryProgress) -> None:
         json.dumps(effect.completed),
         json.dumps(effect.endings),
         effect.saved_at,
+        overwrite,
+    )
+
+
+async def write_subscription(db: Database, effect: SaveSubscription, *, overwrite: bool = False) -> None:
+    """The subscription as the journey holds it; an older save changes nothing, unless ``overwrite`` (as above)."""
+    await db.execute(
+        """
+    INSERT INTO subscriptions (telegram_user_id, seq, plan, status, started_at, expires_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+    ON CONFLICT (telegram_user_id) DO UPDATE SET
+        seq = EXCLUDED.seq, plan = EXCLUDED.plan, status = EXCLUDED.status,
+        started_at = EXCLUDED.started_at, expires_at = EXCLUDED.expires_at, updated_at = EXCLUDED.updated_at
+    WHERE subscriptions.seq < EXCLUDED.seq OR $8
+    """,
+        effect.user_id,
+        effect.seq,
+        effect.plan,
+        effect.status,
+        effect.started_at,
+        effect.expires_at,
+        effect.saved_at,
+        overwrite,
     )
 
 
@@ -301,11 +327,11 @@ async def _record_reaction(db: Database, effect: RecordReaction) -> None:
 
 # How each of a turn's rows is written, in the turn's transaction (leaderboard totals go to Redis after it).
 _ROW_WRITERS: Final[dict[type[ProjectionEffect], Callable[[asyncpg.Connection, Any], Awaitable[None]]]] = {
-    SaveProfile: _save_profile,
+    SaveProfile: write_profile,
     AwardBesitos: _append_ledger,
-    UnlockAchievement: _record_achievement,
-    CompleteMission: _record_mission,
-    SaveStoryProgress: _save_story_progress,
+    UnlockAchievement: write_achievement,
+    CompleteMission: write_mission,
+    SaveStoryProgress: write_story_progress,
     RecordDecision: _record_decision,
     RecordReaction: _record_reaction,
 }

@@ -2,7 +2,8 @@
 
 One workflow per emulated user, reached the way the bot reaches a journey (update-with-start,
 ``USE_EXISTING``, a fresh Update id per interaction); its Update handler only counts. Whatever
-Diana spends above this is Diana's (bot, rules, activities, payloads), not Temporal's.
+Diana spends above this is Diana's (bot, rules, activities, payloads), not Temporal's. The architecture
+floor's bot (:mod:`benchmarks.echo_bot`) reaches the same workflow from Telegram updates.
 
 ``python -m benchmarks.floor --address HOST:PORT --task-queue Q`` runs its worker as a process of its
 own (as Diana's worker is) until SIGTERM.
@@ -48,8 +49,11 @@ def floor_id(user_id: int) -> str:
     return f"bench-floor-{user_id}"
 
 
-async def touch(client: Client, task_queue: str, user_id: int, update_id: str) -> int:
-    """One interaction: an Update on the user's workflow, started on first contact (as ``adapters.journeys`` does)."""
+async def touch(client: Client, task_queue: str, user_id: int, update_id: str, *, value: int | None = None) -> int:
+    """One interaction: an Update on the user's workflow, started on first contact (as ``adapters.journeys`` does).
+
+    The Update answers ``value`` (the user id unless given).
+    """
     start = WithStartWorkflowOperation(
         FloorWorkflow.run,
         0,
@@ -58,7 +62,7 @@ async def touch(client: Client, task_queue: str, user_id: int, update_id: str) -
         task_queue=task_queue,
     )
     result: int = await client.execute_update_with_start_workflow(
-        TOUCH, user_id, start_workflow_operation=start, id=update_id, result_type=int
+        TOUCH, user_id if value is None else value, start_workflow_operation=start, id=update_id, result_type=int
     )
     return result
 

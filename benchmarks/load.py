@@ -1,22 +1,34 @@
-"""The seed's load test: N emulated users through the real bot, the emulator and the real stack, against the engine floor.
+"""The seed's load test: N emulated users through the real bot, the emulator and the real stack, against two floors.
 
 ``python -m benchmarks.load --users 1000 --duration 60 [--think 5] [--json out.json]``
 
 One run starts everything it measures, on free loopback ports in a temporary folder: the Temporal
 dev server (SQLite file, as ``diana up``), Postgres and Redis; the Bot API emulator in this process;
 the real worker and the real bot as processes of their own (``python -m tools.cli worker|bot``, as
-the end-to-end tests run them). Then two phases with the same users, think time and duration:
+the end-to-end tests run them). Then three phases with the same users, think time, ramp and duration:
 
-1. **engine floor**: a trivial workflow per user with a trivial Update handler
+1. **engine floor** (``--no-floor`` skips it): a trivial workflow per user with a trivial Update handler
    (:mod:`benchmarks.floor`, its own task queue and worker process), reached by update-with-start as the
-   bot reaches a journey;
-2. **Diana**: each user writes /start, goes through the introduction, then wanders the menu and the
+   bot reaches a journey, called directly by this load generator: Temporal alone;
+2. **architecture floor** (``--no-architecture-floor`` skips it): Diana's path with nothing of Diana on it.
+   A trivial bot (:mod:`benchmarks.echo_bot`, a process of its own, built with the project's Bot factory
+   and served by the bot's own webhook server, in ``--mode``) takes the users' updates from the same
+   emulator, makes each an update-with-start on the engine floor's workflow (a fresh floor worker
+   process) and sends one reply with a button: ``sendMessage`` for a text or a command,
+   ``editMessageText`` and ``answerCallbackQuery`` at once for a press. The users write /start, then
+   press its button, or now and then write a command or a word, as often as Diana's users do;
+3. **Diana**: each user writes /start, goes through the introduction, then wanders the menu and the
    story (besitos, missions, achievements, ranking, VIP, story choices, /diana, a word to Diana).
+
+Diana ÷ each floor (throughput, p95) is reported: above the engine floor is everything Diana adds to
+Temporal; above the architecture floor, what Diana adds to a Telegram bot on Temporal (its middlewares,
+rules, state, projection, content, bigger screens).
 
 Latency is update→reply: from the moment the emulator queued the user's update to the moment the
 bot's answer (the new message, or the edit of the pressed one) reached the user's chat, both as the
-emulator recorded them; waiting uses the emulator's own hook, not polling. An error is a reply that
-did not come within ``--reply-timeout`` or a refusal ("Diana no puede responder ahora mismo").
+emulator recorded them; waiting uses the emulator's own hook, not polling (the engine floor, with no
+bot, times its Update call). An error is a reply that did not come within ``--reply-timeout`` or a
+refusal ("Diana no puede responder ahora mismo").
 
 ``--scale N`` first opens N journeys directly through Temporal (update-with-start with a /start
 request, as the bot would send it; in batches; at most ``--scale-budget`` seconds), then runs the
@@ -55,7 +67,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from adapters.content_store import active_version
 from adapters.journeys import INTERACT, telegram_update_id
 from adapters.texts import t
-from benchmarks import floor
+from benchmarks import echo_bot, floor
 from infra.settings import REPO_ROOT, Settings
 from tools import stack
 from tools.emulator import BotAPIEmulator
@@ -65,6 +77,7 @@ from workflows.journey import JourneyWorkflow, journey_id
 
 DIANA_USERS: Final = 1_000_000
 FLOOR_USERS: Final = 9_000_000
+ARCHITECTURE_FLOOR_USERS: Final = 5_000_000
 IDLE_USERS: Final = 50_000_000
 TASK_QUEUE: Final = "bench-journeys"
 FLOOR_TASK_QUEUE: Final = "bench-floor"
@@ -234,6 +247,10 @@ class TimedEmulator(BotAPIEmulator):
     def forget(self, chat_id: int) -> None:
         self._waiters.pop(chat_id, None)
 
+    async def drop_webhook(self) -> None:
+        """Forget the webhook and the updates still queued (a phase's bot is gone; the next one sets its own)."""
+        await self._delete_webhook({"drop_pending_updates": "true"})
+
     async def append(self, chat: ChatLog, kind: str, entry: dict[str, Any]) -> None:
         await super().append(chat, kind, entry)
         waiter = self._waiters.get(chat.chat["id"])
@@ -242,19 +259,37 @@ class TimedEmulator(BotAPIEmulator):
             del self._waiters[chat.chat["id"]]
 
 
-# A user of Diana -----------------------------------------------------------------------------------------
+# A user of a bot -----------------------------------------------------------------------------------------
+
+# What a user presses: how much a button (by its callback data) weighs among those of the screen (0: never).
+Weigh = Callable[[str], int]
+
+
+def diana_weight(data: str) -> int:
+    """Diana's journey buttons: the introduction and the story more than the menu (see ``WEIGHTS``)."""
+    prefix, _, rest = data.partition(":")
+    action = rest.rpartition(":")[0]
+    weight = PICK_WEIGHT if action.startswith("pick.") else WEIGHTS.get(action, 0)
+    return weight if prefix == "j" else 0
+
+
+def architecture_floor_weight(data: str) -> int:
+    """The architecture floor's one button."""
+    return 1 if data == echo_bot.PRESS else 0
 
 
 class Wanderer:
-    """One emulated user: /start, the introduction, then the menu and the story, one step at a time."""
+    """One emulated user: /start, then the screens' buttons (Diana's: the introduction, the menu and the
+    story), now and then a command or a word, one step at a time."""
 
     def __init__(self, emulator: TimedEmulator, user_id: int, rng: random.Random, phase: Phase,
-                 reply_timeout: float) -> None:  # fmt: skip
+                 reply_timeout: float, weigh: Weigh = diana_weight) -> None:  # fmt: skip
         self.emulator = emulator
         self.user_id = user_id
         self.rng = rng
         self.phase = phase
         self.reply_timeout = reply_timeout
+        self.weigh = weigh
         self.profile: dict[str, Any] = {"first_name": f"Bench {user_id}", "language_code": "es"}
         self.screen: dict[str, Any] | None = None
 
@@ -280,10 +315,8 @@ class Wanderer:
         for row in self.screen.get("buttons") or []:
             for button in row:
                 data = str(button.get("callback_data") or "")
-                prefix, _, rest = data.partition(":")
-                action = rest.rpartition(":")[0]
-                weight = PICK_WEIGHT if action.startswith("pick.") else WEIGHTS.get(action, 0)
-                if prefix == "j" and weight:
+                weight = self.weigh(data)
+                if weight:
                     options.append(data)
                     weights.append(weight)
         return self.rng.choices(options, weights)[0] if options else None
@@ -381,13 +414,14 @@ class Processes:
             raise SystemExit(f"the {name} process exited ({process.returncode}):\n{tail}")
 
 
-def diana_environment(settings: Settings, emulator: BotAPIEmulator, mode: str) -> dict[str, str]:
+def diana_environment(settings: Settings, emulator: BotAPIEmulator, mode: str,
+                      task_queue: str = TASK_QUEUE) -> dict[str, str]:  # fmt: skip
     """The bot's and the worker's configuration, as tests/test_end_to_end.py's ``bot_environment`` builds it."""
     env = {key: value for key, value in os.environ.items() if key != "TELEGRAM_BOT_TOKEN"}
     env.update(
         TELEGRAM_API_BASE=emulator.base_url,
         TEMPORAL_ADDRESS=settings.temporal_target,
-        TEMPORAL_TASK_QUEUE=TASK_QUEUE,
+        TEMPORAL_TASK_QUEUE=task_queue,
         DATABASE_URL=settings.postgres_dsn,
         REDIS_URL=settings.redis_dsn,
         DIANA_DATA_DIR=str(settings.data_dir),
@@ -406,14 +440,20 @@ def diana_environment(settings: Settings, emulator: BotAPIEmulator, mode: str) -
 # The phases ----------------------------------------------------------------------------------------------
 
 
-async def floor_phase(args: argparse.Namespace, settings: Settings, processes: Processes) -> dict[str, Any]:
+async def start_floor_worker(settings: Settings, processes: Processes) -> Client:
+    """A fresh floor worker process (each floor phase its own: its memory and CPU are the phase's), polling."""
     processes.start("floor-worker", [sys.executable, "-m", "benchmarks.floor", "--address", settings.temporal_target,
                                      "--task-queue", FLOOR_TASK_QUEUE], dict(os.environ))  # fmt: skip
     client = await Client.connect(settings.temporal_target)
+    # Warm up: the worker is polling once one Update round-trips.
+    await asyncio.wait_for(floor.touch(client, FLOOR_TASK_QUEUE, FLOOR_USERS - 1, f"warm-up-{time.time()}"), 60)
+    return client
+
+
+async def floor_phase(args: argparse.Namespace, settings: Settings, processes: Processes) -> dict[str, Any]:
+    client = await start_floor_worker(settings, processes)
     phase = Phase("floor", args.users)
     rng = random.Random(args.seed)
-    # Warm up: the worker is polling once one Update round-trips.
-    await asyncio.wait_for(floor.touch(client, FLOOR_TASK_QUEUE, FLOOR_USERS - 1, "warm-up"), 60)
 
     async def act(user_id: int, deadline: float) -> None:
         done = 0
@@ -436,18 +476,47 @@ async def floor_phase(args: argparse.Namespace, settings: Settings, processes: P
     return {**phase.figures(), "worker_peak_mib": _mib(memory.get("VmHWM")), "cpu_ms_per_interaction": cpu}
 
 
+async def architecture_floor_phase(args: argparse.Namespace, settings: Settings, emulator: TimedEmulator,
+                                   processes: Processes) -> dict[str, Any]:  # fmt: skip
+    """The trivial bot on the floor's workflow, reached through the emulator as Diana is; both processes stopped after."""
+    await start_floor_worker(settings, processes)
+    env = diana_environment(settings, emulator, args.mode, task_queue=FLOOR_TASK_QUEUE)
+    processes.start("echo-bot", [sys.executable, "-m", "benchmarks.echo_bot"], env)
+    try:
+        await wait_until_bot_answers(emulator, processes, ARCHITECTURE_FLOOR_USERS - 1, bot="echo-bot",
+                                     worker="floor-worker")  # fmt: skip
+        user_ids = [ARCHITECTURE_FLOOR_USERS + i for i in range(args.users)]
+        phase, figures = await chat_phase(args, settings, emulator, processes, "architecture floor", user_ids,
+                                          architecture_floor_weight, bot="echo-bot", worker="floor-worker")  # fmt: skip
+    finally:
+        await processes.stop("echo-bot")
+        await processes.stop("floor-worker")
+        # Updates the floor's bot never took (a timed-out user's, a late warm-up's) are not Diana's to answer.
+        await emulator.drop_webhook()
+    return {**phase.figures(), **figures}
+
+
 async def diana_phase(args: argparse.Namespace, settings: Settings, emulator: TimedEmulator, processes: Processes,
                       user_ids: list[int]) -> tuple[Phase, dict[str, Any]]:  # fmt: skip
-    phase = Phase("diana", len(user_ids))
+    return await chat_phase(args, settings, emulator, processes, "diana", user_ids, diana_weight, bot="bot",
+                            worker="worker", profile=True)  # fmt: skip
+
+
+async def chat_phase(args: argparse.Namespace, settings: Settings, emulator: TimedEmulator, processes: Processes,
+                     name: str, user_ids: list[int], weigh: Weigh, *, bot: str, worker: str,
+                     profile: bool = False) -> tuple[Phase, dict[str, Any]]:  # fmt: skip
+    """Users chatting with the bot process ``bot`` (its workflows on ``worker``) through the emulator."""
+    phase = Phase(name, len(user_ids))
+    # The same draws in every phase that chats (each user's own generator, and the think times).
     rng = random.Random(args.seed + 1)
 
     async def act(user_id: int, deadline: float) -> None:
-        user = Wanderer(emulator, user_id, random.Random(rng.random()), phase, args.reply_timeout)
+        user = Wanderer(emulator, user_id, random.Random(rng.random()), phase, args.reply_timeout, weigh)
         while time.time() < deadline:
             await user.step()
             await asyncio.sleep(think_time(rng, args.think))
 
-    profilers = start_profilers(args, processes)
+    profilers = start_profilers(args, processes) if profile else []
     before = cpu_by_component(settings, processes)
     calls_before = len(emulator.calls)
     await run_users(phase, user_ids, act, args.duration, args.ramp)
@@ -456,7 +525,7 @@ async def diana_phase(args: argparse.Namespace, settings: Settings, emulator: Ti
     bot_api = {method: round(count / max(len(phase.samples), 1), 2) for method, count in calls.most_common()}
     for profiler in profilers:
         await asyncio.to_thread(profiler.wait)
-    memory = {name: memory_kib(processes.running[name].pid) for name in ("worker", "bot")}
+    memory = {part: memory_kib(processes.running[process].pid) for part, process in (("worker", worker), ("bot", bot))}
     return phase, {"worker_peak_mib": _mib(memory["worker"].get("VmHWM")),
                    "bot_peak_mib": _mib(memory["bot"].get("VmHWM")), "cpu_ms_per_interaction": cpu,
                    "bot_api_calls_per_interaction": bot_api}  # fmt: skip
@@ -588,12 +657,12 @@ async def open_journeys(client: Client, settings: Settings, count: int, concurre
 # The run -------------------------------------------------------------------------------------------------
 
 
-async def wait_until_bot_answers(emulator: TimedEmulator, processes: Processes) -> None:
+async def wait_until_bot_answers(emulator: TimedEmulator, processes: Processes, user_id: int = DIANA_USERS - 1, *,
+                                 bot: str = "bot", worker: str = "worker") -> None:  # fmt: skip
     """A warm-up user's /start is answered: bot, worker and content are ready."""
-    user_id = DIANA_USERS - 1
     for _ in range(60):
-        processes.alive("bot")
-        processes.alive("worker")
+        processes.alive(bot)
+        processes.alive(worker)
         reply = emulator.expect(user_id, lambda entry: entry["kind"] == "bot_message")
         await emulator.user_sends_text(user_id, "/start", first_name="Warm-up")
         with contextlib.suppress(TimeoutError):
@@ -616,6 +685,9 @@ async def bench(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
             print(f"engine floor: {args.users} users, {args.duration:g} s ...", flush=True)
             result["floor"] = await floor_phase(args, settings, processes)
         await emulator.start()
+        if not args.no_architecture_floor:
+            print(f"architecture floor: {args.users} users, {args.duration:g} s ...", flush=True)
+            result["architecture_floor"] = await architecture_floor_phase(args, settings, emulator, processes)
         env = diana_environment(settings, emulator, args.mode)
         processes.start("worker", [sys.executable, "-m", "tools.cli", "worker"], env)
         processes.start("bot", [sys.executable, "-m", "tools.cli", "bot"], env)
@@ -654,6 +726,10 @@ async def bench(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         diana, engine = result["diana"], result["floor"]
         result["vs_floor"] = _ratios(diana, engine)
         result["vs_floor_after_arrival"] = _ratios(diana["after_arrival"], engine["after_arrival"])
+    if "architecture_floor" in result:
+        diana, architecture = result["diana"], result["architecture_floor"]
+        result["vs_architecture_floor"] = _ratios(diana, architecture)
+        result["vs_architecture_floor_after_arrival"] = _ratios(diana["after_arrival"], architecture["after_arrival"])
     result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     return result
 
@@ -666,35 +742,42 @@ def _ratios(diana: dict[str, Any], engine: dict[str, Any]) -> dict[str, float | 
 
 
 def print_table(result: dict[str, Any]) -> None:
-    rows = [("", "Diana", "engine floor")]
-    diana, engine = result["diana"], result.get("floor", {})
+    rows = [("", "Diana", "arch. floor", "engine floor")]
+    diana, architecture, engine = result["diana"], result.get("architecture_floor", {}), result.get("floor", {})
     for label, key in (("update→reply p50 ms", "p50_ms"), ("update→reply p95 ms", "p95_ms"),
                        ("update→reply p99 ms", "p99_ms"), ("max ms", "max_ms"), ("interactions/s", "per_second"),
                        ("interactions", "interactions"), ("error rate", "error_rate"),
                        ("worker peak MiB", "worker_peak_mib"), ("bot peak MiB", "bot_peak_mib")):  # fmt: skip
-        rows.append((label, _cell(diana.get(key)), _cell(engine.get(key))))
+        rows.append((label, _cell(diana.get(key)), _cell(architecture.get(key)), _cell(engine.get(key))))
     for label, key in (("after arrival: p50 ms", "p50_ms"), ("after arrival: p95 ms", "p95_ms"),
                        ("after arrival: p99 ms", "p99_ms"), ("after arrival: per s", "per_second"),
                        ("after arrival: error rate", "error_rate")):  # fmt: skip
-        rows.append((label, _cell(diana["after_arrival"].get(key)), _cell(engine.get("after_arrival", {}).get(key))))
-    if "vs_floor" in result:
-        ratio = result["vs_floor"]
-        rows.append(("Diana / floor: throughput", _cell(ratio["throughput_ratio"]), "target ≥ 0.7"))
-        rows.append(("Diana / floor: p95", _cell(ratio["p95_ratio"]), "target ≤ 1.5"))
-        settled = result["vs_floor_after_arrival"]
-        rows.append(("  after arrival: throughput", _cell(settled["throughput_ratio"]), "target ≥ 0.7"))
-        rows.append(("  after arrival: p95", _cell(settled["p95_ratio"]), "target ≤ 1.5"))
+        rows.append((label, _cell(diana["after_arrival"].get(key)),
+                     _cell(architecture.get("after_arrival", {}).get(key)),
+                     _cell(engine.get("after_arrival", {}).get(key))))  # fmt: skip
+    # A ratio sits in Diana's column; the engine floor's targets beside it.
+    for key, name, throughput_target, p95_target in (
+        ("vs_architecture_floor", "arch. floor", "", ""),
+        ("vs_floor", "engine floor", "target ≥ 0.7", "target ≤ 1.5"),
+    ):
+        if key in result:
+            ratio, settled = result[key], result[f"{key}_after_arrival"]
+            rows.append((f"Diana / {name}: throughput", _cell(ratio["throughput_ratio"]), "", throughput_target))
+            rows.append((f"Diana / {name}: p95", _cell(ratio["p95_ratio"]), "", p95_target))
+            rows.append(("  after arrival: throughput", _cell(settled["throughput_ratio"]), "", throughput_target))
+            rows.append(("  after arrival: p95", _cell(settled["p95_ratio"]), "", p95_target))
     print(f"\n{result['users']} users ({result['mode']}), {result['duration_s']:g} s, think {result['think_s']:g} s, "
           f"ramp {result['ramp_s']:g} s, {result['cpus']} CPUs (load average before: {result['load_average_before']})")  # fmt: skip
-    for label, left, right in rows:
-        print(f"{label:<28} {left:>12} {right:>14}")
-    for name, figures in (("Diana", diana), ("floor", engine)):
+    for label, left, middle, right in rows:
+        print(f"{label:<34} {left:>12} {middle:>12} {right:>14}")
+    for name, figures in (("Diana", diana), ("architecture floor", architecture), ("engine floor", engine)):
         if figures.get("cpu_ms_per_interaction"):
             parts = ", ".join(f"{part} {ms}" for part, ms in figures["cpu_ms_per_interaction"].items())
             print(f"CPU ms per interaction, {name}: {parts}")
-    if diana.get("bot_api_calls_per_interaction"):
-        parts = ", ".join(f"{method} {n}" for method, n in diana["bot_api_calls_per_interaction"].items())
-        print(f"Bot API calls per interaction: {parts}")
+    for name, figures in (("Diana", diana), ("architecture floor", architecture)):
+        if figures.get("bot_api_calls_per_interaction"):
+            parts = ", ".join(f"{method} {n}" for method, n in figures["bot_api_calls_per_interaction"].items())
+            print(f"Bot API calls per interaction, {name}: {parts}")
     journeys = result.get("journeys", {})
     if journeys:
         per = journeys["per_interaction"]
@@ -749,6 +832,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=("webhook", "polling"), default="webhook",
                         help="how the bot takes updates (default webhook, as deployed)")  # fmt: skip
     parser.add_argument("--no-floor", action="store_true", help="skip the engine floor phase")
+    parser.add_argument("--no-architecture-floor", action="store_true", help="skip the architecture floor phase")
     parser.add_argument("--scale", type=int, default=0, help="first open this many idle journeys (e.g. 100000)")
     parser.add_argument("--scale-concurrency", type=int, default=64, help="journeys opened at once (default 64)")
     parser.add_argument("--scale-budget", type=float, default=900.0, help="stop opening after this many seconds")

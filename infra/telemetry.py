@@ -356,7 +356,7 @@ class UpdateTracingInterceptor(TracingInterceptor):
     """Temporal's ``TracingInterceptor``, with each Update's workflow-side spans in the trace of its caller.
 
     The stock interceptor puts ``ValidateUpdate``/``HandleUpdate`` (and the activities an update handler
-    starts, such as ``load_content``) under the span that *started the workflow run*, with only a link
+    starts, such as ``redeem_vip_pass``) under the span that *started the workflow run*, with only a link
     to the update's sender. A journey lives for months, so every later Telegram update would lose its
     workflow side to the trace of the user's first one. Here they are children of the update's own
     client span; what the journey's main loop does afterwards (its effects) stays on the run's trace.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from tests.helpers import request
@@ -21,7 +23,10 @@ from workflows.contracts import (
     SaveStoryProgress,
     SupportAction,
     SupportRequest,
+    UpdateLeaderboard,
 )
+from workflows.days import iso_week, local_day
+from workflows.economy import level_cost, level_progress
 
 
 def staff(action: SupportAction, request_id: str = "r1", **fields: object) -> SupportRequest:
@@ -51,6 +56,24 @@ def test_a_grant_adds_besitos_towards_levels_writes_the_ledger_and_tells_the_use
     assert note.screen.key == "notify.support.granted" and note.screen.params["amount"] == 500
     assert isinstance(outcome.effects[0], SaveProfile)
     assert "granted 500 besitos" in outcome.message
+
+
+def test_a_grant_in_a_new_week_lands_on_this_weeks_board_and_announces_a_new_level() -> None:
+    state = onboarded()
+    state.leaderboard.week_besitos = 40  # earned last week
+    next_week = NOW + timedelta(days=7)
+    outcome = support.apply(state, staff("grant", amount=level_cost(1) * 3), next_week, CONTENT)
+    this_week = iso_week(local_day(next_week, CONTENT.calendar.timezone))
+    assert this_week != state.leaderboard.week
+    earned = outcome.state.lifetime_besitos - state.lifetime_besitos  # the grant, and what it unlocked
+    assert earned >= level_cost(1) * 3
+    assert (outcome.state.leaderboard.week, outcome.state.leaderboard.week_besitos) == (this_week, earned)
+    board = next(e for e in outcome.effects if isinstance(e, UpdateLeaderboard))
+    assert (board.week, board.week_besitos) == (this_week, earned)
+    note = next(e for e in outcome.effects if isinstance(e, Notify))
+    reached = level_progress(outcome.state.lifetime_besitos).level
+    assert reached > level_progress(state.lifetime_besitos).level
+    assert {"key": "notice.level_up", "params": {"level": reached}} in [n.model_dump() for n in note.screen.notices]
 
 
 def test_the_same_request_applies_once() -> None:

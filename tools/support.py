@@ -39,19 +39,31 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from activities.leaderboard import LeaderboardActivities
+from activities.projection import (
+    write_achievement,
+    write_mission,
+    write_profile,
+    write_story_progress,
+    write_subscription,
+)
 from adapters.audit import user_subject, write_audit
 from adapters.exports import export_document
 from adapters.staff import SupportError, describe_journey, disagreements, journey_state, read_projection, resolve_user
 from workflows import side_effects
 from workflows.contracts import (
     AwardBesitos,
+    CompleteMission,
     JourneyState,
     ProjectionBatch,
     ProjectionOutcome,
     RecordDecision,
+    SaveStoryProgress,
+    SaveSubscription,
+    UnlockAchievement,
     UpdateLeaderboard,
 )
 from workflows.journey import journey_id
+from workflows.rules import save_profile
 
 PROJECTION_ACTIVITY: Final = side_effects.Projection.record_projection.__name__
 # How the SDK names the marker a local activity leaves in the history.
@@ -364,50 +376,38 @@ async def repair(client: Client, pool: asyncpg.Pool, redis: Redis | None, user_i
 
 
 async def _rewrite_projection(conn: asyncpg.Connection, state: JourneyState) -> list[str]:
-    """Profile, story, subscription, achievements, missions and reactions as the journey holds them now."""
-    user_id, done = state.user_id, []
+    """Profile, story, subscription, achievements, missions and reactions as the journey holds them now, written by the
+    projection's own row writers (story and subscription over whatever the discarded branch saved, with the journey's
+    own ``seq``, so its next save wins); what the discarded branch added alone is deleted."""
+    user_id, now, done = state.user_id, datetime.now(UTC), []
     if state.profile is not None and state.stage != "erased":
-        await conn.execute(
-            "UPDATE users SET stage = $2, language = $3, notifications = $4, login_streak = $5, longest_streak = $6, "
-            "banned_at = CASE WHEN $7 THEN coalesce(banned_at, now()) END WHERE telegram_user_id = $1",
-            user_id, state.stage, state.language, state.preferences.notifications, state.devotion.streak,
-            state.devotion.longest, state.banned,
-        )  # fmt: skip
+        await write_profile(conn, save_profile(state, now))
         done.append("profile")
     story = state.story
     if story.saves:
-        # Written over whatever the discarded branch saved, with the journey's own seq, so its next save wins.
-        await conn.execute(
-            """
-            UPDATE story_progress SET seq = $2, content_version = $3, fragment_id = $4, playthrough = $5,
-                   relationship = $6, flags = $7::jsonb, completed = $8::jsonb, endings = $9::jsonb, saved_at = now()
-            WHERE telegram_user_id = $1
-            """,
-            user_id, story.saves, state.content_version, story.fragment_id, story.playthrough, story.relationship,
-            json.dumps(story.flags), json.dumps(story.completed), json.dumps(story.endings),
-        )  # fmt: skip
+        await write_story_progress(conn, SaveStoryProgress(
+            user_id=user_id, seq=story.saves, content_version=state.content_version, fragment_id=story.fragment_id,
+            playthrough=story.playthrough, relationship=story.relationship, flags=story.flags,
+            completed=story.completed, endings=story.endings, saved_at=now), overwrite=True)  # fmt: skip
     else:
         await conn.execute("DELETE FROM story_progress WHERE telegram_user_id = $1", user_id)
     done.append("story progress")
     sub = state.subscription
     if sub.saves:
-        await conn.execute(
-            "UPDATE subscriptions SET seq = $2, plan = $3, status = $4, started_at = $5, expires_at = $6, "
-            "updated_at = now() WHERE telegram_user_id = $1",
-            user_id, sub.saves, sub.plan, sub.status, sub.started_at, sub.expires_at,
-        )  # fmt: skip
+        await write_subscription(conn, SaveSubscription(
+            user_id=user_id, seq=sub.saves, plan=sub.plan, status=sub.status, started_at=sub.started_at,
+            expires_at=sub.expires_at, saved_at=now), overwrite=True)  # fmt: skip
     else:
         await conn.execute("DELETE FROM subscriptions WHERE telegram_user_id = $1", user_id)
     done.append("subscription")
-    for table, codes in (("user_achievements", state.achievements), ("user_missions", state.missions)):
-        stamp = "unlocked_at" if table == "user_achievements" else "completed_at"
-        await conn.execute(f"DELETE FROM {table} WHERE telegram_user_id = $1 AND NOT (code = ANY($2))",  # noqa: S608
-                           user_id, codes)  # fmt: skip
-        await conn.execute(
-            f"INSERT INTO {table} (telegram_user_id, code, {stamp}) SELECT $1, code, now() FROM unnest($2::text[]) "  # noqa: S608
-            "AS code ON CONFLICT DO NOTHING",
-            user_id, codes,
-        )  # fmt: skip
+    await conn.execute("DELETE FROM user_achievements WHERE telegram_user_id = $1 AND NOT (code = ANY($2))",
+                       user_id, state.achievements)  # fmt: skip
+    await conn.execute("DELETE FROM user_missions WHERE telegram_user_id = $1 AND NOT (code = ANY($2))",
+                       user_id, state.missions)  # fmt: skip
+    for code in state.achievements:
+        await write_achievement(conn, UnlockAchievement(user_id=user_id, code=code, unlocked_at=now))
+    for code in state.missions:
+        await write_mission(conn, CompleteMission(user_id=user_id, code=code, completed_at=now))
     done.append("achievements and missions")
     await conn.execute(
         "DELETE FROM channel_reactions WHERE telegram_user_id = $1 AND NOT ((chat_id::text || ':' || message_id::text) "

@@ -18,6 +18,7 @@ from workflows.contracts import (
     Effect,
     JourneyState,
     Notice,
+    Notify,
     Screen,
     UnlockAchievement,
     UpdateLeaderboard,
@@ -66,11 +67,20 @@ class Turn:
         return lines
 
 
+def notification(state: JourneyState, key: str, screen: Screen) -> Notify:
+    """A message Diana sends on her own (not as an answer), sent once per ``key``: what caused it (``notify:<update>``,
+    ``reminder:<day>``, ``vip:<event>``)."""
+    return Notify(user_id=state.user_id, idempotency_key=f"journey-{state.user_id}:{key}", language=state.language,
+                  screen=screen)  # fmt: skip
+
+
 def award(turn: Turn, *, action: str, key: str, context: dict[str, str | int] | None = None,
-          amount: int | None = None) -> int:  # fmt: skip
-    """Credit the seed's points for ``action`` (VIP bonus included); ``key`` names the cause, once per user."""
+          amount: int | None = None, vip_bonus: bool = True) -> int:  # fmt: skip
+    """Credit the seed's points for ``action`` (VIP bonus included unless told); ``key`` names the cause, once per user.
+    The week's board starts again in a new ISO week; a new level is announced in the turn's summary."""
     state = turn.state
-    earned = with_vip_bonus(POINTS[action] if amount is None else amount, state.vip)
+    earned = POINTS[action] if amount is None else amount
+    earned = with_vip_bonus(earned, state.vip) if vip_bonus else earned
     level_before = level_progress(state.lifetime_besitos).level
     state.besitos += earned
     state.lifetime_besitos += earned

@@ -25,7 +25,6 @@ from workflows.contracts import (
     JourneyState,
     Language,
     Notice,
-    Notify,
     PassRedemption,
     RecordReaction,
     SaveProfile,
@@ -34,7 +33,16 @@ from workflows.contracts import (
 )
 from workflows.days import local_day, next_local_time
 from workflows.economy import level_progress, progress_bar
-from workflows.progress import Turn, goals_screen, join_channel, leaderboard_effect, react, register_visit, settle
+from workflows.progress import (
+    Turn,
+    goals_screen,
+    join_channel,
+    leaderboard_effect,
+    notification,
+    react,
+    register_visit,
+    settle,
+)
 
 ONBOARDING_SCREENS: Final = 3
 RECENT_UPDATE_WINDOW: Final = 256
@@ -245,16 +253,8 @@ def _channel(turn: Turn, request: JourneyRequest) -> Decision:
     leaderboard_effect(turn)
     news = turn.summary()
     if (turn.achievements or turn.missions or turn.level_reached) and state.preferences.notifications:
-        turn.effects.append(
-            Notify(
-                user_id=state.user_id,
-                idempotency_key=f"journey-{state.user_id}:notify:{request.delivery}",
-                language=state.language,
-                screen=Screen(
-                    key="notify.progress", notices=news, buttons=[[Button(label="menu.open", action="menu")]]
-                ),
-            )
-        )
+        screen = Screen(key="notify.progress", notices=news, buttons=[[Button(label="menu.open", action="menu")]])
+        turn.effects.append(notification(state, f"notify:{request.delivery}", screen))
     if turn.effects:
         turn.effects.insert(0, save_profile(state, turn.now))
     assert state.screen is not None
@@ -417,8 +417,7 @@ def remind(state: JourneyState, content: Content, now: datetime) -> list[Effect]
         params={"name": name, "streak": state.devotion.streak},
         buttons=[[Button(label="menu.story", action="story")], [Button(label="menu.open", action="menu")]],
     )
-    key = f"journey-{state.user_id}:reminder:{today.isoformat()}"
-    return [Notify(user_id=state.user_id, idempotency_key=key, language=state.language, screen=screen)]
+    return [notification(state, f"reminder:{today.isoformat()}", screen)]
 
 
 def next_alarm(state: JourneyState, content: Content, now: datetime) -> datetime | None:

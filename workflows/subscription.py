@@ -27,7 +27,6 @@ from workflows.contracts import (
     JourneyError,
     JourneyState,
     Notice,
-    Notify,
     OpenVipChannel,
     PassRedemption,
     PaymentDetails,
@@ -38,7 +37,7 @@ from workflows.contracts import (
     SendInvoice,
 )
 from workflows.days import local_moment
-from workflows.progress import Turn
+from workflows.progress import Turn, notification
 from workflows.story import save_progress
 
 CURRENCY: Final = "XTR"  # Telegram Stars
@@ -312,8 +311,7 @@ def notify(turn: Turn, screen_key: str, *, key: str) -> None:
         params["days"] = max(0, (sub.expires_at - turn.now).days) + (1 if (sub.expires_at - turn.now).seconds else 0)
     screen = Screen(key=screen_key, params=params,
                     buttons=[[Button(label="menu.vip", action=OPEN)], [Button(label="menu.open", action="menu")]])  # fmt: skip
-    turn.effects.append(Notify(user_id=state.user_id, idempotency_key=f"journey-{state.user_id}:vip:{key}",
-                               language=state.language, screen=screen))  # fmt: skip
+    turn.effects.append(notification(state, f"vip:{key}", screen))
 
 
 def _reminder_key(expires_at: datetime, days: int) -> str:

@@ -13,8 +13,8 @@ from typing import Final
 
 from workflows import story, subscription
 from workflows.content import Content
-from workflows.contracts import AwardBesitos, Button, Effect, JourneyError, JourneyState, Notify, Screen, SupportRequest
-from workflows.progress import Turn, leaderboard_effect, settle
+from workflows.contracts import AwardBesitos, Button, Effect, JourneyError, JourneyState, Screen, SupportRequest
+from workflows.progress import Turn, award, leaderboard_effect, notification, settle
 from workflows.rules import RECENT_UPDATE_WINDOW, Rejection, erase, save_profile
 
 # No single staff change moves more besitos than this: a typo must not mint a fortune.
@@ -90,41 +90,24 @@ def apply(state: JourneyState, request: SupportRequest, now: datetime, content: 
 
 
 def _grant(turn: Turn, amount: int) -> str:
-    """Besitos given (or, negative, taken back) by staff. A grant counts towards levels; taking back does not."""
+    """Besitos given (or, negative, taken back) by staff. A grant is an award like any other (counted towards levels and
+    this week's board, announced with a new level), without the VIP bonus; taking back lowers only the balance."""
     state = turn.state
-    state.besitos += amount
     if amount > 0:
-        state.lifetime_besitos += amount
-        state.leaderboard.week_besitos += amount
-        turn.besitos += amount
-    turn.effects.append(
-        AwardBesitos(
-            user_id=state.user_id,
-            idempotency_key=f"journey-{state.user_id}:{turn.cause}",
-            action="support_grant" if amount > 0 else "support_revoke",
-            amount=amount,
-            balance_after=state.besitos,
-            context={"by": "support"},
-            awarded_at=turn.now,
-        )  # fmt: skip
-    )
+        award(turn, action="support_grant", key=turn.cause, context={"by": "support"}, amount=amount, vip_bonus=False)
+    else:
+        state.besitos += amount
+        turn.effects.append(AwardBesitos(user_id=state.user_id, idempotency_key=f"journey-{state.user_id}:{turn.cause}",
+                                         action="support_revoke", amount=amount, balance_after=state.besitos,
+                                         context={"by": "support"}, awarded_at=turn.now))  # fmt: skip
     settle(turn)
     leaderboard_effect(turn)
     turn.effects.insert(0, save_profile(state, turn.now))
-    notice = "notify.support.granted" if amount > 0 else "notify.support.revoked"
-    turn.effects.append(
-        Notify(
-            user_id=state.user_id,
-            idempotency_key=f"journey-{state.user_id}:notify:{turn.cause}",
-            language=state.language,
-            screen=Screen(
-                key=notice,
-                params={"amount": abs(amount), "balance": state.besitos},
-                notices=turn.summary()[:-1] if amount > 0 else [],
-                buttons=[[Button(label="menu.open", action="menu")]],
-            ),
-        )  # fmt: skip
-    )
+    screen = Screen(key="notify.support.granted" if amount > 0 else "notify.support.revoked",
+                    params={"amount": abs(amount), "balance": state.besitos},
+                    notices=turn.summary()[:-1] if amount > 0 else [],
+                    buttons=[[Button(label="menu.open", action="menu")]])  # fmt: skip
+    turn.effects.append(notification(state, f"notify:{turn.cause}", screen))
     return f"{'granted' if amount > 0 else 'took back'} {abs(amount)} besitos; balance {state.besitos}"
 
 
@@ -135,14 +118,6 @@ def _restart_story(turn: Turn) -> str:
     state.story.flags, state.story.relationship = [], 0
     state.story.fragment_id = content.story.start
     story.save_progress(turn)
-    turn.effects.append(
-        Notify(
-            user_id=state.user_id,
-            idempotency_key=f"journey-{state.user_id}:notify:{turn.cause}",
-            language=state.language,
-            screen=Screen(
-                key="notify.support.story_restarted", buttons=[[Button(label="menu.story", action=story.OPEN)]]
-            ),
-        )  # fmt: skip
-    )
+    screen = Screen(key="notify.support.story_restarted", buttons=[[Button(label="menu.story", action=story.OPEN)]])
+    turn.effects.append(notification(state, f"notify:{turn.cause}", screen))
     return f"story restarted at {content.story.start} (playthrough {state.story.playthrough})"
