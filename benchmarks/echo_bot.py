@@ -2,7 +2,7 @@
 
 Built as the real bot is (``bot.main.run_bot``): the project's Bot (``adapters.telegram.create_bot``),
 Temporal client (``infra.connections.connect_temporal``), logging and tracing set up as ``diana bot`` does,
-and the same webhook server (``bot.main._serve_webhook``: each update answered once handled), or the same
+and the same webhook server (``bot.main.serve_webhook``: each update answered once handled), or the same
 confirmed long polling with ``BOT_MODE=polling``. Each text or command is one update-with-start on the
 user's :class:`benchmarks.floor.FloorWorkflow` (``TEMPORAL_TASK_QUEUE``, served by ``python -m
 benchmarks.floor``) and one ``sendMessage`` with its result and a button; each press of that button is one
@@ -30,7 +30,7 @@ from temporalio.client import Client
 from adapters.telegram import create_bot
 from adapters.texts import language_of, t
 from benchmarks import floor
-from bot.main import _serve_webhook
+from bot.main import serve_webhook
 from bot.polling import ConfirmedPolling
 from infra import telemetry
 from infra.connections import connect_temporal
@@ -100,7 +100,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     bot: Bot = create_bot(settings)
     try:
         if settings.bot_mode == "webhook":
-            await _serve_webhook(settings, bot, dispatcher, stop)
+            await serve_webhook(settings, bot, dispatcher, stop)
         else:
             with contextlib.suppress(TelegramAPIError):
                 await bot.delete_webhook(drop_pending_updates=False)

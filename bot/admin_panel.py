@@ -302,13 +302,8 @@ async def activate_upload(query: CallbackQuery, upload_id: str, pool: asyncpg.Po
                           language: str) -> None:  # fmt: skip
     """Activar: the upload's own admin makes it the active content, once; a stale button changes nothing."""
     key = PENDING_KEY.format(upload_id)
-    pending = await _pending(redis, key)
+    pending = await _own_upload(query, redis, key, language, pool, refusal="content activation refused")
     if pending is None:
-        await query.answer(t("admin.content.stale", language), show_alert=True)
-        return
-    if pending.admin_id != query.from_user.id:
-        await audit(pool, query.from_user, "content activation refused", pending.file_name, "another admin's upload")
-        await query.answer(t("admin.content.foreign", language), show_alert=True)
         return
     # Taken atomically: of two presses (or two bot processes) only one gets to activate.
     if not await redis.delete(key):
@@ -341,17 +336,29 @@ async def cancel_upload(query: CallbackQuery, upload_id: str, pool: asyncpg.Pool
                         language: str) -> None:  # fmt: skip
     """Cancelar: the upload is forgotten; nothing was activated."""
     key = PENDING_KEY.format(upload_id)
-    pending = await _pending(redis, key)
+    pending = await _own_upload(query, redis, key, language, pool)
     if pending is None:
-        await query.answer(t("admin.content.stale", language), show_alert=True)
-        return
-    if pending.admin_id != query.from_user.id:
-        await query.answer(t("admin.content.foreign", language), show_alert=True)
         return
     if await redis.delete(key):
         await audit(pool, query.from_user, "content upload cancelled", pending.file_name, None)
     await query.answer()
     await _close_preview(query, t("admin.content.cancelled", language))
+
+
+async def _own_upload(query: CallbackQuery, redis: Redis, key: str, language: str, pool: asyncpg.Pool, *,
+                      refusal: str | None = None) -> PendingUpload | None:  # fmt: skip
+    """The upload a button names, while it still waits and only for the admin who sent it; otherwise the press is
+    answered (and, with ``refusal``, another admin's press audited) and None returned."""
+    pending = await _pending(redis, key)
+    if pending is None:
+        await query.answer(t("admin.content.stale", language), show_alert=True)
+        return None
+    if pending.admin_id != query.from_user.id:
+        if refusal is not None:
+            await audit(pool, query.from_user, refusal, pending.file_name, "another admin's upload")
+        await query.answer(t("admin.content.foreign", language), show_alert=True)
+        return None
+    return pending
 
 
 async def _pending(redis: Redis, key: str) -> PendingUpload | None:

@@ -53,7 +53,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
     try:
         await publish_commands(bot)
         if settings.bot_mode == "webhook":
-            await _serve_webhook(settings, bot, dispatcher, stop)
+            await serve_webhook(settings, bot, dispatcher, stop)
         else:
             with contextlib.suppress(TelegramAPIError):  # polling needs no webhook; none may be set
                 await bot.delete_webhook(drop_pending_updates=False)
@@ -67,7 +67,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
         await pool.close()
 
 
-async def _serve_webhook(settings: Settings, bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
+async def serve_webhook(settings: Settings, bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
     if not settings.webhook_url:
         raise SystemExit("BOT_MODE=webhook needs WEBHOOK_URL (the public HTTPS address Telegram will call)")
     if not settings.webhook_secret and settings.webhook_secret_required:

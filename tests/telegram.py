@@ -27,6 +27,12 @@ async def redeliver(session: aiohttp.ClientSession, base_url: str, update_id: in
     return result
 
 
+async def failed_call(session: aiohttp.ClientSession, base_url: str, method: str, error_code: int) -> bool:
+    """Whether the emulator answered a call of ``method`` with ``error_code`` (a fault the test set)."""
+    calls: list[dict[str, Any]] = await control(session, "GET", f"{base_url}/control/calls")
+    return any(call["method"] == method and call.get("error_code") == error_code for call in calls)
+
+
 async def payments(session: aiohttp.ClientSession, base_url: str) -> list[dict[str, Any]]:
     """Every charge, oldest first: ``{"telegram_payment_charge_id", "provider_payment_charge_id", "user_id",
     "currency", "total_amount", "invoice_payload", "date", "refunded", "refunded_at"}``."""

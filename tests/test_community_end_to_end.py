@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -14,9 +13,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from infra.settings import EMULATOR_COMMUNITY_CHANNEL
-from tests.helpers import REPO_ROOT, eventually, new_user_id
+from tests.helpers import eventually, new_user_id
 from tests.telegram import EmulatedUser, onboard
-from tests.test_end_to_end import bot_environment, stop_bot
+from tests.test_end_to_end import bot_environment, running_bot
 from tools.emulator import BotAPIEmulator
 from workflows.contracts import JourneyState
 from workflows.journey import JourneyWorkflow, journey_id
@@ -35,11 +34,8 @@ async def community_bot(
         assert (await response.json())["ok"]
     env = bot_environment(emulator, temporal_env, task_queue, database, redis_server, ADMIN_IDS=str(ADMIN),
                           COMMUNITY_CHANNEL_IDS=f"{EMULATOR_COMMUNITY_CHANNEL},{SECOND_CHANNEL}")  # fmt: skip
-    process = subprocess.Popen([sys.executable, "-m", "tools.cli", "bot"], env=env, cwd=REPO_ROOT)
-    try:
+    async with running_bot(env) as process:
         yield process
-    finally:
-        await stop_bot(process)
 
 
 async def test_posts_reactions_joins_ranking_and_story_through_the_real_bot(

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import aiohttp
 import asyncpg
@@ -48,18 +49,24 @@ async def stop_bot(process: subprocess.Popen[bytes]) -> None:
         pytest.fail("the bot did not stop within 15 s of SIGTERM")
 
 
+@asynccontextmanager
+async def running_bot(env: dict[str, str]) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """``diana bot`` as its own process with ``env``, stopped with SIGTERM at the end."""
+    process = subprocess.Popen([sys.executable, "-m", "tools.cli", "bot"], env=env, cwd=REPO_ROOT)
+    try:
+        yield process
+    finally:
+        await stop_bot(process)
+
+
 @pytest.fixture
 async def bot_process(
     emulator: BotAPIEmulator, temporal_env: WorkflowEnvironment, task_queue: str, database: str, redis_server: str,
     worker: Worker,
 ) -> AsyncIterator[subprocess.Popen[bytes]]:  # fmt: skip
     """The real bot, as its own process, long-polling the emulator."""
-    env = bot_environment(emulator, temporal_env, task_queue, database, redis_server)
-    process = subprocess.Popen([sys.executable, "-m", "tools.cli", "bot"], env=env, cwd=REPO_ROOT)
-    try:
+    async with running_bot(bot_environment(emulator, temporal_env, task_queue, database, redis_server)) as process:
         yield process
-    finally:
-        await stop_bot(process)
 
 
 async def test_start_onboarding_menu_and_mis_besitos(

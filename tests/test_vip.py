@@ -255,10 +255,7 @@ async def test_a_refund_ends_vip_once(
     journey = Journey(skipping_env, vip_world, emulator, new_user_id())
     await journey.begin()
     # Paid for real through the emulator, so Telegram knows the charge and can give it back.
-    payload = await journey.buy()
-    invoice = [e for e in emulator.chats[journey.user_id].transcript if e["kind"] == "bot_invoice"][-1]
-    await journey.pre_checkout(payload)
-    charge = await _emulator_charge(http, emulator, telegram_bot, journey.user_id, invoice["message_id"])
+    payload, charge = await _paid_in_telegram(journey, http, emulator, telegram_bot)
     await journey.pay(payload, charge=charge)
     await agrees_with_postgres(journey, pool)
     refund = SupportRequest(request_id="refund-1", user_id=journey.user_id, actor="admin:1", action="refund",
@@ -305,6 +302,16 @@ async def test_a_vip_pass_is_redeemed_once(
     assert unknown.screen.key == "vip.pass.unknown"
 
 
+async def _paid_in_telegram(journey: Journey, http: aiohttp.ClientSession, emulator: BotAPIEmulator,
+                            bot: Bot) -> tuple[str, str]:  # fmt: skip
+    """Buy the monthly plan, accept its pre-checkout and pay it in the emulator: Telegram holds the charge, the journey
+    has not heard of the payment yet. The invoice's payload and the charge id."""
+    payload = await journey.buy()
+    invoice = [e for e in emulator.chats[journey.user_id].transcript if e["kind"] == "bot_invoice"][-1]
+    await journey.pre_checkout(payload)
+    return payload, await _emulator_charge(http, emulator, bot, journey.user_id, invoice["message_id"])
+
+
 async def _emulator_charge(http: aiohttp.ClientSession, emulator: BotAPIEmulator, bot: Bot, user_id: int,
                            message_id: int) -> str:  # fmt: skip
     """Pay the invoice message in the emulator, answering its pre-checkout ourselves; the charge id."""
@@ -336,11 +343,8 @@ async def test_reconciliation_names_every_difference_with_telegram(
 ) -> None:  # fmt: skip
     journey = Journey(skipping_env, vip_world, emulator, new_user_id())
     await journey.begin()
-    payload = await journey.buy()
-    invoice = [e for e in emulator.chats[journey.user_id].transcript if e["kind"] == "bot_invoice"][-1]
-    await journey.pre_checkout(payload)
     # Telegram took the Stars, but the payment never reached the journey (the bot was down).
-    charge = await _emulator_charge(http, emulator, telegram_bot, journey.user_id, invoice["message_id"])
+    payload, charge = await _paid_in_telegram(journey, http, emulator, telegram_bot)
     settings = Settings(DATABASE_URL=database, TELEGRAM_API_BASE=emulator.base_url)
     assert await _reconcile(settings) == 1
     assert f"{charge}: paid at the provider, not recorded" in capsys.readouterr().out

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -16,9 +15,9 @@ from temporalio.worker import Worker
 
 from adapters.texts import t
 from infra.settings import EMULATOR_VIP_CHANNEL
-from tests.helpers import REPO_ROOT, eventually, new_user_id
+from tests.helpers import eventually, new_user_id
 from tests.telegram import EmulatedUser, onboard, redeliver
-from tests.test_end_to_end import bot_environment, stop_bot
+from tests.test_end_to_end import bot_environment, running_bot
 from tools.emulator import BotAPIEmulator
 from workflows.contracts import JourneyError, JourneyState
 from workflows.journey import JourneyWorkflow, journey_id
@@ -33,11 +32,8 @@ async def vip_bot(
 ) -> AsyncIterator[subprocess.Popen[bytes]]:  # fmt: skip
     env = bot_environment(emulator, temporal_env, task_queue, database, redis_server, ADMIN_IDS=str(ADMIN),
                           VIP_CHANNEL_ID=str(EMULATOR_VIP_CHANNEL))  # fmt: skip
-    process = subprocess.Popen([sys.executable, "-m", "tools.cli", "bot"], env=env, cwd=REPO_ROOT)
-    try:
+    async with running_bot(env) as process:
         yield process
-    finally:
-        await stop_bot(process)
 
 
 async def test_a_fan_buys_vip_with_stars_joins_the_channel_and_is_refunded(

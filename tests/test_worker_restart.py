@@ -26,7 +26,7 @@ from adapters.journeys import Journeys
 from infra.settings import EMULATOR_COMMUNITY_CHANNEL, EMULATOR_VIP_CHANNEL
 from tests.bot_process import BotProcesses, bots_fixture  # noqa: F401 -- the fixture
 from tests.helpers import REPO_ROOT, eventually, new_user_id, request, settled
-from tests.telegram import EmulatedUser, onboard
+from tests.telegram import EmulatedUser, failed_call, onboard
 from tests.test_end_to_end import bot_environment
 from tests.test_journey_workflow import onboard as onboard_journey
 from tools.emulator import BotAPIEmulator
@@ -122,12 +122,7 @@ async def test_a_killed_worker_neither_loses_nor_doubles_besitos_or_notification
 
     second = start_worker()
 
-    async def send_attempted() -> bool:
-        async with http.get(f"{emulator.base_url}/control/calls") as response:
-            calls: list[dict[str, Any]] = (await response.json())["result"]
-        return any(call["method"] == "sendMessage" and call.get("error_code") == 502 for call in calls)
-
-    await eventually(send_attempted, within=60, interval=0.2)
+    await eventually(lambda: failed_call(http, emulator.base_url, "sendMessage", 502), within=60, interval=0.2)
     # The notice is claimed and failing: kill the new worker mid-retry too.
     await kill(second)
     async with http.delete(f"{emulator.base_url}/control/faults") as response:
@@ -181,12 +176,7 @@ async def test_a_worker_killed_between_payment_and_grant_grants_vip_exactly_once
     await kill(first)  # the payment is in the journey; its projection and channel access are not yet
     second = start_worker()
 
-    async def link_attempted() -> bool:
-        async with http.get(f"{emulator.base_url}/control/calls") as response:
-            calls: list[dict[str, Any]] = (await response.json())["result"]
-        return any(call["method"] == "createChatInviteLink" and call.get("error_code") == 502 for call in calls)
-
-    await eventually(link_attempted, within=60, interval=0.2)
+    await eventually(lambda: failed_call(http, emulator.base_url, "createChatInviteLink", 502), within=60, interval=0.2)
     await kill(second)
     async with http.delete(f"{emulator.base_url}/control/faults") as response:
         assert (await response.json())["ok"]
@@ -278,12 +268,7 @@ async def test_a_worker_stopped_with_sigterm_finishes_the_message_it_is_sending(
     # The first reaction earns an achievement: its notice is the worker's to send.
     await journeys.interact(request(user_id, "reaction", action=f"{EMULATOR_COMMUNITY_CHANNEL}:778"))
 
-    async def waiting_out_the_429() -> bool:
-        async with http.get(f"{emulator.base_url}/control/calls") as response:
-            calls: list[dict[str, Any]] = (await response.json())["result"]
-        return any(call["method"] == "sendMessage" and call.get("error_code") == 429 for call in calls)
-
-    await eventually(waiting_out_the_429, within=30, interval=0.1)
+    await eventually(lambda: failed_call(http, emulator.base_url, "sendMessage", 429), within=30, interval=0.1)
     worker.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(worker.wait, 20) == 0, "a clean stop"
     notices = messages_saying(emulator, user_id, "Logro desbloqueado")
