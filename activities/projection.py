@@ -117,6 +117,9 @@ class ProjectionActivities(side_effects.Projection):
             await conn.execute("UPDATE payments SET telegram_user_id = NULL, payload = 'erased' "
                                "WHERE telegram_user_id = $1", effect.user_id)  # fmt: skip
             await conn.execute("UPDATE vip_passes SET redeemed_by = NULL WHERE redeemed_by = $1", effect.user_id)
+            await conn.execute("UPDATE received_payments SET telegram_user_id = NULL, request = NULL "
+                               "WHERE telegram_user_id = $1", effect.user_id)  # fmt: skip
+            await conn.execute("DELETE FROM dead_letters WHERE telegram_user_id = $1", effect.user_id)
             # Subscriptions, reactions, missions, achievements and story rows cascade with the profile.
             await conn.execute("DELETE FROM users WHERE telegram_user_id = $1", effect.user_id)
             # Who asked and why travel with the erasure: a staff erase is audited here once, as staff's.

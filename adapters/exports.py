@@ -37,6 +37,10 @@ async def personal_data(pool: asyncpg.Pool, user_id: int) -> dict[str, object]:
         "subscription": "SELECT * FROM subscriptions WHERE telegram_user_id = $1",
         "payments": "SELECT * FROM payments WHERE telegram_user_id = $1 ORDER BY paid_at",
         "vip_passes": "SELECT * FROM vip_passes WHERE redeemed_by = $1 ORDER BY redeemed_at",
+        "received_payments": "SELECT charge_id, amount, currency, received_at, applied_at, refunded_at, problem "
+        "FROM received_payments WHERE telegram_user_id = $1 ORDER BY received_at",
+        "dead_letters": "SELECT update_id, update_json, error, created_at, redriven_at FROM dead_letters "
+        "WHERE telegram_user_id = $1 ORDER BY id",
     }
     data: dict[str, object] = {}
     async with pool.acquire() as conn:

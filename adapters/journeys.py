@@ -1,12 +1,24 @@
-"""The bot's door to the journeys: every update becomes an Update on the user's workflow."""
+"""The door to the journeys: every update becomes an Update on the user's workflow, and every call has a deadline.
+
+A journey that cannot answer in time (its workflow tasks failing, no worker, Temporal away) never holds up the
+caller: the call gives up at its deadline with ``JourneyUnavailable``, the user is told to try again, and the
+bot keeps the update for support (``bot.dead_letters``). Temporal keeps the Update if it was accepted, and its
+id makes a later delivery of the same Telegram update apply once.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from typing import Final, TypeVar, cast
 
 from pydantic import BaseModel
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -21,6 +33,9 @@ REJECTIONS: Final = frozenset(
      JourneyError.INVALID_INPUT, JourneyError.ERASED, JourneyError.INVOICE_STALE, JourneyError.INVOICE_FOREIGN,
      JourneyError.PLAN_GONE, JourneyError.ALREADY_PAID, JourneyError.SUPPORT_REFUSED, JourneyError.BANNED}
 )  # fmt: skip
+# How long a caller waits for a journey's answer: well within what Telegram waits for a webhook, and what a user
+# waits before tapping again.
+DEADLINE_SECONDS: Final = 10.0
 R = TypeVar("R", bound=BaseModel)
 # The journey's Updates by reference. temporalio types an update given an explicit name by its coroutine, not its
 # result: these say what each returns.
@@ -41,18 +56,29 @@ class JourneyRejected(Exception):
         self.message = message
 
 
+class JourneyUnavailable(Exception):
+    """The journey did not answer in time, or could not apply the update; ``reason`` says which, for support."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class Journeys:
     """Sends requests to ``journey-<user id>``, starting it on the user's first contact."""
 
-    def __init__(self, client: Client, task_queue: str, content: ActiveContent) -> None:
+    def __init__(self, client: Client, task_queue: str, content: ActiveContent, *,
+                 deadline: float = DEADLINE_SECONDS) -> None:  # fmt: skip
         self.client = client
         self.task_queue = task_queue
         self.content = content
+        self.deadline = deadline
 
-    async def interact(self, request: JourneyRequest) -> JourneyReply:
+    async def interact(self, request: JourneyRequest, *, deadline: float | None = None) -> JourneyReply:
         """Apply ``request`` exactly once (the Telegram update is the Temporal update id).
 
-        :raises JourneyRejected: the journey's validator refused the request.
+        :raises JourneyRejected: the journey refused the request; nothing changed.
+        :raises JourneyUnavailable: no answer within ``deadline`` (default: the door's), or the journey failed.
         """
         request = request.model_copy(update={"content_version": self.content.version})
         start = WithStartWorkflowOperation(
@@ -62,27 +88,24 @@ class Journeys:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             task_queue=self.task_queue,
         )
-        try:
-            reply = await self.client.execute_update_with_start_workflow(
-                INTERACT, request, start_workflow_operation=start, id=telegram_update_id(request)
-            )
-        except WorkflowUpdateFailedError as failure:
-            raise _rejection(failure) from None
-        return reply
+        update = self.client.execute_update_with_start_workflow(
+            INTERACT, request, start_workflow_operation=start, id=telegram_update_id(request)
+        )
+        return await _answer(request.user_id, update, deadline or self.deadline)
 
-    async def interact_if_started(self, request: JourneyRequest) -> JourneyReply:
-        """Like ``interact``, for updates that must not open a journey (channel reactions and joins).
+    async def interact_if_started(self, request: JourneyRequest, *, deadline: float | None = None) -> JourneyReply:
+        """Like ``interact``, for updates that must not open a journey (channel reactions and joins, payments).
 
         :raises JourneyRejected: ``JourneyNotStarted`` when the user has no journey yet.
         """
         request = request.model_copy(update={"content_version": self.content.version})
         handle = self.client.get_workflow_handle_for(JourneyWorkflow.run, journey_id(request.user_id))
-        return await _existing(request.user_id, handle.execute_update(INTERACT, request,
-                                                                      id=telegram_update_id(request)))  # fmt: skip
+        update = handle.execute_update(INTERACT, request, id=telegram_update_id(request))
+        return await _answer(request.user_id, update, deadline or self.deadline)
 
     async def support(self, request: SupportRequest) -> SupportReply:
         """A staff change to an existing journey; see ``request_support``."""
-        return await request_support(self.client, request)
+        return await request_support(self.client, request, deadline=self.deadline)
 
 
 def telegram_update_id(request: JourneyRequest) -> str:
@@ -90,30 +113,39 @@ def telegram_update_id(request: JourneyRequest) -> str:
     return f"telegram-update-{request.delivery}"
 
 
-async def request_support(client: Client, request: SupportRequest) -> SupportReply:
+async def request_support(client: Client, request: SupportRequest, *,
+                          deadline: float = DEADLINE_SECONDS) -> SupportReply:  # fmt: skip
     """A staff change (admin in Telegram, support in the CLI) to an existing journey, applied once per ``request_id``.
 
     :raises JourneyRejected: the journey refused it (unknown charge, erased journey, no such journey).
+    :raises JourneyUnavailable: no answer within ``deadline``.
     """
     handle = client.get_workflow_handle_for(JourneyWorkflow.run, journey_id(request.user_id))
-    return await _existing(request.user_id, handle.execute_update(SUPPORT, request,
-                                                                  id=f"support-{request.request_id}"))  # fmt: skip
+    update = handle.execute_update(SUPPORT, request, id=f"support-{request.request_id}")
+    return await _answer(request.user_id, update, deadline)
 
 
-async def _existing(user_id: int, update: Awaitable[R]) -> R:
-    """An Update on a journey that must already exist; a missing one is ``JourneyNotStarted``."""
+async def _answer(user_id: int, update: Awaitable[R], deadline: float) -> R:
+    """The journey's answer within ``deadline``; a missing journey is ``JourneyNotStarted``."""
     try:
-        return await update
+        async with asyncio.timeout(deadline):
+            return await update
+    except TimeoutError:
+        raise JourneyUnavailable(f"journey {user_id} did not answer within {deadline:g} s") from None
     except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND and "completed" in error.message:
+            # A journey ends only when its user is forgotten (or staff ended it).
+            raise JourneyRejected(JourneyError.ERASED, f"the journey of user {user_id} has ended") from None
         if error.status == RPCStatusCode.NOT_FOUND:
             raise JourneyRejected(JourneyError.NOT_STARTED, f"user {user_id} has no journey") from None
-        raise
+        raise JourneyUnavailable(
+            f"journey {user_id} unreachable: {error.status.name if error.status else error}"
+        ) from None
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        raise JourneyUnavailable(f"journey {user_id} did not answer before Temporal gave up") from None
     except WorkflowUpdateFailedError as failure:
-        raise _rejection(failure) from None
-
-
-def _rejection(failure: WorkflowUpdateFailedError) -> Exception:
-    cause = failure.cause
-    if isinstance(cause, ApplicationError) and cause.type in REJECTIONS:
-        return JourneyRejected(cause.type, cause.message)
-    return failure
+        cause = failure.cause
+        if isinstance(cause, ApplicationError) and cause.type in REJECTIONS:
+            raise JourneyRejected(cause.type, cause.message) from None
+        message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+        raise JourneyUnavailable(f"journey {user_id} could not apply it: {message}") from None

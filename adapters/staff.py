@@ -15,10 +15,13 @@ from typing import Any, Final
 
 import asyncpg
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from adapters import received_payments
 from adapters.audit import user_subject, write_audit
-from adapters.journeys import JourneyRejected, request_support
+from adapters.journeys import JourneyRejected, JourneyUnavailable, request_support
+from adapters.stars import PaymentProvider
 from workflows.contracts import JourneyState, SupportAction, SupportReply, SupportRequest
 from workflows.journey import JourneyWorkflow, journey_id
 
@@ -221,9 +224,61 @@ async def change(client: Client, pool: asyncpg.Pool, user_id: int, action: Suppo
         reply = await request_support(client, request)
     except JourneyRejected as rejected:
         raise SupportError(rejected.message or rejected.kind) from None
+    except JourneyUnavailable as unavailable:
+        raise SupportError(f"{unavailable.reason}; is `diana worker` running?") from None
     # The erasure audits itself, with who asked and why, once the data is gone.
     if not reply.duplicate and action != "erase":
         await write_audit(pool, actor, action, user_subject(user_id), reason,
                           {"request_id": request.request_id, "amount": amount, "charge_id": charge_id,
                            "message": reply.message}, once_by="request_id")  # fmt: skip
     return reply
+
+
+async def _refunded_already(client: Client, pool: asyncpg.Pool, user_id: int, charge_id: str) -> bool:
+    """As the journey knows it (its projection may not have caught up), or as Postgres recorded it."""
+    if await pool.fetchval("SELECT refunded_at IS NOT NULL FROM payments WHERE charge_id = $1", charge_id):
+        return True
+    try:
+        charges = (await journey_state(client, user_id)).subscription.charges
+    except (SupportError, RPCError):
+        return False  # no journey to ask (erased, never begun): Telegram's answer decides
+    return any(charge.charge_id == charge_id and charge.refunded_at is not None for charge in charges)
+
+
+class TelegramRefusedRefund(SupportError):
+    """Telegram did not give the Stars back; nothing changed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Telegram refused the refund: {reason}")
+        self.reason = reason
+
+
+async def refund(client: Client, pool: asyncpg.Pool, provider: PaymentProvider, user_id: int, charge_id: str, *,
+                 actor: str, reason: str, request_id: str | None = None) -> str | None:  # fmt: skip
+    """Give a Stars payment back: Telegram first (done only once it confirmed), then the journey ends the VIP it
+    bought. A payment the journey never applied (received, then refused or never taken) is marked given back where it
+    was received instead: returns None then, else the journey's message."""
+    received = await received_payments.find(pool, charge_id)
+    if received is not None and received["telegram_user_id"] not in (None, user_id):
+        raise SupportError(f"payment {charge_id!r} is not user {user_id}'s")
+    if await _refunded_already(client, pool, user_id, charge_id) or (received and received["refunded_at"]):
+        raise SupportError(f"payment {charge_id!r} was already refunded")
+    try:
+        await provider.refund(user_id, charge_id)
+    except ApplicationError as refused:
+        raise TelegramRefusedRefund(refused.message) from None
+    if received is not None and received["applied_at"] is None:
+        await received_payments.refunded(pool, charge_id)
+        await write_audit(pool, actor, "refund", user_subject(user_id), reason,
+                          {"charge_id": charge_id, "applied": False})  # fmt: skip
+        return None
+    try:
+        reply = await change(client, pool, user_id, "refund", actor=actor, reason=reason, charge_id=charge_id,
+                             request_id=request_id)  # fmt: skip
+    except SupportError as error:
+        # Telegram's own word of the refund (its service message) may have reached the journey first.
+        charges = (await journey_state(client, user_id)).subscription.charges
+        if any(c.charge_id == charge_id and c.refunded_at is not None for c in charges):
+            return f"refunded {charge_id} to user {user_id}; VIP ended"
+        raise SupportError(f"Telegram gave the Stars back, but the journey did not record it: {error}") from None
+    return reply.message

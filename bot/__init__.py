@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from adapters.journeys import Journeys
 from bot import admin_panel, admin_users, broadcasts, community, conversation, fallback, navigation, ranking, start, vip
+from bot.dead_letters import DeadLetters
 from bot.middlewares import UserSerialisation
 from bot.rate_limit import RateLimit
 from bot.telemetry import instrument_dispatcher
@@ -18,6 +19,8 @@ from infra.settings import Settings
 def build_dispatcher(journeys: Journeys, *, settings: Settings, pool: asyncpg.Pool, redis: Redis) -> Dispatcher:
     dispatcher = Dispatcher(journeys=journeys, settings=settings, pool=pool, redis=redis)
     instrument_dispatcher(dispatcher)  # first: the update's span covers the wait for the user's turn
+    # Next: whatever goes wrong below, the update is kept for support and the bot moves on.
+    dispatcher.update.outer_middleware(DeadLetters(pool, redis))
     dispatcher.update.outer_middleware(UserSerialisation())
     # The rate limit inside the user's turn, not before it: its Redis call is an await, and one placed before
     # the lock would let a later update of the user overtake an earlier one. Dropped updates cost one INCR.

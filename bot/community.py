@@ -14,12 +14,12 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, ChatMemberUpdated, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from temporalio.service import RPCError
 
 from adapters.callbacks import ReactionCB
-from adapters.journeys import JourneyRejected, Journeys
+from adapters.journeys import JourneyRejected, Journeys, JourneyUnavailable
 from adapters.texts import language_of, t
 from bot.admins import AdminOnly, guarded_router
+from bot.dead_letters import keep_for_support
 from bot.replies import journey_request
 from infra.settings import Settings
 from workflows.contracts import JourneyError
@@ -78,8 +78,8 @@ async def react(query: CallbackQuery, callback_data: ReactionCB, event_update: U
         key = "toast.reaction.not_started" if rejected.kind == JourneyError.NOT_STARTED else f"reject.{rejected.kind}"
         await query.answer(t(key, language), show_alert=True)
         return
-    except RPCError:
-        log.exception("journey %s did not take a reaction", query.from_user.id)
+    except JourneyUnavailable as unavailable:
+        keep_for_support(unavailable.reason)
         await query.answer(t("reject.unavailable", language), show_alert=True)
         return
     toast = reply.toast
@@ -103,8 +103,8 @@ async def membership(event: ChatMemberUpdated, event_update: Update, journeys: J
         await journeys.interact_if_started(request)
     except JourneyRejected:
         pass  # not a Diana user yet: nothing to count
-    except RPCError:
-        log.exception("journey %s did not take a channel membership change", event.new_chat_member.user.id)
+    except JourneyUnavailable as unavailable:
+        keep_for_support(unavailable.reason)
 
 
 @router.message(Command("publicar", "publish"), F.chat.type == ChatType.PRIVATE, flags={"admin": AdminOnly("publish")})

@@ -17,6 +17,7 @@ from adapters.journeys import Journeys
 from adapters.telegram import create_bot
 from adapters.texts import t
 from bot import build_dispatcher
+from bot.payments import PaymentDriver
 from bot.polling import ConfirmedPolling
 from infra.connections import connect_temporal, create_pool, create_redis
 from infra.health import HealthServer, readiness_checks
@@ -44,9 +45,11 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
     redis = create_redis(settings.redis_dsn)
     content = ActiveContent(pool)
     await content.start()
-    journeys = Journeys(client, settings.temporal_task_queue, content)
+    journeys = Journeys(client, settings.temporal_task_queue, content, deadline=settings.journey_deadline_seconds)
     dispatcher = build_dispatcher(journeys, settings=settings, pool=pool, redis=redis)
     bot = create_bot(settings)
+    payments = PaymentDriver(journeys, pool, bot, every=settings.payment_retry_seconds)
+    payments.start()
     health = HealthServer(service="bot", host=settings.health_listen_host, port=settings.bot_health_port,
                           checks=readiness_checks(client, pool, redis))  # fmt: skip
     await health.start()
@@ -60,6 +63,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
             # Not aiogram's start_polling: it confirms updates before they are handled (lost if killed).
             await ConfirmedPolling(dispatcher, bot, allowed_updates=dispatcher.resolve_used_update_types()).run(stop)
     finally:
+        await payments.stop()
         await health.stop()
         await bot.session.close()
         await content.stop()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Final
 from aiogram.methods import GetUpdates
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
+from bot.dead_letters import MAX_ATTEMPTS
 from infra.settings import DRAIN_SECONDS
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ POLL_TIMEOUT: Final = 30
 # after this pause, or as soon as the oldest is done and the offset moves. Asking on every finished update
 # would re-read up to 100 updates per handled one. New updates wait at most this long.
 BUSY_PAUSE: Final = 0.1
+RETRY_PAUSE: Final = 1.0
 BACKOFF: Final = BackoffConfig(min_delay=1.0, max_delay=5.0, factor=1.3, jitter=0.1)
 
 
@@ -108,11 +110,16 @@ class ConfirmedPolling:
         self._done.add(update_id)
 
     async def _handle(self, update: Update) -> None:
-        try:
-            await self._dispatcher.feed_update(self._bot, update)
-        except Exception:
-            # Handled, if badly: confirmed like any other, or it would come back forever.
-            log.exception("update %s failed", update.update_id)
+        """Handle it; if even keeping it for support failed (``bot.dead_letters``), try again a few times, as Telegram
+        does for a webhook, holding the window at it. Then it is confirmed like any other: never fetched forever."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                await self._dispatcher.feed_update(self._bot, update)
+                return
+            except Exception:
+                log.exception("update %s failed (attempt %d)", update.update_id, attempt)
+                if attempt < MAX_ATTEMPTS:
+                    await asyncio.sleep(RETRY_PAUSE * attempt)
 
     async def _drain(self) -> None:
         """Finish the updates in hand, then confirm what is done so the next process does not repeat it."""

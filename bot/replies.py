@@ -6,11 +6,10 @@ import hashlib
 import logging
 
 from aiogram.types import Message, Update, User
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
-from temporalio.service import RPCError
 
-from adapters.journeys import JourneyRejected, Journeys
+from adapters.journeys import JourneyRejected, Journeys, JourneyUnavailable
 from adapters.texts import language_of, render, t
+from bot.dead_letters import keep_for_support
 from workflows.contracts import JourneyReply, JourneyRequest, RequestKind, TelegramProfile
 
 log = logging.getLogger("diana.bot")
@@ -48,8 +47,9 @@ async def ask(journeys: Journeys, request: JourneyRequest, language_code: str | 
         return await journeys.interact(request)
     except JourneyRejected as rejected:
         return Refusal(f"reject.{rejected.kind}", language)
-    except (RPCError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError):
-        log.exception("journey %s did not answer update %s", request.user_id, request.update_id)
+    except JourneyUnavailable as unavailable:
+        log.warning("update %s kept for support: %s", request.update_id, unavailable.reason)
+        keep_for_support(unavailable.reason)
         return Refusal("reject.unavailable", language)
 
 

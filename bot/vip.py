@@ -1,13 +1,13 @@
 """VIP through Telegram Stars: pre-checkout, successful payments, passes, the VIP channel, refunds and support.
 
-Every decision is the journey's; this router only translates. The pre-checkout query is answered
-within Telegram's 10 s from the journey's own validator; a successful payment is handed over until
-the journey has it (the money has moved: it must not be dropped).
+Every decision is the journey's; this router only translates. The pre-checkout query is answered within
+Telegram's 10 s from the journey's own validator (refused when the journey cannot answer in time); a successful
+payment is kept before anything else and driven into the journey until it has it (``bot.payments``: the money
+has moved, it must not be dropped). A refund is reported done only once Telegram confirmed it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import secrets
@@ -20,17 +20,19 @@ from aiogram.enums import ChatMemberStatus
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, CommandStart, Filter
 from aiogram.types import ChatJoinRequest, ChatMemberUpdated, Message, PreCheckoutQuery, Update
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
-from temporalio.service import RPCError
 
+from adapters import received_payments, staff
 from adapters.content_store import active_vip
-from adapters.journeys import JourneyRejected, Journeys
+from adapters.journeys import JourneyRejected, Journeys, JourneyUnavailable
+from adapters.stars import TelegramStars
 from adapters.texts import language_of, t
 from adapters.vip_passes import create_vip_pass
 from bot.admins import AdminOnly, guarded_router
-from bot.replies import Refusal, answer_in_chat, ask, journey_request
+from bot.dead_letters import keep_for_support
+from bot.payments import take_payment
+from bot.replies import answer_in_chat, ask, journey_request
 from infra.settings import Settings
-from workflows.contracts import JourneyReply, JourneyRequest, PaymentDetails, SupportRequest
+from workflows.contracts import JourneyRequest, PaymentDetails
 from workflows.days import local_moment
 
 router = guarded_router(__name__)
@@ -38,9 +40,8 @@ log = logging.getLogger("diana.bot")
 
 PASS_LINK: Final = re.compile(r"^vip_([A-Za-z0-9_-]{8,64})$")
 MEMBER: Final = frozenset({ChatMemberStatus.MEMBER, ChatMemberStatus.RESTRICTED})
-# A successful payment is retried this many times (doubling from 0.5 s) before it is left to reconciliation.
-PAYMENT_ATTEMPTS: Final = 6
-UNAVAILABLE: Final = (RPCError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError)
+# Telegram waits 10 s for the answer to a pre-checkout query: the journey gets this long, the answer the rest.
+PRE_CHECKOUT_DEADLINE: Final = 7.0
 
 
 @router.message(CommandStart(deep_link=True, magic=F.args.regexp(PASS_LINK)))
@@ -66,46 +67,32 @@ async def pre_checkout(query: PreCheckoutQuery, event_update: Update, journeys: 
                              total_amount=query.total_amount)  # fmt: skip
     request = journey_request(event_update, query.from_user, "pre_checkout")
     try:
-        await journeys.interact_if_started(request.model_copy(update={"payment": payment}))
+        await journeys.interact_if_started(request.model_copy(update={"payment": payment}),
+                                           deadline=PRE_CHECKOUT_DEADLINE)  # fmt: skip
     except JourneyRejected as rejected:
         await query.answer(ok=False, error_message=t(f"reject.{rejected.kind}", language))
         return
-    except UNAVAILABLE:
-        log.exception("journey %s did not answer a pre-checkout query", query.from_user.id)
+    except JourneyUnavailable as unavailable:
+        log.warning("pre-checkout of user %s refused: %s", query.from_user.id, unavailable.reason)
         await query.answer(ok=False, error_message=t("reject.unavailable", language))
         return
     await query.answer(ok=True)
 
 
 @router.message(F.successful_payment)
-async def paid(message: Message, event_update: Update, journeys: Journeys) -> None:
-    """The Stars were taken: hand the payment to the journey (once per charge id) and show VIP."""
+async def paid(message: Message, event_update: Update, journeys: Journeys, pool: asyncpg.Pool) -> None:
+    """The Stars were taken: keep the payment, hand it to the journey (once per charge id) and show VIP."""
     assert message.from_user is not None and message.successful_payment is not None
     receipt = message.successful_payment
     payment = PaymentDetails(payload=receipt.invoice_payload, currency=receipt.currency,
                              total_amount=receipt.total_amount, charge_id=receipt.telegram_payment_charge_id,
                              provider_charge_id=receipt.provider_payment_charge_id)  # fmt: skip
     request = journey_request(event_update, message.from_user, "payment").model_copy(update={"payment": payment})
-    language = message.from_user.language_code
-    for attempt in range(PAYMENT_ATTEMPTS):
-        try:
-            await answer_in_chat(message, await ask_once(journeys, request, language))
-            return
-        except UNAVAILABLE:
-            log.warning("payment %s not handed over yet (attempt %d)", receipt.telegram_payment_charge_id, attempt + 1)
-            await asyncio.sleep(0.5 * 2**attempt)
-    # Recorded by Telegram, not by us: `diana payments reconcile` lists it for support.
-    log.error("payment %s of user %s could not reach the journey", receipt.telegram_payment_charge_id,
-              message.from_user.id)  # fmt: skip
-    await message.answer(t("reject.unavailable", language_of(language)))
-
-
-async def ask_once(journeys: Journeys, request: JourneyRequest, language_code: str | None) -> JourneyReply | Refusal:
-    """Like ``ask``, but an unavailable journey raises (so the caller retries) instead of answering."""
-    try:
-        return await journeys.interact(request)
-    except JourneyRejected as rejected:
-        return Refusal(f"reject.{rejected.kind}", language_of(language_code))
+    outcome = await take_payment(journeys, pool, request)
+    if isinstance(outcome, str):
+        await message.answer(t(outcome, language_of(message.from_user.language_code)))
+        return
+    await answer_in_chat(message, outcome)
 
 
 class VipChannel(Filter):
@@ -116,16 +103,30 @@ class VipChannel(Filter):
 
 
 @router.message(F.refunded_payment)
-async def refunded(message: Message) -> None:
-    """Telegram's service message about a refund: the journey already told the user, in its own words."""
+async def refunded(message: Message, event_update: Update, journeys: Journeys, pool: asyncpg.Pool) -> None:
+    """Telegram's service message about a refund (one made here, or outside the bot): VIP of that charge ends, once.
+    The journey tells the user in its own words; one it already knew of changes nothing."""
+    assert message.from_user is not None and message.refunded_payment is not None
+    receipt = message.refunded_payment
+    payment = PaymentDetails(payload=receipt.invoice_payload or "-", currency=receipt.currency,
+                             total_amount=receipt.total_amount, charge_id=receipt.telegram_payment_charge_id)  # fmt: skip
+    request = journey_request(event_update, message.from_user, "refunded").model_copy(update={"payment": payment})
+    await received_payments.refunded(pool, receipt.telegram_payment_charge_id)  # if the journey never had it
+    try:
+        await journeys.interact_if_started(request)
+    except JourneyRejected as rejected:
+        log.info("refund of %s not for a journey (%s)", receipt.telegram_payment_charge_id, rejected.kind)
+    except JourneyUnavailable as unavailable:
+        keep_for_support(unavailable.reason)
 
 
 @router.chat_join_request(VipChannel())
 async def join_request(event: ChatJoinRequest, event_update: Update, journeys: Journeys) -> None:
     """Someone asks to join the VIP channel: approved for paying users, declined for everyone else."""
-    if await _is_vip(journeys, journey_request(event_update, event.from_user, "vip_join", action=str(event.chat.id))):
+    vip = await _is_vip(journeys, journey_request(event_update, event.from_user, "vip_join", action=str(event.chat.id)))
+    if vip:
         await event.approve()
-    else:
+    elif vip is False:  # unknown now: the request waits, and the user may ask again
         await event.decline()
 
 
@@ -135,8 +136,8 @@ async def vip_channel_member(event: ChatMemberUpdated, event_update: Update, jou
     user = event.new_chat_member.user
     if event.new_chat_member.status not in MEMBER or event.old_chat_member.status in MEMBER or user.is_bot:
         return
-    if await _is_vip(journeys, journey_request(event_update, user, "vip_join", action=str(event.chat.id))):
-        return
+    if await _is_vip(journeys, journey_request(event_update, user, "vip_join", action=str(event.chat.id))) is not False:
+        return  # VIP, or not known now (a VIP whose journey cannot be read is never taken out)
     try:
         await bot.ban_chat_member(event.chat.id, user.id)
         await bot.unban_chat_member(event.chat.id, user.id, only_if_banned=True)
@@ -144,14 +145,14 @@ async def vip_channel_member(event: ChatMemberUpdated, event_update: Update, jou
         log.exception("could not take user %s out of the VIP channel", user.id)
 
 
-async def _is_vip(journeys: Journeys, request: JourneyRequest) -> bool:
+async def _is_vip(journeys: Journeys, request: JourneyRequest) -> bool | None:
     try:
         reply = await journeys.interact_if_started(request)
     except JourneyRejected:
         return False
-    except UNAVAILABLE:
-        log.exception("journey %s did not answer about the VIP channel", request.user_id)
-        return False  # declined now; the user may ask again
+    except JourneyUnavailable as unavailable:
+        log.warning("journey %s did not answer about the VIP channel: %s", request.user_id, unavailable.reason)
+        return None  # not known now: neither let in nor taken out
     return reply.toast is not None and reply.toast.key == "vip.join.approved"
 
 
@@ -162,27 +163,30 @@ async def pay_support(message: Message) -> None:
 
 
 @router.message(Command("reembolsar", "refund"), flags={"admin": AdminOnly("refund")})
-async def refund(message: Message, command: CommandObject, event_update: Update, journeys: Journeys) -> None:
-    """/reembolsar <user id> <charge id> <reason>: an admin gives a payment back; VIP ends."""
+async def refund(message: Message, command: CommandObject, event_update: Update, journeys: Journeys, bot: Bot,
+                 pool: asyncpg.Pool) -> None:  # fmt: skip
+    """/reembolsar <user id> <charge id> <reason>: an admin gives a payment back, reported done once Telegram
+    confirmed it; VIP ends. A payment the journey never applied is given back too."""
     assert message.from_user is not None
     language = language_of(message.from_user.language_code)
     parts = (command.args or "").split(maxsplit=2)
     if len(parts) < 3 or not parts[0].isdigit() or len(parts[2].strip()) < 3:
         await message.answer(t("admin.refund.usage", language))
         return
-    request = SupportRequest(request_id=f"telegram-{event_update.update_id}", user_id=int(parts[0]),
-                             actor=f"admin:{message.from_user.id}", action="refund", charge_id=parts[1][:128],
-                             reason=parts[2].strip()[:500])  # fmt: skip
     try:
-        reply = await journeys.support(request)
-    except JourneyRejected as rejected:
-        await message.answer(t("admin.refund.refused", language, reason=rejected.message or rejected.kind))
+        done = await staff.refund(journeys.client, pool, TelegramStars(bot), int(parts[0]), parts[1][:128],
+                                  actor=f"admin:{message.from_user.id}", reason=parts[2].strip()[:500],
+                                  request_id=f"telegram-{event_update.update_id}")  # fmt: skip
+    except staff.TelegramRefusedRefund as refused:
+        await message.answer(t("admin.refund.telegram_refused", language, reason=refused.reason))
         return
-    except UNAVAILABLE:
-        log.exception("refund for user %s not applied", request.user_id)
-        await message.answer(t("reject.unavailable", language))
+    except staff.SupportError as error:
+        await message.answer(t("admin.refund.refused", language, reason=str(error)))
         return
-    await message.answer(t("admin.refund.done", language, message=reply.message))
+    if done is None:
+        await message.answer(t("admin.refund.received_only", language))
+        return
+    await message.answer(t("admin.refund.done", language, message=done))
 
 
 @router.message(Command("pase", "vippass"), flags={"admin": AdminOnly("vip pass")})

@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     # How many updates Telegram pushes at once (one user's always one after another): 40 is Telegram's default.
     webhook_max_connections: int = Field(default=40, ge=1, le=100, alias="WEBHOOK_MAX_CONNECTIONS")
 
+    # How long the bot waits for a journey's answer before telling the user to try again (and keeping the update for
+    # support): a journey that cannot answer never holds up anyone else.
+    journey_deadline_seconds: float = Field(default=10.0, alias="JOURNEY_DEADLINE_SECONDS", gt=0, le=60)
+    # A payment a journey could not take yet is driven into it again this often, until it is applied.
+    payment_retry_seconds: float = Field(default=30.0, alias="PAYMENT_RETRY_SECONDS", gt=0)
+
     # Per-user rate limit (Redis): at most this many messages and presses per window; 0 turns it off.
     rate_limit_updates: int = Field(default=20, alias="RATE_LIMIT_UPDATES", ge=0)
     rate_limit_window_seconds: int = Field(default=10, alias="RATE_LIMIT_WINDOW_SECONDS", ge=1)

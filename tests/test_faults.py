@@ -357,6 +357,10 @@ async def test_the_same_update_twice_and_two_at_once_are_applied_once_each_in_or
 
 # The bot stopped with updates pending ---------------------------------------------------------------------
 
+# These wait for a restarted worker to take an update in hand: longer than a user is made to wait (the deadline
+# holds up no one else either way; see test_stuck_journeys.py).
+PATIENT = {"JOURNEY_DEADLINE_SECONDS": "60"}
+
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 async def test_a_bot_stopped_with_updates_in_hand_and_queued_loses_and_repeats_none(
@@ -366,7 +370,7 @@ async def test_a_bot_stopped_with_updates_in_hand_and_queued_loses_and_repeats_n
 ) -> None:  # fmt: skip
     user = EmulatedUser(http, emulator.base_url, new_user_id())
     async with running_worker(client, task_queue, pool, redis, telegram_bot):
-        first_bot = bots.start(database, redis_server)
+        first_bot = bots.start(database, redis_server, **PATIENT)
         assert "Bienvenido a mi mundo" in (await onboard(user))["text"]
         before = await settled(client, user.user_id, within=30)
         answered = len(bot_messages(await user.transcript()))
@@ -388,7 +392,7 @@ async def test_a_bot_stopped_with_updates_in_hand_and_queued_loses_and_repeats_n
     async with running_worker(client, task_queue, pool, redis, telegram_bot):
         # SIGTERM: the bot finishes the update in hand (its journey can answer again) before it exits.
         await asyncio.to_thread(first_bot.wait, 60)
-        bots.start(database, redis_server)
+        bots.start(database, redis_server, **PATIENT)
         replies = await messages_once(user, answered, 3)
         assert len(replies) == 3, [reply["text"][:40] for reply in replies]
         assert "Mis Besitos" in str(replies[0]["buttons"]), "the update in hand: the menu"
@@ -409,7 +413,7 @@ async def test_a_webhook_bot_killed_with_an_update_in_hand_loses_and_repeats_non
     user = EmulatedUser(http, emulator.base_url, new_user_id())
     try:
         async with running_worker(client, task_queue, pool, redis, telegram_bot):
-            first_bot = bots.start(database, redis_server, **webhook)
+            first_bot = bots.start(database, redis_server, **PATIENT, **webhook)
             assert "Bienvenido a mi mundo" in (await onboard(user))["text"]
             before = await settled(client, user.user_id, within=30)
             answered = len(bot_messages(await user.transcript()))
@@ -428,7 +432,7 @@ async def test_a_webhook_bot_killed_with_an_update_in_hand_loses_and_repeats_non
         await bots.kill(first_bot)
         queued = await user.send("hola")
         async with running_worker(client, task_queue, pool, redis, telegram_bot):
-            bots.start(database, redis_server, **webhook)
+            bots.start(database, redis_server, **PATIENT, **webhook)
             replies = await messages_once(user, answered, 2)
             assert len(replies) == 2, [reply["text"][:40] for reply in replies]
             assert "Mis Besitos" in str(replies[0]["buttons"]), "the update in hand: the menu"

@@ -12,11 +12,12 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFai
 from temporalio.worker import Worker
 
 from adapters.content_version import ActiveContent
-from adapters.journeys import INTERACT, JourneyRejected, Journeys
+from adapters.journeys import INTERACT, JourneyRejected, Journeys, JourneyUnavailable
 from tests.conftest import start_temporal_env
 from tests.helpers import eventually, new_user_id, request
 from worker import journey_worker_options
-from workflows.contracts import JourneyError, JourneyInput, JourneyReply, JourneyState
+from workflows import rules
+from workflows.contracts import JourneyError, JourneyInput, JourneyReply, JourneyRequest, JourneyState
 from workflows.journey import JourneyWorkflow, journey_id
 
 
@@ -271,3 +272,47 @@ async def test_a_row_postgres_refuses_is_parked_and_later_effects_go_on(
     assert await pool.fetchval("SELECT first_name FROM users WHERE telegram_user_id = $1", user_id) == "Inés"
     assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING, "the journey lives on"
     await handle.terminate("test over")
+
+
+async def test_a_fault_applying_one_request_refuses_it_and_the_journey_goes_on(
+    client: Client, task_queue: str, pool: asyncpg.Pool, redis: Redis, telegram_bot: Bot,
+    active_content: ActiveContent, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """A bug hit by one request fails that Update, not the workflow task: the journey answers the next one."""
+    applying = rules.decide
+
+    def decide_with_a_bug(state: JourneyState, request: JourneyRequest, *args: object, **kwargs: object) -> object:
+        if request.kind == "text":
+            raise KeyError("a bug in the rules")
+        return applying(state, request, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rules, "decide", decide_with_a_bug)
+    user_id = new_user_id()
+    options = journey_worker_options(pool, redis, telegram_bot, sandboxed=False)  # the patch reaches the rules
+    async with Worker(client, task_queue=task_queue, **options):
+        journeys = Journeys(client, task_queue, active_content, deadline=30)
+        await journeys.interact(request(user_id, "start"))
+        with pytest.raises(JourneyUnavailable, match="could not apply it: KeyError"):
+            await journeys.interact(request(user_id, "text", text="hola"))
+        reply = await journeys.interact(request(user_id, "button", action="onboarding_next", screen=1))
+        assert reply.screen.key.startswith("onboarding") and reply.screen.seq == 2
+        handle = client.get_workflow_handle(journey_id(user_id))
+        assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+
+
+async def test_a_content_version_no_worker_can_read_is_refused_and_the_journey_keeps_its_own(
+    journeys: Journeys, client: Client, pool: asyncpg.Pool, active_content: ActiveContent,
+) -> None:  # fmt: skip
+    """A version gone from Postgres (a restore): a journey that has one plays on with it; a new one is refused as
+    unavailable. Neither fails its workflow tasks forever."""
+    playing = new_user_id()
+    await journeys.interact(request(playing, "start"))
+    gone = ActiveContent(pool)
+    gone.version = active_content.version + 1000  # never stored
+    lost = Journeys(client, journeys.task_queue, gone, deadline=30)
+    reply = await lost.interact(request(playing, "button", action="onboarding_next", screen=1))
+    assert reply.screen.key.startswith("onboarding")
+    state = await client.get_workflow_handle(journey_id(playing)).query(JourneyWorkflow.current_state)
+    assert state.content_version == active_content.version, "it keeps the newest version it could read"
+    with pytest.raises(JourneyUnavailable, match="does not exist"):
+        await lost.interact(request(new_user_id(), "start"))

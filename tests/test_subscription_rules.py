@@ -148,6 +148,31 @@ class TestPayment:
         req = request(USER, "payment").model_copy(update={"payment": forged})
         rejected(JourneyError.INVOICE_STALE, decide, state, req)
 
+    def test_an_invoice_pushed_out_by_later_presses_is_still_applied_when_paid(self) -> None:
+        state, first = buy(onboarded())
+        for _ in range(subscription.OPEN_INVOICES):
+            state, _ = buy(play(state, "menu"))
+        assert first.payload not in [i.payload for i in state.subscription.invoices]
+        decision = paid(state, first, "ch-late")
+        assert decision.state.vip and decision.state.subscription.expires_at == NOW + MONTH
+        recorded = next(e for e in decision.effects if isinstance(e, RecordPayment))
+        assert (recorded.charge_id, recorded.plan, recorded.stars) == ("ch-late", "mensual", 250)
+
+    def test_telegrams_word_of_a_refund_ends_the_vip_it_bought_once(self) -> None:
+        state = vip_user(charge="ch-1")
+        told = request(USER, "refunded").model_copy(update={"payment": PaymentDetails(
+            payload="-", currency="XTR", total_amount=250, charge_id="ch-1")})  # fmt: skip
+        decision = decide(state, told)
+        assert decision.state.subscription.status == "refunded" and not decision.state.vip
+        assert [type(e) for e in decision.effects if isinstance(e, RefundPayment | CloseVipChannel)] == [
+            RefundPayment, CloseVipChannel]  # fmt: skip
+        again = decide(decision.state, told.model_copy(update={"update_id": told.update_id + 1}))
+        assert not [e for e in again.effects if isinstance(e, RefundPayment)], "a refund it knows changes nothing"
+        assert told.payment is not None
+        unknown = told.model_copy(update={"update_id": told.update_id + 2, "payment": told.payment.model_copy(
+            update={"charge_id": "not-ours"})})  # fmt: skip
+        assert not decide(state, unknown).effects
+
     def test_vip_earns_one_and_a_half_besitos(self) -> None:
         decision = press(play(vip_user(), story.OPEN), "pick.c01_ask")
         awards = {e.action: e.amount for e in decision.effects if isinstance(e, AwardBesitos)}

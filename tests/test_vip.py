@@ -22,13 +22,16 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.payments import TelegramStars, reconcile
+from adapters import received_payments, staff
 from adapters.content_version import ActiveContent
 from adapters.journeys import JourneyRejected, Journeys
+from adapters.stars import TelegramStars, reconcile
 from adapters.vip_passes import create_vip_pass
+from bot.payments import take_payment
 from infra.settings import EMULATOR_VIP_CHANNEL, Settings
 from tests.helpers import eventually, new_user_id, request
 from tests.telegram import control, payments
+from tools import support_cli
 from tools.cli import _reconcile
 from tools.emulator import BotAPIEmulator
 from worker import journey_worker_options
@@ -352,3 +355,44 @@ async def test_reconciliation_names_every_difference_with_telegram(
     await agrees_with_postgres(journey, pool)
     assert await _reconcile(settings) == 0
     assert "1 recorded payment(s); 0 difference(s)" in capsys.readouterr().out
+
+
+async def test_a_payment_for_an_erased_journey_is_kept_listed_and_refunded(
+    vip_world: Journeys, skipping_env: WorkflowEnvironment, emulator: BotAPIEmulator, pool: asyncpg.Pool,
+    http: aiohttp.ClientSession, telegram_bot: Bot, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """The user erased their data between the pre-checkout and the payment: the journey refuses it, the payment is
+    kept and flagged for support, listed by `diana-support payments`, and refunded through Telegram."""
+    journey = Journey(skipping_env, vip_world, emulator, new_user_id())
+    await journey.begin()
+    payload = await journey.buy()
+    await journey.pre_checkout(payload)
+    await journey.press("settings")
+    await journey.press("erase")
+    await journey.press("erase_confirm")
+    await eventually(lambda: _ended(journey), within=30)
+    invoice = [e for e in emulator.chats[journey.user_id].transcript if e["kind"] == "bot_invoice"][-1]
+    charge = await _emulator_charge(http, emulator, telegram_bot, journey.user_id, invoice["message_id"])
+    paid = request(journey.user_id, "payment", first_name="Vera").model_copy(
+        update={"payment": PaymentDetails(payload=payload, currency="XTR", total_amount=250, charge_id=charge)})  # fmt: skip
+    assert await take_payment(vip_world, pool, paid) == "vip.payment.held"
+    [row] = await received_payments.open_payments(pool)
+    assert (row["charge_id"], row["needs_support"]) == (charge, True) and "JourneyErased" in row["problem"]
+
+    assert await support_cli._kept(support_cli.parser().parse_args(["payments"]), Settings(), None, pool) == 0
+    assert f"{charge}\tuser {journey.user_id}\t250 XTR" in capsys.readouterr().out
+    refunded = await staff.refund(vip_world.client, pool, TelegramStars(telegram_bot), journey.user_id, charge,
+                                  actor="support:test", reason="paid after erasing")  # fmt: skip
+    assert refunded is None, "given back where it was received: the journey never had it"
+    charges = [c for c in await payments(http, emulator.base_url) if c["telegram_payment_charge_id"] == charge]
+    assert charges and charges[0]["refunded"]
+    assert await received_payments.open_payments(pool) == []
+    assert await pool.fetchval("SELECT count(*) FROM audit_log WHERE action = 'refund' AND details->>'charge_id' = $1",
+                               charge) == 1  # fmt: skip
+    with pytest.raises(staff.SupportError, match="already refunded"):
+        await staff.refund(vip_world.client, pool, TelegramStars(telegram_bot), journey.user_id, charge,
+                           actor="support:test", reason="twice")  # fmt: skip
+
+
+async def _ended(journey: Journey) -> bool:
+    return (await journey.handle.describe()).close_time is not None

@@ -16,7 +16,7 @@ from temporalio.worker import Worker
 from adapters.texts import t
 from infra.settings import EMULATOR_VIP_CHANNEL
 from tests.helpers import eventually, new_user_id
-from tests.telegram import EmulatedUser, onboard, redeliver
+from tests.telegram import EmulatedUser, control, onboard, payments, redeliver
 from tests.test_end_to_end import bot_environment, running_bot
 from tools.emulator import BotAPIEmulator
 from workflows.contracts import JourneyError, JourneyState
@@ -85,6 +85,14 @@ async def test_a_fan_buys_vip_with_stars_joins_the_channel_and_is_refunded(
     assert await pool.fetchval("SELECT count(*) FROM audit_log WHERE action = 'refund refused' AND actor = $1",
                                f"user:{fan.user_id}") == 1  # fmt: skip
     admin = EmulatedUser(http, emulator.base_url, ADMIN, first_name="Admin")
+    # Telegram refuses the refund: the admin is told so, and nothing changed (a refund is done only once Telegram
+    # confirmed it).
+    await control(http, "POST", f"{emulator.base_url}/control/faults",
+                  {"count": 1, "error_code": 400, "methods": ["refundStarPayment"]})  # fmt: skip
+    await admin.send(f"/reembolsar {fan.user_id} {charge} compra duplicada")
+    await admin.next_saying(t("admin.refund.telegram_refused", "es", reason="")[:25])
+    assert (await handle.query(JourneyWorkflow.current_state)).vip
+    assert not [c for c in await payments(http, emulator.base_url) if c["refunded"]]
     await admin.send(f"/reembolsar {fan.user_id} {charge} compra duplicada")
     await admin.next_saying("Reembolso hecho")
     await admin.send(f"/reembolsar {fan.user_id} {charge} otra vez")

@@ -207,7 +207,8 @@ async def test_a_worker_killed_while_it_writes_a_press_answers_it_once_through_t
     reply waits on that write), so the press is in no history yet; the next worker applies it once, and the
     user, who waited, sees it once."""
     first = start_worker()
-    bots.start(database, redis_server)
+    # The user waits for the next worker: longer than the bot's default deadline (test_stuck_journeys.py).
+    bots.start(database, redis_server, JOURNEY_DEADLINE_SECONDS="60")
     user = EmulatedUser(http, emulator.base_url, new_user_id(), first_name="Vera")
     menu = await onboard(user)
     await user.press(menu["message_id"], user.button(menu, "Continuar Historia"))

@@ -213,7 +213,7 @@ async def _list_content(settings: Settings) -> int:
 
 async def _reconcile(settings: Settings) -> int:
     """``diana payments reconcile``: recorded payments against Telegram's own list; exit 1 on any difference."""
-    from activities.payments import TelegramStars, reconcile
+    from adapters.stars import TelegramStars, reconcile
     from adapters.telegram import create_bot
 
     pool = await asyncpg.create_pool(settings.postgres_dsn, min_size=1, max_size=2)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import asyncpg
+from aiogram.types import Update
 from redis.asyncio import Redis
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, ResetReapplyExcludeType
@@ -46,13 +47,23 @@ from activities.projection import (
     write_story_progress,
     write_subscription,
 )
+from adapters import received_payments
 from adapters.audit import user_subject, write_audit
+from adapters.content_version import ActiveContent
 from adapters.exports import export_document
+from adapters.journeys import Journeys
 from adapters.staff import SupportError, describe_journey, disagreements, journey_state, read_projection, resolve_user
+from adapters.telegram import create_bot
+from adapters.texts import render
+from bot import build_dispatcher
+from bot.dead_letters import attempts_key
+from bot.payments import take_payment
+from infra.settings import Settings
 from workflows import side_effects
 from workflows.contracts import (
     AwardBesitos,
     CompleteMission,
+    JourneyRequest,
     JourneyState,
     ProjectionBatch,
     ProjectionOutcome,
@@ -416,3 +427,71 @@ async def _rewrite_projection(conn: asyncpg.Connection, state: JourneyState) -> 
     )  # fmt: skip
     done.append("reactions")
     return done
+
+
+# Dead letters and payments not applied -------------------------------------------------------------------------
+
+
+async def dead_letters(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    """Updates kept for support and not re-driven since, oldest first."""
+    return list(await pool.fetch("SELECT id, update_id, telegram_user_id, error, created_at FROM dead_letters "
+                                 "WHERE redriven_at IS NULL ORDER BY created_at, id"))  # fmt: skip
+
+
+async def redrive(settings: Settings, client: Client, pool: asyncpg.Pool, redis: Redis, letter_id: int, *,
+                  actor: str, reason: str) -> str | None:  # fmt: skip
+    """Hand a kept update to the bot's own handlers again (the user sees the answer); None when it was handled, else
+    why it was kept again. Its Telegram update id makes it apply once, whatever reached the journey before."""
+    row = await pool.fetchrow("SELECT * FROM dead_letters WHERE id = $1", letter_id)
+    if row is None:
+        raise SupportError(f"no dead letter {letter_id}")
+    if row["redriven_at"] is not None:
+        raise SupportError(f"dead letter {letter_id} was re-driven already ({row['redriven_at']:%Y-%m-%d %H:%M} UTC)")
+    bot = create_bot(settings)
+    content = ActiveContent(pool)
+    await content.start()
+    try:
+        dispatcher = build_dispatcher(Journeys(client, settings.temporal_task_queue, content), settings=settings,
+                                      pool=pool, redis=redis)  # fmt: skip
+        update = Update.model_validate(json.loads(row["update_json"]), context={"bot": bot})
+        await redis.delete(attempts_key(update))  # a fresh start: it is not the crash it may have been
+        await pool.execute("UPDATE dead_letters SET redriven_at = now() WHERE id = $1", letter_id)
+        await dispatcher.feed_update(bot, update)
+    finally:
+        await content.stop()
+        await bot.session.close()
+    again = await pool.fetchval("SELECT error FROM dead_letters WHERE update_id = $1 AND redriven_at IS NULL "
+                                "ORDER BY created_at DESC LIMIT 1", row["update_id"])  # fmt: skip
+    await write_audit(pool, actor, "redrive", user_subject(row["telegram_user_id"]) if row["telegram_user_id"] else None,
+                      reason, {"dead_letter": letter_id, "update_id": row["update_id"], "kept_again": again})  # fmt: skip
+    return str(again) if again is not None else None
+
+
+async def apply_payment(settings: Settings, client: Client, pool: asyncpg.Pool, charge_id: str, *, actor: str,
+                        reason: str) -> str:  # fmt: skip
+    """Drive a received payment into its journey now (also one the journey refused before, once fixed)."""
+    row = await received_payments.find(pool, charge_id)
+    if row is None:
+        raise SupportError(f"no payment {charge_id!r} was received")
+    if row["applied_at"] is not None or row["refunded_at"] is not None:
+        raise SupportError(f"payment {charge_id!r} is {'applied' if row['applied_at'] else 'refunded'} already")
+    if row["request"] is None:
+        raise SupportError(f"payment {charge_id!r} belongs to an erased user: refund it")
+    request = JourneyRequest.model_validate_json(row["request"])
+    bot = create_bot(settings)
+    content = ActiveContent(pool)
+    await content.start()
+    try:
+        outcome = await take_payment(Journeys(client, settings.temporal_task_queue, content), pool, request)
+        if not isinstance(outcome, str):
+            text, markup = render(outcome.screen, outcome.language)
+            await bot.send_message(request.user_id, text, reply_markup=markup)
+    finally:
+        await content.stop()
+        await bot.session.close()
+    await write_audit(pool, actor, "apply payment", user_subject(request.user_id), reason,
+                      {"charge_id": charge_id, "applied": not isinstance(outcome, str)})  # fmt: skip
+    if isinstance(outcome, str):
+        problem = (await received_payments.find(pool, charge_id) or {}).get("problem")
+        raise SupportError(f"the journey did not take it: {problem}")
+    return f"payment {charge_id} applied to journey-{request.user_id}"

@@ -31,7 +31,9 @@ from typing import Any
 import asyncpg
 from temporalio.service import RPCError
 
-from adapters import staff
+from adapters import received_payments, staff
+from adapters.stars import TelegramStars
+from adapters.telegram import create_bot
 from infra.connections import connect_temporal, create_pool, create_redis
 from infra.settings import Settings, get_settings
 from tools import support
@@ -83,6 +85,16 @@ def parser() -> argparse.ArgumentParser:
     command("unban", "lift a ban", changes=True)
     command("export", "everything about the user, as a JSON file", changes=True).add_argument("--out", type=Path)
     command("erase", "forget the user", changes=True)
+    refund = command("refund", "give a Stars payment back (through Telegram), VIP ends", changes=True)
+    refund.add_argument("charge", help="the Telegram payment charge id")
+    commands.add_parser("dead-letters", help="updates kept for support (no journey took them), not re-driven yet")
+    redrive = commands.add_parser("redrive", help="hand a kept update to the bot's handlers again")
+    redrive.add_argument("letter", type=int, metavar="ID", help="its id, from `dead-letters`")
+    redrive.add_argument("--reason", required=True, type=_reason, help="why (written to the audit log)")
+    commands.add_parser("payments", help="payments received and not applied to a journey (nor refunded)")
+    apply = commands.add_parser("apply-payment", help="drive a received payment into its journey now")
+    apply.add_argument("charge", help="the Telegram payment charge id")
+    apply.add_argument("--reason", required=True, type=_reason, help="why (written to the audit log)")
     return root
 
 
@@ -99,6 +111,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _command(args: argparse.Namespace, settings: Settings, client: Any, pool: asyncpg.Pool) -> int:
+    if args.command in ("dead-letters", "redrive", "payments", "apply-payment"):
+        return await _kept(args, settings, client, pool)
     if args.command == "replay":
         history = await support.load_history(client, pool, args.source)
         replayed = await support.replay(history, pool)
@@ -147,6 +161,15 @@ async def _command(args: argparse.Namespace, settings: Settings, client: Any, po
         await support.export_user(client, pool, user_id, out, actor=args.actor, reason=args.reason)
         print(f"user {user_id} exported to {out}")
         return 0
+    if args.command == "refund":
+        bot = create_bot(settings)
+        try:
+            done = await staff.refund(client, pool, TelegramStars(bot), user_id, args.charge, actor=args.actor,
+                                      reason=args.reason)  # fmt: skip
+        finally:
+            await bot.session.close()
+        print(f"journey-{user_id}: {done or 'refunded by Telegram; the journey had not received that payment'}")
+        return 0
     action = {"restart-story": "restart_story"}.get(args.command, args.command)
     reply = await staff.change(client, pool, user_id, action, actor=args.actor, reason=args.reason,
                                  amount=getattr(args, "amount", 0))  # fmt: skip
@@ -154,6 +177,38 @@ async def _command(args: argparse.Namespace, settings: Settings, client: Any, po
         # The journey ends once the data is gone: report done only then.
         await asyncio.wait_for(client.get_workflow_handle(f"journey-{user_id}").result(), support.SETTLE_TIMEOUT)
     print(f"journey-{user_id}: {reply.message}")
+    return 0
+
+
+async def _kept(args: argparse.Namespace, settings: Settings, client: Any, pool: asyncpg.Pool) -> int:
+    """What no journey took: kept updates and payments not applied."""
+    if args.command == "dead-letters":
+        rows = await support.dead_letters(pool)
+        for row in rows:
+            print(f"{row['id']}\t{row['created_at']:%Y-%m-%d %H:%M}\tupdate {row['update_id']}\t"
+                  f"user {row['telegram_user_id'] or '-'}\t{row['error']}")  # fmt: skip
+        print(f"{len(rows)} updates waiting")
+        return 0
+    if args.command == "payments":
+        rows = await received_payments.open_payments(pool)
+        for row in rows:
+            who = "needs support" if row["needs_support"] else "waiting for the journey"
+            print(f"{row['charge_id']}\tuser {row['telegram_user_id'] or '- (erased)'}\t{row['amount']} "
+                  f"{row['currency']}\t{row['received_at']:%Y-%m-%d %H:%M}\t{who}: {row['problem'] or '-'}")  # fmt: skip
+        print(f"{len(rows)} payments not applied")
+        return 0
+    if args.command == "apply-payment":
+        print(await support.apply_payment(settings, client, pool, args.charge, actor=args.actor, reason=args.reason))
+        return 0
+    redis = create_redis(settings.redis_dsn)
+    try:
+        again = await support.redrive(settings, client, pool, redis, args.letter, actor=args.actor, reason=args.reason)
+    finally:
+        await redis.aclose()
+    if again is not None:
+        print(f"dead letter {args.letter} re-driven, and kept again: {again}")
+        return 1
+    print(f"dead letter {args.letter} re-driven and handled")
     return 0
 
 

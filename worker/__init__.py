@@ -13,10 +13,11 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.broadcast import BroadcastActivities
 from activities.leaderboard import LeaderboardActivities
-from activities.payments import PaymentActivities, TelegramStars
+from activities.payments import PaymentActivities
 from activities.projection import ProjectionActivities
 from activities.telegram import TelegramActivities
 from activities.vip_channel import VipChannelActivities
+from adapters.stars import TelegramStars
 from infra.settings import EMULATOR_VIP_CHANNEL
 from worker.content_library import ContentLibrary
 from workflows.broadcast import BroadcastWorkflow

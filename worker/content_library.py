@@ -18,26 +18,25 @@ import logging
 from typing import Final
 
 import asyncpg
+from pydantic import ValidationError
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Interceptor, WorkflowInboundInterceptor, WorkflowInterceptorClassInput
 
-from workflows.content import Content
+from workflows.content import Content, ContentNotReadable
+from workflows.contracts import JourneyError
 from workflows.journey import CONTENT_OF
 
 # Workflow tasks are deadlocked after 2 s: give up on Postgres well before that.
 FETCH_TIMEOUT_SECONDS: Final = 1.0
-CONTENT_MISSING: Final = "ContentMissing"
 log = logging.getLogger("diana.worker")
-
-
-class ContentNotLoaded(Exception):
-    """The version could not be read now: the workflow task fails and is retried (nothing is recorded)."""
 
 
 class ContentLibrary:
     def __init__(self, pool: asyncpg.Pool | None) -> None:
         self.pool = pool
         self._versions: dict[int, Content] = {}
+        # Versions it can never read (gone after a restore, refused by today's schema), and why: asked once.
+        self._unreadable: dict[int, str] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def put(self, version: int, content: Content) -> None:
@@ -48,16 +47,26 @@ class ContentLibrary:
         content = self._versions.get(version)
         if content is not None:
             return content
+        if version in self._unreadable:
+            raise _unavailable(self._unreadable[version])
         if self.pool is None:
-            raise ApplicationError(f"content version {version} is not in this library", type=CONTENT_MISSING,
-                                   non_retryable=True)  # fmt: skip
+            raise self._never(version, f"content version {version} is not in this library")
         document = await self.pool.fetchval("SELECT document FROM content_versions WHERE version = $1", version)
         if document is None:
-            raise ApplicationError(f"content version {version} does not exist", type=CONTENT_MISSING,
-                                   non_retryable=True)  # fmt: skip
-        content = self._versions.setdefault(version, Content.model_validate_json(document))
+            raise self._never(version, f"content version {version} does not exist")
+        try:
+            parsed = Content.model_validate_json(document)
+        except ValidationError as refused:
+            raise self._never(version, f"content version {version} is refused by this code: {refused.error_count()} "
+                                       "problems") from None  # fmt: skip
+        content = self._versions.setdefault(version, parsed)
         log.info("content version %s loaded", version)
         return content
+
+    def _never(self, version: int, why: str) -> ApplicationError:
+        log.error("%s: journeys asking for it are refused as unavailable", why)
+        self._unreadable[version] = why
+        return _unavailable(why)
 
     def loaded(self) -> set[int]:
         return set(self._versions)
@@ -68,15 +77,17 @@ class ContentLibrary:
         if content is not None:
             return content
         loop = self._loop
+        if version in self._unreadable:
+            raise _unavailable(self._unreadable[version])
         if loop is None or _running_loop() is loop:
-            raise ContentNotLoaded(f"content version {version} is not loaded and cannot be fetched from here")
+            raise ContentNotReadable(f"content version {version} is not loaded and cannot be fetched from here")
         future = asyncio.run_coroutine_threadsafe(self.load(version), loop)
         try:
             return future.result(timeout=FETCH_TIMEOUT_SECONDS)
-        except (concurrent.futures.TimeoutError, OSError, asyncpg.PostgresError, ApplicationError) as failure:
+        except (concurrent.futures.TimeoutError, OSError, asyncpg.PostgresError) as failure:
             future.cancel()
             log.warning("content version %s not loaded, the workflow task will be retried: %s", version, failure)
-            raise ContentNotLoaded(f"content version {version} could not be loaded: {failure}") from None
+            raise ContentNotReadable(f"content version {version} could not be loaded: {failure}") from None
 
     def interceptor(self) -> Interceptor:
         """Give the worker's (or a Replayer's) journeys this library."""
@@ -99,6 +110,10 @@ class _ContentLibraryInterceptor(Interceptor):
             self.library._attach(loop)
         input.unsafe_extern_functions[CONTENT_OF] = self.library.content_of
         return None
+
+
+def _unavailable(why: str) -> ApplicationError:
+    return ApplicationError(why, type=JourneyError.CONTENT_UNAVAILABLE, non_retryable=True)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -37,6 +37,11 @@ Metric = Literal[
 ]
 
 
+class ContentNotReadable(Exception):
+    """The worker cannot read a content version *now* (Postgres slow or away): the workflow task that asked fails,
+    and Temporal retries it. A version it can never read is an ``ApplicationError`` (``ContentUnavailable``)."""
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -19,10 +19,11 @@ Stage = Literal["new", "onboarding", "active", "erased"]
 # start/menu/button/text come from the private chat; reaction (a button under a community channel
 # post, ``action`` = "<chat id>:<message id>") and joined/left (a community channel, ``action`` = its
 # chat id) come from the community channels. pre_checkout and payment come from Telegram Stars
-# (``payment`` holds the details); redeem carries a VIP pass token in ``action``; vip_join is a
-# request to join the VIP channel (``action`` = its chat id).
+# (``payment`` holds the details); refunded is Telegram's word that a charge was given back (here or outside the
+# bot); redeem carries a VIP pass token in ``action``; vip_join is a request to join the VIP channel (``action`` =
+# its chat id).
 RequestKind = Literal["start", "menu", "button", "text", "reaction", "joined", "left", "pre_checkout", "payment",
-                      "redeem", "vip_join"]  # fmt: skip
+                      "refunded", "redeem", "vip_join"]  # fmt: skip
 SupportAction = Literal["refund", "grant", "restart_story", "ban", "unban", "erase"]
 SubscriptionStatus = Literal["none", "active", "grace", "expired", "refunded"]
 
@@ -501,6 +502,8 @@ class JourneyError:
     NOT_STARTED: Final = "JourneyNotStarted"
     INVALID_INPUT: Final = "InvalidInput"
     CONTENT_UNAVAILABLE: Final = "ContentUnavailable"
+    # The journey could not apply the update (a fault, not the user's): nothing changed; the bot keeps it for support.
+    FAILED: Final = "JourneyFailed"
     ERASED: Final = "JourneyErased"
     # Telegram Stars: the pre-checkout is refused with the matching text.
     INVOICE_STALE: Final = "InvoiceStale"

@@ -8,8 +8,8 @@ the request names) → queue (in the outbox, ``workflows.outbox``) → carry out
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Final
 
@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.search_attributes import JourneyPublisher
     from workflows.side_effects import Payments
     from workflows.timer import Timer
+    from workflows.update_failures import contained, refused_as_update_failure
 
 # Stored content versions never change: read from the worker's library (``worker.content_library``), not histories.
 CONTENT_OF: Final = "diana.content_of"
@@ -46,15 +47,6 @@ PASS_RETRY: Final = RetryPolicy(initial_interval=timedelta(milliseconds=200), ma
 
 def journey_id(user_id: int) -> str:
     return f"journey-{user_id}"
-
-
-@contextmanager
-def refused_as_update_failure() -> Iterator[None]:
-    """A rejection by the rules fails the Update (nothing changes), never the workflow task."""
-    try:
-        yield
-    except rules.Rejection as rejection:
-        raise ApplicationError(str(rejection), type=rejection.kind, non_retryable=True) from None
 
 
 @workflow.defn(name="Journey")
@@ -159,12 +151,14 @@ class JourneyWorkflow:
     async def _wait_for_work(self) -> None:
         """Until there are effects to carry out, a new run is due, or the alarm rings."""
         due = None
-        if self.state.stage == "active" and self.state.content_version:  # a reminder or a VIP event
-            due = rules.next_alarm(self.state, self._content_for(0), workflow.now())
+        with contained("the alarm"):  # a reminder or a VIP event
+            if self.state.stage == "active" and self.state.content_version:
+                due = rules.next_alarm(self.state, self._content_for(0), workflow.now())
         self.alarm.set(due)
         await workflow.wait_condition(lambda: self._has_work() or self.alarm.rang)
         if self.alarm.take() and self.content is not None:
-            self._accept(self.state, rules.alarm(self.state, self.content, workflow.now()))
+            with contained("the alarm"):
+                self._accept(self.state, rules.alarm(self.state, self.content, workflow.now()))
 
     def _has_work(self) -> bool:
         return bool(self.outbox) or self._should_continue_as_new() or self.state.stage == "erased"
@@ -179,10 +173,13 @@ class JourneyWorkflow:
             raise ApplicationError("no content version is active", type=JourneyError.CONTENT_UNAVAILABLE,
                                    non_retryable=True)  # fmt: skip
         if self.content is None or self.state.content_version != version:
-            # A version the worker cannot read now fails this workflow task, which Temporal retries.
-            self.content = workflow.extern_functions()[CONTENT_OF](version)
-            self.state.content_version = version
-        return self.content
+            try:  # a version the worker cannot read *now* fails this workflow task, which Temporal retries
+                self.content = workflow.extern_functions()[CONTENT_OF](version)
+                self.state.content_version = version
+            except ApplicationError:  # one it can never read (gone, or refused by today's schema)
+                if self.content is None:
+                    raise  # refuses the update as unavailable
+        return self.content  # the newest version it could read
 
     async def _redeem_pass(self, request: JourneyRequest, content: Content) -> PassRedemption:
         """Claim a VIP pass in Postgres (one use, expiring); the claim is the user's even if this task is retried."""

@@ -57,7 +57,7 @@ ENTRY_ACTIONS: Final = frozenset({"menu", story.OPEN})
 # Requests from community channels: they never change the screen in the private chat.
 CHANNEL_KINDS: Final = frozenset({"reaction", "joined", "left"})
 # Requests about the subscription that leave the private chat's screen as it is.
-QUIET_KINDS: Final = frozenset({"pre_checkout", "vip_join"})
+QUIET_KINDS: Final = frozenset({"pre_checkout", "vip_join", "refunded"})
 PASS_TOKEN: Final = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
@@ -97,13 +97,13 @@ def validate(state: JourneyState, request: JourneyRequest, content: Content | No
     validate_shape(state.user_id, request)
     if state.stage == "erased":
         raise Rejection(JourneyError.ERASED, "this journey was erased at the user's request")
-    if state.banned and request.kind != "payment":
+    if state.banned and request.kind not in ("payment", "refunded"):
         # A payment already moved the money: it is still applied (and support can refund it).
         raise Rejection(JourneyError.BANNED, "this user is banned from the community")
     if request.kind in CHANNEL_KINDS:
         _validate_channel(state, request)
         return
-    if request.kind in ("pre_checkout", "payment", "redeem", "vip_join"):
+    if request.kind in ("pre_checkout", "payment", "refunded", "redeem", "vip_join"):
         _validate_subscription(state, request, content)
         return
     if request.kind != "button":
@@ -161,8 +161,10 @@ def _validate_subscription(state: JourneyState, request: JourneyRequest, content
                         "payments are for journeys past the introduction, with the payment's details")  # fmt: skip
     if request.kind == "pre_checkout":
         _subscription_check(subscription.check_pre_checkout, state, content, request.payment)
-    else:
-        _subscription_check(subscription.check_payment, state, request.payment)
+    elif request.kind == "payment":
+        _subscription_check(subscription.check_payment, state, request.payment, content)
+    elif not request.payment.charge_id:
+        raise Rejection(JourneyError.INVALID_INPUT, "a refund names its charge")
 
 
 def _subscription_check(check: Callable[..., object], *args: object) -> None:
@@ -194,6 +196,9 @@ def decide(state: JourneyState, request: JourneyRequest, now: datetime, content:
     turn = Turn(state=state, content=content, now=now, cause=request.delivery)
     # Whatever the subscription had due by now (a timer about to fire) applies before this request.
     subscription.tick(turn)
+    if request.kind == "refunded":
+        assert request.payment is not None
+        subscription.refunded_by_telegram(turn, request.payment.charge_id)
     if request.kind in QUIET_KINDS:
         toast = subscription.join_decision(state) if request.kind == "vip_join" else None
         assert state.screen is not None  # validated: the journey has begun

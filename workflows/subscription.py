@@ -135,15 +135,27 @@ def check_pre_checkout(state: JourneyState, content: Content | None, payment: Pa
     return invoice
 
 
-def check_payment(state: JourneyState, payment: PaymentDetails) -> None:
-    """A successful payment must name its charge and one of this user's invoices (paid or open)."""
+def check_payment(state: JourneyState, payment: PaymentDetails, content: Content | None = None) -> None:
+    """A successful payment must name its charge and one of this user's invoices: open, paid, or (the money moved)
+    one pushed out of the open ones since, whose plan is still sold."""
     if not payment.charge_id or payment.currency != CURRENCY or payment.total_amount <= 0:
         raise SubscriptionRejection(JourneyError.INVALID_INPUT, "a payment needs a charge id and an amount in Stars")
     if payload_owner(payment.payload) != state.user_id:
         raise SubscriptionRejection(JourneyError.INVOICE_FOREIGN, "this payment was made for another user")
     known = {i.payload for i in state.subscription.invoices} | {c.payload for c in state.subscription.charges}
-    if payment.payload not in known:
+    if payment.payload in known:
+        return
+    seq = payment.payload.rsplit(":", 1)[-1]
+    if not seq.isdigit() or int(seq) > state.screen_seq:  # named after a screen this journey never showed
         raise SubscriptionRejection(JourneyError.INVOICE_STALE, "no such invoice was sent to this user")
+    if content is not None and _plan_paid(content, payment.payload) is None:
+        raise SubscriptionRejection(JourneyError.PLAN_GONE, "the plan this invoice sold is no longer sold")
+
+
+def _plan_paid(content: Content, payload: str) -> Plan | None:
+    """The plan an invoice of ours sold, named in its payload (``vip:<user>:<plan>:<seq>``)."""
+    parts = payload.split(":")
+    return content.vip.plans_by_code.get(parts[2]) if len(parts) == 4 else None
 
 
 def pay(turn: Turn, payment: PaymentDetails) -> Screen:
@@ -155,8 +167,14 @@ def pay(turn: Turn, payment: PaymentDetails) -> Screen:
     invoice = next((i for i in sub.invoices if i.payload == payment.payload), None)
     if invoice is None:
         # The invoice was paid by an earlier charge, and Telegram took money again: record it for a refund.
-        invoice = next(Invoice(payload=c.payload, plan=c.plan, stars=c.stars, days=c.days, issued_at=c.paid_at)
-                       for c in sub.charges if c.payload == payment.payload)  # fmt: skip
+        invoice = next((Invoice(payload=c.payload, plan=c.plan, stars=c.stars, days=c.days, issued_at=c.paid_at)
+                        for c in sub.charges if c.payload == payment.payload), None)  # fmt: skip
+    if invoice is None:
+        # An invoice pushed out of the open ones by newer "buy" presses, paid anyway: it buys what its plan buys.
+        plan = _plan_paid(turn.content, payment.payload)
+        assert plan is not None  # validated
+        invoice = Invoice(payload=payment.payload, plan=plan.code, stars=payment.total_amount, days=plan.days,
+                          issued_at=turn.now)  # fmt: skip
     turn.effects.append(
         RecordPayment(
             user_id=state.user_id,
@@ -234,6 +252,14 @@ def refund(turn: Turn, charge_id: str, actor: str, reason: str) -> str:
     if state.vip:
         end(turn, "refunded")
     return f"refunded {charge.stars} Stars to user {state.user_id}; VIP ended"
+
+
+def refunded_by_telegram(turn: Turn, charge_id: str) -> None:
+    """Telegram gave a charge back (staff here, or a refund outside the bot): its VIP ends, once. A charge the journey
+    does not know, or knows refunded already, changes nothing."""
+    charge = next((c for c in turn.state.subscription.charges if c.charge_id == charge_id), None)
+    if charge is not None and charge.refunded_at is None and not charge_id.startswith(PASS_PREFIX):
+        refund(turn, charge_id, "telegram", "refunded through Telegram")
 
 
 def end(turn: Turn, status: str) -> None:

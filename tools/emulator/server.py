@@ -140,6 +140,11 @@ UPDATE_HISTORY: Final = 10_000
 FLOOD_LIMITED: Final = frozenset({"sendmessage"})
 
 
+# What Telegram says with each error code a test's fault asks for.
+FAULT_DESCRIPTIONS: Final = {400: "Bad Request: the request was refused", 403: "Forbidden: bot was blocked by the user",
+                             500: "Internal Server Error"}  # fmt: skip
+
+
 @dataclass
 class Fault:
     remaining: int
@@ -354,9 +359,7 @@ class BotAPIEmulator:
             if fault.error_code == 429:
                 return error_response(429, f"Too Many Requests: retry after {fault.retry_after}",
                               {"retry_after": fault.retry_after})  # fmt: skip
-            return error_response(
-                fault.error_code, "Internal Server Error" if fault.error_code == 500 else "Bad Gateway"
-            )
+            return error_response(fault.error_code, FAULT_DESCRIPTIONS.get(fault.error_code, "Bad Gateway"))
         if self.flood_limits is not None and method.lower() in FLOOD_LIMITED:
             chat_id = str(params.get("chat_id", ""))
             retry_after = self.flood_limits.wait(chat_id, time.monotonic())

@@ -1,0 +1,2 @@
+DROP TABLE received_payments;
+DROP TABLE dead_letters;
