@@ -16,7 +16,7 @@ import asyncpg
 import yaml
 from pydantic import ValidationError
 
-from workflows.consistency import score_text
+from workflows.consistency import content_voice_problems
 from workflows.content import Content, Vip, content_problems
 
 SHIPPED_CONTENT: Final = Path(__file__).resolve().parent.parent / "content" / "diana.yaml"
@@ -50,11 +50,8 @@ def parse_content(text: str) -> CheckedContent:
         raise ContentRefused(
             [f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in error.errors()]
         ) from None
-    problems = content_problems(content)
-    for fragment in content.story.fragments:
-        score = score_text(fragment.text.es)
-        if not score.passed:
-            problems.append(f"fragment {fragment.id} is not Diana enough ({score.total}/100):\n{score.explain()}")
+    # The schema and the story graph, then every text Diana says (each refused one with why, for the author).
+    problems = content_problems(content) + content_voice_problems(content)
     if problems:
         raise ContentRefused(problems)
     canonical = json.dumps(content.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)

@@ -19,9 +19,10 @@ from infra.settings import Settings
 def build_dispatcher(journeys: Journeys, *, settings: Settings, pool: asyncpg.Pool, redis: Redis) -> Dispatcher:
     dispatcher = Dispatcher(journeys=journeys, settings=settings, pool=pool, redis=redis)
     instrument_dispatcher(dispatcher)  # first: the update's span covers the wait for the user's turn
-    # Next: whatever goes wrong below, the update is kept for support and the bot moves on.
-    dispatcher.update.outer_middleware(DeadLetters(pool, redis))
     dispatcher.update.outer_middleware(UserSerialisation())
+    # Inside the user's turn (its Redis call is an await: before the lock, a later update could overtake an
+    # earlier one): whatever goes wrong below, the update is kept for support and the bot moves on.
+    dispatcher.update.outer_middleware(DeadLetters(pool, redis))
     # The rate limit inside the user's turn, not before it: its Redis call is an await, and one placed before
     # the lock would let a later update of the user overtake an earlier one. Dropped updates cost one INCR.
     dispatcher.update.outer_middleware(RateLimit(redis, updates=settings.rate_limit_updates,

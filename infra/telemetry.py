@@ -106,6 +106,16 @@ RATE_LIMITED: Final = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+CONTENT_VOICE_LOWEST: Final = Gauge(
+    "diana_content_voice_lowest_score",
+    "The lowest character score (0-100) of any text Diana says in the active content version",
+    registry=REGISTRY,
+)
+CONTENT_VOICE_BELOW_BAR: Final = Gauge(
+    "diana_content_voice_texts_below_bar",
+    "Texts of the active content version that score below the bar (90): Diana out of character",
+    registry=REGISTRY,
+)
 ACTIVITY_FAILURES: Final = Counter(
     "diana_activity_failures",
     "Failed activity attempts in this worker, by activity and error type",

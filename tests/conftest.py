@@ -76,11 +76,9 @@ def client(temporal_env: WorkflowEnvironment) -> Client:
 @pytest.fixture(scope="session")
 def servers_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings for the session's own Postgres and Redis, on free loopback ports."""
-    return Settings(
-        DIANA_DATA_DIR=tmp_path_factory.mktemp("diana-data"),
-        DIANA_POSTGRES_PORT=stack.free_port(),
-        DIANA_REDIS_PORT=stack.free_port(),
-    )
+    postgres, redis = stack.free_ports(2)
+    return Settings(DIANA_DATA_DIR=tmp_path_factory.mktemp("diana-data"), DIANA_POSTGRES_PORT=postgres,
+                    DIANA_REDIS_PORT=redis)  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -277,7 +277,7 @@ def changed_content() -> bytes:
                      ("Y aquí estás. El pasillo", "Y aquí estás, por fin. El pasillo"),
                      ("      days: 90\n      stars: 600\n",
                       "      days: 90\n      stars: 600\n    - code: anual\n      name:\n        es: \"VIP Anual\"\n"
-                      "      description:\n        es: \"Un año entero a su lado.\"\n      days: 365\n"
+                      "      description:\n        es: \"Un año entero a mi lado... ¿te atreves?\"\n      days: 365\n"
                       "      stars: 2000\n")):  # fmt: skip
         assert text.count(old) == 1, old
         text = text.replace(old, new)

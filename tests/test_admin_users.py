@@ -63,7 +63,7 @@ async def test_an_admin_looks_a_fan_up_and_changes_their_journey_once_per_press(
     await redeliver(http, emulator.base_url, pressed["update_id"])
     granted = await settled(client, fan.user_id)
     assert await staff_rows(pool, fan.user_id) == [50]  # (besitos thresholds it crossed pay on their own)
-    assert "50" in (await fan.next_saying("te regala"))["text"]
+    assert "50" in (await fan.next_saying("Te regalo"))["text"]
 
     # A fan pressing an admin's button is refused and audited, and nothing changes.
     await fan.press(shown["message_id"], grant, chat_id=ADMIN, forge=True)

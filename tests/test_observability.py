@@ -44,7 +44,7 @@ from infra.settings import EMULATOR_BOT_TOKEN, Settings
 from tests.helpers import REPO_ROOT, eventually, http_receiver, metric_value, new_user_id, scrape_metrics
 from tests.telegram import EmulatedUser, onboard
 from tools.emulator import BotAPIEmulator
-from tools.stack import free_port
+from tools.stack import free_port, free_ports
 from worker.main import run_worker
 from worker.telemetry import ActivityFailures
 from workflows.journey import journey_id
@@ -133,9 +133,10 @@ async def diana(
     spans: InMemorySpanExporter, http: aiohttp.ClientSession, tmp_path: Path,
 ) -> AsyncIterator[Diana]:  # fmt: skip
     """``diana bot`` (console spans, DEBUG logs) and ``run_worker`` here, against the emulator and real servers."""
+    bot_port, worker_port = free_ports(2)
     servers = {"TELEGRAM_API_BASE": emulator.base_url, "TEMPORAL_TASK_QUEUE": task_queue, "DATABASE_URL": database,
                "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host, "REDIS_URL": redis_server,
-               "BOT_HEALTH_PORT": str(free_port()), "WORKER_HEALTH_PORT": str(free_port())}  # fmt: skip
+               "BOT_HEALTH_PORT": str(bot_port), "WORKER_HEALTH_PORT": str(worker_port)}  # fmt: skip
     settings = Settings(**servers)  # type: ignore[arg-type]
     env = {key: value for key, value in os.environ.items() if key != "TELEGRAM_BOT_TOKEN"}
     env.update(servers, OTEL_EXPORTER="console", LOG_LEVEL="DEBUG")

@@ -18,13 +18,9 @@ from workflows.journey import JourneyWorkflow, journey_id
 
 
 def settings_in(folder: Path) -> Settings:
-    return Settings(
-        DIANA_DATA_DIR=folder,
-        DIANA_TEMPORAL_PORT=stack.free_port(),
-        DIANA_TEMPORAL_UI_PORT=stack.free_port(),
-        DIANA_POSTGRES_PORT=stack.free_port(),
-        DIANA_REDIS_PORT=stack.free_port(),
-    )
+    temporal, ui, postgres, redis = stack.free_ports(4)
+    return Settings(DIANA_DATA_DIR=folder, DIANA_TEMPORAL_PORT=temporal, DIANA_TEMPORAL_UI_PORT=ui,
+                    DIANA_POSTGRES_PORT=postgres, DIANA_REDIS_PORT=redis)  # fmt: skip
 
 
 async def test_temporal_keeps_journeys_across_a_restart(tmp_path: Path) -> None:
@@ -73,12 +69,13 @@ def test_cli_refuses_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
 def test_diana_up_twice_then_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                   capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     """The CLI path a newcomer takes: `diana up` starts everything, again reuses it, `down` stops it."""
+    ports = stack.free_ports(4)
     for name, value in (
         ("DIANA_DATA_DIR", str(tmp_path)),
-        ("DIANA_TEMPORAL_PORT", str(stack.free_port())),
-        ("DIANA_TEMPORAL_UI_PORT", str(stack.free_port())),
-        ("DIANA_POSTGRES_PORT", str(stack.free_port())),
-        ("DIANA_REDIS_PORT", str(stack.free_port())),
+        ("DIANA_TEMPORAL_PORT", str(ports[0])),
+        ("DIANA_TEMPORAL_UI_PORT", str(ports[1])),
+        ("DIANA_POSTGRES_PORT", str(ports[2])),
+        ("DIANA_REDIS_PORT", str(ports[3])),
     ):
         monkeypatch.setenv(name, value)
     for name in ("TEMPORAL_ADDRESS", "DATABASE_URL", "REDIS_URL"):

@@ -138,6 +138,6 @@ async def test_an_admin_pass_opens_vip_for_one_newcomer_only(
     await latecomer.send(f"/start vip_{token.group(1)}")
     await latecomer.next_from_bot("bot_message", within=60)
     refused = await latecomer.next_from_bot("bot_message", within=30)
-    assert "ya fue usado" in refused["text"]
+    assert t("notice.vip.pass.used", "es") in refused["text"]
     assert await pool.fetchval("SELECT redeemed_by FROM vip_passes WHERE token = $1", token.group(1)) == (
         newcomer.user_id)  # fmt: skip

@@ -156,12 +156,20 @@ async def _migrate(settings: Settings, target: int | None) -> int:
 
 
 def _content(settings: Settings, action: str, file: Path | None) -> int:
-    """``diana content check|activate|list``: the same validator as CI, and activation without a deploy."""
+    """``diana content check|activate|list|score|corpus``: the same validator as CI, activation without a deploy, and
+    Diana's character score (of texts on stdin, and measured on the labelled corpus)."""
     from adapters.content_store import SHIPPED_CONTENT, ContentRefused, activate, read_content_file
-    from workflows.consistency import score_text
+    from workflows.consistency import PASSING_SCORE, score_json_line, score_text, texts_to_score
 
     if action == "list":
         return asyncio.run(_list_content(settings))
+    if action == "score":
+        for line in sys.stdin:
+            if line.strip():
+                print(score_json_line(line), flush=True)
+        return 0
+    if action == "corpus":
+        return _corpus()
     path = file or SHIPPED_CONTENT
     try:
         checked = read_content_file(path)
@@ -173,6 +181,9 @@ def _content(settings: Settings, action: str, file: Path | None) -> int:
     story = checked.content.story
     print(f"{path}: version {checked.content.version!r}, {len(story.fragments)} fragments, "
           f"{len(checked.content.missions)} missions, {len(checked.content.achievements)} achievements — valid")  # fmt: skip
+    scores = [(score_text(text, lang).total, where) for where, text, lang in texts_to_score(checked.content)]
+    lowest, where = min(scores)
+    print(f"Diana's character: {len(scores)} texts, all at {PASSING_SCORE} or more; the lowest {lowest}/100 ({where})")
     for fragment in story.fragments:
         print(f"  {fragment.id}  Diana {score_text(fragment.text.es).total}/100  {fragment.title.es}")
     if action == "check":
@@ -192,6 +203,17 @@ def _content(settings: Settings, action: str, file: Path | None) -> int:
         return 1
     print(f"active content version: {version} (journeys pick it up on their next update)")
     return 0
+
+
+def _corpus() -> int:
+    """``diana content corpus``: the score measured on the labelled corpus; fails when the held-out part misses the
+    bar (as CI requires)."""
+    from workflows.voice.corpus import evaluate_corpus, format_report, load_corpus
+
+    results = evaluate_corpus(dict(load_corpus()))
+    print(format_report(results))
+    heldout = results["heldout"]
+    return 0 if heldout.overall.total and heldout.meets_requirement else 1
 
 
 async def _list_content(settings: Settings) -> int:
@@ -243,8 +265,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                        ("worker", "run the worker"), ("bot", "run the bot"), ("emulator", "run the Bot API emulator"),
                        ("chat", "terminal chat against a running emulator")):  # fmt: skip
         commands.add_parser(name, help=text)
-    content_parser = commands.add_parser("content", help="check, activate or list content versions")
-    content_parser.add_argument("action", choices=("check", "activate", "list"))
+    content_parser = commands.add_parser("content", help="check, activate or list content versions; score texts "
+                                         "(JSON lines on stdin) or the labelled corpus")  # fmt: skip
+    content_parser.add_argument("action", choices=("check", "activate", "list", "score", "corpus"))
     content_parser.add_argument("file", nargs="?", type=Path, help="a content file (YAML); default: the shipped one")
     payments_parser = commands.add_parser("payments", help="compare recorded payments with Telegram's own list")
     payments_parser.add_argument("action", choices=("reconcile",))

@@ -21,7 +21,8 @@ from infra.connections import (
 from infra.health import HealthServer, readiness_checks
 from infra.settings import DRAIN_SECONDS, Settings
 from worker import journey_worker_options
-from worker.telemetry import ActivityFailures
+from worker.content_library import ContentLibrary
+from worker.telemetry import ActivityFailures, watch_content_voice
 
 log = logging.getLogger("diana.worker")
 
@@ -64,9 +65,13 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
                 pool, redis, bot, vip_channel_id=settings.vip_channel_id, sandboxed=settings.workflow_sandbox
             ),  # fmt: skip
         )
-        async with worker:
-            log.info("worker polling task queue %s on %s", settings.temporal_task_queue, settings.temporal_target)
-            await stop.wait()
+        voice = asyncio.create_task(watch_content_voice(pool, ContentLibrary(pool)))
+        try:
+            async with worker:
+                log.info("worker polling task queue %s on %s", settings.temporal_task_queue, settings.temporal_target)
+                await stop.wait()
+        finally:
+            voice.cancel()
     finally:
         await health.stop()
         await bot.session.close()
