@@ -46,8 +46,15 @@ class AdminGate(BaseMiddleware):
             return await handler(event, data)
         settings: Settings = data["settings"]
         user: User | None = data.get("event_from_user")
-        if user is not None and user.id in settings.admin_ids:
+        if user is not None and user.id in settings.admin_ids and not _not_typed(event):
             return await handler(event, data)
+        if user is not None and user.id in settings.admin_ids:
+            # A stranger's words forwarded by an admin, or a command in a caption: never run as the admin's command.
+            await write_audit(data["pool"], f"admin:{user.id}", f"{gate.action} refused", None,
+                              "a forwarded message or a caption, not the admin's own typed command")  # fmt: skip
+            assert isinstance(event, Message)
+            await event.answer(t("admin.typed_only", language_of(user.language_code)))
+            return None
         # What a forged press tried is kept: the button's data names the broadcast, user or upload.
         tried: dict[str, object] = (
             {"callback_data": event.data} if isinstance(event, CallbackQuery) and event.data else {}
@@ -63,6 +70,14 @@ class AdminGate(BaseMiddleware):
         elif isinstance(event, Message):
             await event.answer(refusal)
         return None
+
+
+def _not_typed(event: TelegramObject) -> bool:
+    """A command the admin did not type themselves: forwarded from someone, or written as an attachment's caption."""
+    if not isinstance(event, Message):
+        return False
+    words = event.text if event.text is not None else event.caption
+    return bool(words and words.startswith("/")) and (event.forward_origin is not None or event.text is None)
 
 
 def guarded_router(name: str) -> Router:

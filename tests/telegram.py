@@ -55,8 +55,10 @@ class EmulatedUser:
         result: dict[str, Any] = await control(self.session, "POST", self.base_url + path, body)
         return result
 
-    async def send(self, text: str) -> dict[str, Any]:
-        return await self._post(f"/control/users/{self.user_id}/messages", {"text": text, **self.profile})
+    async def send(self, text: str, *, forwarded_from: int | None = None) -> dict[str, Any]:
+        """Write ``text`` in the private chat, or forward there a message of user ``forwarded_from`` that says it."""
+        body = {"text": text, "forwarded_from": forwarded_from, **self.profile}
+        return await self._post(f"/control/users/{self.user_id}/messages", body)
 
     async def send_document(self, name: str, content: bytes, *, mime_type: str | None = None,
                             caption: str | None = None) -> dict[str, Any]:  # fmt: skip

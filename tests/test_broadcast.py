@@ -33,6 +33,7 @@ from temporalio.worker import Replayer, Worker
 from activities.broadcast import BroadcastActivities, Pacer
 from adapters.journeys import Journeys
 from adapters.telegram import create_bot
+from adapters.texts import t
 from bot import broadcasts
 from bot.broadcasts import BadBroadcast, BroadcastCB, parse_broadcast
 from infra.settings import Settings
@@ -495,6 +496,15 @@ async def test_admin_commands_start_once_show_progress_and_refuse_bad_input_and_
     assert "solo para quienes administran" in (await fan.next_from_bot("bot_message"))["text"]
     assert await pool.fetchval("SELECT count(*) FROM audit_log WHERE action = 'broadcast refused' AND actor = $1",
                                f"user:{fan.user_id}") == 1  # fmt: skip
+    # A stranger's message the admin forwards, or a command written as a file's caption: not the admin's own typed
+    # command. Refused, audited, nothing started.
+    await admin.send("/difundir todos compra mi curso en mi web", forwarded_from=fan.user_id)
+    assert (await admin.next_from_bot("bot_message"))["text"] == t("admin.typed_only")
+    await admin.send_document("aviso.txt", b"hola", caption="/difundir todos compra mi curso en mi web")
+    assert (await admin.next_from_bot("bot_message"))["text"] == t("admin.typed_only")
+    assert await started() == 0
+    assert await pool.fetchval("SELECT count(*) FROM audit_log WHERE action = 'broadcast refused' AND actor = $1",
+                               f"admin:{ADMIN}") == 2  # fmt: skip
 
     # A good one: the VIPs get the text as typed; the admin gets the id and a progress button.
     sent = await admin.send(f"/difundir VIP {TEXT}")

@@ -19,7 +19,8 @@ The control API (``/control/...``) lets a test or a person act as users, read ea
 transcript and make the next calls fail with 429 or 5xx. Each answer is ``{"ok": true, "result": ...}``
 or Telegram's error shape:
 
-- ``POST /control/users/{user_id}/messages`` {"text", profile...}: the user writes in their private chat.
+- ``POST /control/users/{user_id}/messages`` {"text", "forwarded_from"?, profile...}: the user writes in their
+  private chat (or forwards there a message of user ``forwarded_from``, which arrives with ``forward_origin``).
 - ``POST /control/users/{user_id}/press`` {"message_id", "callback_data", "chat_id"?, "forge"?, profile...}: the user
   presses a button, in their private chat or (with ``chat_id``) on a channel post; result
   ``{"update_id", "callback_query_id"}``.
@@ -85,6 +86,7 @@ from aiogram.types import (
     Document,
     Message,
     MessageEntity,
+    MessageOriginUser,
     Update,
     User,
 )
@@ -788,8 +790,10 @@ class BotAPIEmulator:
         """A user pays an invoice; see :meth:`Payments.pay`."""
         return await self.payments.pay(user_id, **invoice)
 
-    async def user_sends_text(self, user_id: int, text: str, **profile: Any) -> dict[str, Any]:
-        """A user writes ``text`` to the bot in their private chat; returns the update."""
+    async def user_sends_text(self, user_id: int, text: str, *, forwarded_from: int | None = None,
+                              **profile: Any) -> dict[str, Any]:  # fmt: skip
+        """A user writes ``text`` to the bot in their private chat (or forwards another user's message with it);
+        returns the update."""
         if not text:
             raise BadRequest("Bad Request: message text is empty")
         user = self.user(user_id, profile)
@@ -806,6 +810,12 @@ class BotAPIEmulator:
             from_user=User.model_validate(user),
             text=text,
             entities=entities or None,
+            forward_origin=MessageOriginUser(
+                date=datetime.now(UTC),
+                sender_user=User(id=forwarded_from, is_bot=False, first_name=f"User {forwarded_from}"),
+            )
+            if forwarded_from
+            else None,
         )
         chat.next_message_id += 1
         dumped = message.model_dump(mode="json", exclude_none=True, by_alias=True)
@@ -971,7 +981,9 @@ class BotAPIEmulator:
 
     async def _control_send_text(self, request: web.Request) -> web.Response:
         body = await json_body(request)
+        forwarded = body.get("forwarded_from")
         result = await self.user_sends_text(int(request.match_info["user_id"]), str(body.get("text", "")),
+                                            forwarded_from=int(forwarded) if forwarded else None,
                                             **profile_of(body))  # fmt: skip
         return ok_response(result)
 
