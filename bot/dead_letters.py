@@ -35,10 +35,14 @@ def keep_for_support(reason: str) -> None:
     _KEPT.set(reason)
 
 
+def update_digest(update: Update) -> str:
+    """What tells this very update from another with the same id (a Bot API server may hand an id out again)."""
+    return hashlib.sha256(update.model_dump_json(exclude_none=True, by_alias=True).encode()).hexdigest()[:16]
+
+
 def attempts_key(update: Update) -> str:
-    """Counts the times this very update was taken (an update id alone may be handed out again)."""
-    digest = hashlib.sha256(update.model_dump_json(exclude_none=True).encode()).hexdigest()[:16]
-    return f"diana:update-attempts:{update.update_id}:{digest}"
+    """Counts the times this very update was taken."""
+    return f"diana:update-attempts:{update.update_id}:{update_digest(update)}"
 
 
 class DeadLetters(BaseMiddleware):

@@ -46,6 +46,18 @@ async def take_payment(journeys: Journeys, pool: asyncpg.Pool, request: JourneyR
     return reply
 
 
+async def apply_kept_payment(journeys: Journeys, pool: asyncpg.Pool, bot: Bot,
+                             request: JourneyRequest) -> JourneyReply | str:  # fmt: skip
+    """A kept payment handed to its journey again, away from its update: once applied, the user is shown the journey's
+    answer (their VIP) in their chat."""
+    outcome = await take_payment(journeys, pool, request)
+    if isinstance(outcome, JourneyReply):
+        text, markup = render(outcome.screen, outcome.language)
+        with contextlib.suppress(TelegramAPIError):  # applied either way; the VIP screen shows it too
+            await bot.send_message(request.user_id, text, reply_markup=markup)
+    return outcome
+
+
 class PaymentDriver:
     """Drives the payments a journey could not take yet, until each is applied (or refused, for support)."""
 
@@ -66,12 +78,7 @@ class PaymentDriver:
         """One round: every waiting payment once. Returns how many were applied."""
         done = 0
         for request in await received_payments.claim_waiting(self._pool):
-            outcome = await take_payment(self._journeys, self._pool, request)
-            if isinstance(outcome, JourneyReply):
-                done += 1
-                text, markup = render(outcome.screen, outcome.language)
-                with contextlib.suppress(TelegramAPIError):  # applied either way; the VIP screen shows it too
-                    await self._bot.send_message(request.user_id, text, reply_markup=markup)
+            done += isinstance(await apply_kept_payment(self._journeys, self._pool, self._bot, request), JourneyReply)
         return done
 
     async def _run(self) -> None:

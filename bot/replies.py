@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
 from aiogram.types import Message, Update, User
 
 from adapters.journeys import JourneyRejected, Journeys, JourneyUnavailable
 from adapters.texts import language_of, render, t
-from bot.dead_letters import keep_for_support
+from bot.dead_letters import keep_for_support, update_digest
 from workflows.contracts import JourneyReply, JourneyRequest, RequestKind, TelegramProfile
 
 log = logging.getLogger("diana.bot")
@@ -26,10 +25,9 @@ def journey_request(
     update: Update, user: User, kind: RequestKind, *, action: str = "", screen: int = 0, text: str = ""
 ) -> JourneyRequest:
     """The journey's view of ``update``; its fingerprint tells a redelivery from a reused update id."""
-    raw = update.model_dump_json(exclude_none=True, by_alias=True).encode()
     return JourneyRequest(
         update_id=update.update_id,
-        fingerprint=hashlib.sha256(raw).hexdigest()[:16],
+        fingerprint=update_digest(update),
         user_id=user.id,
         kind=kind,
         action=action,

@@ -156,3 +156,11 @@ async def onboard(user: EmulatedUser) -> dict[str, Any]:
                                                            else "Entrar"))  # fmt: skip
         screen = await user.next_from_bot("bot_edit")
     return screen
+
+
+async def vip_invoice(user: EmulatedUser, menu: dict[str, Any], plan: str = "VIP Mensual") -> dict[str, Any]:
+    """From the menu, 💎 VIP and then ``plan``: the invoice the bot sends."""
+    await user.press(menu["message_id"], user.button(menu, "VIP"))
+    plans = await user.next_from_bot()
+    await user.press(plans["message_id"], user.button(plans, plan))
+    return await user.next_from_bot("bot_invoice", within=30)

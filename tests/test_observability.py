@@ -42,7 +42,7 @@ from infra.connections import create_redis
 from infra.health import HealthServer, readiness_checks
 from infra.settings import EMULATOR_BOT_TOKEN, Settings
 from tests.helpers import REPO_ROOT, eventually, http_receiver, metric_value, new_user_id, scrape_metrics
-from tests.telegram import EmulatedUser, onboard
+from tests.telegram import EmulatedUser, onboard, vip_invoice
 from tools.emulator import BotAPIEmulator
 from tools.stack import free_port, free_ports
 from worker.main import run_worker
@@ -385,10 +385,7 @@ async def test_logs_and_spans_carry_neither_the_token_nor_what_users_write(
         user = EmulatedUser(http, emulator.base_url, new_user_id())
         menu = await onboard(user)
         # A VIP purchase: its invoice payload must not show.
-        await user.press(menu["message_id"], user.button(menu, "VIP"))
-        plans = await user.next_from_bot()
-        await user.press(plans["message_id"], user.button(plans, "VIP Mensual"))
-        invoice = await user.next_from_bot("bot_invoice", within=30)
+        invoice = await vip_invoice(user, menu)
         paid = await user.pay(message_id=invoice["message_id"])
         assert paid["ok"], paid
         await user.next_saying("círculo íntimo")

@@ -34,7 +34,7 @@ from temporalio.worker import (
 from adapters.texts import t
 from tests.bot_process import BotProcesses, bots_fixture  # noqa: F401 -- the fixture
 from tests.helpers import REPO_ROOT, eventually, new_user_id, settled, webhook_environment
-from tests.telegram import EmulatedUser, onboard, redeliver
+from tests.telegram import EmulatedUser, onboard, redeliver, vip_invoice
 from tests.test_end_to_end import bot_environment
 from tools import support
 from tools.emulator import BotAPIEmulator
@@ -136,11 +136,7 @@ async def test_a_payment_the_journey_cannot_take_now_gives_vip_exactly_once_when
     fan = EmulatedUser(http, emulator.base_url, new_user_id(), first_name="Lola")
     async with worker_poisoning(client, task_queue, pool, redis, telegram_bot, fan.user_id, frozenset({"payment"})):
         bots.start(database, redis_server, JOURNEY_DEADLINE_SECONDS=DEADLINE, PAYMENT_RETRY_SECONDS="1")
-        menu = await onboard(fan)
-        await fan.press(menu["message_id"], fan.button(menu, "VIP"))
-        plans = await fan.next_from_bot()
-        await fan.press(plans["message_id"], fan.button(plans, "VIP Mensual"))
-        invoice = await fan.next_from_bot("bot_invoice", within=30)
+        invoice = await vip_invoice(fan, await onboard(fan))
         paid = await fan.pay(message_id=invoice["message_id"])
         assert paid["ok"], paid
         await fan.next_saying(t("vip.payment.pending")[:30], within=60)

@@ -22,13 +22,15 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 import asyncpg
+from aiogram import Bot
 from aiogram.types import Update
 from redis.asyncio import Redis
 from temporalio.api.common.v1 import WorkflowExecution
@@ -54,10 +56,9 @@ from adapters.exports import export_document
 from adapters.journeys import Journeys
 from adapters.staff import SupportError, describe_journey, disagreements, journey_state, read_projection, resolve_user
 from adapters.telegram import create_bot
-from adapters.texts import render
 from bot import build_dispatcher
 from bot.dead_letters import attempts_key
-from bot.payments import take_payment
+from bot.payments import apply_kept_payment
 from infra.settings import Settings
 from workflows import side_effects
 from workflows.contracts import (
@@ -432,6 +433,19 @@ async def _rewrite_projection(conn: asyncpg.Connection, state: JourneyState) -> 
 # Dead letters and payments not applied -------------------------------------------------------------------------
 
 
+@asynccontextmanager
+async def as_the_bot(settings: Settings, client: Client, pool: asyncpg.Pool) -> AsyncIterator[tuple[Bot, Journeys]]:
+    """The bot's Bot and door to the journeys, for a support command that does what the bot would have done."""
+    bot = create_bot(settings)
+    content = ActiveContent(pool)
+    await content.start()
+    try:
+        yield bot, Journeys(client, settings.temporal_task_queue, content)
+    finally:
+        await content.stop()
+        await bot.session.close()
+
+
 async def dead_letters(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     """Updates kept for support and not re-driven since, oldest first."""
     return list(await pool.fetch("SELECT id, update_id, telegram_user_id, error, created_at FROM dead_letters "
@@ -447,19 +461,12 @@ async def redrive(settings: Settings, client: Client, pool: asyncpg.Pool, redis:
         raise SupportError(f"no dead letter {letter_id}")
     if row["redriven_at"] is not None:
         raise SupportError(f"dead letter {letter_id} was re-driven already ({row['redriven_at']:%Y-%m-%d %H:%M} UTC)")
-    bot = create_bot(settings)
-    content = ActiveContent(pool)
-    await content.start()
-    try:
-        dispatcher = build_dispatcher(Journeys(client, settings.temporal_task_queue, content), settings=settings,
-                                      pool=pool, redis=redis)  # fmt: skip
+    async with as_the_bot(settings, client, pool) as (bot, journeys):
+        dispatcher = build_dispatcher(journeys, settings=settings, pool=pool, redis=redis)
         update = Update.model_validate(json.loads(row["update_json"]), context={"bot": bot})
         await redis.delete(attempts_key(update))  # a fresh start: it is not the crash it may have been
         await pool.execute("UPDATE dead_letters SET redriven_at = now() WHERE id = $1", letter_id)
         await dispatcher.feed_update(bot, update)
-    finally:
-        await content.stop()
-        await bot.session.close()
     again = await pool.fetchval("SELECT error FROM dead_letters WHERE update_id = $1 AND redriven_at IS NULL "
                                 "ORDER BY created_at DESC LIMIT 1", row["update_id"])  # fmt: skip
     await write_audit(pool, actor, "redrive", user_subject(row["telegram_user_id"]) if row["telegram_user_id"] else None,
@@ -478,17 +485,8 @@ async def apply_payment(settings: Settings, client: Client, pool: asyncpg.Pool, 
     if row["request"] is None:
         raise SupportError(f"payment {charge_id!r} belongs to an erased user: refund it")
     request = JourneyRequest.model_validate_json(row["request"])
-    bot = create_bot(settings)
-    content = ActiveContent(pool)
-    await content.start()
-    try:
-        outcome = await take_payment(Journeys(client, settings.temporal_task_queue, content), pool, request)
-        if not isinstance(outcome, str):
-            text, markup = render(outcome.screen, outcome.language)
-            await bot.send_message(request.user_id, text, reply_markup=markup)
-    finally:
-        await content.stop()
-        await bot.session.close()
+    async with as_the_bot(settings, client, pool) as (bot, journeys):
+        outcome = await apply_kept_payment(journeys, pool, bot, request)
     await write_audit(pool, actor, "apply payment", user_subject(request.user_id), reason,
                       {"charge_id": charge_id, "applied": not isinstance(outcome, str)})  # fmt: skip
     if isinstance(outcome, str):

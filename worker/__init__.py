@@ -43,9 +43,14 @@ def workflow_runner(sandboxed: bool) -> WorkflowRunner:
 
 
 def journey_worker_options(pool: asyncpg.Pool, redis: Redis, bot: Bot, *, sandboxed: bool = True,
-                           vip_channel_id: int | None = EMULATOR_VIP_CHANNEL) -> dict[str, Any]:  # fmt: skip
-    """What a journey worker is made of besides its client and task queue: ``Worker(client, task_queue=..., **these)``."""
-    library = ContentLibrary(pool)
+                           vip_channel_id: int | None = EMULATOR_VIP_CHANNEL,
+                           library: ContentLibrary | None = None) -> dict[str, Any]:  # fmt: skip
+    """What a journey worker is made of besides its client and task queue: ``Worker(client, task_queue=..., **these)``.
+
+    ``library``: the worker's content library, when something else in the process reads versions too (one parsed
+    copy each).
+    """
+    library = library or ContentLibrary(pool)
     return {
         "workflows": WORKFLOWS,
         "workflow_runner": workflow_runner(sandboxed),

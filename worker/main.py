@@ -57,15 +57,21 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     health = HealthServer(service="worker", host=settings.health_listen_host, port=settings.worker_health_port,
                           checks=readiness_checks(client, pool, redis))  # fmt: skip
     await health.start()
+    library = ContentLibrary(pool)  # the journeys' and the character watch's: each version parsed once
     try:
         worker = build_worker(
             client,
             settings.temporal_task_queue,
             journey_worker_options(
-                pool, redis, bot, vip_channel_id=settings.vip_channel_id, sandboxed=settings.workflow_sandbox
+                pool,
+                redis,
+                bot,
+                vip_channel_id=settings.vip_channel_id,
+                sandboxed=settings.workflow_sandbox,
+                library=library,
             ),  # fmt: skip
         )
-        voice = asyncio.create_task(watch_content_voice(pool, ContentLibrary(pool)))
+        voice = asyncio.create_task(watch_content_voice(pool, library))
         try:
             async with worker:
                 log.info("worker polling task queue %s on %s", settings.temporal_task_queue, settings.temporal_target)
