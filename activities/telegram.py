@@ -8,12 +8,14 @@ milliseconds) can repeat a message; losing one is not possible, since the claim 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Final
 
 import asyncpg
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramNotFound
 from aiogram.types import BufferedInputFile
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -22,8 +24,27 @@ from adapters.exports import export_document
 from adapters.texts import render, t
 from workflows import side_effects
 from workflows.contracts import ExportData, Notify
+from workflows.outbox import ACTIVITY_TIMEOUT
 
 UNDELIVERABLE: Final = "Undeliverable"
+TELEGRAM_REFUSED: Final = "TelegramRefused"
+CLAIMED_ELSEWHERE: Final = "ClaimedElsewhere"
+# Longer than any attempt of an activity lasts (Temporal's start-to-close timeout, ``outbox.ACTIVITY_TIMEOUT``).
+CLAIM_LEASE: Final = ACTIVITY_TIMEOUT + timedelta(seconds=5)
+# Answers that asking again will not change: bad request (no such chat or user, no rights), forbidden (blocked, not
+# a member, not an admin), not found. 429, 5xx and network errors raise other errors and stay retryable.
+REFUSALS: Final = (TelegramBadRequest, TelegramForbiddenError, TelegramNotFound)
+
+
+@asynccontextmanager
+async def telegram_refusals_are_final(what: str) -> AsyncIterator[None]:
+    """A call Telegram refuses for good fails the activity without retries: the journey parks the effect for support
+    (retrying it every 30 s would hold up every later effect of that journey)."""
+    try:
+        yield
+    except REFUSALS as refused:
+        raise ApplicationError(f"Telegram refused {what}: {refused.message}", type=TELEGRAM_REFUSED,
+                               non_retryable=True) from None  # fmt: skip
 
 
 class TelegramActivities(side_effects.Messages):
@@ -32,28 +53,43 @@ class TelegramActivities(side_effects.Messages):
         self.pool = pool
 
     async def claim(self, key: str, user_id: int) -> bool:
-        """True when this message still has to be sent (never sent, or a crashed earlier attempt)."""
+        """True when this message still has to be sent (never sent, or an earlier attempt that died sending it).
+
+        A claim younger than ``CLAIM_LEASE`` may belong to an attempt still sending (one called off when its journey
+        moved to a new run goes on until its own time limit): this attempt then fails, to be retried after it.
+        """
         status = await self.pool.fetchval(
             """
             INSERT INTO notifications (idempotency_key, telegram_user_id, status) VALUES ($1, $2, 'sending')
-            ON CONFLICT (idempotency_key) DO UPDATE SET status = notifications.status
+            ON CONFLICT (idempotency_key) DO UPDATE SET claimed_at = now()
+                WHERE notifications.status = 'sending' AND notifications.claimed_at < now() - $3::interval
             RETURNING status
             """,
             key,
             user_id,
+            CLAIM_LEASE,
         )
-        return bool(status == "sending")
+        if status is not None:
+            return True
+        earlier = await self.pool.fetchval("SELECT status FROM notifications WHERE idempotency_key = $1", key)
+        if earlier == "sending":
+            raise ApplicationError(f"message {key} is being sent by another attempt", type=CLAIMED_ELSEWHERE)
+        return False
 
     async def _mark(self, key: str, status: str) -> None:
         await self.pool.execute(
             "UPDATE notifications SET status = $2, sent_at = now() WHERE idempotency_key = $1", key, status
         )
 
+    async def mark_undeliverable(self, key: str) -> None:
+        """A claimed message that will never be sent (Telegram refused what it needed): not tried again."""
+        await self._mark(key, "undeliverable")
+
     async def deliver(self, key: str, sending: Awaitable[object]) -> None:
         """Send a claimed message and mark it; a refusal from Telegram is final, an outage is retried."""
         try:
             await sending
-        except (TelegramForbiddenError, TelegramBadRequest) as refused:
+        except REFUSALS as refused:
             # Blocked, or no such chat: sending again will not help; 5xx and 429 raise other errors.
             await self._mark(key, "undeliverable")
             raise ApplicationError(f"Telegram refused the message: {refused.message}", type=UNDELIVERABLE,

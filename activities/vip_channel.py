@@ -14,8 +14,9 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from activities.telegram import TelegramActivities
+from activities.telegram import TelegramActivities, telegram_refusals_are_final
 from adapters.texts import t
 from workflows import side_effects
 from workflows.contracts import CloseVipChannel, OpenVipChannel
@@ -37,14 +38,19 @@ class VipChannelActivities(side_effects.VipChannel):
             return
         if not await self.messages.claim(effect.idempotency_key, effect.user_id):
             return
-        # A user taken out before (an earlier VIP ended) may come back.
-        await self.bot.unban_chat_member(self.channel_id, effect.user_id, only_if_banned=True)
-        link = await self.bot.create_chat_invite_link(
-            self.channel_id,
-            name=f"VIP {effect.user_id}",
-            expire_date=datetime.now(UTC) + INVITE_LIFETIME,
-            member_limit=1,
-        )
+        try:
+            async with telegram_refusals_are_final("the VIP channel's invite"):
+                # A user taken out before (an earlier VIP ended) may come back.
+                await self.bot.unban_chat_member(self.channel_id, effect.user_id, only_if_banned=True)
+                link = await self.bot.create_chat_invite_link(
+                    self.channel_id,
+                    name=f"VIP {effect.user_id}",
+                    expire_date=datetime.now(UTC) + INVITE_LIFETIME,
+                    member_limit=1,
+                )
+        except ApplicationError:
+            await self.messages.mark_undeliverable(effect.idempotency_key)
+            raise
         markup = InlineKeyboardMarkup(inline_keyboard=[[
             InlineKeyboardButton(text=t("vip.channel.button", effect.language), url=link.invite_link)]])  # fmt: skip
         text = t("vip.channel.invite", effect.language, hours=int(INVITE_LIFETIME.total_seconds() // 3600))
@@ -60,4 +66,5 @@ class VipChannelActivities(side_effects.VipChannel):
         except TelegramBadRequest as refused:
             # Never joined, or already gone: nothing to take away.
             activity.logger.info("user %s not banned from the VIP channel: %s", effect.user_id, refused.message)
-        await self.bot.unban_chat_member(self.channel_id, effect.user_id, only_if_banned=True)
+        async with telegram_refusals_are_final("taking the user out of the VIP channel"):
+            await self.bot.unban_chat_member(self.channel_id, effect.user_id, only_if_banned=True)

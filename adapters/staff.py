@@ -120,8 +120,13 @@ class JourneyView:
             f"  VIP {sub.status}" + (f" until {sub.expires_at:%Y-%m-%d %H:%M} UTC" if sub.expires_at else "")
             + f", {len(sub.charges)} payment(s)",
             f"  achievements {len(state.achievements)}, missions {len(state.missions)}, "
-            f"pending effects {len(state.pending_effects)}, parked effects {len(state.parked_effects)}",
+            f"pending effects {len(state.pending_effects)}, parked effects "
+            f"{len(state.parked_effects) + state.parked_dropped}",
         ]  # fmt: skip
+        lines += [f"    parked {p.parked_at:%Y-%m-%d %H:%M} UTC: {p.effect.kind.replace('_', ' ')}: {p.reason}"
+                  for p in state.parked_effects]  # fmt: skip
+        if state.parked_dropped:
+            lines.append(f"    (and {state.parked_dropped} older parked effects, no longer kept)")
         if not self.disagreements:
             lines.append("  Postgres agrees with the journey.")
         else:

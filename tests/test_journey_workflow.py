@@ -268,7 +268,8 @@ async def test_a_row_postgres_refuses_is_parked_and_later_effects_go_on(
 
     state = await eventually(parked)
     assert state is not None
-    assert state.parked_effects == [orphan]
+    assert [parked.effect for parked in state.parked_effects] == [orphan]
+    assert state.parked_effects[0].reason
     assert await pool.fetchval("SELECT first_name FROM users WHERE telegram_user_id = $1", user_id) == "Inés"
     assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING, "the journey lives on"
     await handle.terminate("test over")

@@ -317,6 +317,16 @@ Effect = Annotated[
     | CloseVipChannel,
     Field(discriminator="kind"),
 ]
+# What Telegram carries out (messages, invoices, refunds, the VIP channel's door): each waits a bounded time.
+TELEGRAM_EFFECTS: Final = (Notify, ExportData, SendInvoice, RefundPayment, OpenVipChannel, CloseVipChannel)
+
+
+class ParkedEffect(BaseModel):
+    """An effect given up on (refused for good, or out of patience): kept with why and when, for support."""
+
+    effect: Effect
+    reason: str
+    parked_at: datetime
 
 
 class ProjectionBatch(BaseModel):
@@ -446,13 +456,15 @@ class JourneyState(BaseModel):
     recent_deliveries: list[str] = Field(default_factory=list)
     # Effects decided but not yet carried out; carried across continue-as-new.
     pending_effects: list[Effect] = Field(default_factory=list)
-    # Effects the projection refused for good (e.g. a constraint violation), kept for support.
-    parked_effects: list[Effect] = Field(default_factory=list)
+    # Effects given up on (Postgres refused the row, Telegram refused for good, no answer in time), newest last,
+    # kept for support; at most ``MAX_PARKED``, the older ones only counted.
+    parked_effects: list[ParkedEffect] = Field(default_factory=list)
+    parked_dropped: int = 0
 
     def exported(self) -> dict[str, Any]:
         """What the user's own export shows of the journey: who they are and what they did, not its machinery."""
-        return self.model_dump(mode="json", exclude={"pending_effects", "parked_effects", "recent_deliveries",
-                                                     "screen"})  # fmt: skip
+        return self.model_dump(mode="json", exclude={"pending_effects", "parked_effects", "parked_dropped",
+                                                     "recent_deliveries", "screen"})  # fmt: skip
 
 
 class PassRedemption(BaseModel):

@@ -55,7 +55,7 @@ class JourneyWorkflow:
     def __init__(self, input: JourneyInput) -> None:
         state = input.state or JourneyState(user_id=input.user_id)
         # The outbox owns the effects in flight; the state the rules see and copy carries none.
-        self.outbox = Outbox(state.user_id, state.pending_effects, state.parked_effects)
+        self.outbox = Outbox(state.user_id, state.pending_effects, state.parked_effects, state.parked_dropped)
         self.state = state.model_copy(update={"pending_effects": [], "parked_effects": []})
         self.content: Content | None = None
         self.publisher = JourneyPublisher()
@@ -132,7 +132,8 @@ class JourneyWorkflow:
     @workflow.query(name="State")
     def current_state(self) -> JourneyState:
         return self.state.model_copy(update={"pending_effects": self.outbox.effects,
-                                             "parked_effects": list(self.outbox.parked)})  # fmt: skip
+                                             "parked_effects": list(self.outbox.parked),
+                                             "parked_dropped": self.outbox.dropped})  # fmt: skip
 
     def _accept(self, state: JourneyState, effects: list[Effect]) -> None:
         self.state = state
