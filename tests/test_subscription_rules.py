@@ -294,3 +294,21 @@ class TestChannelAccess:
         join = request(USER, "vip_join", action="-1001000000009")
         assert decide(onboarded(), join).toast.key == "vip.join.declined"  # type: ignore[union-attr]
         assert decide(vip_user(), join).toast.key == "vip.join.approved"  # type: ignore[union-attr]
+
+    def test_a_vip_gets_a_fresh_channel_link_from_the_vip_screen_at_most_once_in_a_while(self) -> None:
+        state = play(vip_user(), "vip")
+        assert [b.action for b in press(vip_user(), "vip").screen.buttons[0]] == [subscription.CHANNEL_LINK]
+        fresh = press(state, subscription.CHANNEL_LINK)
+        assert fresh.screen.key == "vip.link.sent"
+        links = [e for e in fresh.effects if isinstance(e, OpenVipChannel)]
+        assert len(links) == 1 and links[0].idempotency_key != f"journey-{USER}:vip-channel:ch-1"
+        soon = press(play(fresh.state, "vip"), subscription.CHANNEL_LINK, NOW + timedelta(minutes=5))
+        assert soon.screen.key == "vip.link.recent" and not [e for e in soon.effects if isinstance(e, OpenVipChannel)]
+        later = press(play(fresh.state, "vip"), subscription.CHANNEL_LINK, NOW + subscription.LINK_COOLDOWN)
+        assert [e for e in later.effects if isinstance(e, OpenVipChannel)]
+
+    def test_a_fresh_channel_link_is_for_vips_only(self) -> None:
+        state = play(onboarded(), "vip")
+        assert subscription.CHANNEL_LINK not in [b.action for row in press(onboarded(), "vip").screen.buttons
+                                                 for b in row]  # fmt: skip
+        rejected(JourneyError.STALE_SCREEN, press, state, subscription.CHANNEL_LINK)

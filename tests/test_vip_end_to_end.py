@@ -78,6 +78,32 @@ async def test_a_fan_buys_vip_with_stars_joins_the_channel_and_is_refunded(
     with pytest.raises(AssertionError, match="INVITE_HASH_EXPIRED"):
         await stranger.join(EMULATOR_VIP_CHANNEL, invite_link=link)
 
+    # The link sent at purchase lapses in a day: the VIP screen gives a VIP a fresh one, which lets them in again.
+    await fan.leave(EMULATOR_VIP_CHANNEL)
+    await fan.send("/start")
+    menu = await fan.next_from_bot("bot_message")
+    while "💎 VIP" not in str(menu["buttons"]):  # the menu, after the notices that may come before it
+        menu = await fan.next_from_bot("bot_message")
+    await fan.press(menu["message_id"], fan.button(menu, "VIP"))
+    vip_screen = await fan.next_from_bot()
+    assert "Eres VIP" in vip_screen["text"]
+    await fan.press(vip_screen["message_id"], fan.button(vip_screen, "enlace nuevo"))
+    fresh = await fan.next_saying("Tu enlace a mi canal")
+    fresh_link = fresh["buttons"][0][0]["url"]
+    assert fresh_link != link
+    assert (await fan.join(EMULATOR_VIP_CHANNEL, invite_link=fresh_link))["status"] == "member"
+    # Asked again at once: the link just sent is the way in (no flood of links).
+    answered = [e for e in await fan.transcript()
+                if e["kind"] == "bot_edit" and e["message_id"] == vip_screen["message_id"]][-1]  # fmt: skip
+    assert "enlace nuevo" in answered["text"]
+    await fan.press(answered["message_id"], fan.button(answered, "VIP"))
+    again = await fan.next_from_bot("bot_edit")
+    await fan.press(again["message_id"], fan.button(again, "enlace nuevo"))
+    recent = await fan.next_from_bot("bot_edit")
+    assert "hace un momento" in recent["text"]
+    invites = [e for e in await fan.transcript() if e["kind"] == "bot_message" and "Tu enlace a mi canal" in e["text"]]
+    assert len(invites) == 2
+
     # Refunds are for admins; a fan trying is refused and audited.
     charge = paid["telegram_payment_charge_id"]
     await fan.send(f"/reembolsar {fan.user_id} {charge} me arrepentí")

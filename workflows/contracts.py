@@ -422,6 +422,8 @@ class Subscription(BaseModel):
     # Expiry reminders already sent, "<expiry>:<days before>": a renewal moves the expiry, and with it the keys.
     reminded: list[str] = Field(default_factory=list)
     saves: int = 0
+    # When the last fresh link to the VIP channel was asked for.
+    link_sent_at: datetime | None = None
 
 
 class JourneyState(BaseModel):

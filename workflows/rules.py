@@ -51,7 +51,8 @@ MENU_LABELS: Final[dict[str, str]] = {action: f"menu.{action}" for action in moo
 SETTINGS_ACTIONS: Final = frozenset({"notifications_toggle", "language.es", "language.en", "export", "erase",
                                      "erase_confirm"})  # fmt: skip
 # Buttons the journey answers (story choices are "pick.<choice id>", checked against the content).
-ACTIONS: Final = frozenset({"onboarding_next", "menu", story.NEXT, story.RESTART} | set(MENU_LABELS) | SETTINGS_ACTIONS)
+ACTIONS: Final = frozenset({"onboarding_next", "menu", story.NEXT, story.RESTART, subscription.CHANNEL_LINK}
+                           | set(MENU_LABELS) | SETTINGS_ACTIONS)  # fmt: skip
 # Ways in that mean the same on any screen (notifications carry them): never stale.
 ENTRY_ACTIONS: Final = frozenset({"menu", story.OPEN})
 # Requests from community channels: they never change the screen in the private chat.
@@ -125,6 +126,8 @@ def validate(state: JourneyState, request: JourneyRequest, content: Content | No
             raise Rejection(rejection.kind, str(rejection)) from None
     if content is not None and subscription.is_buy(request.action):
         _subscription_check(subscription.plan_for, content, request.action)
+    if request.action == subscription.CHANNEL_LINK and not state.vip:
+        raise Rejection(JourneyError.STALE_SCREEN, "the VIP channel is for VIPs")
 
 
 def validate_shape(user_id: int, request: JourneyRequest) -> None:
@@ -323,6 +326,8 @@ def _active(turn: Turn, request: JourneyRequest, previous_visit: datetime | None
         return subscription.vip_screen(state, content)
     if subscription.is_buy(action):
         return subscription.issue_invoice(turn, subscription.plan_for(content, action))
+    if action == subscription.CHANNEL_LINK:
+        return subscription.channel_link(turn)
     if action == "besitos":
         return besitos_screen(state)
     if action in ("missions", "achievements"):

@@ -46,6 +46,9 @@ BUY: Final = "buy."  # a plan button's action: "buy.<plan code>"
 # Invoices a user may still pay; an older one is stale (its pre-checkout is refused).
 OPEN_INVOICES: Final = 5
 PASS_PREFIX: Final = "pass:"
+# A fresh single-use link to the VIP channel (the one sent at purchase lapses after a day); at most one this often.
+CHANNEL_LINK: Final = "vip.link"
+LINK_COOLDOWN: Final = timedelta(minutes=10)
 # Telegram's limits for an invoice's title and description.
 TITLE_LIMIT: Final = 32
 DESCRIPTION_LIMIT: Final = 255
@@ -90,6 +93,8 @@ def vip_screen(state: JourneyState, content: Content) -> Screen:
         params["grace_ends"] = local_moment(sub.expires_at + timedelta(days=content.vip.grace_days), zone)
     rows = [[Button(label="vip.buy", action=f"{BUY}{p.code}", text=f"💎 {p.name.get(language)} · {p.stars} ⭐")]
             for p in content.vip.plans]  # fmt: skip
+    if state.vip:
+        rows.insert(0, [Button(label="vip.channel.fresh", action=CHANNEL_LINK)])
     return Screen(key=f"vip.menu.{sub.status}", params=params,
                   buttons=[*rows, [Button(label="menu.back", action="menu")]])  # fmt: skip
 
@@ -114,6 +119,18 @@ def issue_invoice(turn: Turn, plan: Plan) -> Screen:
     )
     return Screen(key="vip.invoice_sent", params={"plan": plan.name.get(state.language), "stars": plan.stars},
                   buttons=[[Button(label="menu.vip", action=OPEN)], [Button(label="menu.back", action="menu")]])  # fmt: skip
+
+
+def channel_link(turn: Turn) -> Screen:
+    """A VIP asks for a way into the channel: a fresh single-use link, unless one went out moments ago."""
+    state, sub = turn.state, turn.state.subscription
+    back = [[Button(label="menu.vip", action=OPEN)], [Button(label="menu.back", action="menu")]]
+    if sub.link_sent_at is not None and turn.now - sub.link_sent_at < LINK_COOLDOWN:
+        return Screen(key="vip.link.recent", buttons=back)
+    sub.link_sent_at = turn.now
+    turn.effects.append(OpenVipChannel(user_id=state.user_id, language=state.language,
+                                       idempotency_key=f"journey-{state.user_id}:vip-link:{turn.cause}"))  # fmt: skip
+    return Screen(key="vip.link.sent", buttons=back)
 
 
 def check_pre_checkout(state: JourneyState, content: Content | None, payment: PaymentDetails) -> Invoice:
