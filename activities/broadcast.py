@@ -35,6 +35,7 @@ from aiogram.exceptions import (
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from adapters.audience import RECIPIENTS_SQL, segment_size
 from adapters.texts import t
 from workflows import side_effects
 from workflows.broadcast_contracts import (
@@ -56,26 +57,6 @@ FLOODED: Final = "BroadcastFlooded"
 
 Outcome = Literal["sent", "blocked", "failed", "unconfirmed"]
 
-# Finished onboarding, not erased, not banned, and not known to have blocked the bot (a visit after the
-# 403 means the user unblocked it). VIP: an active or grace subscription; free: everyone else.
-RECIPIENTS_SQL: Final = """
-    SELECT u.telegram_user_id FROM users u
-    WHERE u.telegram_user_id > $1 AND {eligible}
-    ORDER BY u.telegram_user_id
-    LIMIT $4
-"""
-ELIGIBLE_SQL: Final = """
-    u.stage = 'active' AND u.banned_at IS NULL
-    AND (u.blocked_at IS NULL OR u.blocked_at < u.last_seen_at)
-    AND CASE $2::text
-        WHEN 'vip' THEN EXISTS (SELECT 1 FROM subscriptions s WHERE s.telegram_user_id = u.telegram_user_id
-                                AND s.status IN ('active', 'grace'))
-        WHEN 'free' THEN NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.telegram_user_id = u.telegram_user_id
-                                     AND s.status IN ('active', 'grace'))
-        WHEN 'inactive' THEN u.last_seen_at < $3
-        ELSE true
-    END
-"""
 # One round trip: a fresh claim returns ``claimed``; otherwise the earlier claim's status, and whether
 # the user is marked blocked (to count an earlier 403 as blocked, not failed).
 CLAIM_SQL: Final = """
@@ -135,11 +116,9 @@ class BroadcastActivities(side_effects.Broadcasting):
     async def broadcast_recipients(self, request: RecipientsRequest) -> RecipientsPage:
         """The next page of the segment after ``request.after``, in user id order (and the segment's size)."""
         args = (request.after, request.segment, request.inactive_before)
-        rows = await self.pool.fetch(RECIPIENTS_SQL.format(eligible=ELIGIBLE_SQL), *args, request.limit)
-        total = None
-        if request.count:
-            total = await self.pool.fetchval(f"SELECT count(*) FROM users u WHERE u.telegram_user_id > $1 "  # noqa: S608
-                                             f"AND {ELIGIBLE_SQL}", *args)  # fmt: skip
+        rows = await self.pool.fetch(RECIPIENTS_SQL, *args, request.limit)
+        total = await segment_size(self.pool, request.segment, request.inactive_before, request.after) if (
+            request.count) else None  # fmt: skip
         return RecipientsPage(user_ids=[row["telegram_user_id"] for row in rows], total=total)
 
     @activity.defn

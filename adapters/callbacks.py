@@ -13,6 +13,7 @@ class CallbackPrefix(StrEnum):
     ADMIN_USER = "adu"
     ADMIN_PANEL = "adm"
     BROADCAST = "bc"
+    CONFIRM = "ok"
 
 
 assert len(set(CallbackPrefix)) == len(list(CallbackPrefix)), "callback prefixes must be unique"

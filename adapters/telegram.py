@@ -17,8 +17,14 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramRetryAfter, TelegramServerError
-from aiogram.methods import Response
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.methods import AnswerCallbackQuery, Response
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -36,6 +42,7 @@ tracer: Final = trace.get_tracer("diana.telegram")
 def create_bot(settings: Settings) -> Bot:
     """The aiogram bot, pointed at ``TELEGRAM_API_BASE`` (Telegram, or any server speaking the Bot API)."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.bot_api_base))
+    session.middleware(LateCallbackAnswers())
     session.middleware(PatientRequests())
     session.middleware(TelegramCalls())  # inside PatientRequests: counts every attempt, 429s included
     return Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
@@ -46,6 +53,29 @@ def create_bot(settings: Settings) -> Bot:
 # next call rebuilt its class: 2-15 ms of CPU per Bot API call, the bot's largest cost under load
 # (benchmarks/load.py). Holding each one once keeps pydantic's cache warm.
 _RESPONSE_TYPES: dict[type[Any], Any] = {}
+
+
+class LateCallbackAnswers(BaseRequestMiddleware):
+    """A button press answered too late (a redelivered update, a slow turn) is not a failure of the update.
+
+    Telegram takes a callback query's answer for a short while only; past it, the press has been handled all the
+    same, and failing the update for its toast would keep it as a dead letter.
+    """
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        try:
+            return await make_request(bot, method)
+        except TelegramBadRequest as refused:
+            if not isinstance(method, AnswerCallbackQuery) or "query is too old" not in refused.message:
+                raise
+            log.info("a button press was answered too late: %s", refused.message)
+            answered: Response[TelegramType] = Response(ok=True, result=True)
+            return answered
 
 
 class PatientRequests(BaseRequestMiddleware):

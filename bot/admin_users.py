@@ -2,7 +2,7 @@
 
 ``/usuario <id|@username>`` shows the journey beside its Postgres projection, with buttons to give or
 take back besitos and to ban or unban. ``/dar <id|@username> <cantidad> <motivo>`` gives any amount
-(negative takes back). Every change goes through the journey's ``Support`` Update, applied once per
+(negative takes back); a large one shows a preview and waits for the admin's ✅. Every change goes through the journey's ``Support`` Update, applied once per
 Telegram update or button press, and is audited; anyone but an admin is refused and audited.
 """
 
@@ -19,13 +19,16 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from redis.asyncio import Redis
 from temporalio.service import RPCError
 
 from adapters import staff
 from adapters.callbacks import CallbackPrefix
 from adapters.journeys import Journeys
 from adapters.texts import language_of, t
+from bot import confirmations
 from bot.admins import AdminOnly, guarded_router
+from bot.confirmations import ConfirmCB
 from workflows.contracts import SupportAction
 from workflows.economy import level_progress
 
@@ -33,6 +36,9 @@ router = guarded_router(__name__)
 log = logging.getLogger("diana.bot")
 
 BUTTON_GRANT: Final = 50
+# A /dar of this many besitos or more (given or taken back) waits for the admin's ✅ on a preview.
+LARGE_GRANT: Final = 500
+CONFIRM_ACTION: Final = "grant"
 PANEL_REASON: Final = "desde /usuario en Telegram"
 
 
@@ -103,19 +109,30 @@ async def look_up(message: Message, command: CommandObject, journeys: Journeys, 
 
 @router.message(Command("dar", "grant"), flags={"admin": AdminOnly("grant")})
 async def grant(message: Message, command: CommandObject, event_update: Update, journeys: Journeys,
-                pool: asyncpg.Pool) -> None:  # fmt: skip
-    """/dar <id|@username> <cantidad> <motivo>: give besitos (a negative amount takes them back)."""
+                pool: asyncpg.Pool, redis: Redis) -> None:  # fmt: skip
+    """/dar <id|@username> <cantidad> <motivo>: give besitos (a negative amount takes them back); from
+    ``LARGE_GRANT`` on, a preview waits for the admin's ✅."""
     assert message.from_user is not None
     language = language_of(message.from_user.language_code)
     parts = (command.args or "").split(maxsplit=2)
     if len(parts) < 3 or not parts[1].lstrip("-").isdigit() or len(parts[2].strip()) < 3:
         await message.answer(t("admin.user.grant_usage", language))
         return
+    amount, reason = int(parts[1]), parts[2].strip()[:500]
     try:
         user_id = await staff.resolve_user(pool, parts[0])
+        if abs(amount) >= LARGE_GRANT:
+            state = await staff.journey_state(journeys.client, user_id)
+            name = state.profile.first_name if state.profile else str(user_id)
+            preview = t(f"admin.grant.preview.{'give' if amount > 0 else 'take'}", language, amount=abs(amount),
+                        name=name, user_id=user_id, besitos=state.besitos, reason=reason)  # fmt: skip
+            details = {"user_id": user_id, "amount": amount, "reason": reason,
+                       "request_id": f"telegram-{event_update.update_id}"}  # fmt: skip
+            await confirmations.ask(message, redis, admin_id=message.from_user.id, action=CONFIRM_ACTION,
+                                    details=details, preview=preview, language=language)  # fmt: skip
+            return
         reply = await staff.change(journeys.client, pool, user_id, "grant", actor=f"admin:{message.from_user.id}",
-                                     reason=parts[2].strip()[:500], amount=int(parts[1]),
-                                     request_id=f"telegram-{event_update.update_id}")  # fmt: skip
+                                     reason=reason, amount=amount, request_id=f"telegram-{event_update.update_id}")  # fmt: skip
     except staff.SupportError as error:
         await message.answer(t("admin.user.refused", language, reason=str(error)))
         return
@@ -124,6 +141,30 @@ async def grant(message: Message, command: CommandObject, event_update: Update, 
         await message.answer(t("reject.unavailable", language))
         return
     await message.answer(t("admin.user.done", language, message=reply.message))
+
+
+@router.callback_query(ConfirmCB.filter(F.action == CONFIRM_ACTION), flags={"admin": AdminOnly("grant")})
+async def confirm_grant(query: CallbackQuery, callback_data: ConfirmCB, journeys: Journeys, pool: asyncpg.Pool,
+                        redis: Redis) -> None:  # fmt: skip
+    """✅ under a large grant's preview: applied once (its request id is the command's update); ✖️ forgets it."""
+    language = language_of(query.from_user.language_code)
+    pending = await confirmations.take(query, callback_data, redis, pool, language)
+    if pending is None or not isinstance(query.message, Message):
+        return
+    await query.answer()
+    details = pending.details
+    try:
+        reply = await staff.change(journeys.client, pool, int(details["user_id"]), "grant",
+                                   actor=f"admin:{query.from_user.id}", reason=str(details["reason"]),
+                                   amount=int(details["amount"]), request_id=str(details["request_id"]))  # fmt: skip
+    except staff.SupportError as error:
+        await query.message.answer(t("admin.user.refused", language, reason=str(error)))
+        return
+    except RPCError:
+        log.exception("grant for %s not applied", details["user_id"])
+        await query.message.answer(t("reject.unavailable", language))
+        return
+    await query.message.answer(t("admin.user.done", language, message=reply.message))
 
 
 @router.callback_query(

@@ -1,6 +1,8 @@
-"""Admin broadcasts: /difundir starts a Broadcast workflow; /difusion and its button show how far it got.
+"""Admin broadcasts: /difundir shows a preview, its ✅ starts a Broadcast workflow; /difusion and its button show how far
+it got.
 
-The bot only checks the command and starts the workflow; pacing, Telegram's limits, blocked users and
+The bot only checks the command, shows the text as each person will read it with how many it reaches, and on the
+admin's ✅ starts the workflow; pacing, Telegram's limits, blocked users and
 resuming after a crash are the workflow's (see :mod:`workflows.broadcast`). The broadcast's id comes
 from the admin's message (``broadcast-<chat id>-<message id>``), so a redelivered update finds the
 broadcast it already started instead of sending everything again; unlike an update id, a message id
@@ -12,24 +14,29 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import asyncpg
+from aiogram import F
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from redis.asyncio import Redis
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from adapters.audience import segment_size
 from adapters.audit import write_audit
 from adapters.callbacks import CallbackPrefix
 from adapters.journeys import Journeys
 from adapters.texts import language_of, t
+from bot import confirmations
 from bot.admins import AdminOnly, guarded_router
+from bot.confirmations import ConfirmCB
 from workflows.broadcast import BroadcastWorkflow
 from workflows.broadcast_contracts import (
     BROADCAST_ID_PREFIX,
@@ -50,6 +57,7 @@ MAX_INACTIVE_DAYS: Final = 3650
 QUERY_TIMEOUT: Final = timedelta(seconds=5)
 BROADCAST_ID: Final = re.compile(rf"{re.escape(BROADCAST_ID_PREFIX)}\d+-\d+")
 _COMMAND_ARGS: Final = re.compile(r"(\S+)\s+(.*)", re.DOTALL)
+CONFIRM_ACTION: Final = "broadcast"
 
 
 class BroadcastCB(CallbackData, prefix=CallbackPrefix.BROADCAST):
@@ -152,8 +160,8 @@ async def audit_start(pool: asyncpg.Pool, admin_id: int, broadcast: BroadcastInp
 
 
 @router.message(Command("difundir", "broadcast"), flags={"admin": AdminOnly("broadcast")})
-async def start_broadcast(message: Message, command: CommandObject, journeys: Journeys, pool: asyncpg.Pool) -> None:
-    """/difundir <segmento> <texto>: an admin sends a text to everyone in a segment."""
+async def ask_broadcast(message: Message, command: CommandObject, pool: asyncpg.Pool, redis: Redis) -> None:
+    """/difundir <segmento> <texto>: the text as each person will read it, how many it reaches, and ✅ to send it."""
     assert message.from_user is not None
     language = language_of(message.from_user.language_code)
     try:
@@ -164,26 +172,47 @@ async def start_broadcast(message: Message, command: CommandObject, journeys: Jo
     broadcast = BroadcastInput(broadcast_id=broadcast_id_for(message), actor=message.from_user.id,
                                segment=parsed.segment, inactive_days=parsed.inactive_days, text=parsed.text,
                                language=language)  # fmt: skip
+    cutoff = datetime.now(UTC) - timedelta(days=parsed.inactive_days) if parsed.inactive_days else None
+    reach = await segment_size(pool, parsed.segment, cutoff)
+    segment = t(f"admin.broadcast.segment.{broadcast.segment}", language, days=broadcast.inactive_days or 0)
+    # Plain text, exactly as the broadcast sends it.
+    await message.answer(parsed.text, parse_mode=None)
+    await confirmations.ask(message, redis, admin_id=message.from_user.id, action=CONFIRM_ACTION,
+                            details=broadcast.model_dump(mode="json"),
+                            preview=t("admin.broadcast.preview", language, segment=segment, count=reach),
+                            language=language)  # fmt: skip
+
+
+@router.callback_query(ConfirmCB.filter(F.action == CONFIRM_ACTION), flags={"admin": AdminOnly("broadcast")})
+async def confirm_broadcast(query: CallbackQuery, callback_data: ConfirmCB, journeys: Journeys, pool: asyncpg.Pool,
+                            redis: Redis) -> None:  # fmt: skip
+    """✅ under a broadcast's preview: it starts (once, however often it is pressed); ✖️ forgets it."""
+    language = language_of(query.from_user.language_code)
+    pending = await confirmations.take(query, callback_data, redis, pool, language)
+    if pending is None or not isinstance(query.message, Message):
+        return
+    broadcast = BroadcastInput.model_validate(pending.details)
+    await query.answer()
     try:
         await journeys.client.start_workflow(
             BroadcastWorkflow.run,
             broadcast,
             id=broadcast.broadcast_id,
             task_queue=journeys.task_queue,
-            # The same message again (a redelivered update) finds its broadcast, running or finished.
+            # The same command confirmed again (its update delivered twice) finds its broadcast, running or finished.
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
     except WorkflowAlreadyStartedError:
-        pass  # started by this very message, and already finished
+        pass  # started by this very command, and already finished
     except RPCError:
         log.exception("broadcast %s not started", broadcast.broadcast_id)
-        await message.answer(t("reject.unavailable", language))
+        await query.message.answer(t("reject.unavailable", language))
         return
-    await audit_start(pool, message.from_user.id, broadcast)
+    await audit_start(pool, query.from_user.id, broadcast)
     segment = t(f"admin.broadcast.segment.{broadcast.segment}", language, days=broadcast.inactive_days or 0)
-    await message.answer(t("admin.broadcast.started", language, id=broadcast.broadcast_id, segment=segment),
-                         reply_markup=progress_keyboard(broadcast.broadcast_id, language))  # fmt: skip
+    await query.message.answer(t("admin.broadcast.started", language, id=broadcast.broadcast_id, segment=segment),
+                               reply_markup=progress_keyboard(broadcast.broadcast_id, language))  # fmt: skip
 
 
 @router.message(Command("difusion", "broadcaststatus"), flags={"admin": AdminOnly("broadcast status")})

@@ -89,9 +89,12 @@ class ConfirmedPolling:
                 await asyncio.wait({stopping}, timeout=delay)
                 continue
             backoff.reset()
-            taken = [u for u in updates if u.update_id not in self._in_hand and u.update_id not in self._done]
-            for update in taken:
-                self._take(update)
+            taken = []
+            for update in updates:
+                # Not one already in hand or done, nor the same update twice in one batch (a redelivery).
+                if update.update_id not in self._in_hand and update.update_id not in self._done:
+                    self._take(update)
+                    taken.append(update)
             if busy and not taken and self._in_hand:
                 oldest = self._in_hand[min(self._in_hand)]
                 await asyncio.wait({oldest, stopping}, timeout=BUSY_PAUSE, return_when=asyncio.FIRST_COMPLETED)
@@ -106,7 +109,7 @@ class ConfirmedPolling:
     def _finished(self, update_id: int, task: asyncio.Task[None]) -> None:
         if task.cancelled():
             return  # cut off at stop: stays unconfirmed, for the next process
-        del self._in_hand[update_id]
+        self._in_hand.pop(update_id, None)
         self._done.add(update_id)
 
     async def _handle(self, update: Update) -> None:

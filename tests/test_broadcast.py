@@ -506,9 +506,29 @@ async def test_admin_commands_start_once_show_progress_and_refuse_bad_input_and_
     assert await pool.fetchval("SELECT count(*) FROM audit_log WHERE action = 'broadcast refused' AND actor = $1",
                                f"admin:{ADMIN}") == 2  # fmt: skip
 
-    # A good one: the VIPs get the text as typed; the admin gets the id and a progress button.
+    # A good one: first a preview, the text as each person will read it and how many it reaches; nothing starts
+    # before the admin's ✅. Cancelled, it is forgotten.
+    await admin.send(f"/difundir todos {TEXT}")
+    assert (await admin.next_from_bot("bot_message"))["text"] == TEXT
+    preview = await admin.next_saying("Llegará a")
+    assert "Llegará a 5 personas (todas las personas)" in preview["text"]
+    await admin.press(preview["message_id"], admin.button(preview, "Cancelar"))
+    await admin.next_saying("Cancelado")
     sent = await admin.send(f"/difundir VIP {TEXT}")
+    assert (await admin.next_from_bot("bot_message"))["text"] == TEXT
+    preview = await admin.next_saying("Llegará a")
+    assert "Llegará a 3 personas (las personas VIP)" in preview["text"]
+    assert await started() == 0
+    # Only the admin who asked may confirm: a fan's forged press is refused and audited.
+    confirm = admin.button(preview, "Confirmar")
+    forged = await fan.press(preview["message_id"], confirm, chat_id=ADMIN, forge=True)
+    assert "solo para quienes administran" in (await fan.callback_answer(forged["callback_query_id"]))["text"]
+    # The VIPs get the text as typed; the admin gets the id and a progress button.
+    await admin.press(preview["message_id"], confirm)
     answer = await admin.next_saying("en marcha")
+    # The same ✅ again (an old client still showing it): nothing more starts.
+    again_pressed = await admin.press(preview["message_id"], confirm, forge=True)
+    assert "ya no vale" in (await admin.callback_answer(again_pressed["callback_query_id"]))["text"]
     found = re.search(r"broadcast-\d+-\d+", answer["text"])
     assert found is not None and found.group().startswith(f"broadcast-{ADMIN}-")
     broadcast_id = found.group()
@@ -535,8 +555,10 @@ async def test_admin_commands_start_once_show_progress_and_refuse_bad_input_and_
     status = await admin.next_saying("📣 Difusión")
     assert "terminada" in status["text"] and "Enviados: 3" in status["text"]
 
-    # Telegram delivers the command again: the same broadcast answers, nothing is sent twice.
+    # Telegram delivers the command again: its preview, once confirmed, finds the same broadcast; nothing is sent twice.
     await redeliver(http, emulator.base_url, int(sent["update_id"]))
+    repeated = await admin.next_saying("Llegará a")
+    await admin.press(repeated["message_id"], admin.button(repeated, "Confirmar"))
     again = await admin.next_saying("en marcha")
     assert broadcast_id in again["text"]
     await asyncio.sleep(1)
