@@ -1,9 +1,7 @@
 """Admin broadcasts: who is in a segment, and sending a page of messages within Telegram's limits.
 
-Pacing: Telegram allows a bot about 30 messages a second overall and one a second per chat. Every
-page of every broadcast in this worker process goes through one :class:`Pacer` (25 a second, evenly
-spaced, leaving room for the journeys' own messages); the per-chat limit holds by construction, since a
-broadcast sends each user one message. When Telegram still answers 429, the session middleware waits
+Pacing: every message goes through the deployment's bulk budget (:mod:`activities.pacing`, shared with the
+daily reminders); the per-chat limit holds by construction, since a broadcast sends each user one message. When Telegram still answers 429, the session middleware waits
 ``retry_after`` and tries again; should that give up, the pacer holds every send for ``retry_after``
 and the message is tried again, a bounded number of times.
 
@@ -19,8 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Final, Literal
 
 import asyncpg
@@ -35,6 +32,7 @@ from aiogram.exceptions import (
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.pacing import Pacer, Pacing
 from adapters.audience import RECIPIENTS_SQL, segment_size
 from adapters.texts import t
 from workflows import side_effects
@@ -48,8 +46,6 @@ from workflows.broadcast_contracts import (
     report_key,
 )
 
-# Telegram's ceiling is ~30 messages a second for a whole bot; the journeys send too.
-BROADCAST_RATE: Final = 25.0
 # Times one message is offered again after a 429 the session middleware did not absorb.
 MAX_FLOOD_RETRIES: Final = 5
 HEARTBEAT_EVERY: Final = 2.0
@@ -71,43 +67,8 @@ CLAIM_SQL: Final = """
 """
 
 
-class Pacer:
-    """At most ``rate`` sends a second, evenly spaced; after a 429 nobody sends until Telegram's wait is over.
-
-    Shared by every page this worker sends, so concurrent broadcasts share the budget too.
-
-    :param rate: sends per second.
-    :param clock: monotonic seconds (tests pass a fake one).
-    :param sleep: waits that many seconds (tests pass one that moves the fake clock).
-    """
-
-    def __init__(self, rate: float = BROADCAST_RATE, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:  # fmt: skip
-        if rate <= 0:
-            msg = f"rate must be positive, got {rate}"
-            raise ValueError(msg)
-        self.interval = 1.0 / rate
-        self._clock = clock
-        self._sleep = sleep
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        """Return when the next send may go out; each call takes one slot."""
-        async with self._lock:
-            delay = self._next - self._clock()
-            if delay > 0:
-                await self._sleep(delay)
-            # Spacing is measured from the actual send: a late send never lets the next one catch up.
-            self._next = max(self._next, self._clock()) + self.interval
-
-    def hold(self, seconds: float) -> None:
-        """Telegram said wait: no send before ``seconds`` from now."""
-        self._next = max(self._next, self._clock() + seconds)
-
-
 class BroadcastActivities(side_effects.Broadcasting):
-    def __init__(self, bot: Bot, pool: asyncpg.Pool, *, pacer: Pacer | None = None) -> None:
+    def __init__(self, bot: Bot, pool: asyncpg.Pool, *, pacer: Pacing | None = None) -> None:
         self.bot = bot
         self.pool = pool
         self.pacer = pacer or Pacer()

@@ -15,18 +15,19 @@ from typing import Final
 
 import asyncpg
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramNotFound
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramNotFound, TelegramRetryAfter
 from aiogram.types import BufferedInputFile
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.pacing import Pacing
 from adapters.exports import export_document
 from adapters.texts import render, t
 from workflows import side_effects
-from workflows.contracts import ExportData, Notify
+from workflows.contracts import ExportData, MessageRefusal, Notify
 from workflows.outbox import ACTIVITY_TIMEOUT
 
-UNDELIVERABLE: Final = "Undeliverable"
+UNDELIVERABLE: Final = MessageRefusal.UNDELIVERABLE
 TELEGRAM_REFUSED: Final = "TelegramRefused"
 CLAIMED_ELSEWHERE: Final = "ClaimedElsewhere"
 # Longer than any attempt of an activity lasts (Temporal's start-to-close timeout, ``outbox.ACTIVITY_TIMEOUT``).
@@ -48,9 +49,11 @@ async def telegram_refusals_are_final(what: str) -> AsyncIterator[None]:
 
 
 class TelegramActivities(side_effects.Messages):
-    def __init__(self, bot: Bot, pool: asyncpg.Pool) -> None:
+    def __init__(self, bot: Bot, pool: asyncpg.Pool, *, pacer: Pacing | None = None) -> None:
         self.bot = bot
         self.pool = pool
+        # The bulk budget shared with broadcasts (reminders go through it); None: bulk messages are not paced.
+        self.pacer = pacer
 
     async def claim(self, key: str, user_id: int) -> bool:
         """True when this message still has to be sent (never sent, or an earlier attempt that died sending it).
@@ -92,7 +95,9 @@ class TelegramActivities(side_effects.Messages):
         except REFUSALS as refused:
             # Blocked, or no such chat: sending again will not help; 5xx and 429 raise other errors.
             await self._mark(key, "undeliverable")
-            raise ApplicationError(f"Telegram refused the message: {refused.message}", type=UNDELIVERABLE,
+            blocked = isinstance(refused, TelegramForbiddenError)
+            raise ApplicationError(f"Telegram refused the message: {refused.message}",
+                                   type=MessageRefusal.BLOCKED if blocked else UNDELIVERABLE,
                                    non_retryable=True) from None  # fmt: skip
         await self._mark(key, "sent")
 
@@ -102,7 +107,16 @@ class TelegramActivities(side_effects.Messages):
             activity.logger.info("notification %s already sent", effect.idempotency_key)
             return
         text, markup = render(effect.screen, effect.language)
-        await self.deliver(effect.idempotency_key, self.bot.send_message(effect.user_id, text, reply_markup=markup))
+        if effect.bulk and self.pacer is not None:
+            await self.pacer.wait()
+        try:
+            await self.deliver(effect.idempotency_key, self.bot.send_message(effect.user_id, text,
+                                                                             reply_markup=markup))  # fmt: skip
+        except TelegramRetryAfter as flood:
+            # Still flooded after the session's own waits: every bulk send holds back, and this one is retried.
+            if effect.bulk and self.pacer is not None:
+                self.pacer.hold(flood.retry_after)
+            raise
 
     @activity.defn
     async def send_data_export(self, effect: ExportData) -> None:

@@ -30,7 +30,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer, Worker
 
-from activities.broadcast import BroadcastActivities, Pacer
+from activities.broadcast import BroadcastActivities
+from activities.pacing import Pacer
 from adapters.journeys import Journeys
 from adapters.telegram import create_bot
 from adapters.texts import t

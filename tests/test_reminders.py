@@ -18,8 +18,9 @@ from tests.helpers import eventually, new_user_id, request, shipped_content
 from tools.emulator import BotAPIEmulator
 from worker import journey_worker_options
 from workflows.contracts import JourneyInput
-from workflows.days import local_day, next_local_time
+from workflows.days import local_day
 from workflows.journey import JourneyWorkflow, journey_id
+from workflows.rules import MAX_BLOCKED_ANSWERS, reminder_time
 
 
 async def test_a_user_who_stays_away_is_reminded_once_a_day(
@@ -48,11 +49,11 @@ async def test_a_user_who_stays_away_is_reminded_once_a_day(
         zone, hour = content.calendar.timezone, content.calendar.reminder_hour
 
         def due_by(moment: datetime) -> int:
-            """Reminder hours after the day of the visit, up to ``moment``: one reminder each."""
-            count, at = 0, next_local_time(visited, zone, hour)
+            """This user's reminder moments after the day of the visit, up to ``moment``: one reminder each."""
+            count, at = 0, reminder_time(user_id, visited, zone, hour)
             while at <= moment:
                 count += local_day(at, zone) > local_day(visited, zone)
-                at = next_local_time(at, zone, hour)
+                at = reminder_time(user_id, at, zone, hour)
             return count
 
         # The user visited today: today's reminder hour passes in silence; each later day's does not.
@@ -64,6 +65,62 @@ async def test_a_user_who_stays_away_is_reminded_once_a_day(
         assert state.reminded_on is not None and state.devotion.streak == 1
         await handle.terminate("test over")
     assert len(reminders()) >= 2, "three days away: at least two reminders, one per day, none repeated"
+
+
+async def test_reminders_stop_after_the_user_blocked_the_bot_and_resume_when_they_write(
+    skipping_env: WorkflowEnvironment, pool: asyncpg.Pool, redis: Redis, telegram_bot: Bot,
+    emulator: BotAPIEmulator, active_content: ActiveContent,
+) -> None:  # fmt: skip
+    env = skipping_env
+    user_id = new_user_id()
+    await emulator.user_sends_text(user_id, "hola", first_name="Sol")
+    async with Worker(env.client, task_queue="reminders", **journey_worker_options(pool, redis, telegram_bot)):
+        with env.with_time_skipping_disabled():
+            handle = await env.client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=user_id),
+                                                     id=journey_id(user_id), task_queue="reminders")  # fmt: skip
+        journeys = Journeys(env.client, "reminders", active_content)
+        reply = await journeys.interact(request(user_id, "start", first_name="Sol"))
+        for _ in range(3):
+            reply = await journeys.interact(request(user_id, "button", action="onboarding_next",
+                                                    screen=reply.screen.seq))  # fmt: skip
+        emulator.blocked.add(user_id)
+
+        def refused() -> int:
+            return sum(
+                1 for call in emulator.calls if call["method"] == "sendMessage" and call.get("error_code") == 403
+            )
+
+        async def state_when(check: Any) -> Any:
+            state = await handle.query(JourneyWorkflow.current_state)
+            return state if check(state) else None
+
+        # A week away, the bot blocked: three reminders refused, then no more tries.
+        for _ in range(7):
+            await env.fast_forward(handle, timedelta(hours=24))
+        blocked = await eventually(lambda: state_when(lambda s: s.blocked_answers == MAX_BLOCKED_ANSWERS), within=30)
+        assert refused() == MAX_BLOCKED_ANSWERS
+        assert [p.effect.kind for p in blocked.parked_effects] == ["notify"] * MAX_BLOCKED_ANSWERS
+        assert all("bot was blocked" in p.reason for p in blocked.parked_effects)
+        assert await pool.fetchval("SELECT count(*) FROM notifications WHERE telegram_user_id = $1 AND status = "
+                                   "'undeliverable'", user_id) == MAX_BLOCKED_ANSWERS  # fmt: skip
+
+        # They come back and write: reminders go on (the next one arrives).
+        await emulator.user_sends_text(user_id, "perdón", first_name="Sol")
+        await journeys.interact(request(user_id, "text", text="perdón", first_name="Sol"))
+        assert (await handle.query(JourneyWorkflow.current_state)).blocked_answers == 0
+        for _ in range(2):
+            await env.fast_forward(handle, timedelta(hours=24))
+
+        def reminders() -> list[dict[str, object]]:
+            return [e for e in emulator.chats[user_id].transcript
+                    if e["kind"] == "bot_message" and "no has venido a verme" in str(e["text"])]  # fmt: skip
+
+        assert await eventually(lambda: _async(reminders()), within=30)
+        await handle.terminate("test over")
+
+
+async def _async(value: list[dict[str, object]]) -> list[dict[str, object]]:
+    return value
 
 
 async def _count(items: list[dict[str, object]], expected: int) -> bool:

@@ -514,6 +514,36 @@ class TestReminders:
         assert rules.next_reminder(state, CONTENT, NOW) is None
         assert rules.remind(state, CONTENT, NOW + timedelta(days=2)) == []
 
+    def test_the_daily_wave_spreads_users_over_two_hours_each_at_a_stable_moment(self) -> None:
+        from collections import Counter
+        from zoneinfo import ZoneInfo
+
+        zone = CONTENT.calendar.timezone
+        users = range(7_000_000, 7_010_000)
+        times = {user: rules.reminder_time(user, NOW, zone, 20) for user in users}
+        local = [moment.astimezone(ZoneInfo(zone)) for moment in times.values()]
+        assert {moment.date() for moment in local} == {NOW.astimezone(ZoneInfo(zone)).date()}
+        assert all(20 <= moment.hour < 22 for moment in local), "within the two hours after the reminder hour"
+        per_minute = Counter(moment.strftime("%H:%M") for moment in local)
+        assert len(per_minute) == 120 and max(per_minute.values()) < 2 * len(users) / 120, "spread evenly"
+        assert max(Counter(times.values()).values()) <= 2, "never a crowd in one second"
+        user, first = next(iter(times.items()))
+        assert rules.reminder_time(user, first, zone, 20) == first + timedelta(days=1), "the same moment every day"
+        late = rules.reminder_time(user, NOW, zone, 23)
+        assert late.astimezone(ZoneInfo(zone)).hour == 23, "a late reminder hour's wave ends by midnight"
+
+    def test_reminders_stop_after_three_blocked_answers_until_the_user_writes(self) -> None:
+        state = onboarded()
+        for _ in range(rules.MAX_BLOCKED_ANSWERS - 1):
+            rules.message_refused(state, blocked=True)
+        rules.message_refused(state, blocked=False)  # a refusal that is not "blocked" does not count
+        assert rules.next_reminder(state, CONTENT, NOW) is not None
+        rules.message_refused(state, blocked=True)
+        assert rules.next_reminder(state, CONTENT, NOW) is None
+        assert rules.remind(state, CONTENT, NOW + timedelta(days=2)) == []
+        state = decide(state, request(USER, "text", text="hola")).state
+        assert state.blocked_answers == 0 and rules.next_reminder(state, CONTENT, NOW) is not None
+
 
 class TestContentChecks:
     def broken(self, change: dict[str, object]) -> list[str]:

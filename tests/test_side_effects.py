@@ -7,6 +7,7 @@ continues as new when Temporal suggests it, and is never terminated for a histor
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -210,3 +211,39 @@ async def test_a_message_claimed_by_an_attempt_still_sending_is_not_sent_twice(
     for _ in range(2):
         await ActivityEnvironment().run(activities.send_notification, notify)
     assert len([e for e in emulator.chats[user_id].transcript if e["kind"] == "bot_message"]) == 1
+
+
+async def test_bulk_sends_share_one_budget_and_telegrams_waits_across_workers(redis: Redis) -> None:
+    """Two workers' pacers take from one per-second budget in Redis, and a 429 seen by one holds the other."""
+    from activities.pacing import HOLD_KEY, WINDOW_KEY, Pacer, SharedPacer
+
+    one, other = (SharedPacer(redis, rate=2, local=Pacer(1_000)) for _ in range(2))
+    await asyncio.gather(*(pacer.wait() for pacer in (one, other, one, other, one)))
+    windows = [int(await redis.get(key) or 0) for key in await redis.keys(WINDOW_KEY.format("*"))]
+    assert sum(min(count, 2) for count in windows) == 5, "every send took one slot"
+    assert len([count for count in windows if count]) >= 3, "never more than two in one second, both workers together"
+
+    one.hold(1.0)  # Telegram told this worker to wait
+    held = asyncio.create_task(one.wait())
+
+    async def told() -> bool:
+        return await redis.pttl(HOLD_KEY) > 0
+
+    await eventually(told)
+    await other.wait()
+    assert await redis.pttl(HOLD_KEY) <= 0, "the other worker sent nothing while Telegram's wait lasted"
+    await held
+
+
+async def test_old_notification_rows_are_pruned_and_claims_in_flight_are_kept(pool: asyncpg.Pool) -> None:
+    from worker.housekeeping import prune_notifications
+
+    user_id = new_user_id()
+    rows = [("old-sent", "sent", 40), ("old-refused", "undeliverable", 31), ("old-sending", "sending", 40),
+            ("recent", "sent", 2)]  # fmt: skip
+    for key, status, days in rows:
+        await pool.execute("INSERT INTO notifications (idempotency_key, telegram_user_id, status, created_at) "
+                           "VALUES ($1, $2, $3, now() - make_interval(days => $4))", key, user_id, status, days)  # fmt: skip
+    assert await prune_notifications(pool) == 2
+    kept = await pool.fetch("SELECT idempotency_key FROM notifications WHERE telegram_user_id = $1 ORDER BY 1", user_id)
+    assert [row["idempotency_key"] for row in kept] == ["old-sending", "recent"]

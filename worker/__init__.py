@@ -13,6 +13,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.broadcast import BroadcastActivities
 from activities.leaderboard import LeaderboardActivities
+from activities.pacing import SharedPacer
 from activities.payments import PaymentActivities
 from activities.projection import ProjectionActivities
 from activities.telegram import TelegramActivities
@@ -64,10 +65,11 @@ def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, *,
     """Every activity the workflows run, bound to the clients the worker built once."""
     projection = ProjectionActivities(pool, redis)
     leaderboard = LeaderboardActivities(redis)
-    telegram = TelegramActivities(bot, pool)
+    bulk = SharedPacer(redis)  # broadcasts and the daily reminders: one budget for the whole bot
+    telegram = TelegramActivities(bot, pool, pacer=bulk)
     payments = PaymentActivities(TelegramStars(bot), pool, telegram)
     vip_channel = VipChannelActivities(bot, vip_channel_id, telegram)
-    broadcast = BroadcastActivities(bot, pool)
+    broadcast = BroadcastActivities(bot, pool, pacer=bulk)
     return [
         projection.record_projection,
         projection.erase_personal_data,

@@ -22,6 +22,7 @@ from infra.health import HealthServer, readiness_checks
 from infra.settings import DRAIN_SECONDS, Settings
 from worker import journey_worker_options
 from worker.content_library import ContentLibrary
+from worker.housekeeping import keep_tidy
 from worker.telemetry import ActivityFailures, watch_content_voice
 
 log = logging.getLogger("diana.worker")
@@ -72,12 +73,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             ),  # fmt: skip
         )
         voice = asyncio.create_task(watch_content_voice(pool, library))
+        tidying = asyncio.create_task(keep_tidy(pool))
         try:
             async with worker:
                 log.info("worker polling task queue %s on %s", settings.temporal_task_queue, settings.temporal_target)
                 await stop.wait()
         finally:
             voice.cancel()
+            tidying.cancel()
     finally:
         await health.stop()
         await bot.session.close()

@@ -211,6 +211,8 @@ class Notify(BaseModel):
     idempotency_key: str
     language: Language
     screen: Screen
+    # Sent with the bulk messages (the daily reminders' wave, paced with broadcasts), not as a reply would be.
+    bulk: bool = False
 
 
 class ExportData(BaseModel):
@@ -449,6 +451,8 @@ class JourneyState(BaseModel):
     content_version: int = 0
     # Calendar day of the last daily reminder sent.
     reminded_on: date | None = None
+    # "Blocked" answers in a row to messages Diana sent on her own; the user writing again resets it.
+    blocked_answers: int = 0
     screen: Screen | None = None
     screen_seq: int = 0
     joined_at: datetime | None = None
@@ -505,6 +509,13 @@ class JourneyInput(BaseModel):
     user_id: int
     # The state a new run carries on from (continue-as-new); None for a new journey.
     state: JourneyState | None = None
+
+
+class MessageRefusal:
+    """``ApplicationError.type`` of a message Telegram refused for good (the journey counts the blocked ones)."""
+
+    BLOCKED: Final = "BotBlocked"  # the user blocked the bot (403)
+    UNDELIVERABLE: Final = "Undeliverable"  # no such chat, a bad request (400)
 
 
 class JourneyError:

@@ -29,6 +29,8 @@ with workflow.unsafe.imports_passed_through():
         JourneyReply,
         JourneyRequest,
         JourneyState,
+        MessageRefusal,
+        Notify,
         PassRedemption,
         RedeemPass,
         SupportReply,
@@ -55,7 +57,8 @@ class JourneyWorkflow:
     def __init__(self, input: JourneyInput) -> None:
         state = input.state or JourneyState(user_id=input.user_id)
         # The outbox owns the effects in flight; the state the rules see and copy carries none.
-        self.outbox = Outbox(state.user_id, state.pending_effects, state.parked_effects, state.parked_dropped)
+        self.outbox = Outbox(state.user_id, state.pending_effects, state.parked_effects, state.parked_dropped,
+                             refused=self._refused)  # fmt: skip
         self.state = state.model_copy(update={"pending_effects": [], "parked_effects": []})
         self.content: Content | None = None
         self.publisher = JourneyPublisher()
@@ -134,6 +137,10 @@ class JourneyWorkflow:
         return self.state.model_copy(update={"pending_effects": self.outbox.effects,
                                              "parked_effects": list(self.outbox.parked),
                                              "parked_dropped": self.outbox.dropped})  # fmt: skip
+
+    def _refused(self, effect: Effect, why: str | None) -> None:
+        if isinstance(effect, Notify):  # Telegram's "blocked" answers stop the daily reminders
+            rules.message_refused(self.state, blocked=why == MessageRefusal.BLOCKED)
 
     def _accept(self, state: JourneyState, effects: list[Effect]) -> None:
         self.state = state

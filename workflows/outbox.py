@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, CancelledError, FailureError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from opentelemetry import context as tracing
@@ -80,8 +80,11 @@ class Pending:
 
 
 class Outbox:
-    def __init__(self, user_id: int, pending: list[Effect], parked: list[ParkedEffect], dropped: int = 0) -> None:
+    def __init__(self, user_id: int, pending: list[Effect], parked: list[ParkedEffect], dropped: int = 0, *,
+                 refused: Callable[[Effect, str | None], None] | None = None) -> None:  # fmt: skip
+        """``refused(effect, why)`` hears of each effect refused for good (``why``: the failure's type)."""
         self.user_id = user_id
+        self.refused = refused
         self.pending = [Pending(effect, None) for effect in pending]
         self.parked = list(parked)
         self.dropped = dropped
@@ -188,6 +191,8 @@ class Outbox:
         # Refused for good (Postgres refused the row, Telegram refused: blocked, no such chat, no rights), or Telegram
         # did not take it within its patience.
         self._park(effect, str(failure.cause))
+        if self.refused is not None:
+            self.refused(effect, failure.cause.type if isinstance(failure.cause, ApplicationError) else None)
         return True
 
     def _park(self, effect: Effect, why: str) -> None:

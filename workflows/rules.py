@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from workflows import moods, story, subscription
@@ -60,6 +60,10 @@ CHANNEL_KINDS: Final = frozenset({"reaction", "joined", "left"})
 # Requests about the subscription that leave the private chat's screen as it is.
 QUIET_KINDS: Final = frozenset({"pre_checkout", "vip_join", "refunded"})
 PASS_TOKEN: Final = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+# The daily reminders leave over this window after the reminder hour, each user at their own stable minute.
+REMINDER_WAVE: Final = timedelta(hours=2)
+# Consecutive "blocked" answers to Diana's own messages after which she stops the daily reminders.
+MAX_BLOCKED_ANSWERS: Final = 3
 
 
 class Rejection(Exception):
@@ -210,6 +214,7 @@ def decide(state: JourneyState, request: JourneyRequest, now: datetime, content:
         return _channel(turn, request)
     previous_visit = state.last_seen
     state.last_seen = now
+    state.blocked_answers = 0  # writing to Diana again: the bot is not blocked (any more)
     first_contact = state.profile is None
     if state.profile != request.profile:
         state.profile = request.profile
@@ -410,9 +415,28 @@ def _back_row() -> list[Button]:
 
 def next_reminder(state: JourneyState, content: Content, now: datetime) -> datetime | None:
     """When to remind a user who has not visited: the next reminder hour, unless they opted out."""
-    if state.stage != "active" or not state.preferences.notifications:
+    if state.stage != "active" or not state.preferences.notifications or state.blocked_answers >= MAX_BLOCKED_ANSWERS:
         return None
-    return next_local_time(now, content.calendar.timezone, content.calendar.reminder_hour)
+    return reminder_time(state.user_id, now, content.calendar.timezone, content.calendar.reminder_hour)
+
+
+def reminder_time(user_id: int, now: datetime, timezone: str, hour: int) -> datetime:
+    """The first moment strictly after ``now`` in this user's place of the daily reminder wave: ``hour``:00 local plus
+    a stable offset within ``REMINDER_WAVE`` (the same user, the same minute every day; users spread evenly), so a
+    hundred thousand reminders never leave in the same second. The wave ends by midnight (a day's reminder stays in
+    its day)."""
+    until_midnight = timedelta(hours=24 - hour)
+    wave = min(REMINDER_WAVE, until_midnight - timedelta(minutes=1))
+    offset = timedelta(seconds=(user_id * 2_654_435_761) % 2**32 * int(wave.total_seconds()) // 2**32)
+    base = next_local_time(now - offset, timezone, hour)
+    return base + offset
+
+
+def message_refused(state: JourneyState, blocked: bool) -> None:
+    """A message Diana sent on her own was refused for good: after ``MAX_BLOCKED_ANSWERS`` "blocked" answers in a row
+    the daily reminders stop (until the user writes again)."""
+    if blocked:
+        state.blocked_answers += 1
 
 
 def remind(state: JourneyState, content: Content, now: datetime) -> list[Effect]:
@@ -427,7 +451,8 @@ def remind(state: JourneyState, content: Content, now: datetime) -> list[Effect]
         params={"name": name, "streak": state.devotion.streak},
         buttons=[[Button(label="menu.story", action="story")], [Button(label="menu.open", action="menu")]],
     )
-    return [notification(state, f"reminder:{today.isoformat()}", screen)]
+    reminder = notification(state, f"reminder:{today.isoformat()}", screen)
+    return [reminder.model_copy(update={"bulk": True})]
 
 
 def next_alarm(state: JourneyState, content: Content, now: datetime) -> datetime | None:

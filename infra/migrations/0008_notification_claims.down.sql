@@ -1,1 +1,2 @@
+DROP INDEX notifications_created_idx;
 ALTER TABLE notifications DROP COLUMN claimed_at;
