@@ -16,10 +16,13 @@ import asyncpg
 import yaml
 from pydantic import ValidationError
 
+from adapters.content_render import render_problems
 from workflows.consistency import content_voice_problems
 from workflows.content import Content, Vip, content_problems
 
 SHIPPED_CONTENT: Final = Path(__file__).resolve().parent.parent / "content" / "diana.yaml"
+# A content document is about 50 KB; one over this is refused before it is read (the admin's upload has the same cap).
+MAX_CONTENT_BYTES: Final = 1024 * 1024
 
 
 class ContentRefused(Exception):
@@ -37,11 +40,21 @@ class CheckedContent:
 
 
 def parse_content(text: str) -> CheckedContent:
-    """Parse and check a content document (YAML or JSON); raise ``ContentRefused`` with every problem."""
+    """Parse and check a content document (YAML or JSON); raise ``ContentRefused`` with every problem.
+
+    In-process and unbounded in time and memory: a document from outside (an upload, a file) is checked through
+    ``adapters.content_checker.check_content``, which runs this in a child process with limits.
+    """
+    size = len(text.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_CONTENT_BYTES:
+        raise ContentRefused([f"the document is {size // 1024:,} KB; the limit is {MAX_CONTENT_BYTES // 1024:,} KB"])
     try:
+        _refuse_anchors(text)
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise ContentRefused([f"not valid YAML: {error}"]) from None
+    except RecursionError:
+        raise ContentRefused(["the document is nested too deeply to be content"]) from None
     if not isinstance(document, dict):
         raise ContentRefused(["the document must be a mapping with version, story, missions and achievements"])
     try:
@@ -50,20 +63,41 @@ def parse_content(text: str) -> CheckedContent:
         raise ContentRefused(
             [f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in error.errors()]
         ) from None
-    # The schema and the story graph, then every text Diana says (each refused one with why, for the author).
-    problems = content_problems(content) + content_voice_problems(content)
+    # The schema and the story graph, every text Diana says (each refused one with why, for the author), then every
+    # screen a user can reach, which must fit in a Telegram message.
+    problems = content_problems(content) + content_voice_problems(content) + render_problems(content)
     if problems:
         raise ContentRefused(problems)
+    return CheckedContent(content=content, digest=content_digest(content))
+
+
+def _refuse_anchors(text: str) -> None:
+    """YAML anchors and aliases (``&a``, ``*a``) are refused before the document is built: a few lines of aliases to
+    aliases expand to billions of nodes (the "billion laughs"), and content never needs them."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        # An alias (AliasEvent) names an anchor; a scalar, sequence or mapping may set one.
+        if isinstance(event, yaml.NodeEvent) and (isinstance(event, yaml.AliasEvent) or event.anchor is not None):
+            line = event.start_mark.line + 1 if event.start_mark is not None else 0
+            raise ContentRefused([f"line {line}: YAML anchors and aliases (&{event.anchor}, *{event.anchor}) are not "
+                                  "allowed in content; write each part out in full"])  # fmt: skip
+
+
+def content_digest(content: Content) -> str:
+    """What names a content version: the SHA-256 of its canonical JSON."""
     canonical = json.dumps(content.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
-    return CheckedContent(content=content, digest=hashlib.sha256(canonical.encode()).hexdigest())
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def read_content_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ContentRefused([f"cannot read {path}: {error}"]) from None
 
 
 def read_content_file(path: Path) -> CheckedContent:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ContentRefused([f"cannot read {path}: {error}"]) from None
-    return parse_content(text)
+    """A trusted file (the shipped content), checked in this process; see ``parse_content``."""
+    return parse_content(read_content_text(path))
 
 
 # The active version: the one activated last.

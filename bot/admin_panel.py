@@ -28,7 +28,8 @@ from redis.exceptions import RedisError
 
 from adapters.audit import write_audit
 from adapters.callbacks import CallbackPrefix
-from adapters.content_store import ContentRefused, activate, active_version, parse_content
+from adapters.content_checker import check_content
+from adapters.content_store import ContentRefused, activate, active_version
 from adapters.dashboard import Dashboard, dashboard
 from adapters.journeys import Journeys
 from adapters.texts import language_of, t
@@ -218,7 +219,8 @@ async def upload(message: Message, bot: Bot, pool: asyncpg.Pool, redis: Redis) -
         return
     try:
         text = raw.decode("utf-8")
-        checked = parse_content(text)  # the validator of `diana content check`
+        # The validator of `diana content check`, in a child process: the event loop and the bot stay free.
+        checked = await check_content(text)
     except UnicodeDecodeError:
         await refuse_upload(message, pool, admin, file_name, [t("admin.content.not_utf8", language)], language)
         return
@@ -314,21 +316,21 @@ async def activate_upload(query: CallbackQuery, upload_id: str, pool: asyncpg.Po
         await query.answer()
         await _close_preview(query, t("admin.content.changed_since", language, version=current))
         return
+    # Answered before the checks (seconds, in a child process): Telegram wants a button's answer promptly.
+    await query.answer()
     try:
-        checked = parse_content(pending.text)
+        checked = await check_content(pending.text)
         async with pool.acquire() as conn:
             version = await activate(conn, checked)
     except ContentRefused as refused:
         await audit(pool, query.from_user, "content upload refused", pending.file_name, refused.problems[0][:500],
                     {"problems": refused.problems[:50]})  # fmt: skip
-        await query.answer()
         await _close_preview(query, t("admin.content.activation_refused", language,
                                       problems="\n".join(refused.problems[:MAX_PROBLEMS])))  # fmt: skip
         return
     await audit(pool, query.from_user, "content activated", f"content:{version}", None,
                 {"label": checked.content.version, "sha256": checked.digest, "previous_version": current,
                  "file": pending.file_name})  # fmt: skip
-    await query.answer()
     await _close_preview(query, t("admin.content.activated", language, version=version, label=checked.content.version))
 
 

@@ -302,7 +302,12 @@ async def test_content_upload_is_checked_shown_as_a_diff_and_activated_once(
     assert "no es válido" in refused["text"] and "leads to 'f99', which does not exist" in refused["text"]
     await admin.send_document("binario.yaml", b"\xff\xfe\x00version")
     assert "no es texto UTF-8" in (await admin.next_from_bot("bot_message"))["text"]
-    assert len(await audit_rows(pool, "content upload refused", f"admin:{ADMIN}")) == 3
+    # A time zone that does not exist would fail every journey once active; an alias could blow up the checks.
+    await admin.send_document("zona.yaml", SHIPPED.replace("America/Mexico_City", "America/Atlantida", 1).encode())
+    assert "America/Atlantida" in (await admin.next_from_bot("bot_message"))["text"]
+    await admin.send_document("alias.yaml", b"version: &v x\nlabel: *v\n" + SHIPPED.encode())
+    assert "anchor" in (await admin.next_from_bot("bot_message"))["text"]
+    assert len(await audit_rows(pool, "content upload refused", f"admin:{ADMIN}")) == 5
     assert await pool.fetchval("SELECT count(*) FROM content_versions") == before
 
     # A valid file, cancelled: its buttons are gone and its Activar no longer works.

@@ -158,7 +158,8 @@ async def _migrate(settings: Settings, target: int | None) -> int:
 def _content(settings: Settings, action: str, file: Path | None) -> int:
     """``diana content check|activate|list|score|corpus``: the same validator as CI, activation without a deploy, and
     Diana's character score (of texts on stdin, and measured on the labelled corpus)."""
-    from adapters.content_store import SHIPPED_CONTENT, ContentRefused, activate, read_content_file
+    from adapters.content_checker import check_content_sync
+    from adapters.content_store import SHIPPED_CONTENT, ContentRefused, activate, read_content_text
     from workflows.consistency import PASSING_SCORE, score_json_line, score_text, texts_to_score
 
     if action == "list":
@@ -172,7 +173,8 @@ def _content(settings: Settings, action: str, file: Path | None) -> int:
         return _corpus()
     path = file or SHIPPED_CONTENT
     try:
-        checked = read_content_file(path)
+        # In a child process with time and memory limits: a file from anywhere may ask for more than it should.
+        checked = check_content_sync(read_content_text(path))
     except ContentRefused as refused:
         print(f"{path}: {len(refused.problems)} problem(s):", file=sys.stderr)
         for problem in refused.problems:

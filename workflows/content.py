@@ -8,10 +8,12 @@ read by the journey through an activity, so a new version can be activated while
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Annotated, Final, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from workflows.contracts import Language
 
@@ -20,6 +22,9 @@ Code = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,24}$")]
 RELATIONSHIP_BOUNDS: Final = (-10, 10)
 # A level condition above this cannot be reached by a real user in reasonable time.
 MAX_UNLOCK_LEVEL: Final = 30
+# The graph checks explore at most this many (fragment, flags, relationship) points per exploration (VIP, free):
+# about a second of work. A story with more is refused with one problem instead of being checked for ever.
+MAX_STORY_POINTS: Final = 200_000
 
 Metric = Literal[
     "registration",  # onboarding finished (1)
@@ -130,6 +135,19 @@ class Calendar(_Strict):
     # Local hour of the daily reminder for users who have not visited that day.
     reminder_hour: int = Field(default=20, ge=0, le=23)
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        """A zone every journey can load: an unknown one would make every journey fail once active."""
+        hint = "use an IANA time zone name such as America/Mexico_City"
+        if not name.strip() or name != name.strip() or name.startswith(("/", ".")) or "\\" in name or ".." in name:
+            raise ValueError(f"{name!r} is not a time zone name; {hint}")
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder of zones ("America"), unreadable
+            raise ValueError(f"the time zone {name!r} does not exist; {hint}") from None
+        return name
+
 
 class Community(_Strict):
     # Channel reactions that earn besitos per calendar day.
@@ -190,46 +208,187 @@ def _exits(fragment: Fragment) -> list[tuple[Condition | None, str, Choice | Non
     return [(choice.requires, choice.next, choice) for choice in fragment.choices]
 
 
-def _holds_ignoring_growth(condition: Condition | None, flags: frozenset[str], relationship: int, vip: bool) -> bool:
-    """Whether ``condition`` holds in a story state; level and besitos always grow, so they are not blockers."""
-    if condition is None:
-        return True
-    if condition.vip and not vip:
-        return False
-    if condition.min_relationship is not None and relationship < condition.min_relationship:
-        return False
-    return set(condition.flags_all) <= flags and not (set(condition.flags_none) & flags)
+@dataclass(frozen=True)
+class _Gate:
+    """A condition as the graph checks read it; level and besitos always grow, so they never block for good."""
+
+    vip: bool = False
+    min_relationship: int | None = None
+    needs: int = 0  # flags_all, as bits of the tracked flags
+    forbids: int = 0  # flags_none, as bits
+
+    def holds(self, flags: int, relationship: int, vip: bool) -> bool:
+        if self.vip and not vip:
+            return False
+        if self.min_relationship is not None and relationship < self.min_relationship:
+            return False
+        return flags & self.needs == self.needs and not flags & self.forbids
 
 
-StoryPoint = tuple[str, frozenset[str], int]
+@dataclass(frozen=True)
+class _Exit:
+    """One way out of a fragment, and what taking it does to the projected state."""
+
+    target: str
+    gate: _Gate  # the choice's own condition (always open for ``next``)
+    entry: _Gate  # the target fragment's condition
+    choice: str | None = None
+    sets: int = 0
+    clears: int = 0
+    relationship: int = 0
 
 
-def _explore(story: Story, *, vip: bool) -> tuple[set[StoryPoint], set[str], set[str]]:
-    """Every (fragment, flags, relationship) a user can be in, the fragments entered and choices taken."""
+# Where a user can stand: a fragment, the tracked flags (bits) and the relationship (0 when no condition reads it).
+StoryPoint = tuple[str, int, int]
+
+
+class _Projection:
+    """The story reduced to what its conditions read.
+
+    Only flags some condition names (``flags_all``, ``flags_none``) are tracked, as bits, and the relationship only
+    when some condition asks for a minimum (otherwise it stays 0). The flags and relationship left out cannot change
+    whether any condition holds, so exploring the projection finds the same fragments, choices, endings and dead ends
+    as exploring every state, in far fewer points.
+    """
+
+    def __init__(self, story: Story) -> None:
+        conditions = [fragment.requires for fragment in story.fragments]
+        conditions += [choice.requires for fragment in story.fragments for choice in fragment.choices]
+        read = [condition for condition in conditions if condition is not None]
+        self.flags = sorted({flag for condition in read for flag in (*condition.flags_all, *condition.flags_none)})
+        self._bits = {flag: 1 << index for index, flag in enumerate(self.flags)}
+        self.tracks_relationship = any(condition.min_relationship is not None for condition in read)
+        self.exits: dict[str, list[_Exit]] = {}
+        for fragment in story.fragments:
+            self.exits[fragment.id] = [
+                _Exit(target=target, gate=self.gate(condition), entry=self.gate(story.by_id[target].requires),
+                      choice=choice.id if choice else None, sets=self.mask(choice.set_flags) if choice else 0,
+                      clears=self.mask(choice.clear_flags) if choice else 0,
+                      relationship=choice.relationship if choice and self.tracks_relationship else 0)
+                for condition, target, choice in _exits(fragment)
+            ]  # fmt: skip
+
+    def mask(self, flags: tuple[str, ...]) -> int:
+        return sum(self._bits.get(flag, 0) for flag in set(flags))
+
+    def gate(self, condition: Condition | None) -> _Gate:
+        if condition is None:
+            return _Gate()
+        return _Gate(vip=condition.vip, min_relationship=condition.min_relationship,
+                     needs=self.mask(condition.flags_all), forbids=self.mask(condition.flags_none))  # fmt: skip
+
+    def names(self, flags: int) -> list[str]:
+        return [flag for flag in self.flags if flags & self._bits[flag]]
+
+
+@dataclass
+class _Explored:
+    points: set[StoryPoint]
+    entered: set[str]
+    taken: set[str]
+
+
+def _explore(projection: _Projection, start: str, *, vip: bool) -> _Explored | None:
+    """Every projected point a user can be in, the fragments entered and the choices taken; None when there are more
+    than ``MAX_STORY_POINTS`` points (checking them all could take hours)."""
     low, high = RELATIONSHIP_BOUNDS
-    start: StoryPoint = (story.start, frozenset(), 0)
-    seen = {start}
-    queue = deque([start])
-    entered: set[str] = {story.start}
+    first: StoryPoint = (start, 0, 0)
+    seen = {first}
+    queue = deque([first])
+    entered: set[str] = {start}
     taken: set[str] = set()
     while queue:
         fragment_id, flags, relationship = queue.popleft()
-        for condition, target, choice in _exits(story.by_id[fragment_id]):
-            if target not in story.by_id or not _holds_ignoring_growth(condition, flags, relationship, vip):
+        for way in projection.exits[fragment_id]:
+            if not way.gate.holds(flags, relationship, vip) or not way.entry.holds(flags, relationship, vip):
                 continue
-            if not _holds_ignoring_growth(story.by_id[target].requires, flags, relationship, vip):
-                continue
-            next_flags, next_relationship = flags, relationship
-            if choice is not None:
-                taken.add(choice.id)
-                next_flags = (flags | set(choice.set_flags)) - set(choice.clear_flags)
-                next_relationship = max(low, min(high, relationship + choice.relationship))
-            entered.add(target)
-            point = (target, frozenset(next_flags), next_relationship)
+            if way.choice is not None:
+                taken.add(way.choice)
+            entered.add(way.target)
+            point = (way.target, (flags | way.sets) & ~way.clears,
+                     max(low, min(high, relationship + way.relationship)))  # fmt: skip
             if point not in seen:
+                if len(seen) >= MAX_STORY_POINTS:
+                    return None
                 seen.add(point)
                 queue.append(point)
-    return seen, entered, taken
+    return _Explored(points=seen, entered=entered, taken=taken)
+
+
+def _missing_targets(story: Story) -> list[str]:
+    problems: list[str] = []
+    for fragment in story.fragments:
+        for _, target, choice in _exits(fragment):
+            if target not in story.by_id:
+                where = f"choice {choice.id}" if choice else "next"
+                problems.append(f"fragment {fragment.id}: {where} leads to {target!r}, which does not exist")
+    return problems
+
+
+def _lookup_problems(story: Story) -> list[str]:
+    """What else the rules look up that leads nowhere: a flag no choice ever sets, a VIP door with no teaser."""
+    problems: list[str] = []
+    set_somewhere = {flag for fragment in story.fragments for choice in fragment.choices for flag in choice.set_flags}
+    for fragment in story.fragments:
+        ways = [(f"fragment {fragment.id}", fragment.requires)]
+        ways += [(f"fragment {fragment.id}: choice {choice.id}", choice.requires) for choice in fragment.choices]
+        for where, condition in ways:
+            for flag in condition.flags_all if condition is not None else ():
+                if flag not in set_somewhere:
+                    problems.append(f"{where} requires flag {flag!r} that no choice sets")
+        for choice in fragment.choices:
+            behind = story.by_id[choice.next]
+            # A free user pressing it reads the teaser of the fragment behind it (``story.locked_screen``).
+            if choice.requires is not None and choice.requires.vip and behind.teaser is None:
+                problems.append(f"fragment {fragment.id}: choice {choice.id} asks for VIP, but {behind.id} has no "
+                                "teaser to show free users instead")  # fmt: skip
+    return problems
+
+
+def _too_many_points(projection: _Projection) -> str:
+    read = f"{len(projection.flags)} flags" + (" and the relationship" if projection.tracks_relationship else "")
+    return (f"the story has more than {MAX_STORY_POINTS:,} combinations of flags and relationship to check "
+            f"(its conditions read {read}); simplify the flags: have fewer flags read by conditions (flags_all, "
+            "flags_none), or clear flags (clear_flags) once they no longer matter")  # fmt: skip
+
+
+def _story_problems(story: Story) -> list[str]:
+    """Where users can go: every fragment and choice reachable, two endings, no dead end for a free user."""
+    projection = _Projection(story)
+    explored = _explore(projection, story.start, vip=True)
+    # A free user can go only where a VIP can (VIP only opens more), so the free exploration is no bigger.
+    free = _explore(projection, story.start, vip=False) if explored is not None else None
+    if explored is None or free is None:
+        return [_too_many_points(projection)]
+    problems: list[str] = []
+    for fragment in story.fragments:
+        if fragment.id not in explored.entered:
+            problems.append(f"fragment {fragment.id} can never be reached from {story.start}")
+        for choice in fragment.choices:
+            if fragment.id in explored.entered and choice.id not in explored.taken:
+                problems.append(f"fragment {fragment.id}: choice {choice.id} can never be taken (its conditions)")
+    endings = {story.by_id[fragment_id].ending for fragment_id, _, _ in explored.points} - {None}
+    if len(endings) < 2:
+        problems.append(f"the story needs at least two distinct reachable endings (found {len(endings)})")
+
+    # Nobody gets stuck: at every point a free user can reach, a non-ending fragment has a way on.
+    free_endings = {story.by_id[fragment_id].ending for fragment_id, _, _ in free.points} - {None}
+    if not free_endings:
+        problems.append("a free user can never reach an ending")
+    stranded: set[str] = set()
+    for fragment_id, flags, relationship in sorted(free.points,
+                                                   key=lambda p: (p[0], projection.names(p[1]), p[2])):  # fmt: skip
+        if story.by_id[fragment_id].ending is not None or fragment_id in stranded:
+            continue
+        if not any(way.gate.holds(flags, relationship, False) and way.entry.holds(flags, relationship, False)
+                   for way in projection.exits[fragment_id]):  # fmt: skip
+            problems.append(
+                f"fragment {fragment_id} is a dead end for a free user with flags {projection.names(flags)} "
+                f"and relationship {relationship}: no way on and not an ending"
+            )
+            # One line per stranding fragment (its first such state), so the author sees them all at once.
+            stranded.add(fragment_id)
+    return problems
 
 
 def content_problems(content: Content) -> list[str]:
@@ -242,48 +401,10 @@ def content_problems(content: Content) -> list[str]:
     problems += [f"choice id {i!r} is used twice" for i in sorted({i for i in choice_ids if choice_ids.count(i) > 1})]
     if story.start not in story.by_id:
         return [*problems, f"the start fragment {story.start!r} does not exist"]
-    for fragment in story.fragments:
-        for _, target, choice in _exits(fragment):
-            if target not in story.by_id:
-                where = f"choice {choice.id}" if choice else "next"
-                problems.append(f"fragment {fragment.id}: {where} leads to {target!r}, which does not exist")
+    problems += _missing_targets(story)
     if problems:
         return problems
-
-    points, entered_as_vip, taken_as_vip = _explore(story, vip=True)
-    for fragment in story.fragments:
-        if fragment.id not in entered_as_vip:
-            problems.append(f"fragment {fragment.id} can never be reached from {story.start}")
-        for choice in fragment.choices:
-            if fragment.id in entered_as_vip and choice.id not in taken_as_vip:
-                problems.append(f"fragment {fragment.id}: choice {choice.id} can never be taken (its conditions)")
-    endings = {story.by_id[fragment_id].ending for fragment_id, _, _ in points} - {None}
-    if len(endings) < 2:
-        problems.append(f"the story needs at least two distinct reachable endings (found {len(endings)})")
-
-    # Nobody gets stuck: at every point a free user can reach, a non-ending fragment has a way on.
-    free_points, _, _ = _explore(story, vip=False)
-    free_endings = {story.by_id[fragment_id].ending for fragment_id, _, _ in free_points} - {None}
-    if not free_endings:
-        problems.append("a free user can never reach an ending")
-    stranded: set[str] = set()
-    for fragment_id, flags, relationship in sorted(free_points, key=lambda p: (p[0], sorted(p[1]), p[2])):
-        fragment = story.by_id[fragment_id]
-        if fragment.ending is not None or fragment_id in stranded:
-            continue
-        open_exits = [
-            target
-            for condition, target, _ in _exits(fragment)
-            if _holds_ignoring_growth(condition, flags, relationship, False)
-            and _holds_ignoring_growth(story.by_id[target].requires, flags, relationship, False)
-        ]
-        if not open_exits:
-            problems.append(
-                f"fragment {fragment_id} is a dead end for a free user with flags {sorted(flags)} "
-                f"and relationship {relationship}: no way on and not an ending"
-            )
-            # One line per stranding fragment (its first such state), so the author sees them all at once.
-            stranded.add(fragment_id)
+    problems += _lookup_problems(story) + _story_problems(story)
 
     if not content.vip.plans:
         problems.append("the content must sell at least one VIP plan (vip.plans)")
