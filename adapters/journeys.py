@@ -16,6 +16,8 @@ from pydantic import BaseModel
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowFailureError,
+    WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -31,8 +33,13 @@ from workflows.journey import JourneyWorkflow, journey_id
 REJECTIONS: Final = frozenset(
     {JourneyError.UNKNOWN_ACTION, JourneyError.STALE_SCREEN, JourneyError.FOREIGN_USER, JourneyError.NOT_STARTED,
      JourneyError.INVALID_INPUT, JourneyError.ERASED, JourneyError.INVOICE_STALE, JourneyError.INVOICE_FOREIGN,
-     JourneyError.PLAN_GONE, JourneyError.ALREADY_PAID, JourneyError.SUPPORT_REFUSED, JourneyError.BANNED}
+     JourneyError.PLAN_GONE, JourneyError.ALREADY_PAID, JourneyError.SUPPORT_REFUSED, JourneyError.BANNED,
+     JourneyError.LAPSED}
 )  # fmt: skip
+# What a person does that opens a journey: /start, /diana, writing to Diana. A button press never does (a button is
+# on a screen a journey sent: without one it is a stranger's forged press, or an old screen of an ended journey),
+# nor do channel activity and payments.
+OPENING_KINDS: Final = frozenset({"start", "menu", "text"})
 # How long a caller waits for a journey's answer: well within what Telegram waits for a webhook, and what a user
 # waits before tapping again.
 DEADLINE_SECONDS: Final = 10.0
@@ -80,6 +87,8 @@ class Journeys:
         :raises JourneyRejected: the journey refused the request; nothing changed.
         :raises JourneyUnavailable: no answer within ``deadline`` (default: the door's), or the journey failed.
         """
+        if request.kind not in OPENING_KINDS:
+            return await self.interact_if_started(request, deadline=deadline)
         request = request.model_copy(update={"content_version": self.content.version})
         start = WithStartWorkflowOperation(
             JourneyWorkflow.run,
@@ -101,11 +110,27 @@ class Journeys:
         request = request.model_copy(update={"content_version": self.content.version})
         handle = self.client.get_workflow_handle_for(JourneyWorkflow.run, journey_id(request.user_id))
         update = handle.execute_update(INTERACT, request, id=telegram_update_id(request))
-        return await _answer(request.user_id, update, deadline or self.deadline)
+        try:
+            return await _answer(request.user_id, update, deadline or self.deadline)
+        except JourneyRejected as rejected:
+            if rejected.kind == JourneyError.ERASED and await _ended_as(handle) == "lapsed":
+                raise JourneyRejected(
+                    JourneyError.LAPSED, "the journey ended with its introduction unfinished"
+                ) from None
+            raise
 
     async def support(self, request: SupportRequest) -> SupportReply:
         """A staff change to an existing journey; see ``request_support``."""
         return await request_support(self.client, request, deadline=self.deadline)
+
+
+async def _ended_as(handle: WorkflowHandle[JourneyWorkflow, str]) -> str | None:
+    """How an ended journey ended ("erased", "lapsed"); None when that cannot be read now."""
+    try:
+        async with asyncio.timeout(2):
+            return await handle.result(follow_runs=False)
+    except (TimeoutError, RPCError, WorkflowFailureError):
+        return None
 
 
 def telegram_update_id(request: JourneyRequest) -> str:

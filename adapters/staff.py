@@ -56,9 +56,9 @@ def disagreements(state: JourneyState, projection: Projection) -> list[str]:
         if journey != postgres:
             found.append(f"{what}: journey {journey!r}, postgres {postgres!r}")
 
-    if state.stage == "erased":
+    if state.stage in ("erased", "lapsed"):
         if projection.profile is not None:
-            found.append("profile: the journey was erased but Postgres still has the profile")
+            found.append(f"profile: the journey ended ({state.stage}) but Postgres still has the profile")
         return found
     profile = projection.profile
     if profile is None:

@@ -27,12 +27,16 @@ PENDING_KEY: Final = "diana:admin:confirm:{}"
 log = logging.getLogger("diana.bot")
 
 
+GO: Final = "go"
+CANCEL: Final = "cancel"
+
+
 class ConfirmCB(CallbackData, prefix=CallbackPrefix.CONFIRM):
-    """✅ or ✖️ under a preview: which kind of action, which one, and the answer."""
+    """✅ or ✖️ under a preview: which kind of action, which one, and the answer (``GO``; anything else cancels)."""
 
     action: str
     token: str
-    go: bool
+    answer: str
 
 
 class PendingAction(BaseModel):
@@ -53,9 +57,9 @@ async def ask(message: Message, redis: Redis, *, admin_id: int, action: str, det
         await message.answer(t("reject.unavailable", language))
         return
     buttons = [[InlineKeyboardButton(text=t("admin.confirm.go", language),
-                                     callback_data=ConfirmCB(action=action, token=token, go=True).pack()),
+                                     callback_data=ConfirmCB(action=action, token=token, answer=GO).pack()),
                 InlineKeyboardButton(text=t("admin.confirm.cancel", language),
-                                     callback_data=ConfirmCB(action=action, token=token, go=False).pack())]]  # fmt: skip
+                                     callback_data=ConfirmCB(action=action, token=token, answer=CANCEL).pack())]]  # fmt: skip
     await message.answer(preview, reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons))
 
 
@@ -79,7 +83,7 @@ async def take(query: CallbackQuery, callback_data: ConfirmCB, redis: Redis, poo
         await query.answer(t("admin.confirm.stale", language), show_alert=True)
         return None
     await close_preview(query)
-    if not callback_data.go:
+    if callback_data.answer != GO:
         await query.answer()
         if isinstance(query.message, Message):
             await query.message.answer(t("admin.confirm.cancelled", language))

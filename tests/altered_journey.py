@@ -15,6 +15,6 @@ with workflow.unsafe.imports_passed_through():
 @workflow.defn(name="Journey")
 class JourneyWithoutSearchAttributes(JourneyWorkflow):
     @workflow.run
-    async def run(self, input: JourneyInput) -> None:
+    async def run(self, input: JourneyInput) -> str:
         self.publisher.publish = lambda state, settled=False: None  # type: ignore[method-assign, misc]
-        await super().run(input)
+        return await super().run(input)

@@ -17,7 +17,6 @@ import logging
 import pkgutil
 import re
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,11 +45,12 @@ from bot.telemetry import REFUSED_ADMIN_ATTEMPT
 from infra.connections import create_redis
 from infra.settings import EMULATOR_BOT_TOKEN, EMULATOR_COMMUNITY_CHANNEL, Settings
 from infra.telemetry import REGISTRY
+from tests import hermetic
 from tests.bot_process import BotProcesses, bot_messages, bots_fixture  # noqa: F401 -- the fixture
 from tests.helpers import REPO_ROOT, Samples, eventually, new_user_id, scrape_metrics, settled, webhook_environment
 from tests.sql_audit import audit_file
 from tests.telegram import EmulatedUser, onboard
-from tests.test_end_to_end import bot_environment
+from tests.test_end_to_end import bot_environment, start_bot
 from tools.emulator import BotAPIEmulator
 from tools.stack import free_port
 from workflows.contracts import LEADERBOARD_NAMES, JourneyState
@@ -435,7 +435,8 @@ def test_every_admin_command_is_found() -> None:
     assert commands == {"admin", "publicar", "publish", "reembolsar", "refund", "pase", "vippass", "difundir", "broadcast",
                         "difusion", "broadcaststatus", "usuario", "user", "dar", "grant"}  # fmt: skip
     buttons = sorted(path.audited_as for path in admin_paths() if path.kind == "button")
-    assert buttons == ["admin panel refused", "broadcast status refused", "user change refused"]
+    assert buttons == ["admin panel refused", "broadcast refused", "broadcast status refused", "grant refused",
+                       "user change refused"]  # fmt: skip
 
 
 async def test_non_admins_are_refused_and_audited_on_every_admin_path(
@@ -509,14 +510,14 @@ async def test_webhook_mode_without_a_secret_refuses_to_start_unless_told_to(
 ) -> None:  # fmt: skip
     env = bot_environment(emulator, temporal_env, task_queue, database, redis_server,
                           **webhook_environment(secret=""))  # fmt: skip
-    refused = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "tools.cli", "bot"], env=env,
-                                      cwd=REPO_ROOT, capture_output=True, timeout=60)  # fmt: skip
+    refused = await asyncio.to_thread(hermetic.run_diana, ["-m", "tools.cli", "bot"], env, capture_output=True,
+                                      timeout=60)  # fmt: skip
     assert refused.returncode != 0
     assert b"needs WEBHOOK_SECRET" in refused.stderr
     assert emulator.webhook is None, "no webhook was set"
 
     env["WEBHOOK_SECRET_REQUIRED"] = "false"
-    process = subprocess.Popen([sys.executable, "-m", "tools.cli", "bot"], env=env, cwd=REPO_ROOT)
+    process = start_bot(env)
     try:
 
         async def webhook_set() -> bool:

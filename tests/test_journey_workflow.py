@@ -9,6 +9,7 @@ import pytest
 from aiogram import Bot
 from redis.asyncio import Redis
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from adapters.content_version import ActiveContent
@@ -179,15 +180,17 @@ class TestBadInputChangesNothing:
         after_history = len((await handle.fetch_history()).events)
         assert after_history == before_history
 
-    async def test_a_button_before_start_is_refused(
+    async def test_a_button_before_start_is_refused_and_opens_no_journey(
         self, journeys: Journeys, client: Client, pool: asyncpg.Pool
     ) -> None:
+        """A stranger's press (forged, or an old screen) must not leave a journey behind that never ends."""
         user_id = new_user_id()
         assert await self.rejected(journeys, request(user_id, "button", action="menu", screen=0)) == (
             JourneyError.NOT_STARTED
         )
-        state = await state_of(client, user_id)
-        assert state.stage == "new" and state.besitos == 0
+        with pytest.raises(RPCError) as missing:
+            await client.get_workflow_handle(journey_id(user_id)).describe()
+        assert missing.value.status == RPCStatusCode.NOT_FOUND
         assert await pool.fetchval("SELECT count(*) FROM users WHERE telegram_user_id = $1", user_id) == 0
 
 

@@ -6,18 +6,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
+import pytest
 from aiogram import Bot
 from redis.asyncio import Redis
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from adapters.content_version import ActiveContent
-from adapters.journeys import Journeys
+from adapters.journeys import JourneyRejected, Journeys
 from tests.helpers import eventually, new_user_id, request, shipped_content
 from tools.emulator import BotAPIEmulator
 from worker import journey_worker_options
-from workflows.contracts import JourneyInput
+from workflows.contracts import JourneyError, JourneyInput
 from workflows.days import local_day
 from workflows.journey import JourneyWorkflow, journey_id
 from workflows.rules import MAX_BLOCKED_ANSWERS, reminder_time
@@ -119,6 +120,45 @@ async def test_reminders_stop_after_the_user_blocked_the_bot_and_resume_when_the
         await handle.terminate("test over")
 
 
+async def test_an_introduction_left_unfinished_ends_and_a_later_start_begins_anew(
+    skipping_env: WorkflowEnvironment, pool: asyncpg.Pool, redis: Redis, telegram_bot: Bot,
+    emulator: BotAPIEmulator, active_content: ActiveContent,
+) -> None:  # fmt: skip
+    env = skipping_env
+    user_id = new_user_id()
+    await emulator.user_sends_text(user_id, "hola", first_name="Sol")
+    days = shipped_content().community.introduction_days
+    async with Worker(env.client, task_queue="reminders", **journey_worker_options(pool, redis, telegram_bot)):
+        with env.with_time_skipping_disabled():
+            handle = await env.client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=user_id),
+                                                     id=journey_id(user_id), task_queue="reminders")  # fmt: skip
+        journeys = Journeys(env.client, "reminders", active_content)
+        reply = await journeys.interact(request(user_id, "start", first_name="Sol"))
+        reply = await journeys.interact(request(user_id, "button", action="onboarding_next", screen=reply.screen.seq))
+        assert await eventually(lambda: _users(pool, user_id), within=30) == 1
+
+        # Away for almost the whole time: still there. Past it: the journey ends, the profile is forgotten.
+        await env.fast_forward(handle, timedelta(days=days - 1))
+        assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+        await env.fast_forward(handle, timedelta(days=2))
+        assert await handle.result() == "lapsed"
+        assert await _users(pool, user_id) == 0
+
+        # An old introduction button says so; /start begins anew, from the first screen.
+        with pytest.raises(JourneyRejected) as lapsed:
+            await journeys.interact(request(user_id, "button", action="onboarding_next", screen=reply.screen.seq))
+        assert lapsed.value.kind == JourneyError.LAPSED
+        again = await journeys.interact(request(user_id, "start", first_name="Sol"))
+        assert again.screen.key == "onboarding.1"
+        state = await env.client.get_workflow_handle(journey_id(user_id)).query(JourneyWorkflow.current_state)
+        assert state.stage == "onboarding" and state.onboarding_step == 1
+        await env.client.get_workflow_handle(journey_id(user_id)).terminate("test over")
+
+
+async def _users(pool: asyncpg.Pool, user_id: int) -> int:
+    return int(await pool.fetchval("SELECT count(*) FROM users WHERE telegram_user_id = $1", user_id))
+
+
 async def _async(value: list[dict[str, object]]) -> list[dict[str, object]]:
     return value
 
@@ -163,8 +203,11 @@ async def test_turns_leave_the_alarm_running_and_settle_busy_attributes_within_a
                   and "reminder" in e.user_metadata.summary.data.decode()]  # fmt: skip
         cancelled = {e.timer_canceled_event_attributes.timer_id for e in events
                      if e.HasField("timer_canceled_event_attributes")}  # fmt: skip
-        assert len(alarms) == 1, "one alarm timer, started when the user became active, not restarted by each turn"
-        assert alarms[0].timer_started_event_attributes.timer_id not in cancelled
+        # One toward the end of an unfinished introduction (kept through its turns), replaced once by the daily
+        # reminder's when the user became active; then none restarted by each turn.
+        assert len(alarms) == 2, "one alarm timer per stage, not one per turn"
+        assert alarms[0].timer_started_event_attributes.timer_id in cancelled
+        assert alarms[1].timer_started_event_attributes.timer_id not in cancelled
         await handle.terminate("test over")
 
 

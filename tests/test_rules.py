@@ -12,6 +12,7 @@ from workflows import moods, rules, story
 from workflows.content import Condition, Content, content_problems
 from workflows.contracts import (
     AwardBesitos,
+    Charge,
     CompleteMission,
     EraseData,
     ExportData,
@@ -543,6 +544,32 @@ class TestReminders:
         assert rules.remind(state, CONTENT, NOW + timedelta(days=2)) == []
         state = decide(state, request(USER, "text", text="hola")).state
         assert state.blocked_answers == 0 and rules.next_reminder(state, CONTENT, NOW) is not None
+
+
+class TestUnfinishedIntroductions:
+    def test_an_introduction_left_unfinished_ends_after_the_contents_days_and_forgets_the_profile(self) -> None:
+        state = decide(JourneyState(user_id=USER), request(USER, "start")).state
+        days = CONTENT.community.introduction_days
+        due = rules.lapse_due(state, CONTENT)
+        assert due == NOW + timedelta(days=days) and rules.next_alarm(state, CONTENT, NOW) == due
+        assert rules.alarm(state, CONTENT, due - timedelta(minutes=1)) == [] and state.stage == "onboarding"
+        effects = rules.alarm(state, CONTENT, due)
+        assert [e.kind for e in effects] == ["erase_data"]
+        assert state.model_dump()["stage"] == "lapsed"
+        with pytest.raises(rules.Rejection) as caught:
+            rules.validate(state, request(USER, "start"), CONTENT)
+        assert caught.value.kind == JourneyError.LAPSED
+
+    def test_a_journey_opened_by_a_refused_update_ends_too_and_a_finished_introduction_never_does(self) -> None:
+        opened = JourneyState(user_id=USER, opened_at=NOW)
+        assert rules.next_alarm(opened, None, NOW) == NOW + timedelta(days=CONTENT.community.introduction_days)
+        assert rules.lapse_due(onboarded(), CONTENT) is None
+
+    def test_a_vip_pass_redeemed_during_the_introduction_keeps_the_journey(self) -> None:
+        state = decide(JourneyState(user_id=USER), request(USER, "start")).state
+        state.subscription.charges = [Charge(charge_id="pass:abc", payload="pass:abc", plan="mensual", stars=0, days=30,
+                                             paid_at=NOW)]  # fmt: skip
+        assert rules.lapse_due(state, CONTENT) is None
 
 
 class TestContentChecks:

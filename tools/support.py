@@ -392,7 +392,7 @@ async def _rewrite_projection(conn: asyncpg.Connection, state: JourneyState) -> 
     projection's own row writers (story and subscription over whatever the discarded branch saved, with the journey's
     own ``seq``, so its next save wins); what the discarded branch added alone is deleted."""
     user_id, now, done = state.user_id, datetime.now(UTC), []
-    if state.profile is not None and state.stage != "erased":
+    if state.profile is not None and state.stage not in ("erased", "lapsed"):
         await write_profile(conn, save_profile(state, now))
         done.append("profile")
     story = state.story

@@ -152,6 +152,9 @@ class Calendar(_Strict):
 class Community(_Strict):
     # Channel reactions that earn besitos per calendar day.
     reaction_daily_cap: int = Field(default=10, ge=0)
+    # A journey still at the introduction this many days after its last visit ends (its data forgotten); a later
+    # /start begins anew.
+    introduction_days: int = Field(default=14, ge=1, le=365)
 
 
 class Plan(_Strict):

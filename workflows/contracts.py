@@ -15,7 +15,8 @@ from pydantic import BaseModel, Field
 MAX_TEXT_LENGTH: Final = 4096
 
 Language = Literal["es", "en"]
-Stage = Literal["new", "onboarding", "active", "erased"]
+# lapsed: the introduction was left unfinished for too long; the journey ended (a later /start begins anew).
+Stage = Literal["new", "onboarding", "active", "erased", "lapsed"]
 # start/menu/button/text come from the private chat; reaction (a button under a community channel
 # post, ``action`` = "<chat id>:<message id>") and joined/left (a community channel, ``action`` = its
 # chat id) come from the community channels. pre_checkout and payment come from Telegram Stars
@@ -456,6 +457,8 @@ class JourneyState(BaseModel):
     screen: Screen | None = None
     screen_seq: int = 0
     joined_at: datetime | None = None
+    # When this journey was opened (its first run began).
+    opened_at: datetime | None = None
     last_seen: datetime | None = None
     # Deliveries (update id + fingerprint) already applied, bounded, carried across
     # continue-as-new so a redelivered update is applied once even in a later run.
@@ -530,6 +533,8 @@ class JourneyError:
     # The journey could not apply the update (a fault, not the user's): nothing changed; the bot keeps it for support.
     FAILED: Final = "JourneyFailed"
     ERASED: Final = "JourneyErased"
+    # The journey ended with the introduction unfinished (``rules.lapse_due``): /start begins anew.
+    LAPSED: Final = "JourneyLapsed"
     # Telegram Stars: the pre-checkout is refused with the matching text.
     INVOICE_STALE: Final = "InvoiceStale"
     INVOICE_FOREIGN: Final = "InvoiceForeign"

@@ -35,6 +35,11 @@ def next_local_time(moment: datetime, timezone: str, hour: int) -> datetime:
     return candidate
 
 
+def start_of_day(day: date, timezone: str) -> datetime:
+    """The first moment of ``day`` where the community lives, as an aware datetime."""
+    return datetime.combine(day, time(0), tzinfo=_zone(timezone))
+
+
 def local_moment(moment: datetime, timezone: str) -> str:
     """A moment as the community reads it, with no words to translate: ``23/12/2026 20:15``."""
     return moment.astimezone(_zone(timezone)).strftime("%d/%m/%Y %H:%M")

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
 # Stored content versions never change: read from the worker's library (``worker.content_library``), not histories.
 CONTENT_OF: Final = "diana.content_of"
 PASS_RETRY: Final = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)
+ENDED: Final = ("erased", "lapsed")
 
 
 def journey_id(user_id: int) -> str:
@@ -55,7 +56,7 @@ def journey_id(user_id: int) -> str:
 class JourneyWorkflow:
     @workflow.init
     def __init__(self, input: JourneyInput) -> None:
-        state = input.state or JourneyState(user_id=input.user_id)
+        state = input.state or JourneyState(user_id=input.user_id, opened_at=workflow.now())
         # The outbox owns the effects in flight; the state the rules see and copy carries none.
         self.outbox = Outbox(state.user_id, state.pending_effects, state.parked_effects, state.parked_dropped,
                              refused=self._refused)  # fmt: skip
@@ -68,7 +69,8 @@ class JourneyWorkflow:
         self._accepted: set[str] = set()
 
     @workflow.run
-    async def run(self, input: JourneyInput) -> None:
+    async def run(self, input: JourneyInput) -> str:
+        """Lives as long as its user: returns only when the journey ends, saying how ("erased", "lapsed")."""
         own_trace = tracing.get_current()
         # Held by the run: a task nobody references may be collected while it waits.
         self._publishing = asyncio.create_task(self.publisher.keep_current(lambda: self.state))
@@ -76,10 +78,10 @@ class JourneyWorkflow:
             tracing.attach(own_trace)
             await self._wait_for_work()
             await self.outbox.carry_out(stop=self._should_continue_as_new)
-            if self.state.stage == "erased" and not self.outbox:
-                # The user asked to be forgotten: the data is gone and this journey ends here.
+            if self.state.stage in ENDED and not self.outbox:
+                # Forgotten (their wish, or an introduction left unfinished): the data is gone, the journey ends here.
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                return
+                return self.state.stage
             if self._should_continue_as_new():
                 # Handlers never continue-as-new themselves; wait until they are all done.
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -159,17 +161,17 @@ class JourneyWorkflow:
     async def _wait_for_work(self) -> None:
         """Until there are effects to carry out, a new run is due, or the alarm rings."""
         due = None
-        with contained("the alarm"):  # a reminder or a VIP event
-            if self.state.stage == "active" and self.state.content_version:
-                due = rules.next_alarm(self.state, self._content_for(0), workflow.now())
+        with contained("the alarm"):  # a reminder, a VIP event, or the end of an introduction left unfinished
+            content = self._content_for(0) if self.state.content_version else None
+            due = rules.next_alarm(self.state, content, workflow.now())
         self.alarm.set(due)
         await workflow.wait_condition(lambda: self._has_work() or self.alarm.rang)
-        if self.alarm.take() and self.content is not None:
+        if self.alarm.take():
             with contained("the alarm"):
                 self._accept(self.state, rules.alarm(self.state, self.content, workflow.now()))
 
     def _has_work(self) -> bool:
-        return bool(self.outbox) or self._should_continue_as_new() or self.state.stage == "erased"
+        return bool(self.outbox) or self._should_continue_as_new() or self.state.stage in ENDED
 
     def _should_continue_as_new(self) -> bool:
         return workflow.info().is_continue_as_new_suggested()

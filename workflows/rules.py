@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from workflows import moods, story, subscription
-from workflows.content import Content
+from workflows.content import Community, Content
 from workflows.contracts import (
     MAX_TEXT_LENGTH,
     Button,
@@ -31,7 +31,7 @@ from workflows.contracts import (
     Screen,
     UpdateLeaderboard,
 )
-from workflows.days import local_day, next_local_time
+from workflows.days import local_day, next_local_time, start_of_day
 from workflows.economy import level_progress, progress_bar
 from workflows.progress import (
     Turn,
@@ -102,6 +102,8 @@ def validate(state: JourneyState, request: JourneyRequest, content: Content | No
     validate_shape(state.user_id, request)
     if state.stage == "erased":
         raise Rejection(JourneyError.ERASED, "this journey was erased at the user's request")
+    if state.stage == "lapsed":
+        raise Rejection(JourneyError.LAPSED, "this journey ended with its introduction unfinished")
     if state.banned and request.kind not in ("payment", "refunded"):
         # A payment already moved the money: it is still applied (and support can refund it).
         raise Rejection(JourneyError.BANNED, "this user is banned from the community")
@@ -441,8 +443,13 @@ def message_refused(state: JourneyState, blocked: bool) -> None:
 
 def remind(state: JourneyState, content: Content, now: datetime) -> list[Effect]:
     """At the reminder hour: one gentle message, only to users who have not visited today."""
-    today = local_day(now, content.calendar.timezone)
+    calendar = content.calendar
+    today = local_day(now, calendar.timezone)
     if next_reminder(state, content, now) is None or state.devotion.last_day == today or state.reminded_on == today:
+        return []
+    # Woken early (by another event, or a timer set for it): not before this user's moment of today's wave.
+    first = start_of_day(today, calendar.timezone) - timedelta(microseconds=1)
+    if now < reminder_time(state.user_id, first, calendar.timezone, calendar.reminder_hour):
         return []
     state.reminded_on = today
     name = state.profile.first_name if state.profile else ""
@@ -455,14 +462,36 @@ def remind(state: JourneyState, content: Content, now: datetime) -> list[Effect]
     return [reminder.model_copy(update={"bulk": True})]
 
 
-def next_alarm(state: JourneyState, content: Content, now: datetime) -> datetime | None:
-    """When the journey must wake on its own: the daily reminder or the subscription's next event."""
-    due = [moment for moment in (next_reminder(state, content, now), subscription.next_event(state, content)) if moment]
-    return min(due, default=None)
+def lapse_due(state: JourneyState, content: Content | None) -> datetime | None:
+    """When a journey still at the introduction ends: ``introduction_days`` after the last visit (or after it was
+    opened, by an update it refused). Never once the introduction is over, or with a VIP pass redeemed meanwhile."""
+    if state.stage not in ("new", "onboarding") or state.subscription.charges:
+        return None
+    since = state.last_seen or state.opened_at
+    days = (content.community if content is not None else Community()).introduction_days
+    return since + timedelta(days=days) if since is not None else None
 
 
-def alarm(state: JourneyState, content: Content, now: datetime) -> list[Effect]:
-    """The journey woke on its own: send the daily reminder if due, and move the subscription on."""
+def next_alarm(state: JourneyState, content: Content | None, now: datetime) -> datetime | None:
+    """When the journey must wake on its own: the daily reminder, the subscription's next event, or the end of an
+    introduction left unfinished (``content`` None: the journey never read one, so only that)."""
+    due = [lapse_due(state, content)]
+    if content is not None:
+        due += [next_reminder(state, content, now), subscription.next_event(state, content)]
+    return min((moment for moment in due if moment is not None), default=None)
+
+
+def alarm(state: JourneyState, content: Content | None, now: datetime) -> list[Effect]:
+    """The journey woke on its own: end an introduction left too long, or send the daily reminder if due and move
+    the subscription on."""
+    lapse = lapse_due(state, content)
+    if lapse is not None and now >= lapse:
+        state.stage = "lapsed"
+        # Nothing of theirs is needed any more (no besitos, no purchase): the profile goes, as on erasure.
+        return [EraseData(user_id=state.user_id, requested_at=now, actor="diana",
+                          reason="the introduction was left unfinished")]  # fmt: skip
+    if content is None:
+        return []
     effects = remind(state, content, now)
     turn = Turn(state=state, content=content, now=now, cause=f"alarm:{now.isoformat()}")
     subscription.tick(turn)

@@ -41,6 +41,8 @@ def validate(state: JourneyState, request: SupportRequest) -> None:
         raise Rejection(JourneyError.FOREIGN_USER, "this journey belongs to another user")
     if state.stage == "erased":
         raise Rejection(JourneyError.ERASED, "this journey was erased at the user's request")
+    if state.stage == "lapsed":
+        raise Rejection(JourneyError.LAPSED, "this journey ended with its introduction unfinished")
     action = request.action
     if action == "refund" and not any(c.charge_id == request.charge_id for c in state.subscription.charges):
         raise Rejection(JourneyError.SUPPORT_REFUSED, f"no Stars payment {request.charge_id!r} for this user")

@@ -1,4 +1,4 @@
-"""One workflow timer toward a moment, replaced only when the moment changes.
+"""One workflow timer toward a moment, replaced only when the moment comes earlier.
 
 Every timer started or cancelled is a write on the Temporal server (the embedded one has a single writer):
 a journey keeps one running until its moment changes instead of restarting it on every turn.
@@ -20,7 +20,9 @@ class Timer:
         self._sleep: asyncio.Task[None] | None = None
 
     def set(self, due: datetime | None) -> None:
-        if due == self.due and not self.rang:
+        """Wait toward ``due``; a timer already running toward an earlier moment is kept (when it rings, the journey
+        looks again and finds nothing due yet), so a moment that moves later each turn costs no new timer."""
+        if not self.rang and self.due is not None and due is not None and self.due <= due:
             return
         if self._sleep is not None:
             self._sleep.cancel()
