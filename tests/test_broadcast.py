@@ -37,7 +37,7 @@ from adapters.telegram import create_bot
 from adapters.texts import t
 from bot import broadcasts
 from bot.broadcasts import BadBroadcast, BroadcastCB, parse_broadcast
-from infra.settings import Settings
+from tests import hermetic
 from tests.conftest import start_temporal_env
 from tests.helpers import eventually, new_user_id
 from tests.telegram import EmulatedUser, control, redeliver
@@ -454,7 +454,8 @@ async def test_a_broadcast_survives_a_killed_worker_without_sending_twice(
 async def admin_bot(journeys: Journeys, emulator: BotAPIEmulator, pool: asyncpg.Pool, redis: Redis,
                     task_queue: str) -> AsyncIterator[Dispatcher]:  # fmt: skip
     """The broadcasts router in a dispatcher shaped like the bot's, long-polling the emulator in this process."""
-    settings = Settings(ADMIN_IDS=str(ADMIN), TELEGRAM_API_BASE=emulator.base_url, TEMPORAL_TASK_QUEUE=task_queue)
+    settings = hermetic.settings(ADMIN_IDS=str(ADMIN), TELEGRAM_API_BASE=emulator.base_url,
+                                 TEMPORAL_TASK_QUEUE=task_queue)  # fmt: skip
     dispatcher = Dispatcher(journeys=journeys, settings=settings, pool=pool, redis=redis)
     dispatcher.message.filter(F.chat.type == ChatType.PRIVATE)
     dispatcher.include_router(broadcasts.router)

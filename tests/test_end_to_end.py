@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,7 +15,8 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from tests.helpers import REPO_ROOT, eventually, new_user_id, webhook_environment
+from tests import hermetic
+from tests.helpers import eventually, new_user_id, webhook_environment
 from tests.telegram import EmulatedUser
 from tools.emulator import BotAPIEmulator
 from tools.terminal_chat import TerminalChat
@@ -27,8 +26,9 @@ from workflows.journey import JourneyWorkflow, journey_id
 
 def bot_environment(emulator: BotAPIEmulator, temporal_env: WorkflowEnvironment, task_queue: str, database: str,
                     redis_server: str, **extra: str) -> dict[str, str]:  # fmt: skip
-    env = {key: value for key, value in os.environ.items() if key != "TELEGRAM_BOT_TOKEN"}
-    env.update(
+    """What ``diana bot`` (or ``diana worker``) runs with: the session's servers and emulator, health ports of its
+    own, ``extra``, and nothing of the machine's configuration (see ``tests/hermetic.py``)."""
+    return hermetic.process_environment(
         TELEGRAM_API_BASE=emulator.base_url,
         TEMPORAL_ADDRESS=temporal_env.client.service_client.config.target_host,
         TEMPORAL_TASK_QUEUE=task_queue,
@@ -36,7 +36,11 @@ def bot_environment(emulator: BotAPIEmulator, temporal_env: WorkflowEnvironment,
         REDIS_URL=redis_server,
         **extra,
     )
-    return env
+
+
+def start_bot(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``diana bot`` as its own process with ``env``, outside the repository (no ``.env`` is read)."""
+    return hermetic.diana_process(["-m", "tools.cli", "bot"], env)
 
 
 async def stop_bot(process: subprocess.Popen[bytes]) -> None:
@@ -52,7 +56,7 @@ async def stop_bot(process: subprocess.Popen[bytes]) -> None:
 @asynccontextmanager
 async def running_bot(env: dict[str, str]) -> AsyncIterator[subprocess.Popen[bytes]]:
     """``diana bot`` as its own process with ``env``, stopped with SIGTERM at the end."""
-    process = subprocess.Popen([sys.executable, "-m", "tools.cli", "bot"], env=env, cwd=REPO_ROOT)
+    process = start_bot(env)
     try:
         yield process
     finally:
@@ -195,7 +199,7 @@ async def test_webhook_mode_requires_the_secret_token(
 ) -> None:  # fmt: skip
     webhook = webhook_environment(secret="s3cret-token")
     env = bot_environment(emulator, temporal_env, task_queue, database, redis_server, **webhook)
-    process = subprocess.Popen([sys.executable, "-m", "tools.cli", "bot"], env=env, cwd=REPO_ROOT)
+    process = start_bot(env)
     try:
 
         async def webhook_set() -> bool:

@@ -34,6 +34,7 @@ from adapters.telegram import PatientRequests
 from adapters.texts import t
 from infra.connections import create_pool, create_redis
 from infra.settings import Settings
+from tests import hermetic
 from tests.bot_process import (  # noqa: F401 -- the fixture
     BotProcesses,
     bot_messages,
@@ -78,9 +79,8 @@ async def fault(http: aiohttp.ClientSession, emulator: BotAPIEmulator, **fault: 
 @pytest.fixture
 async def own_postgres(tmp_path: Path) -> AsyncIterator[Settings]:
     """A Postgres of this test's own (migrated, shipped content active), to stop and start at will."""
-    settings = Settings(_env_file=None, DIANA_DATA_DIR=tmp_path / "postgres-outage",
-                        DIANA_POSTGRES_PORT=stack.free_port())  # fmt: skip
-    await asyncio.to_thread(stack.start_postgres, settings, fast_unsafe=True)
+    settings = hermetic.embedded_settings(tmp_path / "postgres-outage", DIANA_POSTGRES_PORT=stack.free_port())
+    await asyncio.to_thread(hermetic.start_postgres, settings, fast_unsafe=True)
     try:
         yield settings
     finally:
@@ -89,8 +89,8 @@ async def own_postgres(tmp_path: Path) -> AsyncIterator[Settings]:
 
 @pytest.fixture
 async def own_redis(tmp_path: Path) -> AsyncIterator[Settings]:
-    settings = Settings(_env_file=None, DIANA_DATA_DIR=tmp_path / "redis-outage", DIANA_REDIS_PORT=stack.free_port())
-    await asyncio.to_thread(stack.start_redis, settings)
+    settings = hermetic.embedded_settings(tmp_path / "redis-outage", DIANA_REDIS_PORT=stack.free_port())
+    await asyncio.to_thread(hermetic.start_redis, settings)
     try:
         yield settings
     finally:
@@ -142,7 +142,7 @@ async def test_postgres_stopped_the_user_plays_on_and_the_projection_converges(
 
             await eventually(retrying, within=30, interval=0.3)
 
-            assert await asyncio.to_thread(stack.start_postgres, own_postgres)
+            assert await asyncio.to_thread(hermetic.start_postgres, own_postgres, fast_unsafe=False)
             final = await settled(client, user.user_id, within=120)
             projection = await read_projection(pool, user.user_id)
             assert disagreements(final, projection) == [], "the projection equals the journey"
@@ -207,7 +207,7 @@ async def test_redis_stopped_the_ranking_says_so_the_limit_lets_updates_through_
 
             # Redis comes back empty (as one without persistence would): leaderboards and limits start afresh.
             (own_redis.data_dir / "redis" / "dump.rdb").unlink(missing_ok=True)
-            assert await asyncio.to_thread(stack.start_redis, own_redis)
+            assert await asyncio.to_thread(hermetic.start_redis, own_redis)
             # The next award writes the totals again (leaderboards hold absolute totals).
             await user.send("/diana")
             menu = await user.next_from_bot("bot_message")

@@ -12,7 +12,6 @@ import dataclasses
 import io
 import json
 import logging
-import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -41,7 +40,8 @@ from infra import telemetry
 from infra.connections import create_redis
 from infra.health import HealthServer, readiness_checks
 from infra.settings import EMULATOR_BOT_TOKEN, Settings
-from tests.helpers import REPO_ROOT, eventually, http_receiver, metric_value, new_user_id, scrape_metrics
+from tests import hermetic
+from tests.helpers import eventually, http_receiver, metric_value, new_user_id, scrape_metrics
 from tests.telegram import EmulatedUser, onboard, vip_invoice
 from tools.emulator import BotAPIEmulator
 from tools.stack import free_port, free_ports
@@ -58,7 +58,7 @@ TOKEN_SECRET = EMULATOR_BOT_TOKEN.split(":", 1)[1]
 def spans() -> Iterator[InMemorySpanExporter]:
     """Tracing for this process (the worker's side): every span lands in memory."""
     exporter = InMemorySpanExporter()
-    provider = telemetry.setup_tracing(Settings(), service="diana-worker", exporter=exporter)
+    provider = telemetry.setup_tracing(hermetic.settings(), service="diana-worker", exporter=exporter)
     assert provider is not None
     try:
         yield exporter
@@ -123,8 +123,7 @@ class Diana:
 def _diana_bot(env: dict[str, str], folder: Path) -> subprocess.Popen[bytes]:
     """``diana bot`` with its stdout (console spans) and stderr (logs) in files: pipes could fill and block it."""
     with (folder / "stdout").open("wb") as stdout, (folder / "stderr").open("wb") as stderr:
-        return subprocess.Popen([sys.executable, "-m", "tools.cli", "bot"], env=env, cwd=REPO_ROOT, stdout=stdout,
-                                stderr=stderr)  # fmt: skip
+        return hermetic.diana_process(["-m", "tools.cli", "bot"], env, stdout=stdout, stderr=stderr)
 
 
 @pytest.fixture
@@ -137,9 +136,8 @@ async def diana(
     servers = {"TELEGRAM_API_BASE": emulator.base_url, "TEMPORAL_TASK_QUEUE": task_queue, "DATABASE_URL": database,
                "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host, "REDIS_URL": redis_server,
                "BOT_HEALTH_PORT": str(bot_port), "WORKER_HEALTH_PORT": str(worker_port)}  # fmt: skip
-    settings = Settings(**servers)  # type: ignore[arg-type]
-    env = {key: value for key, value in os.environ.items() if key != "TELEGRAM_BOT_TOKEN"}
-    env.update(servers, OTEL_EXPORTER="console", LOG_LEVEL="DEBUG")
+    settings = hermetic.settings(**servers)
+    env = hermetic.process_environment(**servers, OTEL_EXPORTER="console", LOG_LEVEL="DEBUG")
     stop = asyncio.Event()
     worker = asyncio.create_task(run_worker(settings, stop))
     bot = _diana_bot(env, tmp_path)
@@ -447,12 +445,11 @@ async def test_spans_go_to_the_configured_otlp_collector_and_nowhere_by_default(
 
     runner, port = await http_receiver("/{path:.*}", collect)
     try:
-        env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}"}
-        env.pop("OTEL_EXPORTER", None)
+        env = hermetic.process_environment(OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}")
         if exporter == "otlp":
             env["OTEL_EXPORTER"] = "otlp"  # else the default
-        traced = await asyncio.create_subprocess_exec(sys.executable, "-c", _TRACE_ONE_SPAN, env=env, cwd=REPO_ROOT,
-                                                      stdout=subprocess.PIPE)  # fmt: skip
+        traced = await asyncio.create_subprocess_exec(sys.executable, "-c", _TRACE_ONE_SPAN, env=env,
+                                                      cwd=hermetic.working_directory(), stdout=subprocess.PIPE)  # fmt: skip
         stdout, _ = await asyncio.wait_for(traced.communicate(), timeout=60)
     finally:
         await runner.cleanup()

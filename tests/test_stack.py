@@ -10,6 +10,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from infra.settings import Settings, get_settings
+from tests import hermetic
 from tests.helpers import new_user_id
 from tools import stack
 from tools.cli import main as diana
@@ -19,8 +20,8 @@ from workflows.journey import JourneyWorkflow, journey_id
 
 def settings_in(folder: Path) -> Settings:
     temporal, ui, postgres, redis = stack.free_ports(4)
-    return Settings(DIANA_DATA_DIR=folder, DIANA_TEMPORAL_PORT=temporal, DIANA_TEMPORAL_UI_PORT=ui,
-                    DIANA_POSTGRES_PORT=postgres, DIANA_REDIS_PORT=redis)  # fmt: skip
+    return hermetic.embedded_settings(folder, DIANA_TEMPORAL_PORT=temporal, DIANA_TEMPORAL_UI_PORT=ui,
+                                      DIANA_POSTGRES_PORT=postgres, DIANA_REDIS_PORT=redis)  # fmt: skip
 
 
 async def test_temporal_keeps_journeys_across_a_restart(tmp_path: Path) -> None:
@@ -69,6 +70,7 @@ def test_cli_refuses_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
 def test_diana_up_twice_then_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                   capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     """The CLI path a newcomer takes: `diana up` starts everything, again reuses it, `down` stops it."""
+    monkeypatch.chdir(tmp_path)  # the CLI reads .env from here: none, the suite's servers only
     ports = stack.free_ports(4)
     for name, value in (
         ("DIANA_DATA_DIR", str(tmp_path)),
@@ -98,8 +100,9 @@ def test_diana_up_twice_then_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert (tmp_path / "postgres" / "PG_VERSION").exists() and (tmp_path / "temporal" / "temporal.db").exists()
 
 
-def test_cli_explains_an_unreachable_database(monkeypatch: pytest.MonkeyPatch,
+def test_cli_explains_an_unreachable_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)  # no .env
     monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres@127.0.0.1:{stack.free_port()}/diana")
     get_settings.cache_clear()
     try:

@@ -161,18 +161,18 @@ async def test_activation_refuses_bad_content_and_changes_nothing(pool: asyncpg.
 
 
 async def test_the_content_cli_checks_the_shipped_file_and_refuses_a_broken_one(tmp_path: object) -> None:
-    import subprocess
-    import sys
     from pathlib import Path
 
-    ok = subprocess.run([sys.executable, "-m", "tools.cli", "content", "check"], cwd=REPO_ROOT,
-                        capture_output=True, text=True, timeout=60)  # fmt: skip
+    from tests import hermetic
+
+    env = hermetic.process_environment()
+    ok = hermetic.run_diana(["-m", "tools.cli", "content", "check"], env, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
     assert "18 fragments, 10 missions, 15 achievements — valid" in ok.stdout
     broken = Path(str(tmp_path)) / "broken.yaml"
     broken.write_text((REPO_ROOT / "content" / "diana.yaml").read_text().replace("next: f04", "next: f99", 1))
-    refused = subprocess.run([sys.executable, "-m", "tools.cli", "content", "check", str(broken)], cwd=REPO_ROOT,
-                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    refused = hermetic.run_diana(["-m", "tools.cli", "content", "check", str(broken)], env, capture_output=True,
+                                 text=True, timeout=60)  # fmt: skip
     assert refused.returncode == 1
     assert "f99" in refused.stderr
 

@@ -9,8 +9,6 @@ the request open. Now the stuck user is told to try again within the deadline, t
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -32,8 +30,9 @@ from temporalio.worker import (
 )
 
 from adapters.texts import t
+from tests import hermetic
 from tests.bot_process import BotProcesses, bots_fixture  # noqa: F401 -- the fixture
-from tests.helpers import REPO_ROOT, eventually, new_user_id, settled, webhook_environment
+from tests.helpers import eventually, new_user_id, settled, webhook_environment
 from tests.telegram import EmulatedUser, onboard, redeliver, vip_invoice
 from tests.test_end_to_end import bot_environment
 from tools import support
@@ -112,9 +111,9 @@ async def test_a_journey_failing_every_task_holds_up_no_one_and_its_update_is_ke
         async with Worker(client, task_queue=task_queue, **journey_worker_options(pool, redis, telegram_bot)):
             env = bot_environment(emulator, temporal_env, task_queue, database, redis_server)
             redriven = await asyncio.to_thread(
-                subprocess.run, [sys.executable, "-m", "tools.support_cli", "redrive", str(letters[0]["id"]),
-                                 "--reason", "the journey was fixed"], env=env, cwd=REPO_ROOT, capture_output=True,
-                text=True, timeout=120,
+                hermetic.run_diana, ["-m", "tools.support_cli", "redrive", str(letters[0]["id"]),
+                                     "--reason", "the journey was fixed"], env, capture_output=True, text=True,
+                timeout=120,
             )  # fmt: skip
             assert redriven.returncode == 0, redriven.stderr
             assert "re-driven and handled" in redriven.stdout

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from temporalio.client import Client
 from adapters import staff
 from adapters.audit import write_audit
 from adapters.journeys import JourneyRejected, Journeys
-from infra.settings import Settings
+from tests import hermetic
 from tests.helpers import REPO_ROOT, new_user_id, request, settled
 from tests.test_story_economy import WARM, begin, ledger_sum, walk
 from tools import support, support_cli
@@ -32,7 +30,7 @@ from workflows.journey import JourneyWorkflow, journey_id
 async def cli(client: Client, pool: asyncpg.Pool, *argv: str, redis_dsn: str = "redis://127.0.0.1:1/0") -> int:
     """``diana-support`` in-process, against the test's own Temporal client and database."""
     args = support_cli.parser().parse_args(["--actor", "support:test", *argv])
-    return await support_cli._command(args, Settings(REDIS_URL=redis_dsn), client, pool)
+    return await support_cli._command(args, hermetic.settings(REDIS_URL=redis_dsn), client, pool)
 
 
 async def played(journeys: Journeys, client: Client, emulator: BotAPIEmulator, actions: tuple[str, ...] = WARM[:3]
@@ -264,9 +262,10 @@ async def test_users_are_found_by_username_and_bad_names_are_refused(pool: async
 
 
 def test_the_console_script_refuses_an_unknown_user_clearly() -> None:
-    done = subprocess.run([sys.executable, "-m", "tools.support_cli", "show", "@nobody"], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=60,
-                          env={"PATH": "/usr/bin:/bin", "TEMPORAL_ADDRESS": "127.0.0.1:1", "DATABASE_URL": "postgresql://x@127.0.0.1:1/x"})  # fmt: skip
+    done = hermetic.run_diana(["-m", "tools.support_cli", "show", "@nobody"], capture_output=True, text=True,
+                              timeout=60, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT),
+                                               "TEMPORAL_ADDRESS": "127.0.0.1:1",
+                                               "DATABASE_URL": "postgresql://x@127.0.0.1:1/x"})  # fmt: skip
     assert done.returncode == 1 and "cannot reach a server" in done.stderr
 
 

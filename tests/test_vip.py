@@ -28,7 +28,8 @@ from adapters.journeys import JourneyRejected, Journeys
 from adapters.stars import TelegramStars, reconcile
 from adapters.vip_passes import create_vip_pass
 from bot.payments import take_payment
-from infra.settings import EMULATOR_VIP_CHANNEL, Settings
+from infra.settings import EMULATOR_VIP_CHANNEL
+from tests import hermetic
 from tests.helpers import eventually, new_user_id, request
 from tests.telegram import control, payments
 from tools import support_cli
@@ -348,7 +349,7 @@ async def test_reconciliation_names_every_difference_with_telegram(
     await journey.begin()
     # Telegram took the Stars, but the payment never reached the journey (the bot was down).
     payload, charge = await _paid_in_telegram(journey, http, emulator, telegram_bot)
-    settings = Settings(DATABASE_URL=database, TELEGRAM_API_BASE=emulator.base_url)
+    settings = hermetic.settings(DATABASE_URL=database, TELEGRAM_API_BASE=emulator.base_url)
     assert await _reconcile(settings) == 1
     assert f"{charge}: paid at the provider, not recorded" in capsys.readouterr().out
     await journey.pay(payload, charge=charge)  # handed over late: the journey records it
@@ -379,7 +380,7 @@ async def test_a_payment_for_an_erased_journey_is_kept_listed_and_refunded(
     [row] = await received_payments.open_payments(pool)
     assert (row["charge_id"], row["needs_support"]) == (charge, True) and "JourneyErased" in row["problem"]
 
-    assert await support_cli._kept(support_cli.parser().parse_args(["payments"]), Settings(), None, pool) == 0
+    assert await support_cli._kept(support_cli.parser().parse_args(["payments"]), hermetic.settings(), None, pool) == 0
     assert f"{charge}\tuser {journey.user_id}\t250 XTR" in capsys.readouterr().out
     refunded = await staff.refund(vip_world.client, pool, TelegramStars(telegram_bot), journey.user_id, charge,
                                   actor="support:test", reason="paid after erasing")  # fmt: skip

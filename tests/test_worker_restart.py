@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
@@ -24,8 +23,9 @@ from temporalio.testing import WorkflowEnvironment
 from adapters.content_version import ActiveContent
 from adapters.journeys import Journeys
 from infra.settings import EMULATOR_COMMUNITY_CHANNEL, EMULATOR_VIP_CHANNEL
+from tests import hermetic
 from tests.bot_process import BotProcesses, bots_fixture  # noqa: F401 -- the fixture
-from tests.helpers import REPO_ROOT, eventually, new_user_id, request, settled
+from tests.helpers import eventually, new_user_id, request, settled
 from tests.telegram import EmulatedUser, failed_call, onboard
 from tests.test_end_to_end import bot_environment
 from tests.test_journey_workflow import onboard as onboard_journey
@@ -42,11 +42,12 @@ async def start_worker(
 ) -> AsyncIterator[WorkerStarter]:  # fmt: skip
     """Starts ``diana worker`` processes as deployed (journeys outside the sandbox); any still running are killed."""
     started: list[subprocess.Popen[bytes]] = []
-    env = bot_environment(emulator, temporal_env, task_queue, database, redis_server,
-                          VIP_CHANNEL_ID=str(EMULATOR_VIP_CHANNEL), WORKFLOW_SANDBOX="false")  # fmt: skip
 
     def start() -> subprocess.Popen[bytes]:
-        process = subprocess.Popen([sys.executable, "-m", "tools.cli", "worker"], env=env, cwd=REPO_ROOT)
+        # Each worker has health ports of its own: one may still be running when the next starts.
+        env = bot_environment(emulator, temporal_env, task_queue, database, redis_server,
+                              VIP_CHANNEL_ID=str(EMULATOR_VIP_CHANNEL), WORKFLOW_SANDBOX="false")  # fmt: skip
+        process = hermetic.diana_process(["-m", "tools.cli", "worker"], env)
         started.append(process)
         return process
 

@@ -196,9 +196,13 @@ def _pragmas_not_in(extra_args: Sequence[str]) -> list[str]:
 
 
 def _wait_until_serving(settings: Settings, timeout: float, log_file: Path) -> None:
-    """The port opens before the frontend is healthy; clients connecting in between are refused."""
+    """The port opens before the frontend is healthy; clients connecting in between are refused.
+
+    The embedded server speaks plain text: the probe ignores the CLI's profiles and ``TEMPORAL_*`` variables (a
+    Temporal Cloud profile would turn TLS and an API key on)."""
     deadline = time.monotonic() + timeout
-    health = [str(temporal_binary()), "operator", "cluster", "health", "--address", settings.temporal_target]
+    health = [str(temporal_binary()), "operator", "cluster", "health", "--address", settings.temporal_target,
+              "--disable-config-file", "--disable-config-env"]  # fmt: skip
     while time.monotonic() < deadline:
         if subprocess.run(health, capture_output=True).returncode == 0:
             return
