@@ -256,7 +256,9 @@ async def test_one_trace_runs_from_the_update_through_the_journey_to_sql(
     press, spans = pressed
     assert press.trace_id != update.trace_id
     handled = [span for span in spans if span.trace_id == press.trace_id and span.name == "HandleUpdate:Interact"]
-    assert [_ancestry(span, spans) for span in handled] == [["HandleUpdate:Interact", client_call, press.name]]
+    # A press never opens a journey: a plain Update to the running one.
+    assert [_ancestry(span, spans) for span in handled] == [["HandleUpdate:Interact", "StartWorkflowUpdate:Interact",
+                                                             press.name]]  # fmt: skip
     assert handled[0].attributes["temporalWorkflowID"] == workflow
 
     # Through to the menu: the effects the journey carries out after replying (profile, ledger) belong to
