@@ -30,8 +30,10 @@ async def write_totals(redis: Redis, effect: UpdateLeaderboard) -> None:
     weekly = weekly_leaderboard(effect.week)
     async with redis.pipeline(transaction=True) as pipe:
         if effect.remove:
+            # Off every board: all-time, this week's and every earlier week still kept.
             pipe.zrem(LEADERBOARD_ALL_TIME, member)
-            pipe.zrem(weekly, member)
+            for board in {weekly, *[key async for key in redis.scan_iter(match=weekly_leaderboard("*"), count=500)]}:
+                pipe.zrem(board, member)
             pipe.hdel(LEADERBOARD_NAMES, member)
         else:
             pipe.zadd(LEADERBOARD_ALL_TIME, {member: effect.lifetime_besitos})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Final, TypeAlias
@@ -124,6 +125,9 @@ class ProjectionActivities(side_effects.Projection):
             await conn.execute("DELETE FROM users WHERE telegram_user_id = $1", effect.user_id)
             # Who asked and why travel with the erasure: a staff erase is audited here once, as staff's.
             await write_audit(conn, effect.actor, "erase", user_subject(effect.user_id), effect.reason)
+            # Then no audit row links the Telegram id any more: the user's rows, this one included, carry a pseudonym.
+            await conn.fetchval("SELECT forget_audit_subject($1, $2, $3)", user_subject(effect.user_id),
+                                f"erased:{secrets.token_hex(8)}", str(effect.user_id))  # fmt: skip
 
 
 async def _write(conn: asyncpg.Connection, effect: ProjectionEffect) -> None:

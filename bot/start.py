@@ -17,7 +17,7 @@ router = Router(name=__name__)
 async def start(message: Message, event_update: Update, journeys: Journeys) -> None:
     """/start, with or without a deep-link payload: Diana's introduction, or the menu for a returning user."""
     assert message.from_user is not None
-    request = journey_request(event_update, message.from_user, "start", text=message.text or "")
+    request = journey_request(event_update, message.from_user, "start")
     await answer_in_chat(message, await ask(journeys, request, message.from_user.language_code))
 
 

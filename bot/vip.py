@@ -49,12 +49,12 @@ async def redeem_pass(message: Message, command: CommandObject, event_update: Up
     """/start vip_<token>: meet Diana if new, then redeem the admin's VIP pass."""
     assert message.from_user is not None and command.args is not None
     language = message.from_user.language_code
-    start = journey_request(event_update, message.from_user, "start", text=message.text or "")
+    start = journey_request(event_update, message.from_user, "start")
     await answer_in_chat(message, await ask(journeys, start, language))
     match = PASS_LINK.match(command.args)
     assert match is not None
     # The same Telegram update asks twice: the redemption gets a delivery of its own.
-    redeem = start.model_copy(update={"kind": "redeem", "action": match.group(1), "text": "",
+    redeem = start.model_copy(update={"kind": "redeem", "action": match.group(1),
                                       "fingerprint": f"{start.fingerprint}-redeem"})  # fmt: skip
     await answer_in_chat(message, await ask(journeys, redeem, language))
 

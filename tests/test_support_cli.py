@@ -72,6 +72,7 @@ async def test_history_exports_and_replays_and_a_tampered_history_names_the_even
     user_id = await played(journeys, client, emulator)
     out = tmp_path / "journey.json"
     assert await cli(client, pool, "history", str(user_id), "--out", str(out)) == 0
+    assert out.stat().st_mode & 0o777 == 0o600, "a support file is readable by its owner only"
     assert await cli(client, pool, "replay", str(out)) == 0
     assert await cli(client, pool, "replay", str(user_id)) == 0
     assert "without nondeterminism" in capsys.readouterr().out
@@ -227,7 +228,10 @@ async def test_grant_restart_ban_export_and_erase_apply_once_and_are_audited(
     await journeys.interact(request(user_id, "menu"))
 
     out = tmp_path / "export.json"
+    out.write_text("old")
+    out.chmod(0o644)
     assert await cli(client, pool, "export", str(user_id), "--out", str(out), "--reason", "the user asked by mail") == 0
+    assert out.stat().st_mode & 0o777 == 0o600, "an existing file keeps no wider mode"
     exported: dict[str, Any] = json.loads(out.read_text())
     assert exported["journey"]["user_id"] == user_id and exported["database"]["profile"]["first_name"] == "Ana"
 
@@ -237,11 +241,20 @@ async def test_grant_restart_ban_export_and_erase_apply_once_and_are_audited(
         await cli(client, pool, "grant", str(user_id), "5", "--reason", "after erasure")
     with pytest.raises(staff.SupportError, match="closed .* a closed journey is not reset"):
         await cli(client, pool, "reset", str(user_id), "--to", "last", "--reason", "after erasure")
-    actions = [row[1] for row in await audit_rows(pool, user_id)]
+    # Erased: no audit row links the Telegram id any more; the trail stays, under one pseudonym.
+    assert await audit_rows(pool, user_id) == []
+    assert not await pool.fetchval("SELECT count(*) FROM audit_log WHERE actor = $1 OR details::text LIKE $2",
+                                   f"user:{user_id}", f"%{user_id}%")  # fmt: skip
+    pseudonym = await pool.fetchval("SELECT subject FROM audit_log WHERE action = 'erase' ORDER BY id DESC LIMIT 1")
+    assert pseudonym.startswith("erased:")
+    trail = await pool.fetch("SELECT actor, action, reason FROM audit_log WHERE subject = $1 ORDER BY id", pseudonym)
     # A staff erase is audited once, as staff's, with staff's reason (it left a second row saying the user asked).
-    assert actions == ["grant", "grant", "restart_story", "ban", "unban", "export", "erase"]
-    assert all(row[0] == "support:test" for row in await audit_rows(pool, user_id))
-    assert (await audit_rows(pool, user_id))[-1][2] == "the user asked by mail"
+    assert [row["action"] for row in trail] == ["grant", "grant", "restart_story", "ban", "unban", "export", "erase"]
+    # Who: the operating-system login, with the --actor note beside it (never instead of it).
+    assert all(row["actor"] == support_cli.actor_of("support:test") for row in trail)
+    assert support_cli.actor_of("support:test").startswith("support:") and "(support:test)" in support_cli.actor_of(
+        "support:test")  # fmt: skip
+    assert trail[-1]["reason"] == "the user asked by mail"
 
 
 async def test_the_audit_log_is_append_only(pool: asyncpg.Pool) -> None:
@@ -250,6 +263,11 @@ async def test_the_audit_log_is_append_only(pool: asyncpg.Pool) -> None:
         await pool.execute("UPDATE audit_log SET reason = 'rewritten'")
     with pytest.raises(asyncpg.RaiseError, match="append-only"):
         await pool.execute("DELETE FROM audit_log")
+    # The one change allowed is forget_audit_subject's, for an erased user; a session can not turn it on for itself
+    # outside a transaction, and inside one it still may not rewrite what happened.
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        await pool.execute("SELECT set_config('diana.audit_forget', 'on', false); UPDATE audit_log SET reason = 'x'")
+    await pool.execute("SELECT set_config('diana.audit_forget', 'off', false)")
 
 
 async def test_users_are_found_by_username_and_bad_names_are_refused(pool: asyncpg.Pool) -> None:

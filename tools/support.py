@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -181,10 +182,18 @@ def decisions(events: Sequence[HistoryEvent]) -> list[str]:
 
 
 async def _write(path: Path, text: str) -> None:
+    """Write a support file readable by its owner only: it holds a user's personal data."""
     try:
-        await asyncio.to_thread(path.write_text, text)
+        await asyncio.to_thread(_write_private, path, text)
     except OSError as error:
         raise SupportError(f"cannot write {path}: {error.strerror}") from None
+
+
+def _write_private(path: Path, text: str) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        os.fchmod(file.fileno(), 0o600)  # an existing file keeps no wider mode
+        file.write(text)
 
 
 async def export_history(client: Client, user_id: int, path: Path) -> int:

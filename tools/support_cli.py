@@ -39,11 +39,15 @@ from infra.settings import Settings, get_settings
 from tools import support
 
 
-def _default_actor() -> str:
+def actor_of(note: str = "") -> str:
+    """Who runs a command, for the audit log: always the operating-system login; ``--actor`` adds a note to it (a
+    shared login's person, a ticket), never replaces it."""
     try:
-        return f"support:{getpass.getuser()}"
+        login = getpass.getuser()
     except (KeyError, OSError):
-        return "support:unknown"
+        login = "unknown"
+    note = note.strip()[:100]
+    return f"support:{login}" + (f" ({note})" if note else "")
 
 
 def _reason(text: str) -> str:
@@ -56,7 +60,13 @@ def _reason(text: str) -> str:
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="diana-support", description=__doc__,
                                    formatter_class=argparse.RawTextHelpFormatter)  # fmt: skip
-    root.add_argument("--actor", default=_default_actor(), help="who is running this (written to the audit log)")
+    root.add_argument(
+        "--actor",
+        type=actor_of,
+        default=actor_of(),
+        metavar="NOTE",
+        help="a note on who is running this, added to your login in the audit log",
+    )
     commands = root.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, text: str, *, changes: bool = False) -> argparse.ArgumentParser:
