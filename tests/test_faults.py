@@ -248,6 +248,11 @@ async def test_telegram_5xx_and_429_are_retried_within_bounds_and_nothing_is_dou
     await fault(http, emulator, count=2, error_code=502, methods=["editMessageText"])
     second = await press(user, intro)
     assert "(2/3)" in second["text"]
+
+    async def redrawn() -> bool:  # the emulator logs the call once its answer is on its way, after the chat shows it
+        return len(succeeded("editMessageText", mark)) == 1
+
+    await eventually(redrawn)
     assert len(failed("editMessageText", mark)) == 2 and len(succeeded("editMessageText", mark)) == 1
 
     # A 500 then a 429 on a reply: it arrives once.
@@ -256,6 +261,11 @@ async def test_telegram_5xx_and_429_are_retried_within_bounds_and_nothing_is_dou
     await fault(http, emulator, count=1, error_code=429, retry_after=1, methods=["sendMessage"])
     await user.send("/help")
     await user.next_from_bot("bot_message")
+
+    async def replied() -> bool:
+        return len(succeeded("sendMessage", mark)) == 1
+
+    await eventually(replied)
     assert len(failed("sendMessage", mark)) == 2 and len(succeeded("sendMessage", mark)) == 1
 
     # Telegram down for longer than the bot waits: a bounded number of attempts, then the bot lets go.
