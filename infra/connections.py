@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import Final
@@ -11,7 +12,9 @@ from typing import Final
 import asyncpg
 from redis.asyncio import Redis
 from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.namespace.v1 import NamespaceConfig
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, UpdateNamespaceRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
@@ -183,3 +186,24 @@ async def _ensure_once(client: Client, namespace: str, register: bool) -> list[s
             ) from error
         raise
     return sorted(missing)
+
+
+async def ensure_retention(client: Client, namespace: str, days: int) -> bool:
+    """Keep closed journeys ``days`` days, then let Temporal delete them: the namespace's retention, set when it
+    differs (True). ``days`` 0, or a server that refuses (Temporal Cloud without the right), leaves it as it is."""
+    if not days:
+        return False
+    wanted = timedelta(days=days)
+    try:
+        described = await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=namespace))
+        if described.config.workflow_execution_retention_ttl.ToTimedelta() == wanted:
+            return False
+        config = NamespaceConfig()
+        config.workflow_execution_retention_ttl.FromTimedelta(wanted)
+        await client.workflow_service.update_namespace(UpdateNamespaceRequest(namespace=namespace, config=config))
+    except RPCError as error:
+        log.warning("namespace %s keeps its retention (%s: %s); set it to %d days by hand", namespace,
+                    error.status.name if error.status else "error", error.message, days)  # fmt: skip
+        return False
+    log.info("namespace %s now keeps closed journeys %d days", namespace, days)
+    return True

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # The worker registers the journey's search attributes itself; on Temporal Cloud they are made with
     # tcld instead (the namespace endpoint does not take them), and the worker only checks they exist.
     temporal_register_search_attributes: bool = Field(default=True, alias="TEMPORAL_REGISTER_SEARCH_ATTRIBUTES")
+    # How long Temporal keeps a closed journey's histories (an erased user's included) before deleting them; the
+    # worker sets it on the namespace when it differs. 0 leaves the namespace as it is (set by whoever runs it).
+    temporal_retention_days: int = Field(default=7, ge=0, le=3650, alias="TEMPORAL_RETENTION_DAYS")
     # URLs may carry passwords: kept out of reprs and logs like the token.
     database_url: SecretStr | None = Field(default=None, alias="DATABASE_URL")
     # The password apart from the URL (any characters, none to escape); used when DATABASE_URL has none.

@@ -78,3 +78,29 @@ async def test_the_export_shows_what_was_done_about_the_user_and_names_no_one_el
     assert [(row["by"], row["action"]) for row in data["audit_log"]] == [("admin", "grant"), ("you", "refund refused")]
     assert data["audit_log"][0]["details"] == {"amount": 50}
     assert data["notifications"][0]["message"] == "broadcast" and data["vip_passes"][0]["plan"] == "mensual"
+
+
+async def test_the_worker_sets_how_long_temporal_keeps_closed_journeys() -> None:
+    """Until erasure deletes a journey's runs, they are gone at the namespace's retention: the worker sets it."""
+    from datetime import timedelta
+
+    from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+
+    from infra.connections import ensure_retention
+    from tests.conftest import start_temporal_env
+
+    env = await start_temporal_env()
+    try:
+        client = env.client
+
+        async def retention() -> timedelta:
+            described = await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace="default"))
+            return described.config.workflow_execution_retention_ttl.ToTimedelta()
+
+        assert await ensure_retention(client, "default", 9) is True
+        assert await retention() == timedelta(days=9)
+        assert await ensure_retention(client, "default", 9) is False, "already so: nothing to change"
+        assert await ensure_retention(client, "default", 0) is False and await retention() == timedelta(days=9)
+        assert await ensure_retention(client, "no-such-namespace", 9) is False, "refused: left as it is, logged"
+    finally:
+        await env.shutdown()

@@ -16,6 +16,7 @@ from infra.connections import (
     connect_temporal,
     create_pool,
     create_redis,
+    ensure_retention,
     ensure_search_attributes,
 )
 from infra.health import HealthServer, readiness_checks
@@ -52,6 +53,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         raise SystemExit(str(unusable)) from unusable
     if added:
         log.info("search attributes %s were missing and are now registered", ", ".join(added))
+    await ensure_retention(client, settings.temporal_namespace, settings.temporal_retention_days)
     pool = await create_pool(settings.postgres_dsn)
     redis = create_redis(settings.redis_dsn)
     bot = create_bot(settings)
