@@ -151,7 +151,6 @@ async def confirm_grant(query: CallbackQuery, callback_data: ConfirmCB, journeys
     pending = await confirmations.take(query, callback_data, redis, pool, language)
     if pending is None or not isinstance(query.message, Message):
         return
-    await query.answer()
     details = pending.details
     try:
         reply = await staff.change(journeys.client, pool, int(details["user_id"]), "grant",

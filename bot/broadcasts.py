@@ -192,7 +192,6 @@ async def confirm_broadcast(query: CallbackQuery, callback_data: ConfirmCB, jour
     if pending is None or not isinstance(query.message, Message):
         return
     broadcast = BroadcastInput.model_validate(pending.details)
-    await query.answer()
     try:
         await journeys.client.start_workflow(
             BroadcastWorkflow.run,

@@ -66,7 +66,7 @@ async def ask(message: Message, redis: Redis, *, admin_id: int, action: str, det
 async def take(query: CallbackQuery, callback_data: ConfirmCB, redis: Redis, pool: asyncpg.Pool,
                language: str) -> PendingAction | None:  # fmt: skip
     """The action a ✅ may run now (taken: it runs once), or None when there is nothing to run: the press was ✖️, stale,
-    or another admin's (each answered here; another admin's press audited)."""
+    or another admin's. Every press is answered here (another admin's audited)."""
     key = PENDING_KEY.format(callback_data.token)
     raw = await redis.get(key)
     pending = _parse(raw)
@@ -83,8 +83,8 @@ async def take(query: CallbackQuery, callback_data: ConfirmCB, redis: Redis, poo
         await query.answer(t("admin.confirm.stale", language), show_alert=True)
         return None
     await close_preview(query)
+    await query.answer()
     if callback_data.answer != GO:
-        await query.answer()
         if isinstance(query.message, Message):
             await query.message.answer(t("admin.confirm.cancelled", language))
         return None

@@ -53,9 +53,5 @@ async def _redraw(message: Message | InaccessibleMessage, text: str, markup: Inl
 
 
 async def _answer(query: CallbackQuery, alert: str | None = None) -> None:
-    """Stop the button's spinner; a query answered too late (a slow journey) is not an error."""
-    try:
-        await query.answer(alert, show_alert=alert is not None)
-    except TelegramBadRequest as error:
-        if "query is too old" not in error.message:
-            raise
+    """Stop the button's spinner (an answer too late for Telegram is no error: ``adapters.telegram.LateCallbackAnswers``)."""
+    await query.answer(alert, show_alert=alert is not None)

@@ -18,10 +18,30 @@ from adapters.journeys import JourneyRejected, Journeys
 from tests.helpers import eventually, new_user_id, request, shipped_content
 from tools.emulator import BotAPIEmulator
 from worker import journey_worker_options
-from workflows.contracts import JourneyError, JourneyInput
+from workflows.contracts import JourneyError, JourneyInput, JourneyReply
 from workflows.days import local_day
 from workflows.journey import JourneyWorkflow, journey_id
 from workflows.rules import MAX_BLOCKED_ANSWERS, reminder_time
+
+
+async def walk_in(env: WorkflowEnvironment, journeys: Journeys, user_id: int, *, presses: int,
+                  first_name: str = "Sol") -> tuple[WorkflowHandle[Any, Any], JourneyReply]:  # fmt: skip
+    """The user's journey, started outside the clock's skipping (as the server needs), then /start and ``presses`` of
+    the introduction (3 walk it whole)."""
+    with env.with_time_skipping_disabled():
+        handle = await env.client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=user_id),
+                                                 id=journey_id(user_id), task_queue=journeys.task_queue)  # fmt: skip
+    reply = await journeys.interact(request(user_id, "start", first_name=first_name))
+    for _ in range(presses):
+        reply = await journeys.interact(request(user_id, "button", action="onboarding_next", screen=reply.screen.seq,
+                                                first_name=first_name))  # fmt: skip
+    return handle, reply
+
+
+def reminders_of(emulator: BotAPIEmulator, user_id: int) -> list[dict[str, object]]:
+    """The daily reminders the user's chat shows."""
+    return [e for e in emulator.chats[user_id].transcript
+            if e["kind"] == "bot_message" and "no has venido a verme" in str(e["text"])]  # fmt: skip
 
 
 async def test_a_user_who_stays_away_is_reminded_once_a_day(
@@ -32,18 +52,8 @@ async def test_a_user_who_stays_away_is_reminded_once_a_day(
     user_id = new_user_id()
     await emulator.user_sends_text(user_id, "hola", first_name="Sol")
     async with Worker(env.client, task_queue="reminders", **journey_worker_options(pool, redis, telegram_bot)):
-        with env.with_time_skipping_disabled():
-            handle = await env.client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=user_id),
-                                                     id=journey_id(user_id), task_queue="reminders")  # fmt: skip
         journeys = Journeys(env.client, "reminders", active_content)
-        reply = await journeys.interact(request(user_id, "start", first_name="Sol"))
-        for _ in range(3):
-            reply = await journeys.interact(request(user_id, "button", action="onboarding_next",
-                                                    screen=reply.screen.seq))  # fmt: skip
-
-        def reminders() -> list[dict[str, object]]:
-            return [e for e in emulator.chats[user_id].transcript
-                    if e["kind"] == "bot_message" and "no has venido a verme" in str(e["text"])]  # fmt: skip
+        handle, _ = await walk_in(env, journeys, user_id, presses=3)
 
         visited = await env.get_current_time(handle)
         content = shipped_content()
@@ -61,11 +71,13 @@ async def test_a_user_who_stays_away_is_reminded_once_a_day(
         for _ in range(3):
             await env.fast_forward(handle, timedelta(hours=24))
             expected = due_by(await env.get_current_time(handle))
-            await eventually(lambda expected=expected: _count(reminders(), expected), within=30)  # type: ignore[misc]
+            await eventually(lambda expected=expected: _count(reminders_of(emulator, user_id), expected), within=30)  # type: ignore[misc]
         state = await handle.query(JourneyWorkflow.current_state)
         assert state.reminded_on is not None and state.devotion.streak == 1
         await handle.terminate("test over")
-    assert len(reminders()) >= 2, "three days away: at least two reminders, one per day, none repeated"
+    assert len(reminders_of(emulator, user_id)) >= 2, (
+        "three days away: at least two reminders, one per day, none repeated"
+    )
 
 
 async def test_reminders_stop_after_the_user_blocked_the_bot_and_resume_when_they_write(
@@ -76,14 +88,8 @@ async def test_reminders_stop_after_the_user_blocked_the_bot_and_resume_when_the
     user_id = new_user_id()
     await emulator.user_sends_text(user_id, "hola", first_name="Sol")
     async with Worker(env.client, task_queue="reminders", **journey_worker_options(pool, redis, telegram_bot)):
-        with env.with_time_skipping_disabled():
-            handle = await env.client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=user_id),
-                                                     id=journey_id(user_id), task_queue="reminders")  # fmt: skip
         journeys = Journeys(env.client, "reminders", active_content)
-        reply = await journeys.interact(request(user_id, "start", first_name="Sol"))
-        for _ in range(3):
-            reply = await journeys.interact(request(user_id, "button", action="onboarding_next",
-                                                    screen=reply.screen.seq))  # fmt: skip
+        handle, _ = await walk_in(env, journeys, user_id, presses=3)
         emulator.blocked.add(user_id)
 
         def refused() -> int:
@@ -112,11 +118,7 @@ async def test_reminders_stop_after_the_user_blocked_the_bot_and_resume_when_the
         for _ in range(2):
             await env.fast_forward(handle, timedelta(hours=24))
 
-        def reminders() -> list[dict[str, object]]:
-            return [e for e in emulator.chats[user_id].transcript
-                    if e["kind"] == "bot_message" and "no has venido a verme" in str(e["text"])]  # fmt: skip
-
-        assert await eventually(lambda: _async(reminders()), within=30)
+        assert await eventually(lambda: _async(reminders_of(emulator, user_id)), within=30)
         await handle.terminate("test over")
 
 
@@ -129,12 +131,8 @@ async def test_an_introduction_left_unfinished_ends_and_a_later_start_begins_ane
     await emulator.user_sends_text(user_id, "hola", first_name="Sol")
     days = shipped_content().community.introduction_days
     async with Worker(env.client, task_queue="reminders", **journey_worker_options(pool, redis, telegram_bot)):
-        with env.with_time_skipping_disabled():
-            handle = await env.client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=user_id),
-                                                     id=journey_id(user_id), task_queue="reminders")  # fmt: skip
         journeys = Journeys(env.client, "reminders", active_content)
-        reply = await journeys.interact(request(user_id, "start", first_name="Sol"))
-        reply = await journeys.interact(request(user_id, "button", action="onboarding_next", screen=reply.screen.seq))
+        handle, reply = await walk_in(env, journeys, user_id, presses=1)
         assert await eventually(lambda: _users(pool, user_id), within=30) == 1
 
         # Away for almost the whole time: still there. Past it: the journey ends, the profile is forgotten.
@@ -175,15 +173,8 @@ async def test_turns_leave_the_alarm_running_and_settle_busy_attributes_within_a
     env = skipping_env
     user_id = new_user_id()
     async with Worker(env.client, task_queue="settled", **journey_worker_options(pool, redis, telegram_bot)):
-        with env.with_time_skipping_disabled():
-            handle = await env.client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=user_id),
-                                                     id=journey_id(user_id), task_queue="settled")  # fmt: skip
         journeys = Journeys(env.client, "settled", active_content)
-        reply = await journeys.interact(request(user_id, "start"))
-        for _ in range(3):
-            reply = await journeys.interact(
-                request(user_id, "button", action="onboarding_next", screen=reply.screen.seq)
-            )
+        handle, reply = await walk_in(env, journeys, user_id, presses=3, first_name="Ana")
         onboarded = await _attributes(handle)
         assert onboarded["JourneyStage"] == "active", "the stage goes out at once, the balance with it"
         assert onboarded["BesitosBalance"] == (await handle.query(JourneyWorkflow.current_state)).besitos
