@@ -16,10 +16,11 @@ from temporalio.api.namespace.v1 import NamespaceConfig
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, UpdateNamespaceRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
+from infra.payload_codec import encrypted_data_converter
+from infra.payload_keys import PayloadKeys, master_keys
 from infra.settings import Settings
 from infra.telemetry import TEMPORAL_METRICS, UpdateTracingInterceptor
 from workflows.search_attributes import REGISTRATION
@@ -41,14 +42,19 @@ def temporal_runtime() -> Runtime:
     return Runtime(telemetry=TelemetryConfig(logging=logging_config, metrics=TEMPORAL_METRICS.buffer))
 
 
-async def connect_temporal(settings: Settings) -> Client:
-    """The client; its tracing interceptor also applies to the workers built on it (spans per update, activity)."""
+async def connect_temporal(settings: Settings, keys: PayloadKeys | None = None) -> Client:
+    """The client; its tracing interceptor also applies to the workers built on it (spans per update, activity).
+
+    Every payload it sends is encrypted under its workflow's data key (``infra.payload_codec``); ``keys`` defaults
+    to the data keys in the settings' Postgres, under the settings' master key.
+    """
+    keys = keys or PayloadKeys(master_keys(settings), settings.postgres_dsn)
     return await Client.connect(
         settings.temporal_target,
         namespace=settings.temporal_namespace,
         api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
         tls=temporal_tls(settings),
-        data_converter=pydantic_data_converter,
+        data_converter=encrypted_data_converter(keys),
         runtime=temporal_runtime(),
         interceptors=[UpdateTracingInterceptor()],
     )

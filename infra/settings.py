@@ -63,6 +63,17 @@ class Settings(BaseSettings):
     # The password apart from the URL (any characters, none to escape); used when DATABASE_URL has none.
     database_password: SecretStr | None = Field(default=None, alias="DATABASE_PASSWORD")
     redis_url: SecretStr | None = Field(default=None, alias="REDIS_URL")
+    # Wraps the data keys that encrypt what journeys put into Temporal (base64 of 32 bytes; `diana keys new`).
+    # Required with an external database; the embedded stack makes its own in the data folder. A rotation gives
+    # the new one here and the old ones in DIANA_PREVIOUS_MASTER_KEYS until `diana keys rotate` has run.
+    master_key: SecretStr | None = Field(default=None, alias="DIANA_MASTER_KEY")
+    previous_master_keys: SecretStr | None = Field(default=None, alias="DIANA_PREVIOUS_MASTER_KEYS")
+    # The worker's codec endpoint (Temporal's remote codec: /decode, /encode), for the Temporal UI and operators'
+    # tools; loopback by default (it reads every journey: put it behind your own authentication). 0: none. The
+    # origins are the Temporal UI's (CORS); empty means the embedded UI's.
+    codec_listen_host: str = Field(default="127.0.0.1", alias="CODEC_LISTEN_HOST")
+    codec_port: int = Field(default=8234, alias="CODEC_PORT", ge=0, le=65535)
+    codec_cors_origins_raw: str = Field(default="", alias="CODEC_CORS_ORIGINS")
 
     # Ports of the embedded stack.
     embedded_temporal_port: int = Field(default=7233, alias="DIANA_TEMPORAL_PORT")
@@ -116,6 +127,7 @@ class Settings(BaseSettings):
     @field_validator("temporal_api_key", "temporal_tls", "temporal_tls_cert", "temporal_tls_key",
                      "temporal_tls_server_ca", "temporal_tls_server_name", "vip_channel_id_raw",
                      "otel_exporter_otlp_endpoint", "database_password", "webhook_url", "webhook_secret",
+                     "master_key", "previous_master_keys",
                      mode="before")  # fmt: skip
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
@@ -224,6 +236,22 @@ class Settings(BaseSettings):
         if self.temporal_address:
             return None
         return f"http://127.0.0.1:{self.embedded_temporal_ui_port}"
+
+    @property
+    def codec_endpoint(self) -> str | None:
+        """Where the Temporal UI (in the operator's browser) reaches the worker's codec endpoint."""
+        if not self.codec_port:
+            return None
+        host = "127.0.0.1" if self.codec_listen_host in ("0.0.0.0", "::", "") else self.codec_listen_host
+        return f"http://{host}:{self.codec_port}"
+
+    @property
+    def codec_cors_origins(self) -> tuple[str, ...]:
+        origins = tuple(part for part in self.codec_cors_origins_raw.replace(",", " ").split() if part)
+        if origins:
+            return origins
+        ui = self.temporal_ui_url
+        return (ui, ui.replace("127.0.0.1", "localhost")) if ui else ()
 
     @property
     def postgres_dsn(self) -> str:

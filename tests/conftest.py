@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
 import aiohttp
 import asyncpg
@@ -26,7 +27,10 @@ from adapters.content_version import ActiveContent
 from adapters.journeys import Journeys
 from adapters.telegram import create_bot
 from infra.connections import create_redis
+from infra.payload_codec import encrypted_data_converter
+from infra.payload_keys import PayloadKeys, master_keys
 from infra.settings import Settings
+from infra.telemetry import UpdateTracingInterceptor
 from tests import hermetic
 from tools import stack
 from tools.emulator import BotAPIEmulator
@@ -96,9 +100,22 @@ async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
-@pytest.fixture(scope="session")
-def client(temporal_env: WorkflowEnvironment) -> Client:
-    return temporal_env.client
+@pytest.fixture
+async def client(temporal_env: WorkflowEnvironment, database: str) -> AsyncIterator[Client]:
+    """The session's Temporal, as Diana's processes reach it: every payload encrypted under its workflow's data key,
+    kept in the test's own database under the suite's master key (what a bot or worker the test starts uses too)."""
+    async with encrypting_client(temporal_env.client, database) as encrypting:
+        yield encrypting
+
+
+@asynccontextmanager
+async def encrypting_client(plain: Client, database: str) -> AsyncIterator[Client]:
+    keys = PayloadKeys(master_keys(hermetic.settings()), database)
+    try:
+        yield Client(plain.service_client, namespace=plain.namespace, data_converter=encrypted_data_converter(keys),
+                     interceptors=[UpdateTracingInterceptor()])  # fmt: skip
+    finally:
+        await keys.close()
 
 
 @pytest.fixture(scope="session")

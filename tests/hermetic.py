@@ -40,10 +40,12 @@ MACHINE_PREFIXES = ("DIANA_", "DATABASE_", "REDIS_", "TEMPORAL_", "TELEGRAM_", "
                     "PG")  # fmt: skip
 SETTINGS_VARIABLES = frozenset(info.alias for info in Settings.model_fields.values() if info.alias)
 # What every Diana the tests run is set to, whatever the machine says (see the README's WORKFLOW_SANDBOX).
-SUITE_VALUES: Mapping[str, str] = {"WORKFLOW_SANDBOX": "true"}
+# The master key is the suite's own (never a real one), shared by the tests' clients and the processes they start.
+SUITE_VALUES: Mapping[str, str] = {"WORKFLOW_SANDBOX": "true",
+                                   "DIANA_MASTER_KEY": "ZGlhbmEtdGVzdC1zdWl0ZS1tYXN0ZXIta2V5LTMyYnk="}  # fmt: skip
 # The suite's own switches, read by tests and by no Diana process (see the README's "Recorded journeys").
 SUITE_SWITCHES = frozenset({"DIANA_RECORD_HISTORIES"})
-HEALTH_PORTS = ("BOT_HEALTH_PORT", "WORKER_HEALTH_PORT")
+HEALTH_PORTS = ("BOT_HEALTH_PORT", "WORKER_HEALTH_PORT", "CODEC_PORT")
 
 
 def is_machine_variable(name: str) -> bool:

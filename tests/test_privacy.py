@@ -9,9 +9,11 @@ from typing import Any
 import aiohttp
 import asyncpg
 from redis.asyncio import Redis
+from temporalio.api.history.v1 import History
 from temporalio.client import Client
 
 from activities.leaderboard import write_totals
+from infra.payload_codec import JourneyCodec, decode_all
 from tests.helpers import eventually, new_user_id
 from tests.telegram import EmulatedUser, onboard
 from tests.test_end_to_end import bot_process  # noqa: F401  (the real bot, as its own process)
@@ -35,7 +37,10 @@ async def test_what_a_user_writes_to_diana_never_enters_the_journey(
 
     async def history() -> bytes | None:
         events = [event async for event in client.get_workflow_handle(journey_id(user.user_id)).fetch_history_events()]
-        raw = b"".join(event.SerializeToString() for event in events)
+        whole = History(events=events)  # read as operators do, through the codec (it is encrypted in Temporal)
+        assert isinstance(client.data_converter.payload_codec, JourneyCodec)
+        await decode_all(whole, client.data_converter.payload_codec)
+        raw = whole.SerializeToString()
         return raw if raw.count(b"Interact") >= 6 else None
 
     raw = await eventually(history)

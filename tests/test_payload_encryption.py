@@ -1,0 +1,172 @@
+"""What a journey puts into Temporal is encrypted under its own data key, shreddable per user."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import asyncpg
+import pytest
+from temporalio.api.common.v1 import Payload
+from temporalio.api.history.v1 import History
+from temporalio.client import Client
+from temporalio.converter import WorkflowSerializationContext
+from temporalio.testing import WorkflowEnvironment
+
+from adapters.journeys import Journeys
+from infra.payload_codec import ENCODING, KEY_ID, JourneyCodec, PayloadUnreadable, decode_all
+from infra.payload_keys import (
+    MasterKeys,
+    PayloadKeys,
+    destroy_keys,
+    master_keys,
+    new_master_key,
+    parse_master_key,
+    retire_keys,
+    rewrap_keys,
+)
+from tests import hermetic
+from tests.helpers import new_user_id, request
+from tests.test_journey_workflow import onboard
+from workflows.journey import journey_id
+from workflows.search_attributes import KEYS
+
+LOCAL_ACTIVITY_MARKER = {"seq", "attempt", "activity_id", "activity_type", "complete_time", "backoff",
+                          "original_schedule_time", "activation_index"}  # fmt: skip
+
+
+def _payload(text: str) -> Payload:
+    return Payload(metadata={"encoding": b"json/plain"}, data=f'"{text}"'.encode())
+
+
+def _for(codec: JourneyCodec, workflow_id: str) -> JourneyCodec:
+    return codec.with_context(WorkflowSerializationContext(namespace="default", workflow_id=workflow_id))
+
+
+@pytest.fixture
+async def keys(database: str) -> PayloadKeys:
+    store = PayloadKeys(master_keys(hermetic.settings()), database)
+    yield store  # type: ignore[misc]
+    await store.close()
+
+
+async def test_each_workflow_has_its_own_key_and_a_destroyed_key_reads_nothing(
+    keys: PayloadKeys, pool: asyncpg.Pool
+) -> None:
+    codec = JourneyCodec(keys)
+    [mine] = await _for(codec, "journey-1").encode([_payload("Xiomara")])
+    [theirs] = await _for(codec, "journey-2").encode([_payload("Xiomara")])
+    assert mine.metadata["encoding"] == ENCODING and b"Xiomara" not in mine.SerializeToString()
+    assert mine.metadata[KEY_ID] != theirs.metadata[KEY_ID], "one key per workflow"
+    assert [p.data for p in await codec.decode([mine, theirs])] == [b'"Xiomara"'] * 2, "no context needed to read"
+    assert await pool.fetchval("SELECT count(*) FROM payload_keys") == 2
+
+    nothing = Payload(metadata={"encoding": b"binary/null"})
+    assert await _for(codec, "journey-3").encode([nothing]) == [nothing], "no value, no key"
+    assert await pool.fetchval("SELECT count(*) FROM payload_keys WHERE workflow_id = 'journey-3'") == 0
+
+    tampered = Payload()
+    tampered.CopyFrom(theirs)
+    tampered.metadata[KEY_ID] = mine.metadata[KEY_ID]
+    with pytest.raises(PayloadUnreadable):
+        await codec.decode([tampered])
+
+    async with pool.acquire() as conn:
+        retired = await retire_keys(conn, "journey-1")
+        [again] = await _for(codec, "journey-1").encode([_payload("nuevo")])
+        assert again.metadata[KEY_ID] != mine.metadata[KEY_ID], "after retirement, a new key"
+        assert (await codec.decode([mine]))[0].data == b'"Xiomara"', "retired is still readable"
+        assert await destroy_keys(conn, retired) == 1
+    await _heard_by(keys)
+    with pytest.raises(PayloadUnreadable, match="no longer exists"):
+        await codec.decode([mine])
+    assert await codec.decode_readable([mine]) == [mine], "left encrypted where it cannot be read"
+    assert (await codec.decode([again]))[0].data == b'"nuevo"'
+
+
+async def _heard_by(keys: PayloadKeys) -> None:
+    """NOTIFY reaches the listener as its own connection reads it: one round trip there is enough."""
+    listener = keys._listener
+    if listener is not None:
+        await listener.execute("SELECT 1")
+    await asyncio.sleep(0)
+
+
+async def test_a_process_that_cached_a_key_forgets_it_when_another_destroys_it(database: str) -> None:
+    masters = master_keys(hermetic.settings())
+    bot, worker = PayloadKeys(masters, database), PayloadKeys(masters, database)
+    try:
+        [sealed] = await _for(JourneyCodec(bot), "journey-9").encode([_payload("Quillacollo")])
+        assert (await JourneyCodec(bot).decode([sealed]))[0].data == b'"Quillacollo"'  # cached in the bot
+        pool = await worker._connected()
+        async with pool.acquire() as conn:
+            await destroy_keys(conn, await retire_keys(conn, "journey-9"))
+        await _heard_by(bot)
+        with pytest.raises(PayloadUnreadable):
+            await JourneyCodec(bot).decode([sealed])
+        [fresh] = await _for(JourneyCodec(bot), "journey-9").encode([_payload("otra vez")])
+        assert fresh.metadata[KEY_ID] != sealed.metadata[KEY_ID], "the bot encrypts a new /start under a new key"
+    finally:
+        await bot.close()
+        await worker.close()
+
+
+async def test_rotation_rewraps_every_key_under_the_new_master_key(database: str, pool: asyncpg.Pool) -> None:
+    old = parse_master_key(new_master_key())
+    before = PayloadKeys(MasterKeys(old), database)
+    [sealed] = await _for(JourneyCodec(before), "journey-5").encode([_payload("Vera")])
+    await before.close()
+
+    new = parse_master_key(new_master_key())
+    without_old = PayloadKeys(MasterKeys(new), database)
+    with pytest.raises(PayloadUnreadable, match="lacks"):
+        await JourneyCodec(without_old).decode([sealed])
+    await without_old.close()
+    async with pool.acquire() as conn:
+        assert await rewrap_keys(conn, MasterKeys(new, (old,))) == (1, [])
+        assert await rewrap_keys(conn, MasterKeys(new, (old,))) == (0, []), "nothing left to re-wrap"
+    after = PayloadKeys(MasterKeys(new), database)
+    try:
+        assert (await JourneyCodec(after).decode([sealed]))[0].data == b'"Vera"', "the old master key is not needed"
+    finally:
+        await after.close()
+
+
+async def test_a_journeys_history_and_memo_are_encrypted_and_its_search_attributes_are_not(
+    journeys: Journeys, client: Client, temporal_env: WorkflowEnvironment, pool: asyncpg.Pool
+) -> None:
+    user_id = new_user_id()
+    await journeys.interact(request(user_id, "start", first_name="Xiomara"))
+    await onboard(journeys, user_id)
+    # Temporal itself, read without the keys (as its database, a backup or the UI without a codec would be).
+    plain = temporal_env.client.get_workflow_handle(journey_id(user_id))
+    history = await plain.fetch_history()
+    raw = history.to_json().encode()
+    assert b"Xiomara" not in raw and "Xiomara".encode("utf-16-le") not in raw
+    # Search attributes' payloads name their type; they are the only ones left readable.
+    encoded = [p for event in history.events for p in _payloads(event) if "type" not in p.metadata]
+    odd = [p for e in history.events for p in _payloads(e)
+           if "type" not in p.metadata and p.metadata.get("encoding") not in (ENCODING, b"binary/null")]  # fmt: skip
+    # Besides them, only the SDK's own bookkeeping of a local activity (its id, type, attempt and times).
+    assert all(json.loads(p.data).keys() <= LOCAL_ACTIVITY_MARKER for p in odd), odd
+    [key_id] = {p.metadata[KEY_ID] for p in encoded if p.metadata.get("encoding") == ENCODING}
+    assert await pool.fetchval("SELECT workflow_id FROM payload_keys WHERE key_id = $1",
+                               uuid.UUID(key_id.decode())) == journey_id(user_id)  # fmt: skip
+    description = await plain.describe()
+    assert all(p.metadata["encoding"] == ENCODING for p in description.raw_description.workflow_execution_info.memo.fields.values())  # fmt: skip
+    attributes = description.typed_search_attributes
+    assert attributes.get(KEYS["JourneyStage"]) == "active", "search attributes stay readable, and hold no person"
+
+    # Diana's own client reads it whole, through the codec.
+    codec = client.data_converter.payload_codec
+    assert isinstance(codec, JourneyCodec)
+    whole = History(events=history.events)
+    assert await decode_all(whole, codec) == 0
+    assert b"Xiomara" in whole.SerializeToString()
+
+
+def _payloads(event: object) -> list[Payload]:
+    from infra.payload_codec import _payloads_in
+
+    return _payloads_in(event)  # type: ignore[arg-type]
