@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -45,9 +46,9 @@ def _for(codec: JourneyCodec, workflow_id: str) -> JourneyCodec:
 
 
 @pytest.fixture
-async def keys(database: str) -> PayloadKeys:
+async def keys(database: str) -> AsyncIterator[PayloadKeys]:
     store = PayloadKeys(master_keys(hermetic.settings()), database)
-    yield store  # type: ignore[misc]
+    yield store
     await store.close()
 
 
