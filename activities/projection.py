@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.deletion import start_deletion
 from activities.leaderboard import write_totals
 from adapters.audit import user_subject, write_audit
 from workflows import side_effects
@@ -128,6 +129,8 @@ class ProjectionActivities(side_effects.Projection):
             # Then no audit row links the Telegram id any more: the user's rows, this one included, carry a pseudonym.
             await conn.fetchval("SELECT forget_audit_subject($1, $2, $3)", user_subject(effect.user_id),
                                 f"erased:{secrets.token_hex(8)}", str(effect.user_id))  # fmt: skip
+            # Then the journey itself: its keys retired now, destroyed and its runs deleted once it has closed.
+            await start_deletion(conn)
 
 
 async def _write(conn: asyncpg.Connection, effect: ProjectionEffect) -> None:

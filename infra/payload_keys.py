@@ -111,6 +111,9 @@ def master_keys(settings: Settings) -> MasterKeys:
         current = parse_master_key(settings.master_key.get_secret_value())
     elif settings.database_url is None:
         current = parse_master_key(embedded_master_key(settings.data_dir), str(settings.data_dir / MASTER_KEY_FILE))
+        following = settings.data_dir / f"{MASTER_KEY_FILE}.next"
+        if following.exists():  # a `diana keys rotate` cut off halfway: some keys are wrapped by the next one
+            return MasterKeys(current, (parse_master_key(following.read_text(), str(following)),))
     else:
         raise MasterKeyMissing("DIANA_MASTER_KEY is required with an external database: it encrypts what journeys "
                                "put into Temporal (`diana keys new` makes one; keep it apart from backups)")  # fmt: skip

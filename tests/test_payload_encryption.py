@@ -7,12 +7,15 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 
+import aiohttp
 import asyncpg
 import pytest
-from temporalio.api.common.v1 import Payload
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.history.v1 import History
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.converter import WorkflowSerializationContext
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.journeys import Journeys
@@ -28,8 +31,10 @@ from infra.payload_keys import (
     rewrap_keys,
 )
 from tests import hermetic
-from tests.helpers import new_user_id, request
+from tests.helpers import eventually, new_user_id, request
 from tests.test_journey_workflow import onboard
+from tools import stack
+from worker.codec_server import CodecServer
 from workflows.journey import journey_id
 from workflows.search_attributes import KEYS
 
@@ -171,3 +176,72 @@ def _payloads(event: object) -> list[Payload]:
     from infra.payload_codec import _payloads_in
 
     return _payloads_in(event)  # type: ignore[arg-type]
+
+
+async def test_an_erased_journey_becomes_unreadable_then_is_deleted_and_a_new_start_has_a_new_key(
+    journeys: Journeys, client: Client, temporal_env: WorkflowEnvironment, pool: asyncpg.Pool,
+    http: aiohttp.ClientSession,
+) -> None:  # fmt: skip
+    codec = client.data_converter.payload_codec
+    assert isinstance(codec, JourneyCodec)
+    endpoint = CodecServer(codec, client.namespace, host="127.0.0.1", port=stack.free_port(),
+                           origins=["http://127.0.0.1:8233"])  # fmt: skip
+    await endpoint.start()
+    url = f"http://127.0.0.1:{endpoint.port}"
+    user_id = new_user_id()
+    await journeys.interact(request(user_id, "start", first_name="Xiomara"))
+    reply = await onboard(journeys, user_id)
+    workflow_id = journey_id(user_id)
+    history = await temporal_env.client.get_workflow_handle(workflow_id).fetch_history()
+    sealed = [p for e in history.events for p in _payloads(e) if p.metadata.get("encoding") == ENCODING]
+    try:
+        # What the Temporal UI asks the codec endpoint, from the operator's browser.
+        preflight = await http.options(f"{url}/decode", headers={"Origin": "http://127.0.0.1:8233",
+                                                                 "Access-Control-Request-Method": "POST"})  # fmt: skip
+        assert preflight.headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:8233"
+        assert "X-Namespace" in preflight.headers["Access-Control-Allow-Headers"]
+        stranger = await http.options(f"{url}/decode", headers={"Origin": "http://evil.example"})
+        assert "Access-Control-Allow-Origin" not in stranger.headers
+        assert (await http.post(f"{url}/decode", data="{not json")).status == 400
+        assert (await http.post(f"{url}/decode", data="{}", headers={"X-Namespace": "other"})).status == 403
+        live = await _through_endpoint(http, url, sealed)
+        assert b"Xiomara" in b"".join(live), "a live journey is shown decoded"
+
+        reply = await journeys.interact(request(user_id, "button", action="settings", screen=reply.screen.seq))
+        reply = await journeys.interact(request(user_id, "button", action="erase", screen=reply.screen.seq))
+        reply = await journeys.interact(request(user_id, "button", action="erase_confirm", screen=reply.screen.seq))
+        assert reply.screen.key == "settings.erased"
+
+        async def deleted() -> bool | None:
+            runs = [r async for r in temporal_env.client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+            keys = await pool.fetchval("SELECT count(*) FROM payload_keys WHERE workflow_id = $1 OR workflow_id LIKE "
+                                       "'forget-%'", workflow_id)  # fmt: skip
+            return (not runs and keys == 0) or None
+
+        await eventually(deleted, within=60, interval=0.5)
+        with pytest.raises(RPCError):
+            await temporal_env.client.get_workflow_handle(workflow_id).describe()
+        gone = await _through_endpoint(http, url, sealed)
+        assert b"Xiomara" not in b"".join(gone), "an erased journey cannot be decoded, by anyone"
+        with pytest.raises(PayloadUnreadable):
+            await codec.decode(sealed[:1])
+        deletions = [r async for r in temporal_env.client.list_workflows("WorkflowType = 'JourneyDeletion'")]
+        assert [r.status for r in deletions] == [WorkflowExecutionStatus.COMPLETED]
+
+        await journeys.interact(request(user_id, "start", first_name="Xiomara"))
+        fresh = await temporal_env.client.get_workflow_handle(workflow_id).fetch_history()
+        new_keys = {
+            p.metadata[KEY_ID] for e in fresh.events for p in _payloads(e) if p.metadata.get("encoding") == ENCODING
+        }
+        assert new_keys and not new_keys & {p.metadata[KEY_ID] for p in sealed}, "a new journey, a new key"
+    finally:
+        await endpoint.stop()
+
+
+async def _through_endpoint(http: aiohttp.ClientSession, url: str, payloads: list[Payload]) -> list[bytes]:
+    body = json_format.MessageToJson(Payloads(payloads=payloads))
+    async with http.post(f"{url}/decode", data=body, headers={"X-Namespace": "default",
+                                                              "Content-Type": "application/json"}) as response:  # fmt: skip
+        assert response.status == 200
+        decoded = json_format.Parse(await response.text(), Payloads())
+    return [p.data for p in decoded.payloads]

@@ -254,6 +254,45 @@ async def _reconcile(settings: Settings) -> int:
     return 1 if differences else 0
 
 
+async def _keys(settings: Settings, action: str) -> int:
+    """``diana keys new|rotate``: a new master key; or every data key re-wrapped under the current one."""
+    from infra.payload_keys import (
+        MASTER_KEY_FILE,
+        MasterKeys,
+        master_keys,
+        new_master_key,
+        parse_master_key,
+        rewrap_keys,
+    )
+
+    if action == "new":
+        print(new_master_key())
+        return 0
+    masters = master_keys(settings)
+    embedded = settings.master_key is None
+    if embedded:
+        # The embedded stack's own key: the new one is written beside it first (read as a previous key until the
+        # rotation is done), so a rotation cut off halfway loses nothing and runs again to its end.
+        current, following = settings.data_dir / MASTER_KEY_FILE, settings.data_dir / f"{MASTER_KEY_FILE}.next"
+        if not following.exists():
+            following.touch(mode=0o600)
+            following.write_text(new_master_key() + "\n")
+        masters = MasterKeys(parse_master_key(following.read_text(), str(following)), (masters.current,))
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        done, missing = await rewrap_keys(conn, masters)
+    finally:
+        await conn.close()
+    if embedded and not missing:
+        following.replace(current)
+    print(f"{done} data key(s) re-wrapped under master key {masters.current.key_id}")
+    if missing:
+        print(f"still wrapped by unknown master key(s) {', '.join(missing)}: give them in DIANA_PREVIOUS_MASTER_KEYS "
+              "and run `diana keys rotate` again", file=sys.stderr)  # fmt: skip
+        return 1
+    return 0
+
+
 def _print_up(settings: Settings) -> None:
     for line in stack.up(settings).lines:
         print(line)
@@ -273,6 +312,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     content_parser.add_argument("file", nargs="?", type=Path, help="a content file (YAML); default: the shipped one")
     payments_parser = commands.add_parser("payments", help="compare recorded payments with Telegram's own list")
     payments_parser.add_argument("action", choices=("reconcile",))
+    keys_parser = commands.add_parser("keys", help="the master key of the payload encryption: `new` prints a fresh "
+                                      "one; `rotate` re-wraps every data key under the current one (README)")  # fmt: skip
+    keys_parser.add_argument("action", choices=("new", "rotate"))
     migrate_parser = commands.add_parser("migrate", help="apply or roll back SQL migrations")
     migrate_parser.add_argument("--to", type=int, default=None, help="target version (0 rolls everything back)")
     args = parser.parse_args(argv)
@@ -311,6 +353,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _content(settings, args.action, args.file)
         elif command == "payments":
             return asyncio.run(_reconcile(settings))
+        elif command == "keys":
+            return asyncio.run(_keys(settings, args.action))
         elif command == "play":
             _print_up(settings)
             _log_to_file(settings, "play")

@@ -182,6 +182,8 @@ def start_temporal(settings: Settings, *, extra_args: Sequence[str] = ()) -> boo
         "--log-level", "warn",
         *[arg for name, kind in REGISTRATION.items() for arg in ("--search-attribute", f"{name}={kind}")],
         *[arg for pragma in _pragmas_not_in(extra_args) for arg in ("--sqlite-pragma", pragma)],
+        # The UI decodes journeys through the worker's codec endpoint (payloads are encrypted in Temporal).
+        *(("--ui-codec-endpoint", settings.codec_endpoint) if settings.codec_endpoint else ()),
         *extra_args,
     ]  # fmt: skip
     _spawn("temporal", argv, folder)

@@ -12,6 +12,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.broadcast import BroadcastActivities
+from activities.deletion import ForgettingActivities
 from activities.leaderboard import LeaderboardActivities
 from activities.pacing import SharedPacer
 from activities.payments import PaymentActivities
@@ -22,6 +23,7 @@ from adapters.stars import TelegramStars
 from infra.settings import EMULATOR_VIP_CHANNEL
 from worker.content_library import ContentLibrary
 from workflows.broadcast import BroadcastWorkflow
+from workflows.deletion import JourneyDeletionWorkflow
 from workflows.journey import JourneyWorkflow
 
 # Libraries the worker process has loaded already (tracing, the Redis client the instrumentation patches) are
@@ -30,7 +32,7 @@ from workflows.journey import JourneyWorkflow
 SANDBOXED_RUNNER: Final = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules("opentelemetry", "redis")
 )
-WORKFLOWS: Final[list[type]] = [JourneyWorkflow, BroadcastWorkflow]
+WORKFLOWS: Final[list[type]] = [JourneyWorkflow, BroadcastWorkflow, JourneyDeletionWorkflow]
 
 
 def workflow_runner(sandboxed: bool) -> WorkflowRunner:
@@ -70,6 +72,7 @@ def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, *,
     payments = PaymentActivities(TelegramStars(bot), pool, telegram)
     vip_channel = VipChannelActivities(bot, vip_channel_id, telegram)
     broadcast = BroadcastActivities(bot, pool, pacer=bulk)
+    forgetting = ForgettingActivities(pool)
     return [
         projection.record_projection,
         projection.erase_personal_data,
@@ -87,4 +90,10 @@ def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, *,
         broadcast.send_broadcast_page,
         broadcast.record_broadcast,
         broadcast.finish_broadcast,
+        forgetting.journey_closed,
+        forgetting.destroy_keys,
+        forgetting.delete_runs,
+        forgetting.retire_leftover_keys,
+        forgetting.discard_unused_keys,
+        forgetting.destroy_own_keys,
     ]

@@ -20,8 +20,10 @@ from infra.connections import (
     ensure_search_attributes,
 )
 from infra.health import HealthServer, readiness_checks
+from infra.payload_codec import JourneyCodec
 from infra.settings import DRAIN_SECONDS, Settings
 from worker import journey_worker_options
+from worker.codec_server import CodecServer
 from worker.content_library import ContentLibrary
 from worker.housekeeping import keep_tidy
 from worker.telemetry import ActivityFailures, watch_content_voice
@@ -60,6 +62,11 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     health = HealthServer(service="worker", host=settings.health_listen_host, port=settings.worker_health_port,
                           checks=readiness_checks(client, pool, redis))  # fmt: skip
     await health.start()
+    codec = client.data_converter.payload_codec
+    assert isinstance(codec, JourneyCodec)
+    codec_server = CodecServer(codec, settings.temporal_namespace, host=settings.codec_listen_host,
+                               port=settings.codec_port, origins=settings.codec_cors_origins)  # fmt: skip
+    await codec_server.start()
     library = ContentLibrary(pool)  # the journeys' and the character watch's: each version parsed once
     try:
         worker = build_worker(
@@ -84,6 +91,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             voice.cancel()
             tidying.cancel()
     finally:
+        await codec_server.stop()
         await health.stop()
         await bot.session.close()
         await redis.aclose()

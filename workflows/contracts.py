@@ -235,6 +235,23 @@ class EraseData(BaseModel):
     reason: str
 
 
+class ForgetJourney(BaseModel):
+    """An erased journey to delete from Temporal: its chain ends with ``run_id``; ``key_ids``: every key it had."""
+
+    workflow_id: str
+    run_id: str
+    key_ids: list[str]
+
+
+class LeftoverKeys(BaseModel):
+    """Keys of a deleted journey's workflow id made before it closed, retired; kept while a new journey uses them."""
+
+    workflow_id: str
+    made_before: datetime | None = None
+    deleted_runs: list[str] = Field(default_factory=list)
+    key_ids: list[str] = Field(default_factory=list)
+
+
 class SendInvoice(BaseModel):
     """A Stars invoice for one VIP plan; ``payload`` names this very invoice (stale once paid or replaced)."""
 

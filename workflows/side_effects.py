@@ -8,6 +8,8 @@ The declarations never run.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from temporalio import activity
 
 from workflows.broadcast_contracts import BroadcastPage, BroadcastRecord, PageOutcome, RecipientsPage, RecipientsRequest
@@ -15,6 +17,8 @@ from workflows.contracts import (
     CloseVipChannel,
     EraseData,
     ExportData,
+    ForgetJourney,
+    LeftoverKeys,
     Notify,
     OpenVipChannel,
     PassRedemption,
@@ -115,4 +119,35 @@ class Broadcasting:
 
     @activity.defn
     async def finish_broadcast(self, record: BroadcastRecord) -> None:
+        raise NotImplementedError
+
+
+class Forgetting:
+    """Temporal and Postgres, deleting an erased journey (``workflows.deletion``)."""
+
+    @activity.defn
+    async def journey_closed(self, forget: ForgetJourney) -> dt.datetime | None:
+        """When the erased journey's run closed; fails (to be retried) while it still runs."""
+        raise NotImplementedError
+
+    @activity.defn
+    async def destroy_keys(self, key_ids: list[str]) -> int:
+        raise NotImplementedError
+
+    @activity.defn
+    async def delete_runs(self, forget: ForgetJourney) -> list[str]:
+        """Deletes every run of the erased chain; returns their ids."""
+        raise NotImplementedError
+
+    @activity.defn
+    async def retire_leftover_keys(self, leftover: LeftoverKeys) -> LeftoverKeys:
+        raise NotImplementedError
+
+    @activity.defn
+    async def discard_unused_keys(self, leftover: LeftoverKeys) -> int:
+        raise NotImplementedError
+
+    @activity.defn
+    async def destroy_own_keys(self) -> None:
+        """Returns nothing: a result would be encrypted under a new key of the workflow's own."""
         raise NotImplementedError
