@@ -108,7 +108,7 @@ class Journeys:
         :raises JourneyRejected: ``JourneyNotStarted`` when the user has no journey yet.
         """
         request = request.model_copy(update={"content_version": self.content.version})
-        handle = self.client.get_workflow_handle_for(JourneyWorkflow.run, journey_id(request.user_id))
+        handle: WorkflowHandle[JourneyWorkflow, str] = self.client.get_workflow_handle(journey_id(request.user_id))
         update = handle.execute_update(INTERACT, request, id=telegram_update_id(request))
         try:
             return await _answer(request.user_id, update, deadline or self.deadline)
@@ -145,7 +145,7 @@ async def request_support(client: Client, request: SupportRequest, *,
     :raises JourneyRejected: the journey refused it (unknown charge, erased journey, no such journey).
     :raises JourneyUnavailable: no answer within ``deadline``.
     """
-    handle = client.get_workflow_handle_for(JourneyWorkflow.run, journey_id(request.user_id))
+    handle: WorkflowHandle[JourneyWorkflow, str] = client.get_workflow_handle(journey_id(request.user_id))
     update = handle.execute_update(SUPPORT, request, id=f"support-{request.request_id}")
     return await _answer(request.user_id, update, deadline)
 

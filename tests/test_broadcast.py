@@ -25,7 +25,6 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer, Worker
@@ -374,7 +373,7 @@ async def test_segments_pick_vip_free_and_inactive_users(
         handle = await start(client, task_queue, fresh_id(), segment, days)
         progress = await asyncio.wait_for(handle.result(), timeout=60)
         # Today's code replays what it just did (no recorded broadcast histories yet).
-        await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(
+        await Replayer(workflows=WORKFLOWS, data_converter=client.data_converter).replay_workflow(
             await handle.fetch_history()
         )
         got = {user_id for user_id in everyone if received(emulator, user_id) > before[user_id]}

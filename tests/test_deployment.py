@@ -35,6 +35,7 @@ from infra.connections import (
     ensure_search_attributes,
     temporal_tls,
 )
+from infra.payload_keys import master_keys, parse_master_key
 from infra.settings import EMULATOR_BOT_TOKEN, Settings
 from tests.helpers import REPO_ROOT
 from tools import stack
@@ -475,7 +476,7 @@ class TestComposeEnvironment:
     operator: Final = {"TELEGRAM_BOT_TOKEN": "123456:REAL-TOKEN", "DIANA_DB_PASSWORD": "p@ss/word+1",
                        "TEMPORAL_DB_PASSWORD": "t", "WEBHOOK_URL": "https://bot.example.com/telegram/webhook",
                        "WEBHOOK_SECRET": "a" * 32, "ADMIN_IDS": "111,222", "COMMUNITY_CHANNEL_IDS": "-1001",
-                       "VIP_CHANNEL_ID": "-1002"}  # fmt: skip
+                       "VIP_CHANNEL_ID": "-1002", "DIANA_MASTER_KEY": "ZGlhbmEtY29tcG9zZS10ZXN0LW1hc3Rlci1rZXktMzI="}  # fmt: skip
 
     @pytest.mark.parametrize("service", ["worker", "bot", "migrate"])
     def test_every_part_talks_to_telegram_as_the_bot_with_the_community_configured(self, service: str) -> None:
@@ -487,15 +488,16 @@ class TestComposeEnvironment:
         url = urlsplit(settings.postgres_dsn)
         assert unquote(url.password or "") == "p@ss/word+1" and url.hostname == "postgres"
         assert settings.temporal_target == "temporal:7233" and settings.redis_dsn.startswith("redis://redis:")
+        assert master_keys(settings).current == parse_master_key(self.operator["DIANA_MASTER_KEY"])
 
     def test_optional_variables_may_be_left_out(self) -> None:
         required = {name: self.operator[name] for name in ("TELEGRAM_BOT_TOKEN", "DIANA_DB_PASSWORD",
-                                                           "WEBHOOK_URL", "WEBHOOK_SECRET")}  # fmt: skip
+                                                           "WEBHOOK_URL", "WEBHOOK_SECRET", "DIANA_MASTER_KEY")}  # fmt: skip
         settings = compose_settings("bot", required)
         assert settings.admin_ids == frozenset() and settings.vip_channel_id is None
         assert settings.otel_exporter == "none"
 
-    @pytest.mark.parametrize("missing", ["TELEGRAM_BOT_TOKEN", "DIANA_DB_PASSWORD"])
+    @pytest.mark.parametrize("missing", ["TELEGRAM_BOT_TOKEN", "DIANA_DB_PASSWORD", "DIANA_MASTER_KEY"])
     def test_compose_refuses_to_start_without_the_secrets(self, missing: str) -> None:
         with pytest.raises(LookupError, match=missing):
             compose_settings("worker", {name: value for name, value in self.operator.items() if name != missing})

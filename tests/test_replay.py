@@ -31,6 +31,7 @@ from tests.altered_journey import JourneyWithoutSearchAttributes
 from tests.conftest import start_temporal_env
 from tests.helpers import eventually, new_user_id, request
 from tools.emulator import BotAPIEmulator
+from tools.support import decoded_history
 from worker import WORKFLOWS, journey_worker_options
 from worker.content_library import ContentLibrary
 from workflows.content import Content
@@ -168,7 +169,7 @@ async def test_record_histories(pool: asyncpg.Pool, redis: Redis, telegram_bot: 
                 await _buy_and_be_supported(journeys, client, user_id)
             await eventually(lambda user_id=user_id: _settled(client, user_id))  # type: ignore[misc]
             handle = client.get_workflow_handle(journey_id(user_id))
-            history = await handle.fetch_history()
+            history = await decoded_history(client, user_id)  # recorded in the clear: no key leaves the test
             (HISTORIES / f"{name}.json").write_text(history.to_json())
             if name == ENDING:
                 assert any(e.HasField("timer_fired_event_attributes") for e in history.events), "no trailing timer"

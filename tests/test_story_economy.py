@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+from base64 import b64encode
 
 import asyncpg
 import pytest
 from redis.asyncio import Redis
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 
 from adapters.content_store import ContentRefused, activate, parse_content
 from adapters.content_version import ActiveContent
 from adapters.journeys import JourneyRejected, Journeys
+from infra.payload_codec import ENCODING
 from tests.helpers import REPO_ROOT, eventually, new_user_id, request, settled, shipped_content
 from tools.emulator import BotAPIEmulator
 from worker import WORKFLOWS
@@ -127,11 +129,12 @@ async def test_content_activated_under_a_live_journey_is_picked_up_deterministic
     assert state.content_version == version and state.story.fragment_id == "f04"
 
     # The live history, with the content switch in it, replays on today's code, on a worker that reads both
-    # versions from Postgres as the replay meets them (the history holds no content).
+    # versions from Postgres as the replay meets them (the history holds no content). It is encrypted in Temporal:
+    # the replay decrypts it through the same codec as the worker.
     history = await client.get_workflow_handle(journey_id(user_id)).fetch_history()
-    assert "load_content" not in history.to_json()
+    assert "load_content" not in history.to_json() and b64encode(ENCODING).decode() in history.to_json()
     fresh = ContentLibrary(pool)
-    await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter,
+    await Replayer(workflows=WORKFLOWS, data_converter=client.data_converter,
                    interceptors=[fresh.interceptor()]).replay_workflow(history)  # fmt: skip
     assert fresh.loaded() == {first_version, version}
 
@@ -201,9 +204,8 @@ async def test_export_sends_a_document_and_erase_forgets_but_keeps_the_ledger_ba
     rows_before = await pool.fetchval("SELECT count(*) FROM besitos_ledger")
     reply = await walk(journeys, user_id, reply, ("settings", "erase", "erase_confirm"))
     assert reply.screen.key == "settings.erased"
-    handle = client.get_workflow_handle(journey_id(user_id))
-    await eventually(lambda: _closed(client, user_id))
-    assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+    # The journey completes, then is deleted from Temporal altogether (tests/test_payload_encryption.py).
+    assert await eventually(lambda: _closed(client, user_id)) in (WorkflowExecutionStatus.COMPLETED, "deleted")
     assert await pool.fetchval("SELECT count(*) FROM users WHERE telegram_user_id = $1", user_id) == 0
     assert await pool.fetchval("SELECT count(*) FROM story_progress WHERE telegram_user_id = $1", user_id) == 0
     assert await pool.fetchval("SELECT count(*) FROM besitos_ledger") == rows_before, "anonymised, not deleted"
@@ -215,9 +217,14 @@ async def test_export_sends_a_document_and_erase_forgets_but_keeps_the_ledger_ba
     assert again.besitos == 65 and await ledger_sum(pool, user_id) == 65
 
 
-async def _closed(client: Client, user_id: int) -> bool:
-    description = await client.get_workflow_handle(journey_id(user_id)).describe()
-    return description.status != WorkflowExecutionStatus.RUNNING
+async def _closed(client: Client, user_id: int) -> WorkflowExecutionStatus | str | None:
+    try:
+        description = await client.get_workflow_handle(journey_id(user_id)).describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return "deleted"
+        raise
+    return description.status if description.status != WorkflowExecutionStatus.RUNNING else None
 
 
 async def test_a_notification_is_sent_once_however_often_the_activity_runs(pool: asyncpg.Pool,

@@ -19,6 +19,7 @@ import pytest
 from aiogram import Bot
 from redis.asyncio import Redis
 from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -378,7 +379,8 @@ async def test_a_payment_for_an_erased_journey_is_kept_listed_and_refunded(
         update={"payment": PaymentDetails(payload=payload, currency="XTR", total_amount=250, charge_id=charge)})  # fmt: skip
     assert await take_payment(vip_world, pool, paid) == "vip.payment.held"
     [row] = await received_payments.open_payments(pool)
-    assert (row["charge_id"], row["needs_support"]) == (charge, True) and "JourneyErased" in row["problem"]
+    assert (row["charge_id"], row["needs_support"]) == (charge, True)
+    assert "JourneyErased" in row["problem"] or "JourneyNotStarted" in row["problem"], "ended, or deleted already"
 
     assert await support_cli._kept(support_cli.parser().parse_args(["payments"]), hermetic.settings(), None, pool) == 0
     assert f"{charge}\tuser {journey.user_id}\t250 XTR" in capsys.readouterr().out
@@ -396,4 +398,7 @@ async def test_a_payment_for_an_erased_journey_is_kept_listed_and_refunded(
 
 
 async def _ended(journey: Journey) -> bool:
-    return (await journey.handle.describe()).close_time is not None
+    try:
+        return (await journey.handle.describe()).close_time is not None
+    except RPCError as error:
+        return error.status == RPCStatusCode.NOT_FOUND  # deleted from Temporal after the erasure

@@ -36,7 +36,7 @@ from aiogram.types import Update
 from redis.asyncio import Redis
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, ResetReapplyExcludeType
-from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.history.v1 import History, HistoryEvent
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -60,6 +60,7 @@ from adapters.telegram import create_bot
 from bot import build_dispatcher
 from bot.dead_letters import attempts_key
 from bot.payments import apply_kept_payment
+from infra.payload_codec import JourneyCodec, decode_all
 from infra.settings import Settings
 from workflows import side_effects
 from workflows.contracts import (
@@ -199,7 +200,7 @@ def _write_private(path: Path, text: str) -> None:
 async def export_history(client: Client, user_id: int, path: Path) -> int:
     """``history``: the current run's history as JSON (the format ``replay`` and the Temporal CLI read)."""
     await describe_journey(client, user_id)
-    history = await client.get_workflow_handle(journey_id(user_id)).fetch_history()
+    history = await decoded_history(client, user_id)
     await _write(path, history.to_json())
     return len(history.events)
 
@@ -261,7 +262,21 @@ async def load_history(client: Client, pool: asyncpg.Pool, source: str) -> Workf
             raise SupportError(f"{source} is not a workflow history ({error})") from None
     user_id = await resolve_user(pool, source)
     await describe_journey(client, user_id)
-    return await client.get_workflow_handle(journey_id(user_id)).fetch_history()
+    return await decoded_history(client, user_id)
+
+
+async def decoded_history(client: Client, user_id: int, run_id: str | None = None) -> WorkflowHistory:
+    """A journey's history as operators read it: its payloads decrypted through the client's codec (the same one
+    the worker's codec endpoint serves to the Temporal UI)."""
+    history = await client.get_workflow_handle(journey_id(user_id), run_id=run_id).fetch_history()
+    codec = client.data_converter.payload_codec
+    if not isinstance(codec, JourneyCodec):
+        return history
+    whole = History(events=history.events)
+    if unreadable := await decode_all(whole, codec):
+        raise SupportError(f"{unreadable} payload(s) of journey {user_id} cannot be decrypted (is DIANA_MASTER_KEY "
+                           "the worker's?)")  # fmt: skip
+    return WorkflowHistory(history.workflow_id, list(whole.events))
 
 
 async def export_user(client: Client, pool: asyncpg.Pool, user_id: int, path: Path, *, actor: str,
@@ -290,7 +305,7 @@ async def reset(client: Client, pool: asyncpg.Pool, redis: Redis | None, user_id
         raise SupportError(f"the journey of user {user_id} is closed ({description.status.name.lower()}); "
                            "a closed journey is not reset")  # fmt: skip
     old_run = description.run_id
-    history = await client.get_workflow_handle(journey_id(user_id), run_id=old_run).fetch_history()
+    history = await decoded_history(client, user_id, old_run)
     point = reset_point(history.events, to)
     excluded = [] if reapply else [ResetReapplyExcludeType.RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL,
                                    ResetReapplyExcludeType.RESET_REAPPLY_EXCLUDE_TYPE_UPDATE]  # fmt: skip
@@ -343,8 +358,8 @@ async def repair(client: Client, pool: asyncpg.Pool, redis: Redis | None, user_i
                  new_run: str, actor: str, settle_within: float = SETTLE_TIMEOUT) -> ResetOutcome:  # fmt: skip
     """After a reset from ``old_run`` to ``new_run``: reverse the discarded ledger rows, rewrite the rest."""
     state = await settled(client, user_id, new_run, settle_within)
-    old_events = (await client.get_workflow_handle(journey_id(user_id), run_id=old_run).fetch_history()).events
-    new_events = (await client.get_workflow_handle(journey_id(user_id), run_id=new_run).fetch_history()).events
+    old_events = (await decoded_history(client, user_id, old_run)).events
+    new_events = (await decoded_history(client, user_id, new_run)).events
     discarded, asked_again = awards(old_events), awards(new_events)
     kept_decisions = set(decisions(new_events))
     dropped_decisions = [key for key in decisions(old_events) if key not in kept_decisions]

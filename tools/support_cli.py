@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from adapters import received_payments, staff
 from adapters.stars import TelegramStars
@@ -184,8 +184,12 @@ async def _command(args: argparse.Namespace, settings: Settings, client: Any, po
     reply = await staff.change(client, pool, user_id, action, actor=args.actor, reason=args.reason,
                                  amount=getattr(args, "amount", 0))  # fmt: skip
     if action == "erase" and not reply.duplicate:
-        # The journey ends once the data is gone: report done only then.
-        await asyncio.wait_for(client.get_workflow_handle(f"journey-{user_id}").result(), support.SETTLE_TIMEOUT)
+        # The journey ends once the data is gone: report done only then (or once it is deleted from Temporal too).
+        try:
+            await asyncio.wait_for(client.get_workflow_handle(f"journey-{user_id}").result(), support.SETTLE_TIMEOUT)
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
     print(f"journey-{user_id}: {reply.message}")
     return 0
 
