@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
+import uuid
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
+import pytest
 from redis.asyncio import Redis
 from temporalio.api.history.v1 import History
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from activities.leaderboard import write_totals
+from adapters import staff
 from infra.payload_codec import JourneyCodec, decode_all
+from tests import hermetic
 from tests.helpers import eventually, new_user_id
-from tests.telegram import EmulatedUser, onboard
-from tests.test_end_to_end import bot_process  # noqa: F401  (the real bot, as its own process)
+from tests.telegram import EmulatedUser, onboard, vip_invoice
+from tests.test_end_to_end import bot_environment, bot_process, stop_bot  # noqa: F401  (the real bot, as its own process)
 from tools.emulator import BotAPIEmulator
 from workflows.contracts import LEADERBOARD_ALL_TIME, UpdateLeaderboard, weekly_leaderboard
 from workflows.journey import journey_id
@@ -109,3 +117,103 @@ async def test_the_worker_sets_how_long_temporal_keeps_closed_journeys() -> None
         assert await ensure_retention(client, "no-such-namespace", 9) is False, "refused: left as it is, logged"
     finally:
         await env.shutdown()
+
+
+async def test_after_erasure_nothing_anywhere_reads_the_users_name_username_or_words(
+    emulator: BotAPIEmulator, temporal_env: WorkflowEnvironment, task_queue: str, database: str, redis_server: str,
+    worker: Worker, client: Client, pool: asyncpg.Pool, redis: Redis, http: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture, tmp_path: Path,
+) -> None:  # fmt: skip
+    """A user with a unique name, username and phrase plays the introduction, the story, writes to Diana, pays
+    Stars and is given besitos by support, then erases their data from Configuración. Afterwards none of the three
+    can be read in Temporal (every run, raw, through its own API), in any Postgres row, any Redis key or value, or
+    the bot's and the worker's logs (at DEBUG)."""
+    caplog.set_level(logging.DEBUG)
+    marker = uuid.uuid4().hex[:8]
+    name, username, phrase = f"Zenobia{marker}", f"zq_{marker}", f"el faro de Quillacollo{marker} guarda mi secreto"
+    needles = [needle.lower().encode() for needle in (name, username, phrase, f"Quillacollo{marker}")]
+    log_file = tmp_path / "bot.log"
+    env = bot_environment(emulator, temporal_env, task_queue, database, redis_server, LOG_LEVEL="DEBUG")
+    with log_file.open("wb") as log:
+        bot = hermetic.diana_process(["-m", "tools.cli", "bot"], env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        user = EmulatedUser(http, emulator.base_url, new_user_id(), first_name=name, username=username)
+        menu = await onboard(user)
+        await user.press(menu["message_id"], user.button(menu, "Historia"))
+        fragment = await user.next_from_bot("bot_edit")
+        await user.press(fragment["message_id"], fragment["buttons"][0][0]["callback_data"])
+        await user.next_from_bot("bot_edit")
+        await user.send(phrase)
+        await user.next_from_bot("bot_message")
+
+        await user.send("/start")
+        menu = await user.next_from_bot("bot_message")
+        invoice = await vip_invoice(user, menu)
+        paid = await user.pay(message_id=invoice["message_id"])
+        assert paid["ok"], paid
+        await user.next_saying("círculo íntimo")
+        await staff.change(client, pool, user.user_id, "grant", actor="support:test", reason="a gift", amount=10)
+
+        await user.send("/start")
+        menu = await user.next_from_bot("bot_message")
+        await user.press(menu["message_id"], user.button(menu, "Configuración"))
+        settings_screen = await user.next_from_bot("bot_edit")
+        await user.press(settings_screen["message_id"], user.button(settings_screen, "Borrar mis datos"))
+        ask = await user.next_from_bot("bot_edit")
+        await user.press(ask["message_id"], user.button(ask, "Sí, borrar todo"))
+        assert "He olvidado todo" in (await user.next_from_bot("bot_edit"))["text"]
+
+        workflow_id = journey_id(user.user_id)
+
+        async def deleted() -> bool | None:
+            runs = [r async for r in temporal_env.client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+            deletion = [r async for r in temporal_env.client.list_workflows(
+                f"WorkflowType = 'JourneyDeletion' AND TaskQueue = '{task_queue}' AND ExecutionStatus = 'Completed'")]  # fmt: skip
+            keys = await pool.fetchval("SELECT count(*) FROM payload_keys WHERE workflow_id = $1", workflow_id)
+            return (not runs and bool(deletion) and keys == 0) or None
+
+        await eventually(deleted, within=90, interval=0.5)
+    finally:
+        await stop_bot(bot)
+
+    found: dict[str, list[str]] = {}
+
+    def scan(where: str, data: bytes) -> None:
+        lowered = data.lower()
+        hits = [needle.decode() for needle in needles if needle in lowered]
+        if hits:
+            found.setdefault(where, []).extend(hits)
+
+    # Temporal: every execution this test's worker ran, raw (as its database or a backup holds them).
+    async for execution in temporal_env.client.list_workflows(f"TaskQueue = '{task_queue}'"):
+        handle = temporal_env.client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        events = [event async for event in handle.fetch_history_events()]
+        scan(f"temporal {execution.id} history", b"".join(event.SerializeToString() for event in events))
+        scan(f"temporal {execution.id} memo", (await handle.describe()).raw_description.SerializeToString())
+    # Postgres: every row of every table.
+    for table in await pool.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"):
+        rows = await pool.fetch(f'SELECT row_to_json(t)::text AS row FROM "{table["tablename"]}" t')  # noqa: S608
+        scan(f"postgres {table['tablename']}", "\n".join(r["row"] for r in rows).encode())
+    # Redis: every key and value.
+    async for key in redis.scan_iter():
+        scan(f"redis {key}", f"{key} {await _redis_value(redis, key)}".encode())
+    # The logs: the bot's (its own process) and the worker's (this one's).
+    scan("bot log", log_file.read_bytes())
+    scan("worker log", caplog.text.encode())
+    assert log_file.stat().st_size > 0 and caplog.text, "the logs were read"
+    assert found == {}, f"still readable after erasure: {found}"
+
+
+async def _redis_value(redis: Redis, key: str) -> object:
+    kind = await redis.type(key)
+    if kind == "hash":
+        return await redis.hgetall(key)
+    if kind == "zset":
+        return await redis.zrange(key, 0, -1, withscores=True)
+    if kind == "list":
+        return await redis.lrange(key, 0, -1)
+    if kind == "set":
+        return await redis.smembers(key)
+    if kind == "stream":
+        return await redis.xrange(key)
+    return await redis.get(key)
