@@ -153,6 +153,8 @@ async def test_after_erasure_nothing_anywhere_reads_the_users_name_username_or_w
         assert paid["ok"], paid
         await user.next_saying("círculo íntimo")
         await staff.change(client, pool, user.user_id, "grant", actor="support:test", reason="a gift", amount=10)
+        known = await pool.fetchrow("SELECT first_name, username FROM users WHERE telegram_user_id = $1", user.user_id)
+        assert tuple(known) == (name, username), "the scan below looks for what was really there"
 
         await user.send("/start")
         menu = await user.next_from_bot("bot_message")
