@@ -343,13 +343,15 @@ def _initdb(settings: Settings, pgdata: Path) -> None:
     pwfile.unlink(missing_ok=True)
     try:
         _write_server_file(pwfile, password + "\n")
-        subprocess.run(
+        result = subprocess.run(
             [str(_postgres_bin("initdb")), "-D", str(pgdata), "--auth=scram-sha-256", f"--pwfile={pwfile}",
              "--encoding=UTF8", f"--username={EMBEDDED_OWNER_ROLE}", "--no-instructions"],
-            check=True, capture_output=True, **_postgres_run_as(),  # type: ignore[call-overload]
+            capture_output=True, text=True, **_postgres_run_as(),  # type: ignore[call-overload]
         )  # fmt: skip
     finally:
         pwfile.unlink(missing_ok=True)
+    if result.returncode != 0:
+        raise StackError(f"initdb failed in {pgdata}:\n{(result.stdout + result.stderr)[-2000:]}")
     _write_hba(pgdata)
 
 
