@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
@@ -28,6 +28,15 @@ EMULATOR_VIP_CHANNEL = -1001000000009
 # On stop, how long the bot's updates and the worker's activities in hand may take to finish (within the 10 s a
 # container gets after SIGTERM); what is unfinished goes to the next process.
 DRAIN_SECONDS = 8.0
+
+# The embedded Postgres: its database, the owner (a superuser: creates databases and roles, runs the migrations)
+# and the application's role (the bot, the worker and the CLI: rows, never the schema or other roles).
+EMBEDDED_DATABASE: Final = "diana"
+EMBEDDED_OWNER_ROLE: Final = "postgres"
+APP_ROLE: Final = "diana_app"
+# The passwords `diana up` generates for the embedded servers, one file each under <data_dir>/secrets/ readable by
+# its owner only (tools/stack.py writes them; the DSNs below read them).
+EmbeddedSecret = Literal["postgres-owner", "postgres-app", "redis"]
 
 
 class Settings(BaseSettings):
@@ -165,7 +174,7 @@ class Settings(BaseSettings):
         if self.database_password is None:
             return self
         if self.database_url is None:
-            raise ValueError("DATABASE_PASSWORD needs DATABASE_URL (the embedded Postgres takes none)")
+            raise ValueError("DATABASE_PASSWORD needs DATABASE_URL (the embedded Postgres's passwords are generated)")
         if urlsplit(self.database_url.get_secret_value()).password is not None:
             raise ValueError("DATABASE_URL carries a password already: give it there or in DATABASE_PASSWORD, not both")
         return self
@@ -237,6 +246,23 @@ class Settings(BaseSettings):
             return None
         return f"http://127.0.0.1:{self.embedded_temporal_ui_port}"
 
+    def secret_file(self, name: EmbeddedSecret) -> Path:
+        """Where the embedded stack keeps the generated password ``name`` (mode 0600)."""
+        return self.data_dir / "secrets" / f"{name}.password"
+
+    def embedded_password(self, name: EmbeddedSecret) -> str | None:
+        """The generated password ``name``; None before the first ``diana up`` made it."""
+        try:
+            return self.secret_file(name).read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def embedded_postgres_dsn(self, *, owner: bool = False, database: str = EMBEDDED_DATABASE) -> str:
+        """The embedded Postgres as the application's role, or as the owner, with the generated password."""
+        secret: EmbeddedSecret = "postgres-owner" if owner else "postgres-app"
+        role = EMBEDDED_OWNER_ROLE if owner else APP_ROLE
+        return _url("postgresql", role, self.embedded_password(secret), self.embedded_postgres_port, database)
+
     @property
     def codec_endpoint(self) -> str | None:
         """Where the Temporal UI (in the operator's browser) reaches the worker's codec endpoint."""
@@ -255,6 +281,7 @@ class Settings(BaseSettings):
 
     @property
     def postgres_dsn(self) -> str:
+        """What the bot, the worker and the CLI connect with: DATABASE_URL, or the embedded Postgres's app role."""
         if self.database_url:
             if self.database_password is None:
                 return self.database_url.get_secret_value()
@@ -263,13 +290,27 @@ class Settings(BaseSettings):
             user = quote(unquote(url.username or ""), safe="")
             password = quote(self.database_password.get_secret_value(), safe="")
             return url._replace(netloc=f"{user}:{password}@{url.netloc.rpartition('@')[2]}").geturl()
-        return f"postgresql://postgres@127.0.0.1:{self.embedded_postgres_port}/diana"
+        return self.embedded_postgres_dsn()
+
+    @property
+    def postgres_owner_dsn(self) -> str:
+        """What migrations run with: the schema's owner. An external server's is DATABASE_URL itself (compose gives
+        its migrate service the owner's URL, and the bot and the workers the application role's)."""
+        if self.database_url:
+            return self.postgres_dsn
+        return self.embedded_postgres_dsn(owner=True)
 
     @property
     def redis_dsn(self) -> str:
         if self.redis_url:
             return self.redis_url.get_secret_value()
-        return f"redis://127.0.0.1:{self.embedded_redis_port}/0"
+        return _url("redis", "", self.embedded_password("redis"), self.embedded_redis_port, "0")
+
+
+def _url(scheme: str, user: str, password: str | None, port: int, path: str) -> str:
+    """A loopback URL of the embedded stack; the password escaped (the generated ones need none, a replaced one may)."""
+    login = f"{quote(user, safe='')}:{quote(password, safe='')}@" if password else (f"{user}@" if user else "")
+    return f"{scheme}://{login}127.0.0.1:{port}/{path}"
 
 
 @lru_cache(maxsize=1)

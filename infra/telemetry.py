@@ -227,17 +227,17 @@ class Redactor:
 
 def secrets_of(settings: Settings) -> list[str]:
     """What no log line may show: the token, the webhook secret, the Temporal API key, and the passwords of
-    the database (DATABASE_PASSWORD or in its URL) and of Redis (a driver's error may echo its URL)."""
+    the database (DATABASE_PASSWORD or in its URL, or the embedded stack's) and of Redis (a driver's error may echo
+    its URL)."""
     secrets = [settings.bot_token]
     for secret in (settings.webhook_secret, settings.temporal_api_key):
         if secret is not None:
             secrets.append(secret.get_secret_value())
     if settings.database_password is not None:
         secrets.append(settings.database_password.get_secret_value())
-    if settings.database_url is not None:
-        secrets += _passwords_in(settings.postgres_dsn)  # DATABASE_PASSWORD too, as escaped into the URL
-    if settings.redis_url is not None:
-        secrets += _passwords_in(settings.redis_url.get_secret_value())
+    # DATABASE_PASSWORD too, as escaped into the URL; the embedded stack's generated passwords (both roles').
+    for url in (settings.postgres_dsn, settings.postgres_owner_dsn, settings.redis_dsn):
+        secrets += _passwords_in(url)
     return secrets
 
 

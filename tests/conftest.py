@@ -146,23 +146,31 @@ def redis_server(servers_settings: Settings) -> Iterator[str]:
 
 
 @pytest.fixture
-async def database(postgres_server: str) -> AsyncIterator[str]:
-    """A fresh, migrated database of the test's own; yields its DSN."""
+async def database(postgres_server: str, servers_settings: Settings) -> AsyncIterator[str]:
+    """A fresh, migrated database of the test's own; yields its DSN as the application's role, as Diana's processes
+    connect (the template's grants come with the copy; ``database_owner`` is the same database as its owner)."""
     name = f"test_{uuid.uuid4().hex[:12]}"
-    admin_dsn = hermetic.own_postgres(postgres_server.rsplit("/", 1)[0] + "/postgres")
+    admin_dsn = hermetic.own_postgres(servers_settings.embedded_postgres_dsn(owner=True, database="postgres"))
     admin = await asyncpg.connect(admin_dsn)
     try:
         await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{stack.DATABASE_NAME}"')
     finally:
         await admin.close()
     try:
-        yield postgres_server.rsplit("/", 1)[0] + f"/{name}"
+        yield hermetic.own_postgres(servers_settings.embedded_postgres_dsn(database=name))
     finally:
         admin = await asyncpg.connect(admin_dsn)
         try:
             await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+@pytest.fixture
+def database_owner(database: str, servers_settings: Settings) -> str:
+    """The test's database as its owner (migrations, what the application's role may not do)."""
+    name = database.rsplit("/", 1)[1]
+    return hermetic.own_postgres(servers_settings.embedded_postgres_dsn(owner=True, database=name))
 
 
 @pytest.fixture

@@ -113,7 +113,8 @@ def start_postgres(settings: Settings, *, fast_unsafe: bool = True) -> bool:
         foreign("a Postgres already running", f"{endpoint.host}:{endpoint.port}")
     stack.start_postgres(settings, fast_unsafe=fast_unsafe)
     made = SERVERS.postgres[settings.embedded_postgres_port] = (settings.data_dir / "postgres").resolve()
-    served = Path(asyncio.run(_data_directory(settings.postgres_dsn))).resolve()
+    # As the owner: the application's role may not read the server's settings.
+    served = Path(asyncio.run(_data_directory(settings.postgres_owner_dsn))).resolve()
     if served != made:
         foreign(f"a Postgres serving {served}", f"{endpoint.host}:{endpoint.port}")
     return True

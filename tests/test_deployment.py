@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http.server
+import os
 import re
 import ssl
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
+import asyncpg
 import pytest
 import trustme
 import yaml
@@ -35,8 +37,11 @@ from infra.connections import (
     ensure_search_attributes,
     temporal_tls,
 )
+from infra.migrate import migrate
 from infra.payload_keys import master_keys, parse_master_key
-from infra.settings import EMULATOR_BOT_TOKEN, Settings
+from infra.settings import APP_ROLE, EMULATOR_BOT_TOKEN, Settings
+from infra.telemetry import secrets_of
+from tests import hermetic
 from tests.helpers import REPO_ROOT
 from tools import stack
 from workflows.search_attributes import REGISTRATION
@@ -370,12 +375,35 @@ class TestTemporalTLSSettings:
 
 
 class TestSettings:
-    def test_embedded_defaults(self) -> None:
-        settings = Settings(_env_file=None)
+    def test_embedded_defaults(self, tmp_path: Path) -> None:
+        settings = Settings(_env_file=None, DIANA_DATA_DIR=tmp_path)
         assert settings.temporal_target == "127.0.0.1:7233"
-        assert settings.postgres_dsn == "postgresql://postgres@127.0.0.1:55432/diana"
+        # Before `diana up` generated the passwords, the URLs carry none (the servers refuse them).
+        assert settings.postgres_dsn == f"postgresql://{APP_ROLE}@127.0.0.1:55432/diana"
+        assert settings.postgres_owner_dsn == "postgresql://postgres@127.0.0.1:55432/diana"
+        assert settings.redis_dsn == "redis://127.0.0.1:56379/0"
         assert settings.bot_api_base == "http://127.0.0.1:8081"
         assert settings.bot_token == EMULATOR_BOT_TOKEN
+
+    def test_the_embedded_urls_carry_the_generated_passwords_and_no_repr_shows_them(self, tmp_path: Path) -> None:
+        settings = Settings(_env_file=None, DIANA_DATA_DIR=tmp_path)
+        generated = {name: stack.generated_password(settings, name) for name in ("postgres-owner", "postgres-app",
+                                                                                 "redis")}  # fmt: skip
+        assert len(set(generated.values())) == 3
+        app, owner = urlsplit(settings.postgres_dsn), urlsplit(settings.postgres_owner_dsn)
+        cache = urlsplit(settings.redis_dsn)
+        assert (app.username, app.password) == (APP_ROLE, generated["postgres-app"])
+        assert (owner.username, owner.password) == ("postgres", generated["postgres-owner"])
+        assert cache.password == generated["redis"] and (cache.hostname, cache.port) == ("127.0.0.1", 56379)
+        assert stack.generated_password(settings, "redis") == generated["redis"], "made once, then read"
+        shown = repr(settings) + settings.model_dump_json()
+        assert not any(password in shown for password in generated.values())
+        assert set(generated.values()) <= set(secrets_of(settings)), "and the logs scrub them"
+        # An external server's URL is the one given, for the application and for the migrations alike.
+        external = Settings(_env_file=None, DIANA_DATA_DIR=tmp_path, DATABASE_URL="postgresql://diana@db/diana",
+                            REDIS_URL="redis://cache:6379/0")  # fmt: skip
+        assert external.postgres_dsn == external.postgres_owner_dsn == "postgresql://diana@db/diana"
+        assert external.redis_dsn == "redis://cache:6379/0"
 
     def test_external_servers_from_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("TEMPORAL_ADDRESS", "temporal.internal:7233")
@@ -474,6 +502,7 @@ class TestComposeEnvironment:
     """What the bot and the workers would run with: compose's variables read by the real Settings."""
 
     operator: Final = {"TELEGRAM_BOT_TOKEN": "123456:REAL-TOKEN", "DIANA_DB_PASSWORD": "p@ss/word+1",
+                       "DIANA_APP_DB_PASSWORD": "app p@ss/word+2", "DIANA_REDIS_PASSWORD": "0123abcdef" * 4,
                        "TEMPORAL_DB_PASSWORD": "t", "WEBHOOK_URL": "https://bot.example.com/telegram/webhook",
                        "WEBHOOK_SECRET": "a" * 32, "ADMIN_IDS": "111,222", "COMMUNITY_CHANNEL_IDS": "-1001",
                        "VIP_CHANNEL_ID": "-1002", "DIANA_MASTER_KEY": "ZGlhbmEtY29tcG9zZS10ZXN0LW1hc3Rlci1rZXktMzI="}  # fmt: skip
@@ -485,19 +514,119 @@ class TestComposeEnvironment:
         assert not settings.uses_emulator and settings.bot_token == "123456:REAL-TOKEN"
         assert settings.admin_ids == {111, 222} and settings.community_channel_ids == (-1001,)
         assert settings.vip_channel_id == -1002
-        url = urlsplit(settings.postgres_dsn)
-        assert unquote(url.password or "") == "p@ss/word+1" and url.hostname == "postgres"
-        assert settings.temporal_target == "temporal:7233" and settings.redis_dsn.startswith("redis://redis:")
+        assert urlsplit(settings.postgres_dsn).hostname == "postgres" and settings.temporal_target == "temporal:7233"
+        redis_url = urlsplit(settings.redis_dsn)
+        assert (redis_url.hostname, redis_url.port, redis_url.password) == ("redis", 6379, "0123abcdef" * 4)
         assert master_keys(settings).current == parse_master_key(self.operator["DIANA_MASTER_KEY"])
+
+    @pytest.mark.parametrize(("service", "role", "password"), [("bot", APP_ROLE, "DIANA_APP_DB_PASSWORD"),
+                                                                 ("worker", APP_ROLE, "DIANA_APP_DB_PASSWORD"),
+                                                                 ("migrate", "diana", "DIANA_DB_PASSWORD")])  # fmt: skip
+    def test_the_bot_and_the_workers_connect_as_the_application_role_and_only_migrations_as_the_owner(
+        self, service: str, role: str, password: str
+    ) -> None:
+        url = urlsplit(compose_settings(service, self.operator).postgres_dsn)
+        assert (unquote(url.username or ""), unquote(url.password or "")) == (role, self.operator[password])
+        owner = compose_services()["postgres"]["environment"]
+        assert owner["POSTGRES_USER"] == "diana" and owner["POSTGRES_PASSWORD"].startswith("${DIANA_DB_PASSWORD:?")
+
+    def test_postgres_makes_the_application_role_with_its_own_password(self) -> None:
+        postgres = compose_services()["postgres"]
+        assert postgres["environment"]["DIANA_APP_DB_PASSWORD"].startswith("${DIANA_APP_DB_PASSWORD:?")
+        mounted = {volume.split(":")[1]: volume.split(":")[0] for volume in postgres["volumes"]}
+        script = REPO_ROOT / mounted["/docker-entrypoint-initdb.d/10-diana-app-role.sh"]
+        assert script.is_file() and os.access(script, os.X_OK), "run by the image, not sourced"
+        assert f"CREATE ROLE {APP_ROLE};" in script.read_text() and "NOSUPERUSER" in script.read_text()
+        # Ready once the init scripts ran: over TCP (the image's first server listens on its socket only).
+        assert "-h 127.0.0.1" in postgres["healthcheck"]["test"][1]
+        assert compose_services()["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+    def test_redis_asks_for_its_password_and_its_health_check_gives_it(self) -> None:
+        redis = compose_services()["redis"]
+        given = redis["command"][redis["command"].index("--requirepass") + 1]
+        assert given == redis["environment"]["REDISCLI_AUTH"] == "${DIANA_REDIS_PASSWORD:?set DIANA_REDIS_PASSWORD}"
+        assert redis["healthcheck"]["test"] == ["CMD-SHELL", "redis-cli ping | grep -q PONG"]
 
     def test_optional_variables_may_be_left_out(self) -> None:
         required = {name: self.operator[name] for name in ("TELEGRAM_BOT_TOKEN", "DIANA_DB_PASSWORD",
+                                                           "DIANA_APP_DB_PASSWORD", "DIANA_REDIS_PASSWORD",
                                                            "WEBHOOK_URL", "WEBHOOK_SECRET", "DIANA_MASTER_KEY")}  # fmt: skip
         settings = compose_settings("bot", required)
         assert settings.admin_ids == frozenset() and settings.vip_channel_id is None
         assert settings.otel_exporter == "none"
 
-    @pytest.mark.parametrize("missing", ["TELEGRAM_BOT_TOKEN", "DIANA_DB_PASSWORD", "DIANA_MASTER_KEY"])
+    @pytest.mark.parametrize(
+        "missing", ["TELEGRAM_BOT_TOKEN", "DIANA_APP_DB_PASSWORD", "DIANA_REDIS_PASSWORD", "DIANA_MASTER_KEY"]
+    )
     def test_compose_refuses_to_start_without_the_secrets(self, missing: str) -> None:
         with pytest.raises(LookupError, match=missing):
             compose_settings("worker", {name: value for name, value in self.operator.items() if name != missing})
+        with pytest.raises(LookupError, match="DIANA_DB_PASSWORD"):
+            compose_settings("migrate", {name: value for name, value in self.operator.items()
+                                         if name != "DIANA_DB_PASSWORD"})  # fmt: skip
+
+
+# The compose stack's secrets, run for real where they can be: the init script and Redis's health check ------------
+
+
+def run_shell(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``command`` with ``env`` alone (and a PATH to Postgres's and Redis's clients), as in the container."""
+    path = os.pathsep.join([str(stack._postgres_bin("psql").parent), str(stack._redis_binary().parent), "/usr/bin",
+                            "/bin"])  # fmt: skip
+    return subprocess.run(command, env={"PATH": path, **env}, capture_output=True, text=True, timeout=60)
+
+
+async def test_the_init_script_makes_an_application_role_the_migrations_grant_rows_to(tmp_path: Path) -> None:
+    """What the postgres image runs on an empty volume, against a Postgres of this test's own (its superuser standing
+    for the image's): a role that logs in with DIANA_APP_DB_PASSWORD, is no superuser, and after the migrations (the
+    migrate service) may use the rows; run again (an older volume, a new password), it changes the password only."""
+    settings = hermetic.embedded_settings(tmp_path, DIANA_POSTGRES_PORT=stack.free_port())
+    await asyncio.to_thread(hermetic.start_postgres, settings)
+    try:
+        owner = await asyncpg.connect(settings.postgres_owner_dsn)
+        try:  # as on a fresh volume: no application role yet
+            await owner.execute(f"DROP OWNED BY {APP_ROLE}; DROP ROLE {APP_ROLE}")
+        finally:
+            await owner.close()
+        script = str(REPO_ROOT / "infra" / "compose" / "app-role.sh")
+        image = {"POSTGRES_USER": "postgres", "POSTGRES_DB": "diana", "PGHOST": "127.0.0.1",
+                 "PGPORT": str(settings.embedded_postgres_port),
+                 "PGPASSWORD": settings.embedded_password("postgres-owner") or ""}  # fmt: skip
+        refused = await asyncio.to_thread(run_shell, ["sh", script], image)
+        assert refused.returncode != 0 and "set DIANA_APP_DB_PASSWORD" in refused.stderr
+        for password in ("first p@ss'word", "second/pass"):
+            done = await asyncio.to_thread(run_shell, [script], {**image, "DIANA_APP_DB_PASSWORD": password})
+            assert done.returncode == 0, done.stderr
+        app_dsn = f"postgresql://{APP_ROLE}:second%2Fpass@127.0.0.1:{settings.embedded_postgres_port}/diana"
+        app = await asyncpg.connect(hermetic.own_postgres(app_dsn))
+        try:
+            assert await app.fetchval("SELECT rolsuper OR rolcreaterole OR rolcreatedb FROM pg_roles "
+                                      "WHERE rolname = current_user") is False  # fmt: skip
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await app.fetchval("SELECT count(*) FROM users")
+            owner = await asyncpg.connect(settings.postgres_owner_dsn)
+            try:
+                await migrate(owner)  # what the migrate service does, as the owner
+            finally:
+                await owner.close()
+            assert await app.fetchval("SELECT count(*) FROM users") == 0
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await app.execute("DELETE FROM audit_log")
+        finally:
+            await app.close()
+    finally:
+        await asyncio.to_thread(stack.stop_postgres, settings)
+
+
+def test_the_redis_health_check_passes_with_the_password_only(tmp_path: Path) -> None:
+    settings = hermetic.embedded_settings(tmp_path, DIANA_REDIS_PORT=stack.free_port())
+    hermetic.start_redis(settings)
+    try:
+        check = compose_services()["redis"]["healthcheck"]["test"][1]
+        here = check.replace("redis-cli", f"redis-cli -p {settings.embedded_redis_port}")
+        password = settings.embedded_password("redis") or ""
+        assert run_shell(["sh", "-c", here], {"REDISCLI_AUTH": password}).returncode == 0
+        assert run_shell(["sh", "-c", here], {"REDISCLI_AUTH": "wrong"}).returncode != 0
+        assert run_shell(["sh", "-c", here], {}).returncode != 0
+    finally:
+        stack.stop_redis(settings)

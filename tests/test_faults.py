@@ -98,11 +98,11 @@ async def own_redis(tmp_path: Path) -> AsyncIterator[Settings]:
 
 
 def postgres_dsn(settings: Settings) -> str:
-    return f"postgresql://postgres@127.0.0.1:{settings.embedded_postgres_port}/{stack.DATABASE_NAME}"
+    return hermetic.own_postgres(settings.postgres_dsn)
 
 
 def redis_dsn(settings: Settings) -> str:
-    return f"redis://127.0.0.1:{settings.embedded_redis_port}/0"
+    return hermetic.own_redis(settings.redis_dsn)
 
 
 async def test_postgres_stopped_the_user_plays_on_and_the_projection_converges(

@@ -28,7 +28,7 @@ async def decoy_redis(tmp_path: Path) -> AsyncIterator[str]:
     """A Redis this session did not start as its own (a developer's), holding a key; yields its URL."""
     settings = hermetic.embedded_settings(tmp_path / "decoy", DIANA_REDIS_PORT=stack.free_port())
     await asyncio.to_thread(stack.start_redis, settings)  # not registered: none of the session's servers
-    url = f"redis://127.0.0.1:{settings.embedded_redis_port}/0"
+    url = settings.redis_dsn
     client = create_redis(url)
     try:
         await client.set(DECOY_KEY, "keep me")

@@ -8,6 +8,7 @@ import asyncpg
 import pytest
 
 from infra import migrate as migrations
+from infra.settings import APP_ROLE
 
 TABLES = {"users", "besitos_ledger", "user_achievements", "audit_log"}
 
@@ -17,8 +18,8 @@ async def tables(conn: asyncpg.Connection) -> set[str]:
     return {row["tablename"] for row in rows} - {"schema_migrations"}
 
 
-async def test_every_migration_rolls_back_and_reapplies(database: str) -> None:
-    conn = await asyncpg.connect(database)
+async def test_every_migration_rolls_back_and_reapplies(database_owner: str) -> None:
+    conn = await asyncpg.connect(database_owner)
     try:
         newest = len(migrations.discover())
         assert await migrations.current_version(conn) == newest
@@ -53,13 +54,44 @@ async def test_the_ledger_is_append_only(database: str) -> None:
         await conn.close()
 
 
-async def test_a_target_outside_the_known_versions_changes_nothing(database: str) -> None:
-    conn = await asyncpg.connect(database)
+async def test_a_target_outside_the_known_versions_changes_nothing(database_owner: str) -> None:
+    conn = await asyncpg.connect(database_owner)
     try:
         before = await migrations.current_version(conn)
         with pytest.raises(ValueError, match="outside"):
             await migrations.migrate(conn, 99)
         assert await migrations.current_version(conn) == before
+    finally:
+        await conn.close()
+
+
+async def test_the_application_role_changes_rows_only_and_never_rewrites_the_audit_log(database: str) -> None:
+    """Diana connects as a role of its own: no superuser, no schema, and audit rows it may add but not change; an
+    erased user is forgotten only through forget_audit_subject, which runs as the owner."""
+    conn = await asyncpg.connect(database)
+    try:
+        role = await conn.fetchrow("SELECT rolname, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls FROM pg_roles "
+                                   "WHERE rolname = current_user")  # fmt: skip
+        assert role is not None and dict(role) == {"rolname": APP_ROLE, "rolsuper": False, "rolcreaterole": False,
+                                                   "rolcreatedb": False, "rolbypassrls": False}  # fmt: skip
+        await conn.execute("INSERT INTO audit_log (actor, action, subject, details) VALUES"
+                           " ('user:5', 'erase', 'user:5', '{\"id\": 5}')")  # fmt: skip
+        for statement in ("UPDATE audit_log SET subject = 'user:6'", "DELETE FROM audit_log", "TRUNCATE audit_log",
+                          "CREATE ROLE intruder", "CREATE DATABASE intruder", "CREATE TABLE intruder (x int)",
+                          "DROP TABLE users", "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_rewrite",
+                          "INSERT INTO schema_migrations (version, name) VALUES (99, 'x')"):  # fmt: skip
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(statement)
+        # Turning the trigger's exception on for itself does not help: the role may not update the table at all.
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("SELECT set_config('diana.audit_forget', 'on', false); UPDATE audit_log SET actor = 'x'")
+        assert await conn.fetchval("SELECT forget_audit_subject('user:5', 'erased:abc', '5')") == 1
+        row = await conn.fetchrow("SELECT actor, subject, details FROM audit_log")
+        assert row is not None and (row["actor"], row["subject"]) == ("erased:abc", "erased:abc")
+        # Rows of every table, and the sequences behind them, are the role's to use (the product needs no more).
+        await conn.execute("INSERT INTO users (telegram_user_id, stage) VALUES (5, 'active')")
+        await conn.execute("UPDATE users SET stage = 'active' WHERE telegram_user_id = 5")
+        await conn.execute("DELETE FROM users WHERE telegram_user_id = 5")
     finally:
         await conn.close()
 

@@ -1,15 +1,20 @@
-"""The embedded stack: idempotent start, clean stop, and journeys that survive a Temporal restart."""
+"""The embedded stack: idempotent start, clean stop, journeys that survive a Temporal restart, and servers that
+ask every client for a generated password."""
 
 from __future__ import annotations
 
+import asyncio
+import stat
 from pathlib import Path
 
+import asyncpg
 import pytest
+import redis
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
-from infra.settings import Settings, get_settings
+from infra.settings import APP_ROLE, EmbeddedSecret, Settings, get_settings
 from tests import hermetic
 from tests.helpers import new_user_id
 from tools import stack
@@ -110,3 +115,144 @@ def test_cli_explains_an_unreachable_database(tmp_path: Path, monkeypatch: pytes
     finally:
         get_settings.cache_clear()
     assert "cannot reach a server" in capsys.readouterr().err
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def passwords(settings: Settings, *names: EmbeddedSecret) -> dict[EmbeddedSecret, str | None]:
+    return {name: settings.embedded_password(name) for name in names}
+
+
+async def refused(dsn: str) -> type[BaseException]:
+    try:
+        conn = await asyncpg.connect(dsn)
+    except asyncpg.PostgresError as error:
+        return type(error)
+    await conn.close()
+    pytest.fail(f"connected without the right password: {dsn.split('@')[0].split(':')[1]}@…")
+
+
+async def test_embedded_postgres_asks_every_role_for_its_generated_password(tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    port = settings.embedded_postgres_port
+    await asyncio.to_thread(hermetic.start_postgres, settings)
+    try:
+        generated = passwords(settings, "postgres-owner", "postgres-app")
+        assert all(generated.values()) and len(set(generated.values())) == 2
+        for name in generated:
+            assert mode(settings.secret_file(name)) == 0o600, "only their owner may read the passwords"
+        assert mode(settings.secret_file("postgres-owner").parent) == 0o700
+        assert "trust" not in (tmp_path / "postgres" / "pg_hba.conf").read_text()
+
+        # Nobody gets in without the role's password: not the owner, not the application's role.
+        assert await refused(f"postgresql://postgres@127.0.0.1:{port}/diana") is asyncpg.InvalidPasswordError
+        assert await refused(f"postgresql://{APP_ROLE}@127.0.0.1:{port}/diana") is asyncpg.InvalidPasswordError
+        assert await refused(f"postgresql://{APP_ROLE}:guess@127.0.0.1:{port}/diana") is asyncpg.InvalidPasswordError
+        # What Diana connects as is the application's role, which may not do what a superuser does.
+        assert settings.postgres_dsn.startswith(f"postgresql://{APP_ROLE}:")
+        conn = await asyncpg.connect(settings.postgres_dsn)
+        try:
+            assert await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user") is False
+            for statement in ("CREATE ROLE intruder SUPERUSER", "ALTER ROLE postgres PASSWORD 'x'",
+                              "UPDATE audit_log SET actor = 'x'", "SHOW data_directory"):  # fmt: skip
+                with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                    await conn.execute(statement)
+            assert await conn.fetchval("SELECT count(*) FROM users") == 0, "its rows are the role's"
+        finally:
+            await conn.close()
+
+        # Stopped and started again on the same data folder: the same passwords, and both roles still get in.
+        assert await asyncio.to_thread(stack.stop_postgres, settings)
+        assert await asyncio.to_thread(hermetic.start_postgres, settings)
+        assert passwords(settings, "postgres-owner", "postgres-app") == generated
+        for dsn in (settings.postgres_dsn, settings.postgres_owner_dsn):
+            conn = await asyncpg.connect(dsn)
+            await conn.close()
+    finally:
+        await asyncio.to_thread(stack.stop_postgres, settings)
+
+
+async def test_a_postgres_data_folder_from_before_passwords_is_secured_on_the_next_up(tmp_path: Path) -> None:
+    """A folder made when the embedded Postgres trusted every loopback connection (no password files): the next
+    ``diana up`` gives the owner a password, adds the application's role and stops trusting, keeping the data."""
+    settings = settings_in(tmp_path)
+    pgdata = tmp_path / "postgres"
+    await asyncio.to_thread(hermetic.start_postgres, settings)
+    try:
+        conn = await asyncpg.connect(settings.postgres_owner_dsn)
+        try:
+            await conn.execute("INSERT INTO users (telegram_user_id, stage) VALUES (7, 'active')")
+            # As the older code left it: the roles without passwords, every loopback connection trusted.
+            await conn.execute(f"ALTER ROLE postgres PASSWORD NULL; DROP OWNED BY {APP_ROLE}; DROP ROLE {APP_ROLE}")
+        finally:
+            await conn.close()
+        assert await asyncio.to_thread(stack.stop_postgres, settings)
+        stack._write_server_file(pgdata / "pg_hba.conf", "host all all 127.0.0.1/32 trust\n")
+        for name in ("postgres-owner", "postgres-app"):
+            settings.secret_file(name).unlink()
+
+        assert await asyncio.to_thread(hermetic.start_postgres, settings)
+        assert all(passwords(settings, "postgres-owner", "postgres-app").values())
+        port = settings.embedded_postgres_port
+        assert await refused(f"postgresql://postgres@127.0.0.1:{port}/diana") is asyncpg.InvalidPasswordError
+        conn = await asyncpg.connect(settings.postgres_dsn)
+        try:
+            assert await conn.fetchval("SELECT stage FROM users WHERE telegram_user_id = 7") == "active"
+        finally:
+            await conn.close()
+
+        # Once it asks for passwords, a lost owner's password is said so, with the way back.
+        assert await asyncio.to_thread(stack.stop_postgres, settings)
+        settings.secret_file("postgres-owner").unlink()
+        with pytest.raises(stack.StackError, match="postgres-owner.password is gone.*replace scram-sha-256 by trust"):
+            await asyncio.to_thread(stack.start_postgres, settings)
+    finally:
+        await asyncio.to_thread(stack.stop_postgres, settings)
+
+
+def test_embedded_redis_asks_for_its_generated_password(tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    assert stack.start_redis(settings) is True
+    try:
+        password = settings.embedded_password("redis")
+        assert password and mode(settings.secret_file("redis")) == 0o600
+        assert mode(tmp_path / "redis" / "redis.conf") == 0o600, "the server's copy too"
+        stranger = redis.Redis(host="127.0.0.1", port=settings.embedded_redis_port)
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            stranger.set("key", "value")
+        stranger.close()
+        own = redis.Redis.from_url(settings.redis_dsn)
+        assert own.set("key", "value")
+        own.close()
+
+        assert stack.stop_redis(settings) is True
+        assert stack.start_redis(settings) is True
+        assert settings.embedded_password("redis") == password, "the same password after a restart"
+        own = redis.Redis.from_url(settings.redis_dsn)
+        assert own.ping()
+        own.close()
+    finally:
+        stack.stop_redis(settings)
+
+
+def test_a_redis_running_from_before_passwords_is_given_one_on_the_next_up(tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    folder = tmp_path / "redis"
+    folder.mkdir()
+    # As the older code started it: no password.
+    stack._spawn("redis", [str(stack._redis_binary()), "--bind", "127.0.0.1", "--port",
+                           str(settings.embedded_redis_port), "--dir", str(folder)], folder)  # fmt: skip
+    try:
+        stack.wait_until_answers(stack.redis_endpoint(settings), 20)
+        assert stack.start_redis(settings) is False, "the running server is kept"
+        stranger = redis.Redis(host="127.0.0.1", port=settings.embedded_redis_port)
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            stranger.ping()
+        stranger.close()
+        own = redis.Redis.from_url(settings.redis_dsn)
+        assert own.ping()
+        own.close()
+    finally:
+        assert stack.stop_redis(settings) is True

@@ -148,7 +148,7 @@ async def _chat(settings: Settings) -> None:
 async def _migrate(settings: Settings, target: int | None) -> int:
     from infra.migrate import migrate
 
-    conn = await asyncpg.connect(settings.postgres_dsn)
+    conn = await asyncpg.connect(settings.postgres_owner_dsn)  # the schema is the owner's
     try:
         return await migrate(conn, target)
     finally:

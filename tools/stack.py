@@ -8,10 +8,14 @@ already answering on its port is reused. Servers run detached, so ``diana up`` r
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import importlib.util
 import logging
 import os
 import platform
+import secrets
 import shutil
 import signal
 import socket
@@ -24,16 +28,17 @@ from pathlib import Path
 from typing import Final
 
 import asyncpg
+import redis
 
 from adapters.content_store import ensure_shipped_content
 from infra.migrate import migrate
-from infra.settings import Settings
+from infra.settings import APP_ROLE, EMBEDDED_DATABASE, EMBEDDED_OWNER_ROLE, EmbeddedSecret, Settings
 from workflows.search_attributes import REGISTRATION
 
 log = logging.getLogger("diana.stack")
 
 POSTGRES_SYSTEM_USER: Final = "embedded_postgres"
-DATABASE_NAME: Final = "diana"
+DATABASE_NAME: Final = EMBEDDED_DATABASE
 
 
 class StackError(RuntimeError):
@@ -112,14 +117,22 @@ def _spawn(name: str, argv: Sequence[str], data_dir: Path) -> int:
     return process.pid
 
 
-def _stop_pid(name: str, data_dir: Path, binary: Path, timeout: float = 15.0) -> bool:
+def _running_pid(name: str, data_dir: Path, binary: Path) -> int | None:
+    """The pid of the server ``name`` started from ``data_dir``, while it runs."""
     pid_file = data_dir / f"{name}.pid"
     if not pid_file.exists():
-        return False
+        return None
     pid = int(pid_file.read_text().strip() or 0)
-    pid_file.unlink()
-    # After a reboot the pid may belong to someone else: only stop what we started.
+    # After a reboot the pid may belong to someone else: only what we started counts.
     if pid <= 0 or not _alive(pid) or _executable(pid) != binary.resolve():
+        return None
+    return pid
+
+
+def _stop_pid(name: str, data_dir: Path, binary: Path, timeout: float = 15.0) -> bool:
+    pid = _running_pid(name, data_dir, binary)
+    (data_dir / f"{name}.pid").unlink(missing_ok=True)
+    if pid is None:
         return False
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
@@ -149,6 +162,29 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+# Generated passwords -------------------------------------------------------------------------------------
+
+
+def generated_password(settings: Settings, name: EmbeddedSecret) -> str:
+    """The password ``name`` of the embedded stack, made on first use: a file under ``<data_dir>/secrets/`` that
+    only its owner may read (the servers listen on loopback, where any local user could connect)."""
+    if existing := settings.embedded_password(name):
+        return existing
+    path = settings.secret_file(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    password = secrets.token_urlsafe(32)  # URL-safe: nothing to escape in a DSN
+    try:
+        # Created with its mode (never readable by others, not even for a moment); O_EXCL: one writer wins.
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+            file.write(password + "\n")
+    except FileExistsError:
+        if written := settings.embedded_password(name):
+            return written
+        raise StackError(f"{path} is empty: remove it and run `diana up` again") from None
+    return password
 
 
 # Temporal ------------------------------------------------------------------------------------------------
@@ -255,7 +291,7 @@ def postgres_endpoint(settings: Settings) -> Endpoint:
 
 
 def start_postgres(settings: Settings, *, fast_unsafe: bool = False) -> bool:
-    """initdb (first time), start Postgres on loopback TCP, create the database, apply migrations."""
+    """initdb (first time), start Postgres on loopback TCP, secure it, create the database, apply migrations."""
     endpoint = postgres_endpoint(settings)
     started = False
     if not endpoint.answers():
@@ -265,22 +301,17 @@ def start_postgres(settings: Settings, *, fast_unsafe: bool = False) -> bool:
         _prepare_postgres_user(pgdata)
         run_as = _postgres_run_as()
         if not (pgdata / "PG_VERSION").exists():
-            subprocess.run(
-                [str(_postgres_bin("initdb")), "-D", str(pgdata), "--auth=trust", "--encoding=UTF8",
-                 "--username=postgres", "--no-instructions"],
-                check=True, capture_output=True, **run_as,  # type: ignore[call-overload]
-            )  # fmt: skip
+            _initdb(settings, pgdata)
         overrides = [
             "listen_addresses = '127.0.0.1'",
             f"port = {settings.embedded_postgres_port}",
             "unix_socket_directories = ''",
             "max_connections = 200",
+            "password_encryption = 'scram-sha-256'",
         ]
         if fast_unsafe:  # tests only: nothing there must survive a crash
             overrides += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
-        (pgdata / "postgresql.auto.conf").write_text("\n".join(overrides) + "\n")
-        if run_as:
-            shutil.chown(pgdata / "postgresql.auto.conf", POSTGRES_SYSTEM_USER, POSTGRES_SYSTEM_USER)
+        _write_server_file(pgdata / "postgresql.auto.conf", "\n".join(overrides) + "\n")
         log_file = settings.data_dir / "postgres.log"
         log_file.touch()
         if run_as:
@@ -297,8 +328,89 @@ def start_postgres(settings: Settings, *, fast_unsafe: bool = False) -> bool:
     return started
 
 
+# Every connection is over loopback TCP (no Unix socket) and gives its role's password; nothing is trusted.
+PG_HBA: Final = """\
+# Written by `diana up` (tools/stack.py): loopback TCP only, and a password (SCRAM) for every role.
+host    all    all    127.0.0.1/32    scram-sha-256
+"""
+
+
+def _initdb(settings: Settings, pgdata: Path) -> None:
+    """A new cluster whose superuser (the owner) has the generated password from the start: never a moment of trust.
+
+    initdb reads the password from a file, which the server's user must be able to read (when Diana runs as root):
+    a copy beside the data folder, removed at once."""
+    password = generated_password(settings, "postgres-owner")
+    pwfile = settings.data_dir / ".initdb-password"
+    pwfile.unlink(missing_ok=True)
+    try:
+        _write_server_file(pwfile, password + "\n")
+        result = subprocess.run(
+            [str(_postgres_bin("initdb")), "-D", str(pgdata), "--auth=scram-sha-256", f"--pwfile={pwfile}",
+             "--encoding=UTF8", f"--username={EMBEDDED_OWNER_ROLE}", "--no-instructions"],
+            capture_output=True, text=True, **_postgres_run_as(),  # type: ignore[call-overload]
+        )  # fmt: skip
+    finally:
+        pwfile.unlink(missing_ok=True)
+    if result.returncode != 0:
+        raise StackError(f"initdb failed in {pgdata}:\n{(result.stdout + result.stderr)[-2000:]}")
+    _write_hba(pgdata)
+
+
+def _write_server_file(path: Path, text: str) -> None:
+    """A file the server reads (its configuration): readable by the server's user only."""
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+        file.write(text)
+    path.chmod(0o600)
+    if _postgres_run_as():
+        shutil.chown(path, POSTGRES_SYSTEM_USER, POSTGRES_SYSTEM_USER)
+
+
+def _same_folder(served: str, pgdata: Path) -> bool:
+    return Path(served).resolve() == pgdata.resolve()
+
+
+def _write_hba(pgdata: Path) -> bool:
+    """Passwords for every connection (``PG_HBA``); True when the file changed (the server must reload it)."""
+    hba = pgdata / "pg_hba.conf"
+    if hba.exists() and hba.read_text() == PG_HBA:
+        return False
+    _write_server_file(hba, PG_HBA)
+    return True
+
+
+def _trusts(pgdata: Path) -> bool:
+    """A data folder made before passwords (``initdb --auth=trust``): every loopback connection was let in."""
+    hba = pgdata / "pg_hba.conf"
+    if not hba.exists():
+        return False
+    rules = [
+        line.split() for line in hba.read_text().splitlines() if line.strip() and not line.lstrip().startswith("#")
+    ]
+    return any(rule[-1] == "trust" for rule in rules)
+
+
+def _owner_password(settings: Settings, pgdata: Path) -> str:
+    """The owner's password; a folder from before passwords gets a new one (set on the server right after)."""
+    if (existing := settings.embedded_password("postgres-owner")) is not None:
+        return existing
+    if (pgdata / "PG_VERSION").exists() and not _trusts(pgdata):
+        raise StackError(
+            f"the embedded Postgres asks for the owner's password, and {settings.secret_file('postgres-owner')} is "
+            f"gone. Restore that file, or let `diana up` set new passwords: `diana down`, then in "
+            f"{pgdata / 'pg_hba.conf'} replace scram-sha-256 by trust, then `diana up`."
+        )
+    return generated_password(settings, "postgres-owner")
+
+
 async def _create_database(settings: Settings) -> None:
-    admin_dsn = f"postgresql://postgres@127.0.0.1:{settings.embedded_postgres_port}/postgres"
+    """Secure the server (passwords, the application role, no trust), create the database, migrate as the owner.
+
+    A data folder from before passwords (trusting every loopback connection) is upgraded here, on the first
+    ``diana up`` that runs this code: the owner gets a generated password, then the server is told to ask for it."""
+    pgdata = settings.data_dir / "postgres"
+    _owner_password(settings, pgdata)
+    admin_dsn = settings.embedded_postgres_dsn(owner=True, database="postgres")
     for attempt in range(50):
         try:
             conn = await asyncpg.connect(admin_dsn)
@@ -307,12 +419,55 @@ async def _create_database(settings: Settings) -> None:
             if attempt == 49:
                 raise
             await asyncio.sleep(0.2)
+        except asyncpg.InvalidPasswordError:
+            raise StackError(f"the embedded Postgres refused the owner's password in "
+                             f"{settings.secret_file('postgres-owner')}: is another Postgres on port "
+                             f"{settings.embedded_postgres_port} (DIANA_POSTGRES_PORT)?") from None  # fmt: skip
     try:
+        # Only the server of this data folder is reconfigured (one reused on the port may be another's).
+        ours = _same_folder(await conn.fetchval("SHOW data_directory"), pgdata)
+        trusted = ours and _trusts(pgdata)
+        if trusted:  # the password first, then the server asks for it: the next connection needs it already
+            await set_password(conn, EMBEDDED_OWNER_ROLE, generated_password(settings, "postgres-owner"))
+        await _ensure_app_role(conn, generated_password(settings, "postgres-app"))
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE_NAME):
             await conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+        if ours and _write_hba(pgdata):
+            await conn.execute("SELECT pg_reload_conf()")
     finally:
         await conn.close()
-    await _migrate_external(settings.postgres_dsn)
+    await _migrate_external(settings.postgres_owner_dsn)
+
+
+async def _ensure_app_role(conn: asyncpg.Connection, password: str) -> None:
+    """The application's role: logs in with its password, and may do nothing a superuser alone may (roles are the
+    cluster's; its rights in each database are granted by the migrations' last step, ``infra.migrate``)."""
+    await conn.execute(f"""
+        DO $$ BEGIN
+            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN CREATE ROLE {APP_ROLE}; END IF;
+        END $$;
+        ALTER ROLE {APP_ROLE} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS""")  # fmt: skip
+    await set_password(conn, APP_ROLE, password)
+
+
+async def set_password(conn: asyncpg.Connection, role: str, password: str) -> None:
+    """``ALTER ROLE role PASSWORD``, given as a SCRAM verifier: the password itself never reaches the server (nor
+    its log), and the statement's text stays fixed (the value is a parameter, the name quoted by the server)."""
+    async with conn.transaction():
+        await conn.execute("SELECT set_config('diana.role', $1, true), set_config('diana.verifier', $2, true)",
+                           role, scram_verifier(password))  # fmt: skip
+        await conn.execute("DO $$ BEGIN EXECUTE format('ALTER ROLE %I PASSWORD %L', current_setting('diana.role'), "
+                           "current_setting('diana.verifier')); END $$")  # fmt: skip
+
+
+def scram_verifier(password: str, iterations: int = 4096) -> str:
+    """What Postgres stores for a SCRAM-SHA-256 password (RFC 5803's form, as libpq's PQencryptPasswordConn makes it)."""
+    salt = secrets.token_bytes(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    stored_key = hashlib.sha256(hmac.digest(salted, b"Client Key", "sha256")).digest()
+    server_key = hmac.digest(salted, b"Server Key", "sha256")
+    b64 = [base64.b64encode(part).decode() for part in (salt, stored_key, server_key)]
+    return f"SCRAM-SHA-256${iterations}:{b64[0]}${b64[1]}:{b64[2]}"
 
 
 def stop_postgres(settings: Settings) -> bool:
@@ -338,13 +493,20 @@ def redis_endpoint(settings: Settings) -> Endpoint:
 
 
 def start_redis(settings: Settings) -> bool:
+    """Redis on loopback with the generated password (``requirepass``); False if one already answers."""
     endpoint = redis_endpoint(settings)
     if endpoint.answers():
+        _secure_running_redis(settings)
         return False
     folder = settings.data_dir / "redis"
     folder.mkdir(parents=True, exist_ok=True)
+    # The password goes in a file only its owner reads: on the command line every local user would see it (ps).
+    config = folder / "redis.conf"
+    with os.fdopen(os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+        file.write(f"requirepass {_redis_quoted(generated_password(settings, 'redis'))}\n")
     argv = [
         str(_redis_binary()),
+        str(config),
         "--bind", "127.0.0.1",
         "--port", str(settings.embedded_redis_port),
         "--dir", str(folder),
@@ -354,6 +516,28 @@ def start_redis(settings: Settings) -> bool:
     _spawn("redis", argv, folder)
     wait_until_answers(endpoint, 20, folder / "redis.log")
     return True
+
+
+def _redis_quoted(value: str) -> str:
+    """A value for redis.conf, in double quotes (a replaced password may hold spaces or quotes)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _secure_running_redis(settings: Settings) -> None:
+    """A Redis this stack started before it had a password, still running after an upgrade, is given its password
+    now (only the process of this data folder: another Redis on the port is left alone)."""
+    folder = settings.data_dir / "redis"
+    if _running_pid("redis", folder, _redis_binary()) is None:
+        return
+    client = redis.Redis(host=redis_endpoint(settings).host, port=settings.embedded_redis_port, socket_timeout=5)
+    try:
+        client.ping()  # answered without a password: one from before
+    except (redis.exceptions.AuthenticationError, redis.exceptions.ResponseError):  # it asks for a password already
+        return
+    else:
+        client.config_set("requirepass", generated_password(settings, "redis"))
+    finally:
+        client.close()
 
 
 def stop_redis(settings: Settings) -> bool:
@@ -380,7 +564,7 @@ def up(settings: Settings) -> StackStatus:
         lines.append(f"Temporal UI: {settings.temporal_ui_url}")
     if settings.database_url:
         lines.append("Postgres: external (DATABASE_URL)")
-        asyncio.run(_migrate_external(settings.postgres_dsn))
+        asyncio.run(_migrate_external(settings.postgres_owner_dsn))
     else:
         state = "started" if start_postgres(settings) else "already running"
         lines.append(f"Postgres: {state} on 127.0.0.1:{settings.embedded_postgres_port}")
@@ -393,7 +577,7 @@ def up(settings: Settings) -> StackStatus:
 
 
 async def _migrate_external(dsn: str) -> None:
-    """Migrate, and on a fresh database activate the content shipped with the code."""
+    """Migrate (as the schema's owner: ``dsn``), and on a fresh database activate the content shipped with the code."""
     conn = await asyncpg.connect(dsn)
     try:
         await migrate(conn)

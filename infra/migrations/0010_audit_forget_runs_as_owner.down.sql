@@ -1,0 +1,2 @@
+ALTER FUNCTION forget_audit_subject(TEXT, TEXT, TEXT) SECURITY INVOKER RESET search_path;
+GRANT EXECUTE ON FUNCTION forget_audit_subject(TEXT, TEXT, TEXT) TO PUBLIC;
