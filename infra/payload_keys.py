@@ -6,8 +6,10 @@ retires a journey's keys (what comes after is encrypted under a new one) and the
 in the live database or any backup of it, can no longer be read by anyone, operators included.
 
 Caches stay exact across processes through Postgres LISTEN/NOTIFY: a retired or destroyed key is evicted
-everywhere as its transaction commits, and a process that lost its listening connection reads Postgres every
-time until it has one again.
+everywhere as its transaction commits. A process that lost its listening connection (Postgres restarting, or
+away) keeps using what it has cached, so journeys play on through a Postgres outage as they did before
+encryption (keys are retired and destroyed in Postgres: nothing changes meanwhile), and empties its caches the
+moment it listens again.
 """
 
 from __future__ import annotations
@@ -41,11 +43,13 @@ NOTIFY_CHANNEL: Final = "diana_payload_keys"
 # The embedded stack's master key, generated on first use (a deployment gives DIANA_MASTER_KEY instead).
 MASTER_KEY_FILE: Final = "master.key"
 _CACHED: Final = 50_000
+# While Postgres is away, how often a process tries to listen again (not on every payload).
+_LISTEN_RETRY: Final = 5.0
 K = TypeVar("K")
 V = TypeVar("V")
 
 
-class MasterKeyMissing(RuntimeError):
+class MasterKeyMissing(ValueError):
     """No master key where one is required (external servers), or one that is not a key."""
 
 
@@ -137,12 +141,14 @@ class PayloadKeys:
         self._in_use: OrderedDict[str, uuid.UUID] = OrderedDict()
         self._keys: OrderedDict[uuid.UUID, bytes] = OrderedDict()
         self._listener: asyncpg.Connection | None = None
+        self._heard_everything = True  # False from losing the listener until the caches are emptied
+        self._next_attempt = 0.0
         self._lock = asyncio.Lock()
 
     async def key_for(self, workflow_id: str) -> tuple[uuid.UUID, bytes]:
         """The key new payloads of ``workflow_id`` are encrypted with; made on first use."""
-        caching = await self._caching()
-        key_id = self._in_use.get(workflow_id) if caching else None
+        await self._listen()
+        key_id = self._in_use.get(workflow_id)
         if key_id is not None and key_id in self._keys:
             self._in_use.move_to_end(workflow_id)
             return key_id, self._keys[key_id]
@@ -159,23 +165,21 @@ class PayloadKeys:
                                       "WHERE workflow_id = $1 AND retired_at IS NULL", workflow_id)  # fmt: skip
             assert row is not None, "a key in use was made and retired at once"
         key = self._unwrap(row["key_id"], row["wrapped"], row["master_key_id"])
-        if caching:
-            _remember(self._in_use, workflow_id, row["key_id"])
-            _remember(self._keys, row["key_id"], key)
+        _remember(self._in_use, workflow_id, row["key_id"])
+        _remember(self._keys, row["key_id"], key)
         return row["key_id"], key
 
     async def key(self, key_id: uuid.UUID) -> bytes:
         """The key a payload names. :raises KeyUnavailable: destroyed, or wrapped by an unknown master key."""
-        caching = await self._caching()
-        if caching and key_id in self._keys:
+        await self._listen()
+        if key_id in self._keys:
             return self._keys[key_id]
         pool = await self._connected()
         row = await pool.fetchrow("SELECT wrapped, master_key_id FROM payload_keys WHERE key_id = $1", key_id)
         if row is None:
             raise KeyUnavailable(f"data key {key_id} no longer exists (its journey was erased)")
         key = self._unwrap(key_id, row["wrapped"], row["master_key_id"])
-        if caching:
-            _remember(self._keys, key_id, key)
+        _remember(self._keys, key_id, key)
         return key
 
     def _unwrap(self, key_id: uuid.UUID, wrapped: bytes, master_key_id: str) -> bytes:
@@ -196,22 +200,27 @@ class PayloadKeys:
         assert self._pool is not None
         return self._pool
 
-    async def _caching(self) -> bool:
-        """Whether the caches may be used: only while this process hears of every retired or destroyed key."""
+    async def _listen(self) -> None:
+        """Listen for retired and destroyed keys; when that starts again after a loss, forget every cached key."""
         if self._listener is not None and not self._listener.is_closed():
-            return True
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._next_attempt:
+            return
         try:
-            async with asyncio.timeout(5):
+            async with asyncio.timeout(2):
                 listener = await asyncpg.connect(self._dsn)
                 await listener.add_listener(NOTIFY_CHANNEL, self._heard)
         except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-            log.warning("payload keys read from Postgres every time (cannot listen for changes: %s)", error)
-            return False
+            self._next_attempt = loop.time() + _LISTEN_RETRY
+            log.warning("not listening for retired payload keys (%s): using the keys cached so far", error)
+            return
         listener.add_termination_listener(self._deaf)
-        self._in_use.clear()
-        self._keys.clear()
+        if not self._heard_everything:
+            self._in_use.clear()
+            self._keys.clear()
+            self._heard_everything = True
         self._listener = listener
-        return True
 
     def _heard(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
         what, _, name = payload.partition(":")
@@ -222,8 +231,7 @@ class PayloadKeys:
 
     def _deaf(self, _connection: object) -> None:
         self._listener = None
-        self._in_use.clear()
-        self._keys.clear()
+        self._heard_everything = False
 
     async def close(self) -> None:
         if self._listener is not None:

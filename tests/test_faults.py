@@ -27,6 +27,7 @@ import pytest
 from aiogram import Bot
 from redis.asyncio import Redis
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from adapters.staff import disagreements, read_projection
@@ -41,6 +42,7 @@ from tests.bot_process import (  # noqa: F401 -- the fixture
     bots_fixture,
     messages_once,
 )
+from tests.conftest import encrypting_client
 from tests.helpers import eventually, new_user_id, settled, webhook_environment
 from tests.telegram import EmulatedUser, control, onboard, redeliver
 from tools import stack, support
@@ -106,14 +108,17 @@ def redis_dsn(settings: Settings) -> str:
 
 
 async def test_postgres_stopped_the_user_plays_on_and_the_projection_converges(
-    own_postgres: Settings, client: Client, task_queue: str, redis_server: str, telegram_bot: Bot,
+    own_postgres: Settings, temporal_env: WorkflowEnvironment, task_queue: str, redis_server: str, telegram_bot: Bot,
     emulator: BotAPIEmulator, http: aiohttp.ClientSession, bots: BotProcesses,
 ) -> None:  # fmt: skip
     dsn = postgres_dsn(own_postgres)
     pool = await create_pool(dsn, max_size=5)
     redis = create_redis(redis_server)
     try:
-        async with running_worker(client, task_queue, pool, redis, telegram_bot):
+        # The worker's payload keys are in this Postgres too, as the bot's: both play on from their caches while it
+        # is away.
+        async with encrypting_client(temporal_env.client, dsn) as client, running_worker(client, task_queue, pool,
+                                                                                        redis, telegram_bot):  # fmt: skip
             bots.start(dsn, redis_server)
             user = EmulatedUser(http, emulator.base_url, new_user_id())
             menu = await onboard(user)
@@ -160,7 +165,7 @@ async def test_postgres_stopped_the_user_plays_on_and_the_projection_converges(
             menu = await user.next_from_bot("bot_message")
             await press(user, await press(user, menu, "Continuar Historia"))
             await settled(client, user.user_id, within=30)
-            later = (await handle.fetch_history()).events[seen:]
+            later = (await support.decoded_history(client, user.user_id)).events[seen:]
             assert support.local_projections(later), "the projection is local again"
             assert not support.projection_batches(later)
     finally:

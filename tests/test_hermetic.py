@@ -178,7 +178,9 @@ def test_the_machines_variables_are_removed_and_the_suites_kept() -> None:
                "BOT_HEALTH_PORT": "9101", "LOG_LEVEL": "DEBUG", "PGHOST": "db", "WORKFLOW_SANDBOX": "false",
                "DIANA_RECORD_HISTORIES": "1"}  # fmt: skip
     removed = hermetic.scrub(environ)
-    assert environ == {"PATH": "/bin", "HOME": "/root", "WORKFLOW_SANDBOX": "true", "DIANA_RECORD_HISTORIES": "1"}
+    assert environ == {"PATH": "/bin", "HOME": "/root", **hermetic.SUITE_VALUES, "DIANA_RECORD_HISTORIES": "1"}
+    assert environ["WORKFLOW_SANDBOX"] == "true" and environ["DIANA_MASTER_KEY"] == hermetic.SUITE_VALUES[
+        "DIANA_MASTER_KEY"], "the suite's own master key, never the machine's"  # fmt: skip
     assert "DATABASE_URL" in removed and "PGHOST" in removed and "PATH" not in removed
 
 

@@ -42,6 +42,9 @@ LOCAL_ACTIVITY_MARKER = {"seq", "attempt", "activity_id", "activity_type", "comp
                           "original_schedule_time", "activation_index"}  # fmt: skip
 
 
+TRACE_HEADER = {"traceparent", "tracestate"}
+
+
 def _payload(text: str) -> Payload:
     return Payload(metadata={"encoding": b"json/plain"}, data=f'"{text}"'.encode())
 
@@ -154,8 +157,9 @@ async def test_a_journeys_history_and_memo_are_encrypted_and_its_search_attribut
     encoded = [p for event in history.events for p in _payloads(event) if "type" not in p.metadata]
     odd = [p for e in history.events for p in _payloads(e)
            if "type" not in p.metadata and p.metadata.get("encoding") not in (ENCODING, b"binary/null")]  # fmt: skip
-    # Besides them, only the SDK's own bookkeeping of a local activity (its id, type, attempt and times).
-    assert all(json.loads(p.data).keys() <= LOCAL_ACTIVITY_MARKER for p in odd), odd
+    # Besides them, only the SDK's own bookkeeping of a local activity (its id, type, attempt and times) and the
+    # trace context in headers.
+    assert all(json.loads(p.data).keys() <= LOCAL_ACTIVITY_MARKER | TRACE_HEADER for p in odd), odd
     [key_id] = {p.metadata[KEY_ID] for p in encoded if p.metadata.get("encoding") == ENCODING}
     assert await pool.fetchval("SELECT workflow_id FROM payload_keys WHERE key_id = $1",
                                uuid.UUID(key_id.decode())) == journey_id(user_id)  # fmt: skip
@@ -245,3 +249,32 @@ async def _through_endpoint(http: aiohttp.ClientSession, url: str, payloads: lis
         assert response.status == 200
         decoded = json_format.Parse(await response.text(), Payloads())
     return [p.data for p in decoded.payloads]
+
+
+async def test_diana_keys_rotate_rewraps_every_key_and_names_a_master_key_it_lacks(database: str) -> None:
+    suite_key = hermetic.SUITE_VALUES["DIANA_MASTER_KEY"]
+    keys = PayloadKeys(master_keys(hermetic.settings()), database)
+    [sealed] = await _for(JourneyCodec(keys), "journey-7").encode([_payload("Vera")])
+    await keys.close()
+    made = hermetic.run_diana(["-m", "tools.cli", "keys", "new"], hermetic.process_environment(),
+                              capture_output=True, text=True)  # fmt: skip
+    new = made.stdout.strip()
+    assert made.returncode == 0 and parse_master_key(new).secret != parse_master_key(suite_key).secret
+
+    env = hermetic.process_environment(DATABASE_URL=database, DIANA_MASTER_KEY=new)
+    lacking = hermetic.run_diana(["-m", "tools.cli", "keys", "rotate"], env, capture_output=True, text=True)
+    assert lacking.returncode == 1 and "still wrapped by unknown master key" in lacking.stderr
+    assert suite_key not in lacking.stdout + lacking.stderr and new not in lacking.stdout + lacking.stderr
+    bad = hermetic.run_diana(["-m", "tools.cli", "keys", "rotate"], {**env, "DIANA_MASTER_KEY": "c2hvcnQ="},
+                             capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode != 0 and "32 random bytes in base64" in bad.stderr
+
+    rotated = hermetic.run_diana(["-m", "tools.cli", "keys", "rotate"],
+                                 {**env, "DIANA_PREVIOUS_MASTER_KEYS": suite_key}, capture_output=True, text=True)  # fmt: skip
+    assert rotated.returncode == 0, rotated.stderr
+    assert "1 data key(s) re-wrapped" in rotated.stdout
+    after = PayloadKeys(MasterKeys(parse_master_key(new)), database)
+    try:
+        assert (await JourneyCodec(after).decode([sealed]))[0].data == b'"Vera"', "readable without the old key"
+    finally:
+        await after.close()

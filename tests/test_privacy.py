@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import subprocess
@@ -193,9 +194,11 @@ async def test_after_erasure_nothing_anywhere_reads_the_users_name_username_or_w
         scan(f"temporal {execution.id} history", b"".join(event.SerializeToString() for event in events))
         scan(f"temporal {execution.id} memo", (await handle.describe()).raw_description.SerializeToString())
     # Postgres: every row of every table.
-    for table in await pool.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"):
-        rows = await pool.fetch(f'SELECT row_to_json(t)::text AS row FROM "{table["tablename"]}" t')  # noqa: S608
-        scan(f"postgres {table['tablename']}", "\n".join(r["row"] for r in rows).encode())
+    async with pool.acquire() as conn:
+        for table in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"):
+            rows = io.BytesIO()
+            await conn.copy_from_table(table["tablename"], output=rows)
+            scan(f"postgres {table['tablename']}", rows.getvalue())
     # Redis: every key and value.
     async for key in redis.scan_iter():
         scan(f"redis {key}", f"{key} {await _redis_value(redis, key)}".encode())

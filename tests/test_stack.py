@@ -7,6 +7,7 @@ import asyncio
 import stat
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import pytest
 import redis
@@ -35,6 +36,10 @@ async def test_temporal_keeps_journeys_across_a_restart(tmp_path: Path) -> None:
     assert stack.start_temporal(settings) is True
     try:
         assert stack.start_temporal(settings) is False, "a second start reuses the running server"
+        # The Web UI decodes journeys through the worker's codec endpoint (payloads are encrypted in Temporal).
+        async with aiohttp.ClientSession() as http, http.get(f"{settings.temporal_ui_url}/api/v1/settings") as answer:
+            ui = await answer.json()
+        assert ui["Codec"]["Endpoint"] == settings.codec_endpoint == f"http://127.0.0.1:{settings.codec_port}"
         client = await Client.connect(settings.temporal_target, data_converter=pydantic_data_converter)
         async with Worker(client, task_queue="restart", workflows=[JourneyWorkflow]):
             await client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=user_id), id=journey_id(user_id),
