@@ -289,11 +289,16 @@ async def test_users_are_found_by_username_and_bad_names_are_refused(pool: async
 
 
 def test_the_console_script_refuses_an_unknown_user_clearly() -> None:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT), "TEMPORAL_ADDRESS": "127.0.0.1:1",
+           "DATABASE_URL": "postgresql://x@127.0.0.1:1/x"}  # fmt: skip
     done = hermetic.run_diana(["-m", "tools.support_cli", "show", "@nobody"], capture_output=True, text=True,
-                              timeout=60, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT),
-                                               "TEMPORAL_ADDRESS": "127.0.0.1:1",
-                                               "DATABASE_URL": "postgresql://x@127.0.0.1:1/x"})  # fmt: skip
+                              timeout=60, env={**env, "DIANA_MASTER_KEY": hermetic.SUITE_VALUES["DIANA_MASTER_KEY"]})  # fmt: skip
     assert done.returncode == 1 and "cannot reach a server" in done.stderr
+    # Against an external database, the master key that reads journeys is required: said, not a traceback.
+    keyless = hermetic.run_diana(["-m", "tools.support_cli", "show", "@nobody"], capture_output=True, text=True,
+                                 timeout=60, env=env)  # fmt: skip
+    assert keyless.returncode == 2 and "DIANA_MASTER_KEY is required" in keyless.stderr
+    assert "Traceback" not in keyless.stderr
 
 
 async def test_a_journey_no_worker_answers_for_is_named_clearly(client: Client, pool: asyncpg.Pool,

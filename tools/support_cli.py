@@ -35,6 +35,7 @@ from adapters import received_payments, staff
 from adapters.stars import TelegramStars
 from adapters.telegram import create_bot
 from infra.connections import connect_temporal, create_pool, create_redis
+from infra.payload_keys import MasterKeyMissing
 from infra.settings import Settings, get_settings
 from tools import support
 
@@ -233,6 +234,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except staff.SupportError as error:
         print(f"diana-support {args.command}: {error}; nothing changed", file=sys.stderr)
         return 1
+    except MasterKeyMissing as error:
+        print(f"diana-support {args.command}: {error}", file=sys.stderr)
+        return 2
     except (OSError, RPCError, asyncpg.PostgresError) as error:
         print(f"diana-support {args.command}: cannot reach a server ({error}); is the stack up? (`diana up`)",
               file=sys.stderr)  # fmt: skip
