@@ -62,12 +62,13 @@ from typing import Any, Final
 import asyncpg
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from adapters.content_store import active_version
 from adapters.journeys import INTERACT, telegram_update_id
 from adapters.texts import t
 from benchmarks import echo_bot, floor
+from infra.payload_codec import encrypted_data_converter
+from infra.payload_keys import PayloadKeys, embedded_master_key, master_keys
 from infra.settings import REPO_ROOT, Settings
 from tools import stack
 from tools.emulator import BotAPIEmulator
@@ -425,8 +426,11 @@ def diana_environment(settings: Settings, emulator: BotAPIEmulator, mode: str,
         DATABASE_URL=settings.postgres_dsn,
         REDIS_URL=settings.redis_dsn,
         DIANA_DATA_DIR=str(settings.data_dir),
+        # Its own master key (the run's data folder): payloads are encrypted as in production.
+        DIANA_MASTER_KEY=embedded_master_key(settings.data_dir),
         BOT_HEALTH_PORT=str(stack.free_port()),
         WORKER_HEALTH_PORT=str(stack.free_port()),
+        CODEC_PORT=str(stack.free_port()),
         BOT_MODE=mode,
         PYTHONUNBUFFERED="1",
     )
@@ -692,7 +696,9 @@ async def bench(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         processes.start("worker", [sys.executable, "-m", "tools.cli", "worker"], env)
         processes.start("bot", [sys.executable, "-m", "tools.cli", "bot"], env)
         await wait_until_bot_answers(emulator, processes)
-        client = await Client.connect(settings.temporal_target, data_converter=pydantic_data_converter)
+        # Reads and opens journeys as Diana does: encrypted under the run's master key.
+        keys = PayloadKeys(master_keys(settings), settings.postgres_dsn)
+        client = await Client.connect(settings.temporal_target, data_converter=encrypted_data_converter(keys))
         user_ids = [DIANA_USERS + i for i in range(args.users)]
         if args.scale:
             worker_pid = processes.running["worker"].pid
