@@ -43,6 +43,7 @@ LOCAL_ACTIVITY_MARKER = {"seq", "attempt", "activity_id", "activity_type", "comp
 
 
 TRACE_HEADER = {"traceparent", "tracestate"}
+PATCH_MARKER = {"id", "deprecated"}
 
 
 def _payload(text: str) -> Payload:
@@ -157,14 +158,16 @@ async def test_a_journeys_history_and_memo_are_encrypted_and_its_search_attribut
     encoded = [p for event in history.events for p in _payloads(event) if "type" not in p.metadata]
     odd = [p for e in history.events for p in _payloads(e)
            if "type" not in p.metadata and p.metadata.get("encoding") not in (ENCODING, b"binary/null")]  # fmt: skip
-    # Besides them, only the SDK's own bookkeeping of a local activity (its id, type, attempt and times) and the
-    # trace context in headers.
-    assert all(json.loads(p.data).keys() <= LOCAL_ACTIVITY_MARKER | TRACE_HEADER for p in odd), odd
+    # Besides them, only the SDK's own bookkeeping of a local activity (its id, type, attempt and times) and of a
+    # patch (its name), and the trace context in headers.
+    assert all(json.loads(p.data).keys() <= LOCAL_ACTIVITY_MARKER | PATCH_MARKER | TRACE_HEADER for p in odd), odd
     [key_id] = {p.metadata[KEY_ID] for p in encoded if p.metadata.get("encoding") == ENCODING}
     assert await pool.fetchval("SELECT workflow_id FROM payload_keys WHERE key_id = $1",
                                uuid.UUID(key_id.decode())) == journey_id(user_id)  # fmt: skip
     description = await plain.describe()
     assert all(p.metadata["encoding"] == ENCODING for p in description.raw_description.workflow_execution_info.memo.fields.values())  # fmt: skip
+    described = await client.get_workflow_handle(journey_id(user_id)).describe()
+    assert await described.memo() == {"language": "es"}, "who the user is stays out of the memo"
     attributes = description.typed_search_attributes
     assert attributes.get(KEYS["JourneyStage"]) == "active", "search attributes stay readable, and hold no person"
 

@@ -719,7 +719,8 @@ def test_search_attributes_carry_no_personal_data() -> None:
     assert values == {"JourneyStage": "active", "BesitosLevel": 1, "BesitosBalance": WELCOME, "VipActive": False,
                       "LastSeenAt": NOW, "VipExpiresAt": None, "VipStatus": "none", "StoryFragment": None,
                       "JoinedAt": NOW}  # fmt: skip
-    assert rules.memo_values(onboarded()) == {"username": "@ana", "first_name": "Ana", "language": "es"}
+    assert rules.memo_values(onboarded()) == {"language": "es"}, "who the user is stays out of the memo"
+    assert rules.memo_values(onboarded(), profile=True) == {"username": "@ana", "first_name": "Ana", "language": "es"}
     state = play(onboarded(), "story")
     assert rules.search_attribute_values(state)["StoryFragment"] == CONTENT.story.start
 

@@ -518,11 +518,16 @@ def search_attribute_values(state: JourneyState) -> dict[str, str | int | bool |
     }
 
 
-def memo_values(state: JourneyState) -> dict[str, str | None]:
-    """Who the journey is, for operators reading it in the Temporal UI (not searchable)."""
-    profile = state.profile
-    return {
-        "username": f"@{profile.username}" if profile and profile.username else None,
-        "first_name": profile.first_name if profile else None,
-        "language": state.language,
-    }
+# What journeys before the memo held no profile kept there (their histories still replay it).
+PROFILE_MEMO: Final = ("username", "first_name")
+
+
+def memo_values(state: JourneyState, *, profile: bool = False) -> dict[str, str | None]:
+    """What operators read of a journey in the Temporal UI beside its id (not searchable): its language. No rule
+    needs who the user is there (``profile``: the memo of journeys from before, kept for their replays)."""
+    values: dict[str, str | None] = {"language": state.language}
+    if profile:
+        user = state.profile
+        values = {"username": f"@{user.username}" if user and user.username else None,
+                  "first_name": user.first_name if user else None, **values}  # fmt: skip
+    return values

@@ -16,7 +16,7 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
 from workflows.contracts import JourneyState
-from workflows.rules import memo_values, search_attribute_values
+from workflows.rules import PROFILE_MEMO, memo_values, search_attribute_values
 from workflows.timer import Timer
 
 JOURNEY_STAGE: Final = SearchAttributeKey.for_keyword("JourneyStage")
@@ -58,6 +58,8 @@ REGISTRATION: Final[dict[str, str]] = {
 # Changed by most turns: published at most once per SETTLED_WINDOW.
 SETTLED: Final = frozenset({"BesitosBalance", "StoryFragment", "LastSeenAt"})
 SETTLED_WINDOW: Final = timedelta(minutes=1)
+# From this patch on the memo holds no profile (collect less); journeys from before replay as they ran.
+MEMO_WITHOUT_PROFILE: Final = "memo-without-profile"
 
 
 class JourneyPublisher:
@@ -66,6 +68,7 @@ class JourneyPublisher:
     def __init__(self) -> None:
         self._attributes: dict[str, Any] = {}
         self._memo: dict[str, Any] = {}
+        self._profile_dropped = False
         self._published_at: datetime | None = None
         self._stale = True
         self._settle = Timer("publish the settled search attributes")
@@ -84,7 +87,7 @@ class JourneyPublisher:
 
     def publish(self, state: JourneyState, *, settled: bool = False) -> None:
         attributes = _changed(self._attributes, search_attribute_values(state))
-        memo = _changed(self._memo, memo_values(state))
+        memo = self._memo_changes(state)
         if not attributes and not memo:
             return
         if not settled and not memo and self._published_at is not None and attributes.keys() <= SETTLED:
@@ -104,6 +107,16 @@ class JourneyPublisher:
         if memo:
             workflow.upsert_memo(memo)
             self._memo.update(memo)
+
+    def _memo_changes(self, state: JourneyState) -> dict[str, Any]:
+        if not workflow.patched(MEMO_WITHOUT_PROFILE):
+            return _changed(self._memo, memo_values(state, profile=True))
+        changes = _changed(self._memo, memo_values(state))
+        if not self._profile_dropped:
+            # A memo carried over from a run that still held the profile loses it, once.
+            self._profile_dropped = True
+            changes.update({name: None for name in PROFILE_MEMO if name in workflow.memo()})
+        return changes
 
 
 def _changed(published: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
