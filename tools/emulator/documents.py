@@ -21,6 +21,7 @@ from aiogram.types import Chat, Document, Message, Update, User
 from aiohttp import web
 
 from tools.emulator.common import Handler, json_body, ok_response, profile_of
+from tools.emulator.files import Upload
 from tools.emulator.markup import BadRequest
 
 if TYPE_CHECKING:
@@ -42,9 +43,6 @@ class Documents:
     async def user_sends_document(self, user_id: int, *, file_name: str, content: bytes, mime_type: str | None = None,
                                   caption: str | None = None, **profile: Any) -> dict[str, Any]:  # fmt: skip
         """A user sends a file to the bot in their private chat; returns the update, message and file ids."""
-        # Imported here: the server module registers this part while it is being imported.
-        from tools.emulator.server import Upload
-
         if not file_name:
             raise BadRequest("Bad Request: file_name is required")
         stored = self.emulator._store(Upload(file_name, mime_type or "application/octet-stream", content))

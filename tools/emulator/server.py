@@ -11,9 +11,11 @@ Besides private chats it knows community channels (the bot is their administrato
 join (by themselves or through the bot's invite links, maybe as join requests) and leave; the bot
 bans and unbans (:mod:`tools.emulator.access`). ``chat_member`` updates are only created when the bot
 asked for them in ``allowed_updates`` (getUpdates or setWebhook), like Telegram: a join made before
-that is never delivered. Documents uploaded with ``sendDocument`` are kept, readable with ``getFile``
-and ``/file/bot<token>/<file_path>``. Invoices are paid, pre-checked, refunded and listed as Star
-transactions (:mod:`tools.emulator.payments`).
+that is never delivered. Photos, videos, animations, voice notes, audio and documents (sent one by one or
+as albums, edited, copied; :mod:`tools.emulator.media`) are kept as files, readable with ``getFile`` and
+``/file/bot<token>/<file_path>`` (:mod:`tools.emulator.files`). Invoices are paid, pre-checked, refunded and
+listed as Star transactions (:mod:`tools.emulator.payments`); paid media are bought with Stars
+(:mod:`tools.emulator.paid_media`).
 
 The control API (``/control/...``) lets a test or a person act as users, read each chat's
 transcript and make the next calls fail with 429 or 5xx. Each answer is ``{"ok": true, "result": ...}``
@@ -32,6 +34,9 @@ or Telegram's error shape:
   400 whose description says why.
 - ``POST /control/users/{user_id}/pay``: the user pays an invoice (see :mod:`tools.emulator.payments`);
   ``GET /control/payments``: every charge and whether it was refunded.
+- ``POST /control/users/{user_id}/media``, ``.../forward``, ``POST /control/channels/{chat_id}/posts``: users send
+  files and forward messages, administrators post in channels (see :mod:`tools.emulator.media`);
+  ``POST /control/users/{user_id}/paid_media``: the user buys paid media (see :mod:`tools.emulator.paid_media`).
 - ``POST /control/users/{user_id}/block``: the user blocks the bot.
 - ``POST /control/channels`` {"chat_id", "title", "username"?, "private"?}: a new (or renamed) channel; result its
   Chat. A private channel has no username and is joined only through an invite link.
@@ -43,7 +48,10 @@ or Telegram's error shape:
 - ``GET /control/chats/{chat_id}/transcript?after=seq&wait=seconds`` and ``.../messages``: what a chat shows.
   Transcript kinds: ``user_message``, ``user_press``, ``bot_message``, ``bot_edit``, ``bot_delete``,
   ``bot_document`` (with ``file_name``, ``mime_type``, ``file_size``, ``file_id``, ``document_text``: the bytes
-  as UTF-8, null when they are not text), ``callback_answer``; payments in the private chat: ``bot_invoice``,
+  as UTF-8, null when they are not text, ``protected``), ``callback_answer``; media (:mod:`tools.emulator.media`):
+  ``bot_photo``, ``bot_video``, ``bot_animation``, ``bot_voice``, ``bot_audio``, ``bot_media_group``,
+  ``bot_edit_media``, ``bot_edit_caption``, ``user_photo``..., ``user_forward``, ``admin_post``; paid media:
+  ``bot_paid_media``, ``user_paid_media_purchase``; payments in the private chat: ``bot_invoice``,
   ``pre_checkout_answer``, ``user_payment``, ``bot_refund``; membership in the channel: ``user_join`` (with
   ``invite_link``, ``approved``), ``user_leave``, ``user_join_request``, ``bot_approve_join_request``,
   ``bot_decline_join_request``, ``bot_ban`` (with ``until_date``), ``bot_unban``, ``bot_remove``.
@@ -67,9 +75,7 @@ import copy
 import json
 import logging
 import math
-import mimetypes
 import re
-import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -83,7 +89,6 @@ from aiogram.types import (
     CallbackQuery,
     Chat,
     ChatFullInfo,
-    Document,
     Message,
     MessageEntity,
     MessageOriginUser,
@@ -98,6 +103,7 @@ from tools.emulator.common import (
     BOT_USERNAME,
     QUERY_TOO_OLD,
     Handler,
+    bool_param,
     bot_user,
     buttons_of,
     error_response,
@@ -108,7 +114,10 @@ from tools.emulator.common import (
     profile_of,
 )
 from tools.emulator.documents import Documents
-from tools.emulator.markup import MAX_CALLBACK_ANSWER, BadRequest, check_caption, check_reply_markup, check_text
+from tools.emulator.files import MAX_DOWNLOAD, StoredFile, Upload, store
+from tools.emulator.markup import MAX_CALLBACK_ANSWER, BadRequest, check_reply_markup, check_text
+from tools.emulator.media import ATTACHMENTS, Media
+from tools.emulator.paid_media import PaidMedia
 from tools.emulator.payments import PRE_CHECKOUT_TIMEOUT, Payments
 
 log = logging.getLogger("diana.emulator")
@@ -119,16 +128,14 @@ MAX_WEBHOOK_CONNECTIONS: Final = 100
 SECRET_TOKEN: Final = re.compile(r"[A-Za-z0-9_-]{1,256}")
 UPDATE_ID_EPOCH_MS: Final = 1_767_225_600_000  # 2026-01-01
 UPDATE_TYPES: Final = ("message", "edited_message", "callback_query", "pre_checkout_query", "my_chat_member",
-                       "chat_member", "chat_join_request", "channel_post", "message_reaction")  # fmt: skip
+                       "chat_member", "chat_join_request", "channel_post", "message_reaction", "purchased_paid_media")  # fmt: skip
 # Complex parameters arrive JSON-encoded in query strings and forms.
 JSON_PARAMS: Final = frozenset({"reply_markup", "allowed_updates", "entities", "commands", "scope", "reply_parameters",
-                                "link_preview_options", "prices", "caption_entities"})  # fmt: skip
+                                "link_preview_options", "prices", "caption_entities", "media"})  # fmt: skip
 # Telegram creates these only for a bot that asked for them: a later allowed_updates brings no old ones.
 OPT_IN_UPDATES: Final = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 # Parameters that take an InputFile: a multipart part of that name, or "attach://<part>".
-FILE_PARAMS: Final = frozenset({"document", "thumbnail"})
-MAX_UPLOAD: Final = 50 * 1024 * 1024
-MAX_DOWNLOAD: Final = 20 * 1024 * 1024
+FILE_PARAMS: Final = frozenset({"document", "thumbnail", "photo", "video", "animation", "voice", "audio", "cover"})
 CHANNEL_ID: Final = -1001000000001
 CHANNEL_TITLE: Final = "Diana · Comunidad"
 CHANNEL_USERNAME: Final = "diana_comunidad"
@@ -202,27 +209,6 @@ class ChatLog:
         return bool(self.chat["type"] == "channel")
 
 
-@dataclass
-class Upload:
-    """A file part of a multipart request, as the client sent it."""
-
-    file_name: str
-    content_type: str
-    content: bytes
-
-
-@dataclass
-class StoredFile:
-    """A file the bot uploaded; its ``file_id`` sends it again and ``file_path`` downloads it."""
-
-    file_id: str
-    file_unique_id: str
-    file_name: str
-    mime_type: str
-    content: bytes
-    file_path: str
-
-
 class BotAPIEmulator:
     """In-memory Telegram for one bot. Start with :meth:`start`, stop with :meth:`stop`."""
 
@@ -270,7 +256,6 @@ class BotAPIEmulator:
             "deleteWebhook": self._delete_webhook,
             "getWebhookInfo": self._get_webhook_info,
             "sendMessage": self._send_message,
-            "sendDocument": self._send_document,
             "getFile": self._get_file,
             "getChat": self._get_chat,
             "editMessageText": self._edit_message_text,
@@ -287,7 +272,9 @@ class BotAPIEmulator:
         # Parts with their own methods and control routes.
         self.payments = Payments(self, pre_checkout_timeout=pre_checkout_timeout)
         self.access = Access(self)
-        for part in (self.payments, self.access, Documents(self)):
+        self.media = Media(self)
+        self.paid_media = PaidMedia(self)
+        for part in (self.payments, self.access, Documents(self), self.media, self.paid_media):
             self._methods.update(part.methods())
             part.add_routes(self.app.router)
 
@@ -551,63 +538,15 @@ class BotAPIEmulator:
             message["entities"] = entities
         if markup and "inline_keyboard" in markup:
             message["reply_markup"] = markup
+        # Kept on the message (users cannot forward it); the bot_message entry keeps its shape.
+        if bool_param(params, "protect_content"):
+            message["has_protected_content"] = True
         chat.messages[message["message_id"]] = message
         await self._record(chat, "bot_message", message, params)
         return message
 
-    async def _send_document(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat = self.chat_for_bot(params)
-        stored = self._document_file(params.get("document"))
-        caption, entities = check_caption(params.get("caption"), params.get("parse_mode"),
-                                          params.get("caption_entities"))  # fmt: skip
-        markup = check_reply_markup(params.get("reply_markup"))
-        message = self.new_bot_message(chat)
-        document = Document(file_id=stored.file_id, file_unique_id=stored.file_unique_id, file_name=stored.file_name,
-                            mime_type=stored.mime_type, file_size=len(stored.content))  # fmt: skip
-        message["document"] = document.model_dump(mode="json", exclude_none=True)
-        if caption:
-            message["caption"] = caption
-        if entities:
-            message["caption_entities"] = entities
-        if markup and "inline_keyboard" in markup:
-            message["reply_markup"] = markup
-        chat.messages[message["message_id"]] = message
-        await self._record_document(chat, message, stored, params)
-        return message
-
-    def _document_file(self, value: Any) -> StoredFile:
-        """The file to send: a fresh upload, or one sent before named by its ``file_id``."""
-        if isinstance(value, Upload):
-            return self._store(value)
-        if value is None or value == "":
-            raise BadRequest("Bad Request: there is no document in the request")
-        if str(value).startswith(("http://", "https://")):
-            # Telegram would fetch the URL; the emulator has no internet of its own.
-            raise BadRequest("Bad Request: failed to get HTTP URL content")
-        stored = self.files.get(str(value))
-        if stored is None:
-            raise BadRequest("Bad Request: wrong file identifier/HTTP URL specified")
-        return stored
-
     def _store(self, upload: Upload) -> StoredFile:
-        if not upload.content:
-            raise BadRequest("Bad Request: file must be non-empty")
-        if len(upload.content) > MAX_UPLOAD:
-            raise BadRequest("Request Entity Too Large", 413)
-        # Telegram names the type by the file's extension, not by what the client claimed.
-        declared = upload.content_type if upload.content_type != "application/octet-stream" else None
-        mime_type = mimetypes.guess_type(upload.file_name)[0] or declared or "application/octet-stream"
-        extension = upload.file_name.rpartition(".")[2] if "." in upload.file_name else "bin"
-        stored = StoredFile(
-            file_id=f"BQACAgIAAxkBAAI{secrets.token_urlsafe(24)}",
-            file_unique_id=f"AgAD{secrets.token_urlsafe(9)}",
-            file_name=upload.file_name,
-            mime_type=mime_type,
-            content=upload.content,
-            file_path=f"documents/file_{len(self.files)}.{extension}",
-        )
-        self.files[stored.file_id] = stored
-        return stored
+        return store(self.files, upload)
 
     async def _get_file(self, params: dict[str, Any]) -> dict[str, Any]:
         stored = self.files.get(str(params.get("file_id", "")))
@@ -902,20 +841,6 @@ class BotAPIEmulator:
                                         "html": html, "entities": message.get("entities", []),
                                         "buttons": buttons_of(message)})  # fmt: skip
 
-    async def _record_document(self, chat: ChatLog, message: dict[str, Any], stored: StoredFile,
-                               params: dict[str, Any]) -> None:  # fmt: skip
-        # The product sends small JSON files: a test reads them as text, without a download.
-        try:
-            text: str | None = stored.content.decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
-        html = params.get("caption") if (params.get("parse_mode") or "").upper() == "HTML" else None
-        await self.append(chat, "bot_document", {
-            "message_id": message["message_id"], "file_id": stored.file_id, "file_name": stored.file_name,
-            "mime_type": stored.mime_type, "file_size": len(stored.content), "document_text": text,
-            "caption": message.get("caption"), "html": html, "entities": message.get("caption_entities", []),
-            "buttons": buttons_of(message)})  # fmt: skip
-
     async def append(self, chat: ChatLog, kind: str, entry: dict[str, Any]) -> None:
         self._transcript_seq += 1
         chat.transcript.append({"seq": self._transcript_seq, "kind": kind, "at": time.time(), **entry})
@@ -1151,7 +1076,9 @@ def _attach_uploads(params: dict[str, Any], uploads: dict[str, Upload]) -> None:
             params[key] = upload
         elif key in uploads:
             params[key] = uploads.pop(key)
-    # Any other file part is read as text, as a value sent in a file.
+    # The others stay for "attach://<part>" inside JSON parameters (media groups, InputMedia, paid media)...
+    params[ATTACHMENTS] = dict(uploads)
+    # ... and are read as text, as a value sent in a file.
     for key, upload in uploads.items():
         params[key] = upload.content.decode(errors="replace")
 
