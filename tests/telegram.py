@@ -67,6 +67,32 @@ class EmulatedUser:
                 "caption": caption, **self.profile}  # fmt: skip
         return await self._post(f"/control/users/{self.user_id}/documents", body)
 
+    async def send_media(self, kind: str, name: str, content: bytes, *, caption: str | None = None,
+                         **probe: int) -> dict[str, Any]:  # fmt: skip
+        """Send a photo, video, animation, voice, audio or document in the private chat (``probe``: width,
+        height, duration): ``{"update_id", "message_id", "file_id"}``."""
+        body = {"type": kind, "file_name": name, "content_base64": base64.b64encode(content).decode(),
+                "caption": caption, **probe, **self.profile}  # fmt: skip
+        return await self._post(f"/control/users/{self.user_id}/media", body)
+
+    async def forward(self, from_chat_id: int, message_id: int) -> dict[str, Any]:
+        """Forward a message (a channel post, or one of the private chat) to the bot: ``{"update_id", "message_id"}``.
+        A protected message raises AssertionError naming "protected content", as the apps refuse it."""
+        body = {"from_chat_id": from_chat_id, "message_id": message_id, **self.profile}
+        return await self._post(f"/control/users/{self.user_id}/forward", body)
+
+    async def buy_paid_media(self, message_id: int, *, chat_id: int | None = None) -> dict[str, Any]:
+        """Buy the paid media of a message (in the private chat, or in channel ``chat_id``):
+        ``{"update_id": int | None, "transaction_id", "star_count"}``; a second purchase raises AssertionError."""
+        body = {"message_id": message_id, "chat_id": chat_id, **self.profile}
+        return await self._post(f"/control/users/{self.user_id}/paid_media", body)
+
+    async def sees(self, message_id: int, *, chat_id: int | None = None) -> dict[str, Any]:
+        """A message as this user sees it (paid media they have not bought shows previews only)."""
+        url = f"{self.base_url}/control/users/{self.user_id}/chats/{chat_id or self.user_id}/messages/{message_id}"
+        result: dict[str, Any] = await control(self.session, "GET", url)
+        return result
+
     async def press(self, message_id: int, callback_data: str, *, chat_id: int | None = None,
                     forge: bool = False) -> dict[str, Any]:  # fmt: skip
         body = {"message_id": message_id, "callback_data": callback_data, "chat_id": chat_id, "forge": forge,
