@@ -196,6 +196,16 @@ class TestSendingFiles:
         assert len(emulator.files) == files
         assert (await bot.send_photo(7, photo, caption="x" * 1024)).caption == "x" * 1024
 
+    async def test_telegram_size_limits(self, bot: Bot, ana: EmulatedUser) -> None:
+        big_photo = png(100, 100) + b"\x00" * (10 * 1024 * 1024)
+        with pytest.raises(TelegramBadRequest, match="PHOTO_SAVE_FILE_INVALID"):
+            await bot.send_photo(7, BufferedInputFile(big_photo, "grande.png"))
+        # Uploads go up to 50 MB, downloads by bots only up to 20 MB.
+        sent = await bot.send_document(7, BufferedInputFile(b"\x00" * (20 * 1024 * 1024 + 1), "enorme.bin"))
+        assert sent.document is not None
+        with pytest.raises(TelegramBadRequest, match="file is too big"):
+            await bot.get_file(sent.document.file_id)
+
     async def test_replies(self, bot: Bot, emulator: BotAPIEmulator, ana: EmulatedUser) -> None:
         hola = emulator.chats[7].transcript[0]["message_id"]
         sent = await bot.send_photo(7, BufferedInputFile(png(8, 8), "f.png"),
@@ -443,7 +453,9 @@ class TestPaidMedia:
             await ana.buy_paid_media(sent.message_id)
         assert await updates(bot, update.update_id + 1) == []
         assert len((await bot.get_star_transactions()).transactions) == 1
-        # Paid media cannot be copied.
+        # Nobody else sees Ana's private chat; paid media cannot be copied.
+        with pytest.raises(AssertionError, match="chat not found"):
+            await EmulatedUser(ana.session, ana.base_url, 8).buy_paid_media(sent.message_id, chat_id=7)
         with pytest.raises(TelegramBadRequest, match="message can't be copied"):
             await bot.copy_message(CHANNEL, 7, sent.message_id)
 
