@@ -90,8 +90,7 @@ class ForgettingActivities(Forgetting):
         else:
             if latest.run_id not in leftover.deleted_runs:
                 return 0  # a new journey began meanwhile: its first payloads may be under this key (retired, readable)
-        async with self.pool.acquire() as conn, conn.transaction():
-            return await destroy_keys(conn, [uuid.UUID(k) for k in leftover.key_ids])
+        return await self.destroy_keys(leftover.key_ids)
 
     @activity.defn
     async def destroy_own_keys(self) -> None:

@@ -42,13 +42,13 @@ def temporal_runtime() -> Runtime:
     return Runtime(telemetry=TelemetryConfig(logging=logging_config, metrics=TEMPORAL_METRICS.buffer))
 
 
-async def connect_temporal(settings: Settings, keys: PayloadKeys | None = None) -> Client:
+async def connect_temporal(settings: Settings) -> Client:
     """The client; its tracing interceptor also applies to the workers built on it (spans per update, activity).
 
-    Every payload it sends is encrypted under its workflow's data key (``infra.payload_codec``); ``keys`` defaults
-    to the data keys in the settings' Postgres, under the settings' master key.
+    Every payload it sends is encrypted under its workflow's data key (``infra.payload_codec``), kept in the
+    settings' Postgres under the settings' master key.
     """
-    keys = keys or PayloadKeys(master_keys(settings), settings.postgres_dsn)
+    keys = PayloadKeys(master_keys(settings), settings.postgres_dsn)
     return await Client.connect(
         settings.temporal_target,
         namespace=settings.temporal_namespace,

@@ -56,10 +56,10 @@ class JourneyCodec(PayloadCodec, WithSerializationContext):
         return type(self)(self.keys, workflow_id or NO_WORKFLOW)
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        if all(_plain(p) for p in payloads):
+        if all(_left_as_is(p) for p in payloads):
             return list(payloads)
         key_id, key = await self.keys.key_for(self.workflow_id)
-        return [_encrypt(p, key_id, key) if not _plain(p) else p for p in payloads]
+        return [p if _left_as_is(p) else _encrypt(p, key_id, key) for p in payloads]
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [await self.decode_one(p) for p in payloads]
@@ -90,7 +90,8 @@ class JourneyCodec(PayloadCodec, WithSerializationContext):
         return decoded
 
 
-def _plain(payload: Payload) -> bool:
+def _left_as_is(payload: Payload) -> bool:
+    """Encrypted already, or no value."""
     return payload.metadata.get("encoding") in (ENCODING, _NOTHING)
 
 
@@ -114,7 +115,7 @@ async def decode_all(message: Message, codec: JourneyCodec) -> int:
     """Decode, in place, every payload inside ``message`` (a history, an event, a description); returns how many
     could not be read (left encrypted)."""
     unreadable = 0
-    for payload in _payloads_in(message):
+    for payload in payloads_in(message):
         try:
             payload.CopyFrom(await codec.decode_one(payload))
         except PayloadUnreadable:
@@ -122,7 +123,8 @@ async def decode_all(message: Message, codec: JourneyCodec) -> int:
     return unreadable
 
 
-def _payloads_in(message: Message) -> list[Payload]:
+def payloads_in(message: Message) -> list[Payload]:
+    """Every payload inside ``message``, its maps and lists included (changing them changes ``message``)."""
     if isinstance(message, Payload):
         return [message]
     found: list[Payload] = []
@@ -132,10 +134,10 @@ def _payloads_in(message: Message) -> list[Payload]:
         if field.message_type.GetOptions().map_entry:
             if field.message_type.fields_by_name["value"].message_type is not None:
                 for item in value.values():
-                    found += _payloads_in(item)
+                    found += payloads_in(item)
         elif field.is_repeated:
             for item in value:
-                found += _payloads_in(item)
+                found += payloads_in(item)
         else:
-            found += _payloads_in(value)
+            found += payloads_in(value)
     return found

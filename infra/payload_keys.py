@@ -24,6 +24,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Final, TypeVar
 
@@ -45,6 +46,9 @@ MASTER_KEY_FILE: Final = "master.key"
 _CACHED: Final = 50_000
 # While Postgres is away, how often a process tries to listen again (not on every payload).
 _LISTEN_RETRY: Final = 5.0
+_KEY_IN_USE: Final = (
+    "SELECT key_id, wrapped, master_key_id FROM payload_keys WHERE workflow_id = $1 AND retired_at IS NULL"
+)
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -153,16 +157,14 @@ class PayloadKeys:
             self._in_use.move_to_end(workflow_id)
             return key_id, self._keys[key_id]
         pool = await self._connected()
-        row = await pool.fetchrow("SELECT key_id, wrapped, master_key_id FROM payload_keys "
-                                  "WHERE workflow_id = $1 AND retired_at IS NULL", workflow_id)  # fmt: skip
+        row = await pool.fetchrow(_KEY_IN_USE, workflow_id)
         if row is None:
             made = uuid.uuid4()
             wrapped = self.masters.current.wrap(made, os.urandom(KEY_BYTES))
             await pool.execute("INSERT INTO payload_keys (key_id, workflow_id, wrapped, master_key_id) "
                                "VALUES ($1, $2, $3, $4) ON CONFLICT (workflow_id) WHERE retired_at IS NULL DO NOTHING",
                                made, workflow_id, wrapped, self.masters.current.key_id)  # fmt: skip
-            row = await pool.fetchrow("SELECT key_id, wrapped, master_key_id FROM payload_keys "
-                                      "WHERE workflow_id = $1 AND retired_at IS NULL", workflow_id)  # fmt: skip
+            row = await pool.fetchrow(_KEY_IN_USE, workflow_id)  # ours, or a racing process's
             assert row is not None, "a key in use was made and retired at once"
         key = self._unwrap(row["key_id"], row["wrapped"], row["master_key_id"])
         _remember(self._in_use, workflow_id, row["key_id"])
@@ -257,7 +259,8 @@ async def retire_keys(conn: asyncpg.Connection, workflow_id: str) -> list[uuid.U
         "SELECT key_id FROM payload_keys WHERE workflow_id = $1 ORDER BY created_at", workflow_id)]  # fmt: skip
 
 
-async def retire_keys_made_before(conn: asyncpg.Connection, workflow_id: str, moment: object) -> list[uuid.UUID]:
+async def retire_keys_made_before(conn: asyncpg.Connection, workflow_id: str,
+                                  moment: datetime) -> list[uuid.UUID]:  # fmt: skip
     """Retire the key in use of ``workflow_id`` if it was made before ``moment``; returns it (or nothing)."""
     rows = await conn.fetch("UPDATE payload_keys SET retired_at = now() WHERE workflow_id = $1 AND retired_at IS NULL "
                             "AND created_at <= $2 RETURNING key_id", workflow_id, moment)  # fmt: skip

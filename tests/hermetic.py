@@ -4,7 +4,7 @@ A developer's shell or ``.env`` may name real servers (``DATABASE_URL``, ``REDIS
 real bot token or a collector: the tests read none of them. At import (``tests/conftest.py``) Diana's variables
 leave this process's environment; every ``Settings`` the tests build passes ``_env_file=None`` and the URLs and
 ports of the servers the session started; every Diana process the tests start gets an environment of the
-test's own values, free health ports, and a working directory without a ``.env``. Before a fixture creates,
+test's own values, free ports for what it serves, and a working directory without a ``.env``. Before a fixture creates,
 drops or empties anything, ``SERVERS`` says whether this session started that server, and the test fails
 loudly if it did not.
 """
@@ -45,7 +45,8 @@ SUITE_VALUES: Mapping[str, str] = {"WORKFLOW_SANDBOX": "true",
                                    "DIANA_MASTER_KEY": "ZGlhbmEtdGVzdC1zdWl0ZS1tYXN0ZXIta2V5LTMyYnk="}  # fmt: skip
 # The suite's own switches, read by tests and by no Diana process (see the README's "Recorded journeys").
 SUITE_SWITCHES = frozenset({"DIANA_RECORD_HISTORIES"})
-HEALTH_PORTS = ("BOT_HEALTH_PORT", "WORKER_HEALTH_PORT", "CODEC_PORT")
+# The ports a Diana process serves on besides its webhook: probes and metrics, and the worker's codec endpoint.
+SERVED_PORTS = ("BOT_HEALTH_PORT", "WORKER_HEALTH_PORT", "CODEC_PORT")
 
 
 def is_machine_variable(name: str) -> bool:
@@ -195,15 +196,15 @@ def working_directory() -> Path:
 
 def process_environment(**values: str) -> dict[str, str]:
     """The environment of a Diana process the tests start: the machine's minus every Diana variable, the suite's
-    values, free health ports (unless given), and ``values``; servers named there must be the session's own."""
+    values, free ports for what it serves (unless given), and ``values``; servers named there must be the session's own."""
     env = {name: value for name, value in os.environ.items() if not is_machine_variable(name)}
     env.update(SUITE_VALUES)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(REPO_ROOT), os.environ.get("PYTHONPATH"))))
     env["DIANA_DATA_DIR"] = str(working_directory() / "data")
     # Picked together, and never a port ``values`` names already (a webhook listener's, picked before).
     taken = {value for name, value in values.items() if name.endswith("_PORT")}
-    free = [str(port) for port in stack.free_ports(len(HEALTH_PORTS) + len(taken)) if str(port) not in taken]
-    env.update(zip(HEALTH_PORTS, free, strict=False))
+    free = [str(port) for port in stack.free_ports(len(SERVED_PORTS) + len(taken)) if str(port) not in taken]
+    env.update(zip(SERVED_PORTS, free, strict=False))
     env.update(values)
     if "DATABASE_URL" in values:
         own_postgres(values["DATABASE_URL"])

@@ -14,18 +14,17 @@ import aiohttp
 import asyncpg
 import pytest
 from redis.asyncio import Redis
-from temporalio.api.history.v1 import History
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.leaderboard import write_totals
 from adapters import staff
-from infra.payload_codec import JourneyCodec, decode_all
 from tests import hermetic
 from tests.helpers import eventually, new_user_id
 from tests.telegram import EmulatedUser, onboard, vip_invoice
 from tests.test_end_to_end import bot_environment, bot_process, stop_bot  # noqa: F401  (the real bot, as its own process)
+from tools import support
 from tools.emulator import BotAPIEmulator
 from workflows.contracts import LEADERBOARD_ALL_TIME, UpdateLeaderboard, weekly_leaderboard
 from workflows.journey import journey_id
@@ -45,11 +44,9 @@ async def test_what_a_user_writes_to_diana_never_enters_the_journey(
     await user.next_from_bot("bot_message")
 
     async def history() -> bytes | None:
-        events = [event async for event in client.get_workflow_handle(journey_id(user.user_id)).fetch_history_events()]
-        whole = History(events=events)  # read as operators do, through the codec (it is encrypted in Temporal)
-        assert isinstance(client.data_converter.payload_codec, JourneyCodec)
-        await decode_all(whole, client.data_converter.payload_codec)
-        raw = whole.SerializeToString()
+        # Read as operators do, through the codec (it is encrypted in Temporal).
+        events = (await support.decoded_history(client, user.user_id)).events
+        raw = b"".join(event.SerializeToString() for event in events)
         return raw if raw.count(b"Interact") >= 6 else None
 
     raw = await eventually(history)

@@ -429,12 +429,8 @@ class Media:
         self, user_id: int, *, from_chat_id: int, message_id: int, **profile: Any
     ) -> dict[str, Any]:
         """A user forwards a message they can see to the bot; a protected one is refused, as the apps refuse it."""
-        source_chat = self.emulator.chats.get(from_chat_id)
-        if source_chat is None or (not source_chat.is_channel and from_chat_id != user_id):
-            raise BadRequest("Bad Request: chat not found")
-        source = source_chat.messages.get(message_id)
-        if source is None:
-            raise BadRequest("Bad Request: message to forward not found")
+        source_chat, source = self.emulator.message_for_user(user_id, from_chat_id, message_id,
+                                                             "message to forward not found")  # fmt: skip
         if source.get("has_protected_content"):
             raise BadRequest("Bad Request: message has protected content and can't be forwarded")
         kind = _kind_of(source)

@@ -162,12 +162,7 @@ class PaidMedia:
 
     def view(self, user_id: int, chat_id: int, message_id: int) -> dict[str, Any]:
         """A message as the user sees it: paid media they have not bought shows previews only."""
-        chat = self.emulator.chats.get(chat_id)
-        if chat is None or (not chat.is_channel and chat_id != user_id):
-            raise BadRequest("Bad Request: chat not found")
-        message = chat.messages.get(message_id)
-        if message is None:
-            raise BadRequest("Bad Request: message not found")
+        _, message = self.emulator.message_for_user(user_id, chat_id, message_id, "message not found")
         seen = copy.deepcopy(message)
         offer = self.offers.get((chat_id, message_id))
         if offer is not None and user_id not in offer.buyers:

@@ -515,6 +515,17 @@ class BotAPIEmulator:
             raise BadRequest(f"Bad Request: {missing}")
         return chat, message
 
+    def message_for_user(self, user_id: int, chat_id: int, message_id: int, missing: str) -> tuple[ChatLog,
+                                                                                                dict[str, Any]]:  # fmt: skip
+        """A message the user can see: in their own chat with the bot, or in a channel."""
+        chat = self.chats.get(chat_id)
+        if chat is None or (not chat.is_channel and chat_id != user_id):
+            raise BadRequest("Bad Request: chat not found")
+        message = chat.messages.get(message_id)
+        if message is None:
+            raise BadRequest(f"Bad Request: {missing}")
+        return chat, message
+
     def new_bot_message(self, chat: ChatLog) -> dict[str, Any]:
         """A new message by the bot: from the bot in a private chat, from the channel itself in a channel."""
         as_chat = Chat.model_validate(chat.chat)
