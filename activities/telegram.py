@@ -22,7 +22,9 @@ from temporalio.exceptions import ApplicationError
 
 from activities.pacing import Pacing
 from adapters.exports import export_document
-from adapters.texts import render, t
+from adapters.media_library import SHIPPED_MEDIA, MediaLibrary
+from adapters.screens import ScreenSender
+from adapters.texts import t
 from workflows import side_effects
 from workflows.contracts import ExportData, MessageRefusal, Notify
 from workflows.outbox import ACTIVITY_TIMEOUT
@@ -49,9 +51,11 @@ async def telegram_refusals_are_final(what: str) -> AsyncIterator[None]:
 
 
 class TelegramActivities(side_effects.Messages):
-    def __init__(self, bot: Bot, pool: asyncpg.Pool, *, pacer: Pacing | None = None) -> None:
+    def __init__(self, bot: Bot, pool: asyncpg.Pool, *, pacer: Pacing | None = None,
+                 screens: ScreenSender | None = None) -> None:  # fmt: skip
         self.bot = bot
         self.pool = pool
+        self.screens = screens or ScreenSender(MediaLibrary(pool, SHIPPED_MEDIA))
         # The bulk budget shared with broadcasts (reminders go through it); None: bulk messages are not paced.
         self.pacer = pacer
 
@@ -106,12 +110,12 @@ class TelegramActivities(side_effects.Messages):
         if not await self.claim(effect.idempotency_key, effect.user_id):
             activity.logger.info("notification %s already sent", effect.idempotency_key)
             return
-        text, markup = render(effect.screen, effect.language)
         if effect.bulk and self.pacer is not None:
             await self.pacer.wait()
         try:
-            await self.deliver(effect.idempotency_key, self.bot.send_message(effect.user_id, text,
-                                                                             reply_markup=markup))  # fmt: skip
+            await self.deliver(
+                effect.idempotency_key, self.screens.send(self.bot, effect.user_id, effect.screen, effect.language)
+            )
         except TelegramRetryAfter as flood:
             # Still flooded after the session's own waits: every bulk send holds back, and this one is retried.
             if effect.bulk and self.pacer is not None:

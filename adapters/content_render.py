@@ -7,8 +7,9 @@ for real (``render_text``: the text ``render`` sends), and measured as Telegram 
 units, against ``MAX_TEXT_LENGTH``. Notices above a screen are not measured: ``render`` leaves out the ones that do
 not fit, never the screen itself.
 
-No screen carries media yet. A screen with a photo or a voice note would send its text as a caption, limited to
-``MAX_CAPTION_LENGTH``: when media screens are added, measure them here against that limit instead.
+A screen with media sends its text as the media's caption when it fits Telegram's ``MAX_CAPTION_LENGTH`` and as a
+message after the media otherwise (``adapters.screens``), so it is measured against the message limit as well; media
+captions of their own are checked with the rest of the media (``workflows.content.media_problems``).
 """
 
 from __future__ import annotations
@@ -33,8 +34,6 @@ from workflows.progress import Turn, goals_screen
 from workflows.story import fragment_screen, locked_screen
 from workflows.subscription import issue_invoice, redeem, vip_screen
 
-# Telegram's limit for a caption (the text under a photo, a video or a voice note).
-MAX_CAPTION_LENGTH: Final = 1024
 LANGUAGES: Final[tuple[Language, ...]] = ("es", "en")
 # Dates on the VIP screens are written "31/12/2026 23:59": every moment is as long as this one.
 _MOMENT: Final = datetime(2026, 12, 31, 23, 59, tzinfo=UTC)
@@ -86,7 +85,7 @@ def _story_screens(content: Content, language: Language) -> Iterator[tuple[str, 
             gates += [(by_id[choice.next], choice.requires), (by_id[choice.next], by_id[choice.next].requires)]
         for target, condition in gates:
             for reason in _reasons(condition):
-                screen = locked_screen(_reader(language), target, [reason], condition)
+                screen = locked_screen(_reader(language), target, [reason], condition, content)
                 yield f"the locked screen of fragment {target.id} ({reason})", screen
 
 

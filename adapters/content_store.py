@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from adapters.content_render import render_problems
+from adapters.media_library import SHIPPED_MEDIA, media_file_problems, registered_media_problems
 from workflows.consistency import content_voice_problems
 from workflows.content import Content, Vip, content_problems
 
@@ -120,11 +121,15 @@ async def active_version(pool: asyncpg.Pool | asyncpg.Connection) -> int:
     return (await active_content(pool))[0]
 
 
-async def activate(conn: asyncpg.Connection, checked: CheckedContent) -> int:
+async def activate(conn: asyncpg.Connection, checked: CheckedContent, media_dir: Path = SHIPPED_MEDIA) -> int:
     """Store ``checked`` (once per digest) and make it the active version; returns its number.
 
-    A new version may change and add fragments, never remove one: a running journey may stand on it.
+    A new version may change and add fragments, never remove one: a running journey may stand on it. Its media must
+    be there: shipped files in ``media_dir``, the rest registered by an admin (``/media``).
     """
+    missing = media_file_problems(checked.content, media_dir) + await registered_media_problems(conn, checked.content)
+    if missing:
+        raise ContentRefused(missing)
     async with conn.transaction():
         current = await conn.fetchval(
             "SELECT document FROM content_versions WHERE activated_at IS NOT NULL "

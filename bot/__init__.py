@@ -8,6 +8,8 @@ from aiogram.enums import ChatType
 from redis.asyncio import Redis
 
 from adapters.journeys import Journeys
+from adapters.media_library import SHIPPED_MEDIA, MediaLibrary
+from adapters.screens import ScreenSender
 from bot import admin_panel, admin_users, broadcasts, community, conversation, fallback, navigation, ranking, start, vip
 from bot.dead_letters import DeadLetters
 from bot.middlewares import UserSerialisation
@@ -17,7 +19,8 @@ from infra.settings import Settings
 
 
 def build_dispatcher(journeys: Journeys, *, settings: Settings, pool: asyncpg.Pool, redis: Redis) -> Dispatcher:
-    dispatcher = Dispatcher(journeys=journeys, settings=settings, pool=pool, redis=redis)
+    screens = ScreenSender(MediaLibrary(pool, SHIPPED_MEDIA), protect_content=settings.protect_content)
+    dispatcher = Dispatcher(journeys=journeys, settings=settings, pool=pool, redis=redis, screens=screens)
     instrument_dispatcher(dispatcher)  # first: the update's span covers the wait for the user's turn
     dispatcher.update.outer_middleware(UserSerialisation())
     # Inside the user's turn (its Redis call is an await: before the lock, a later update could overtake an

@@ -32,6 +32,7 @@ from adapters.content_checker import check_content
 from adapters.content_store import ContentRefused, activate, active_version
 from adapters.dashboard import Dashboard, dashboard
 from adapters.journeys import Journeys
+from adapters.media_library import SHIPPED_MEDIA, media_file_problems, registered_media_problems
 from adapters.texts import language_of, t
 from bot import start
 from bot.admins import AdminOnly, guarded_router
@@ -226,6 +227,13 @@ async def upload(message: Message, bot: Bot, pool: asyncpg.Pool, redis: Redis) -
         return
     except ContentRefused as refused:
         await refuse_upload(message, pool, admin, file_name, refused.problems, language)
+        return
+    # Its media must be here already: files shipped in content/media/, or registered by an admin (/media).
+    missing = media_file_problems(checked.content, SHIPPED_MEDIA) + await registered_media_problems(
+        pool, checked.content
+    )
+    if missing:
+        await refuse_upload(message, pool, admin, file_name, missing, language)
         return
     base_version = await active_version(pool)
     active = await pool.fetchrow("SELECT sha256, document FROM content_versions WHERE version = $1", base_version)

@@ -10,6 +10,7 @@ from aiogram import F, Router
 from aiogram.types import Message, Update
 
 from adapters.journeys import Journeys
+from adapters.screens import ScreenSender
 from adapters.texts import language_of, t
 from bot.replies import answer_in_chat, ask, journey_request
 from workflows.broadcast_contracts import telegram_length
@@ -19,7 +20,7 @@ router = Router(name=__name__)
 
 
 @router.message(F.text)
-async def free_text(message: Message, event_update: Update, journeys: Journeys) -> None:
+async def free_text(message: Message, event_update: Update, journeys: Journeys, screens: ScreenSender) -> None:
     """Any other text (unknown commands included): the journey answers in Diana's voice."""
     assert message.from_user is not None and message.text is not None
     language = message.from_user.language_code
@@ -27,7 +28,7 @@ async def free_text(message: Message, event_update: Update, journeys: Journeys) 
         await message.answer(t(f"reject.{JourneyError.INVALID_INPUT}", language_of(language)))
         return
     request = journey_request(event_update, message.from_user, "text")
-    await answer_in_chat(message, await ask(journeys, request, language))
+    await answer_in_chat(message, await ask(journeys, request, language), screens)
 
 
 def _well_formed(text: str) -> bool:

@@ -48,7 +48,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
     journeys = Journeys(client, settings.temporal_task_queue, content, deadline=settings.journey_deadline_seconds)
     dispatcher = build_dispatcher(journeys, settings=settings, pool=pool, redis=redis)
     bot = create_bot(settings)
-    payments = PaymentDriver(journeys, pool, bot, every=settings.payment_retry_seconds)
+    payments = PaymentDriver(journeys, pool, bot, dispatcher["screens"], every=settings.payment_retry_seconds)
     payments.start()
     health = HealthServer(service="bot", host=settings.health_listen_host, port=settings.bot_health_port,
                           checks=readiness_checks(client, pool, redis))  # fmt: skip

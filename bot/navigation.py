@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message, Update
+from aiogram.types import CallbackQuery, Update
 
 from adapters.callbacks import JourneyCB
 from adapters.journeys import Journeys
-from adapters.texts import language_of, render, t
+from adapters.screens import ScreenSender
+from adapters.texts import language_of, t
 from bot.replies import Refusal, ask, journey_request
 from workflows.contracts import JourneyError
 
@@ -19,7 +19,7 @@ router = Router(name=__name__)
 
 @router.callback_query(JourneyCB.filter())
 async def press(query: CallbackQuery, callback_data: JourneyCB, event_update: Update, journeys: Journeys,
-                bot: Bot) -> None:  # fmt: skip
+                bot: Bot, screens: ScreenSender) -> None:  # fmt: skip
     """A journey button: the journey decides the next screen, which replaces the pressed one."""
     language = language_of(query.from_user.language_code)
     # Journey buttons live only in the user's own private chat.
@@ -33,23 +33,8 @@ async def press(query: CallbackQuery, callback_data: JourneyCB, event_update: Up
     if isinstance(outcome, Refusal):
         await _answer(query, outcome.text)
         return
-    text, markup = render(outcome.screen, outcome.language)
     # The spinner stops and the screen is redrawn at once: the user waits for one round trip, not two.
-    _, redrawn = await asyncio.gather(_answer(query), _redraw(query.message, text, markup))
-    if not redrawn:
-        await bot.send_message(query.from_user.id, text, reply_markup=markup)
-
-
-async def _redraw(message: Message | InaccessibleMessage, text: str, markup: InlineKeyboardMarkup | None) -> bool:
-    """Replace the pressed screen; False when it cannot be edited (gone, too old) and must be sent anew."""
-    if not isinstance(message, Message):
-        return False
-    try:
-        await message.edit_text(text, reply_markup=markup)
-    except TelegramBadRequest as error:
-        # A redelivered press redraws the same screen; Telegram rejects the identical edit.
-        return "message is not modified" in error.message
-    return True
+    await asyncio.gather(_answer(query), screens.replace(bot, query.message, outcome.screen, outcome.language))
 
 
 async def _answer(query: CallbackQuery, alert: str | None = None) -> None:

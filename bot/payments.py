@@ -19,7 +19,7 @@ from aiogram.exceptions import TelegramAPIError
 
 from adapters import received_payments
 from adapters.journeys import JourneyRejected, Journeys, JourneyUnavailable
-from adapters.texts import render
+from adapters.screens import ScreenSender
 from workflows.contracts import JourneyReply, JourneyRequest
 
 log = logging.getLogger("diana.bot")
@@ -46,23 +46,24 @@ async def take_payment(journeys: Journeys, pool: asyncpg.Pool, request: JourneyR
     return reply
 
 
-async def apply_kept_payment(journeys: Journeys, pool: asyncpg.Pool, bot: Bot,
-                             request: JourneyRequest) -> JourneyReply | str:  # fmt: skip
+async def apply_kept_payment(journeys: Journeys, pool: asyncpg.Pool, bot: Bot, request: JourneyRequest,
+                             screens: ScreenSender) -> JourneyReply | str:  # fmt: skip
     """A kept payment handed to its journey again, away from its update: once applied, the user is shown the journey's
     answer (their VIP) in their chat."""
     outcome = await take_payment(journeys, pool, request)
     if isinstance(outcome, JourneyReply):
-        text, markup = render(outcome.screen, outcome.language)
         with contextlib.suppress(TelegramAPIError):  # applied either way; the VIP screen shows it too
-            await bot.send_message(request.user_id, text, reply_markup=markup)
+            await screens.send(bot, request.user_id, outcome.screen, outcome.language)
     return outcome
 
 
 class PaymentDriver:
     """Drives the payments a journey could not take yet, until each is applied (or refused, for support)."""
 
-    def __init__(self, journeys: Journeys, pool: asyncpg.Pool, bot: Bot, *, every: float) -> None:
+    def __init__(self, journeys: Journeys, pool: asyncpg.Pool, bot: Bot, screens: ScreenSender, *,
+                 every: float) -> None:  # fmt: skip
         self._journeys, self._pool, self._bot, self._every = journeys, pool, bot, every
+        self._screens = screens
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -78,7 +79,9 @@ class PaymentDriver:
         """One round: every waiting payment once. Returns how many were applied."""
         done = 0
         for request in await received_payments.claim_waiting(self._pool):
-            done += isinstance(await apply_kept_payment(self._journeys, self._pool, self._bot, request), JourneyReply)
+            done += isinstance(
+                await apply_kept_payment(self._journeys, self._pool, self._bot, request, self._screens), JourneyReply
+            )
         return done
 
     async def _run(self) -> None:

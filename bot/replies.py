@@ -7,7 +7,8 @@ import logging
 from aiogram.types import Message, Update, User
 
 from adapters.journeys import JourneyRejected, Journeys, JourneyUnavailable
-from adapters.texts import language_of, render, t
+from adapters.screens import ScreenSender
+from adapters.texts import language_of, t
 from bot.dead_letters import keep_for_support, update_digest
 from workflows.contracts import JourneyReply, JourneyRequest, RequestKind, TelegramProfile
 
@@ -51,10 +52,10 @@ async def ask(journeys: Journeys, request: JourneyRequest, language_code: str | 
         return Refusal("reject.unavailable", language)
 
 
-async def answer_in_chat(message: Message, outcome: JourneyReply | Refusal) -> None:
-    """Show the outcome as a new message in the user's chat."""
+async def answer_in_chat(message: Message, outcome: JourneyReply | Refusal, screens: ScreenSender) -> None:
+    """Show the outcome as new messages in the user's chat."""
     if isinstance(outcome, Refusal):
         await message.answer(outcome.text)
         return
-    text, markup = render(outcome.screen, outcome.language)
-    await message.answer(text, reply_markup=markup)
+    assert message.bot is not None
+    await screens.send(message.bot, message.chat.id, outcome.screen, outcome.language)

@@ -7,6 +7,7 @@ from aiogram.filters import Command, CommandStart
 from aiogram.types import Message, Update
 
 from adapters.journeys import Journeys
+from adapters.screens import ScreenSender
 from adapters.texts import language_of, t
 from bot.replies import answer_in_chat, ask, journey_request
 
@@ -14,19 +15,19 @@ router = Router(name=__name__)
 
 
 @router.message(CommandStart())
-async def start(message: Message, event_update: Update, journeys: Journeys) -> None:
+async def start(message: Message, event_update: Update, journeys: Journeys, screens: ScreenSender) -> None:
     """/start, with or without a deep-link payload: Diana's introduction, or the menu for a returning user."""
     assert message.from_user is not None
     request = journey_request(event_update, message.from_user, "start")
-    await answer_in_chat(message, await ask(journeys, request, message.from_user.language_code))
+    await answer_in_chat(message, await ask(journeys, request, message.from_user.language_code), screens)
 
 
 @router.message(Command("diana", "menu"))
-async def menu(message: Message, event_update: Update, journeys: Journeys) -> None:
+async def menu(message: Message, event_update: Update, journeys: Journeys, screens: ScreenSender) -> None:
     """/diana: the main menu."""
     assert message.from_user is not None
     request = journey_request(event_update, message.from_user, "menu")
-    await answer_in_chat(message, await ask(journeys, request, message.from_user.language_code))
+    await answer_in_chat(message, await ask(journeys, request, message.from_user.language_code), screens)
 
 
 @router.message(Command("help"))

@@ -24,6 +24,7 @@ from aiogram.types import ChatJoinRequest, ChatMemberUpdated, Message, PreChecko
 from adapters import received_payments, staff
 from adapters.content_store import active_vip
 from adapters.journeys import JourneyRejected, Journeys, JourneyUnavailable
+from adapters.screens import ScreenSender
 from adapters.stars import TelegramStars
 from adapters.texts import language_of, t
 from adapters.vip_passes import create_vip_pass
@@ -45,22 +46,26 @@ PRE_CHECKOUT_DEADLINE: Final = 7.0
 
 
 @router.message(CommandStart(deep_link=True, magic=F.args.regexp(PASS_LINK)))
-async def redeem_pass(message: Message, command: CommandObject, event_update: Update, journeys: Journeys) -> None:
+async def redeem_pass(
+    message: Message, command: CommandObject, event_update: Update, journeys: Journeys, screens: ScreenSender
+) -> None:
     """/start vip_<token>: meet Diana if new, then redeem the admin's VIP pass."""
     assert message.from_user is not None and command.args is not None
     language = message.from_user.language_code
     start = journey_request(event_update, message.from_user, "start")
-    await answer_in_chat(message, await ask(journeys, start, language))
+    await answer_in_chat(message, await ask(journeys, start, language), screens)
     match = PASS_LINK.match(command.args)
     assert match is not None
     # The same Telegram update asks twice: the redemption gets a delivery of its own.
     redeem = start.model_copy(update={"kind": "redeem", "action": match.group(1),
                                       "fingerprint": f"{start.fingerprint}-redeem"})  # fmt: skip
-    await answer_in_chat(message, await ask(journeys, redeem, language))
+    await answer_in_chat(message, await ask(journeys, redeem, language), screens)
 
 
 @router.pre_checkout_query()
-async def pre_checkout(query: PreCheckoutQuery, event_update: Update, journeys: Journeys) -> None:
+async def pre_checkout(
+    query: PreCheckoutQuery, event_update: Update, journeys: Journeys, screens: ScreenSender
+) -> None:
     """Telegram asks whether to take the Stars: the journey's validator decides (stale, foreign, gone, paid)."""
     language = language_of(query.from_user.language_code)
     payment = PaymentDetails(payload=query.invoice_payload[:128] or "-", currency=query.currency,
@@ -80,7 +85,9 @@ async def pre_checkout(query: PreCheckoutQuery, event_update: Update, journeys: 
 
 
 @router.message(F.successful_payment)
-async def paid(message: Message, event_update: Update, journeys: Journeys, pool: asyncpg.Pool) -> None:
+async def paid(
+    message: Message, event_update: Update, journeys: Journeys, pool: asyncpg.Pool, screens: ScreenSender
+) -> None:
     """The Stars were taken: keep the payment, hand it to the journey (once per charge id) and show VIP."""
     assert message.from_user is not None and message.successful_payment is not None
     receipt = message.successful_payment
@@ -92,7 +99,7 @@ async def paid(message: Message, event_update: Update, journeys: Journeys, pool:
     if isinstance(outcome, str):
         await message.answer(t(outcome, language_of(message.from_user.language_code)))
         return
-    await answer_in_chat(message, outcome)
+    await answer_in_chat(message, outcome, screens)
 
 
 class VipChannel(Filter):
@@ -121,7 +128,7 @@ async def refunded(message: Message, event_update: Update, journeys: Journeys, p
 
 
 @router.chat_join_request(VipChannel())
-async def join_request(event: ChatJoinRequest, event_update: Update, journeys: Journeys) -> None:
+async def join_request(event: ChatJoinRequest, event_update: Update, journeys: Journeys, screens: ScreenSender) -> None:
     """Someone asks to join the VIP channel: approved for paying users, declined for everyone else."""
     vip = await _is_vip(journeys, journey_request(event_update, event.from_user, "vip_join", action=str(event.chat.id)))
     if vip:

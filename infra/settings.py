@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     # A payment a journey could not take yet is driven into it again this often, until it is applied.
     payment_retry_seconds: float = Field(default=30.0, alias="PAYMENT_RETRY_SECONDS", gt=0)
 
+    # Media Diana sends (story, posts, broadcasts) cannot be forwarded or saved, as the creator's bots always did.
+    protect_content: bool = Field(default=True, alias="PROTECT_CONTENT")
+
     # Per-user rate limit (Redis): at most this many messages and presses per window; 0 turns it off.
     rate_limit_updates: int = Field(default=20, alias="RATE_LIMIT_UPDATES", ge=0)
     rate_limit_window_seconds: int = Field(default=10, alias="RATE_LIMIT_WINDOW_SECONDS", ge=1)

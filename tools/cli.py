@@ -180,6 +180,15 @@ def _content(settings: Settings, action: str, file: Path | None) -> int:
         for problem in refused.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 1
+    from adapters.media_library import SHIPPED_MEDIA, media_file_problems
+
+    # The files it ships are in content/media/ (media registered with /media is checked when it is activated).
+    missing = media_file_problems(checked.content, SHIPPED_MEDIA)
+    if missing:
+        print(f"{path}: {len(missing)} problem(s) with its media:", file=sys.stderr)
+        for problem in missing:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
     story = checked.content.story
     print(f"{path}: version {checked.content.version!r}, {len(story.fragments)} fragments, "
           f"{len(checked.content.missions)} missions, {len(checked.content.achievements)} achievements — valid")  # fmt: skip

@@ -105,7 +105,7 @@ def texts_to_score(content: Content) -> list[tuple[str, str, str]]:
     """Every text Diana says in a content file, as ``(where, text, lang)``, in document order.
 
     Story fragments (title, text, teaser, choice labels), missions and achievements (title, description)
-    and VIP plans (name, description), each in Spanish and, where written, English. ``where`` is a
+    VIP plans (name, description) and media captions, each in Spanish and, where written, English. ``where`` is a
     path an author can find: ``story.f01.text.es``, ``story.f01.c01_follow.label.en``, ``missions.x.title.es``.
     """
     found: list[tuple[str, str, str]] = []
@@ -124,6 +124,9 @@ def texts_to_score(content: Content) -> list[tuple[str, str, str]]:
     for plan in content.vip.plans:
         found += _localized(f"vip.plans.{plan.code}.name", plan.name)
         found += _localized(f"vip.plans.{plan.code}.description", plan.description)
+    for media in content.media:
+        if media.caption is not None:
+            found += _localized(f"media.{media.key}.caption", media.caption)
     return found
 
 

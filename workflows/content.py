@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from workflows.contracts import Language
+from workflows.broadcast_contracts import telegram_length
+from workflows.contracts import MAX_CAPTION_LENGTH, Language
 
 Code = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,24}$")]
 # Relationship with Diana moves between these bounds; content may not ask for more.
@@ -82,6 +83,46 @@ class Choice(_Strict):
     clear_flags: tuple[Code, ...] = ()
 
 
+MediaKind = Literal["photo", "video", "animation", "voice", "audio", "document"]
+# Telegram's album (sendMediaGroup): 2 to 10 items.
+ALBUM_SIZE: Final = (2, 10)
+# What Telegram puts together in one album: photos with videos, audio with audio, documents with documents.
+ALBUM_FAMILIES: Final[dict[str, str]] = {"photo": "visual", "video": "visual", "audio": "audio",
+                                         "document": "document"}  # fmt: skip
+# Only these can be sent blurred (``has_spoiler``): a VIP teaser's media.
+SPOILER_KINDS: Final = frozenset({"photo", "video", "animation"})
+# A media file shipped with the content: a plain name under ``content/media/``, with an extension Telegram plays.
+MEDIA_FILE: Final = r"^[a-z0-9_][a-z0-9_.-]{0,62}\.(jpg|jpeg|png|webp|mp4|gif|ogg|oga|mp3|m4a|pdf)$"
+MEDIA_EXTENSIONS: Final[dict[str, tuple[str, ...]]] = {
+    "photo": ("jpg", "jpeg", "png", "webp"),
+    "video": ("mp4",),
+    "animation": ("mp4", "gif"),
+    "voice": ("ogg", "oga"),
+    "audio": ("mp3", "m4a", "ogg"),
+    "document": ("pdf", "jpg", "jpeg", "png", "mp4", "gif", "ogg", "oga", "mp3", "m4a", "webp"),
+}
+
+
+class Media(_Strict):
+    """A photo, video, animation, voice note, audio or document the content shows, named by ``key``.
+
+    Either shipped as ``file`` under ``content/media/`` (uploaded to Telegram once, then reused by its ``file_id``),
+    or registered by an admin sending it to the bot (``/media``): then it has no file here, and Telegram keeps it."""
+
+    key: Code
+    kind: MediaKind
+    file: str | None = Field(default=None, pattern=MEDIA_FILE)
+    # Its own caption, where it is shown alone or in an album (a fragment's text goes under the album instead).
+    caption: Localized | None = None
+
+    @model_validator(mode="after")
+    def _playable_file(self) -> Media:
+        if self.file is not None and self.file.rsplit(".", 1)[-1] not in MEDIA_EXTENSIONS[self.kind]:
+            raise ValueError(f"media {self.key}: a {self.kind} cannot be a .{self.file.rsplit('.', 1)[-1]} file "
+                             f"(use {', '.join(MEDIA_EXTENSIONS[self.kind])})")  # fmt: skip
+        return self
+
+
 class Fragment(_Strict):
     """One screen of the story. It continues (``next``), branches (``choices``) or ends (``ending``)."""
 
@@ -92,6 +133,10 @@ class Fragment(_Strict):
     requires: Condition | None = None
     # What a user who may not enter yet reads instead (required for VIP fragments).
     teaser: Localized | None = None
+    # Media shown with the fragment, by key: one item, or an album of 2 to 10.
+    media: tuple[Code, ...] = ()
+    # Media a user who may not enter yet sees blurred (a spoiler) with the teaser.
+    teaser_media: tuple[Code, ...] = ()
     next: Code | None = None
     choices: tuple[Choice, ...] = ()
     ending: Code | None = None
@@ -189,9 +234,14 @@ class Content(_Strict):
     calendar: Calendar = Calendar()
     community: Community = Community()
     vip: Vip = Vip()
+    media: tuple[Media, ...] = ()
     story: Story
     missions: tuple[Goal, ...]
     achievements: tuple[Goal, ...]
+
+    @cached_property
+    def media_by_key(self) -> dict[str, Media]:
+        return {media.key: media for media in self.media}
 
     @cached_property
     def missions_by_code(self) -> dict[str, Goal]:
@@ -407,7 +457,7 @@ def content_problems(content: Content) -> list[str]:
     problems += _missing_targets(story)
     if problems:
         return problems
-    problems += _lookup_problems(story) + _story_problems(story)
+    problems += _lookup_problems(story) + _story_problems(story) + media_problems(content)
 
     if not content.vip.plans:
         problems.append("the content must sell at least one VIP plan (vip.plans)")
@@ -429,4 +479,49 @@ def content_problems(content: Content) -> list[str]:
         (goal.target for goal in content.achievements if goal.metric == "achievements"), default=0
     ):
         problems.append("an achievement asks for more achievements than exist")
+    return problems
+
+
+def _album_problems(where: str, keys: tuple[str, ...], media: dict[str, Media]) -> list[str]:
+    """Telegram's rules for what one message may carry: one item, or an album it accepts."""
+    if not keys:
+        return []
+    unknown = [key for key in keys if key not in media]
+    if unknown:
+        return [f"{where} names media {', '.join(map(repr, unknown))} that the content does not list under media"]
+    problems = [f"{where} names media {key!r} twice" for key in sorted({k for k in keys if keys.count(k) > 1})]
+    if len(keys) == 1:
+        return problems
+    low, high = ALBUM_SIZE
+    if len(keys) > high:
+        problems.append(f"{where} is an album of {len(keys)}; Telegram takes {low} to {high} items")
+    kinds = [media[key].kind for key in keys]
+    lone = sorted({kind for kind in kinds if kind not in ALBUM_FAMILIES})
+    if lone:
+        problems.append(f"{where} puts {' and '.join(lone)} in an album; Telegram sends those only one at a time")
+    elif len({ALBUM_FAMILIES[kind] for kind in kinds}) > 1:
+        problems.append(f"{where} mixes {', '.join(sorted(set(kinds)))} in one album; Telegram puts photos with "
+                        "videos, audio only with audio and documents only with documents")  # fmt: skip
+    return problems
+
+
+def media_problems(content: Content) -> list[str]:
+    """Media named in the story exists in the content's list, and every message it makes is one Telegram sends."""
+    keys = [media.key for media in content.media]
+    problems = [f"media key {k!r} is used twice" for k in sorted({k for k in keys if keys.count(k) > 1})]
+    for media in content.media:
+        for language, caption in (("es", media.caption.es), ("en", media.caption.en)) if media.caption else ():
+            if caption is not None and telegram_length(caption) > MAX_CAPTION_LENGTH:
+                problems.append(f"media {media.key}: the {language} caption is {telegram_length(caption):,} "
+                                f"characters; Telegram's limit for a caption is {MAX_CAPTION_LENGTH:,}")  # fmt: skip
+    by_key = content.media_by_key
+    for fragment in content.story.fragments:
+        problems += _album_problems(f"fragment {fragment.id}", fragment.media, by_key)
+        problems += _album_problems(f"fragment {fragment.id} (teaser)", fragment.teaser_media, by_key)
+        if fragment.teaser_media and not fragment.vip:
+            problems.append(f"fragment {fragment.id}: teaser media is shown only in front of a VIP fragment")
+        blurred = [key for key in fragment.teaser_media if key in by_key and by_key[key].kind not in SPOILER_KINDS]
+        if blurred:
+            problems.append(f"fragment {fragment.id}: teaser media {', '.join(map(repr, blurred))} cannot be "
+                            "blurred; Telegram blurs only photos, videos and animations")  # fmt: skip
     return problems

@@ -13,6 +13,8 @@ from pydantic import BaseModel, Field
 
 # Telegram's own limit for a message text; longer input cannot be a real message.
 MAX_TEXT_LENGTH: Final = 4096
+# Telegram's limit for a caption (the text under a photo, a video or a voice note).
+MAX_CAPTION_LENGTH: Final = 1024
 
 Language = Literal["es", "en"]
 # lapsed: the introduction was left unfinished for too long; the journey ended (a later /start begins anew).
@@ -97,14 +99,28 @@ class Button(BaseModel):
     text: str | None = None
 
 
+class ScreenMedia(BaseModel):
+    """A media item shown with a screen: the content's key, and what the bot needs to send it (its kind, the file
+    shipped with the content when there is one, its caption in the user's language)."""
+
+    key: str
+    kind: str
+    file: str | None = None
+    caption: str | None = None
+    # Blurred until tapped (Telegram's spoiler): a VIP teaser.
+    spoiler: bool = False
+
+
 class Screen(BaseModel):
-    """What the user sees: a text (by locale key), notices above it and buttons below."""
+    """What the user sees: a text (by locale key), notices above it and buttons below; media above the text."""
 
     key: str
     params: dict[str, str | int] = Field(default_factory=dict)
     notices: list[Notice] = Field(default_factory=list)
     buttons: list[list[Button]] = Field(default_factory=list)
     seq: int = 0
+    # One item, or an album of 2 to 10 (content keeps to Telegram's rules).
+    media: list[ScreenMedia] = Field(default_factory=list)
 
 
 class JourneyReply(BaseModel):

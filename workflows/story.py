@@ -10,7 +10,17 @@ from __future__ import annotations
 from typing import Final
 
 from workflows.content import RELATIONSHIP_BOUNDS, Choice, Condition, Content, Fragment
-from workflows.contracts import Button, JourneyError, JourneyState, Notice, RecordDecision, SaveStoryProgress, Screen
+from workflows.contracts import (
+    Button,
+    JourneyError,
+    JourneyState,
+    Language,
+    Notice,
+    RecordDecision,
+    SaveStoryProgress,
+    Screen,
+    ScreenMedia,
+)
 from workflows.economy import level_progress
 from workflows.progress import Turn, award
 
@@ -89,7 +99,7 @@ def play(turn: Turn, action: str) -> Screen:
         assert fragment.next is not None
         target = content.story.by_id[fragment.next]
         if blocked := unmet(target.requires, state):
-            return locked_screen(state, target, blocked, target.requires)
+            return locked_screen(state, target, blocked, target.requires, content)
         _complete(turn, fragment)
         return _enter(turn, target)
     choice = _visible_choice(fragment, state, action.removeprefix(PICK))
@@ -97,7 +107,7 @@ def play(turn: Turn, action: str) -> Screen:
     target = content.story.by_id[choice.next]
     for condition in (choice.requires, target.requires):
         if blocked := unmet(condition, state):
-            return locked_screen(state, target, blocked, condition)
+            return locked_screen(state, target, blocked, condition, content)
     _decide(turn, fragment, choice)
     _complete(turn, fragment)
     return _enter(turn, target)
@@ -194,10 +204,26 @@ def fragment_screen(state: JourneyState, content: Content, fragment: Fragment) -
             "relationship": state.story.relationship,
         },
         buttons=rows,
+        media=screen_media(content, fragment.media, state.language),
     )
 
 
-def locked_screen(state: JourneyState, fragment: Fragment, reasons: list[str], condition: Condition | None) -> Screen:
+def screen_media(
+    content: Content, keys: tuple[str, ...], language: Language, *, spoiler: bool = False
+) -> list[ScreenMedia]:
+    """The content's media named by ``keys``, as a screen carries them (a key no longer listed is left out)."""
+    by_key = content.media_by_key
+    return [
+        ScreenMedia(key=key, kind=media.kind, file=media.file, spoiler=spoiler,
+                    caption=media.caption.get(language) if media.caption else None)
+        for key in keys
+        if (media := by_key.get(key)) is not None
+    ]  # fmt: skip
+
+
+def locked_screen(
+    state: JourneyState, fragment: Fragment, reasons: list[str], condition: Condition | None, content: Content
+) -> Screen:
     """Why the way on is closed for now, and how to open it; the user stays where they were."""
     language = state.language
     requires = condition or Condition()
@@ -207,6 +233,7 @@ def locked_screen(state: JourneyState, fragment: Fragment, reasons: list[str], c
             key="story.locked.vip",
             params={"title": fragment.title.get(language), "teaser": teaser},
             buttons=[[Button(label="menu.vip", action="vip")], [Button(label="story.back", action=OPEN)]],
+            media=screen_media(content, fragment.teaser_media, language, spoiler=True),
         )
     reason = reasons[0]
     params: dict[str, str | int] = {"title": fragment.title.get(language)}

@@ -1,0 +1,233 @@
+"""Journey screens as Telegram messages: text alone, or media with the text as its caption or after it.
+
+A screen's text goes under its media as the caption when it fits Telegram's 1,024 characters; a longer text, or an
+album (which cannot carry buttons), is followed by a message with the text, so the buttons are always under the
+last message of the screen. A screen replaces the pressed one in place where Telegram allows it: text for text, and
+``editMessageMedia`` puts a photo, video, animation, audio or document in place of one of those or of a text.
+Otherwise (media to text, a voice note, an album, a text too long for a caption) it is sent anew and the pressed
+message deleted (or, where Telegram no longer lets the bot delete it, stripped of its buttons), as an edit would.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.types import (
+    FSInputFile,
+    InaccessibleMessage,
+    InlineKeyboardMarkup,
+    InputMediaAnimation,
+    InputMediaAudio,
+    InputMediaDocument,
+    InputMediaPhoto,
+    InputMediaVideo,
+    Message,
+)
+
+from adapters.media_library import MediaLibrary, SentFile
+from adapters.texts import render, visible_length
+from workflows.contracts import MAX_CAPTION_LENGTH, Screen, ScreenMedia
+
+log = logging.getLogger("diana.screens")
+
+# What editMessageMedia can put in place of what, and what it can add media to (a voice note is neither).
+EDITABLE: Final = frozenset({"photo", "video", "animation", "audio", "document"})
+MEDIA_CAN_REPLACE: Final = EDITABLE | {"text"}
+# Telegram's answers for a file_id it does not know (another bot's, or one it dropped).
+_STALE_FILE: Final = ("wrong file identifier", "wrong remote file identifier", "file reference", "file_id")
+_NOT_MODIFIED: Final = "message is not modified"
+
+Reference = str | FSInputFile
+InputMedia = InputMediaPhoto | InputMediaVideo | InputMediaAnimation | InputMediaAudio | InputMediaDocument
+
+
+def _stale(error: TelegramBadRequest) -> bool:
+    return any(sign in error.message.lower() for sign in _STALE_FILE)
+
+
+def media_kind(message: Message) -> str | None:
+    """What a message shows: a media kind, "text", or None (a sticker, a poll, ...)."""
+    for kind in ("photo", "video", "animation", "voice", "audio", "document"):
+        if getattr(message, kind):
+            # An animation arrives with its document too: it is an animation.
+            return kind
+    return "text" if message.text is not None else None
+
+
+def sent_file(message: Message, kind: str) -> SentFile | None:
+    """The file Telegram now holds for what ``message`` shows (the largest size of a photo)."""
+    if kind == "photo":
+        if not message.photo:
+            return None
+        largest = message.photo[-1]
+        return SentFile(largest.file_id, largest.file_unique_id, largest.file_size)
+    held = getattr(message, kind, None)
+    if held is None:
+        return None
+    return SentFile(held.file_id, held.file_unique_id, held.file_size)
+
+
+def input_media(item: ScreenMedia, reference: Reference, caption: str | None) -> InputMedia:
+    common: dict[str, Any] = {"media": reference, "caption": caption}
+    if item.kind == "photo":
+        return InputMediaPhoto(**common, has_spoiler=item.spoiler)
+    if item.kind == "video":
+        return InputMediaVideo(**common, has_spoiler=item.spoiler, supports_streaming=True)
+    if item.kind == "animation":
+        return InputMediaAnimation(**common, has_spoiler=item.spoiler)
+    if item.kind == "audio":
+        return InputMediaAudio(**common)
+    return InputMediaDocument(**common)
+
+
+def own_caption(item: ScreenMedia) -> str | None:
+    """The media's own caption (content text: escaped, the bot speaks HTML)."""
+    return html.escape(item.caption) if item.caption else None
+
+
+class ScreenSender:
+    """Sends and replaces journey screens, media included; the only place that turns a ``Screen`` into messages."""
+
+    def __init__(self, library: MediaLibrary, *, protect_content: bool = True) -> None:
+        self.library = library
+        self.protect_content = protect_content
+
+    async def send(self, bot: Bot, chat_id: int, screen: Screen, language: str) -> Message:
+        """The screen as new messages; returns the one with the buttons."""
+        text, markup = render(screen, language)
+        items = screen.media
+        if len(items) == 1 and visible_length(text) <= MAX_CAPTION_LENGTH:
+            shown = await self._send_one(bot, chat_id, items[0], text, markup)
+            if shown is not None:
+                return shown
+        elif len(items) == 1:
+            await self._send_one(bot, chat_id, items[0], own_caption(items[0]), None)
+        elif items:
+            await self._send_album(bot, chat_id, items)
+        return await bot.send_message(chat_id, text, reply_markup=markup)
+
+    async def replace(self, bot: Bot, message: Message | InaccessibleMessage, screen: Screen, language: str) -> None:
+        """The screen in place of ``message`` (the pressed one): edited where Telegram allows, else sent anew."""
+        if isinstance(message, Message) and await self._edit(bot, message, screen, language):
+            return
+        await self.send(bot, message.chat.id, screen, language)
+        if isinstance(message, Message):
+            await self._retire(message)
+
+    async def _edit(self, bot: Bot, message: Message, screen: Screen, language: str) -> bool:
+        text, markup = render(screen, language)
+        shown = media_kind(message)
+        try:
+            if not screen.media and shown == "text":
+                await message.edit_text(text, reply_markup=markup)
+                return True
+            single = screen.media[0] if len(screen.media) == 1 else None
+            if single is None or single.kind not in EDITABLE or shown not in MEDIA_CAN_REPLACE:
+                return False
+            if visible_length(text) > MAX_CAPTION_LENGTH:
+                return False
+            edited = await self._with_file(
+                bot,
+                single,
+                lambda reference: message.edit_media(
+                    input_media(single, reference, text), reply_markup=markup
+                ),  # fmt: skip
+            )
+            return edited is not None
+        except TelegramBadRequest as error:
+            # A redelivered press redraws the same screen: Telegram refuses the identical edit, and that is fine.
+            return _NOT_MODIFIED in error.message
+        except TelegramAPIError:
+            return False
+
+    async def _retire(self, message: Message) -> None:
+        """The replaced message goes, as an edit would have made it; one too old to delete loses its buttons."""
+        try:
+            await message.delete()
+        except TelegramAPIError:
+            if message.reply_markup is not None:
+                try:
+                    await message.edit_reply_markup(reply_markup=None)
+                except TelegramAPIError as error:
+                    log.info("could not retire message %s: %s", message.message_id, error.message)
+
+    async def _send_one(self, bot: Bot, chat_id: int, item: ScreenMedia, caption: str | None,
+                        markup: InlineKeyboardMarkup | None) -> Message | None:  # fmt: skip
+        protect, spoiler = self.protect_content, item.spoiler
+
+        def sending(reference: Reference) -> Awaitable[Message]:
+            common: dict[str, Any] = {"chat_id": chat_id, "caption": caption, "reply_markup": markup,
+                                      "protect_content": protect}  # fmt: skip
+            if item.kind == "photo":
+                return bot.send_photo(photo=reference, has_spoiler=spoiler, **common)
+            if item.kind == "video":
+                return bot.send_video(video=reference, has_spoiler=spoiler, supports_streaming=True, **common)
+            if item.kind == "animation":
+                return bot.send_animation(animation=reference, has_spoiler=spoiler, **common)
+            if item.kind == "voice":
+                return bot.send_voice(voice=reference, **common)
+            if item.kind == "audio":
+                return bot.send_audio(audio=reference, **common)
+            return bot.send_document(document=reference, **common)
+
+        return await self._with_file(bot, item, sending)
+
+    async def _with_file(self, bot: Bot, item: ScreenMedia,
+                         call: Callable[[Reference], Awaitable[Message | bool]]) -> Message | None:  # fmt: skip
+        """``call`` with the item's ``file_id``, or its upload (kept for next time); a ``file_id`` Telegram has
+        dropped is forgotten and the file uploaded again. None: nothing to send (registered media Telegram lost)."""
+        for attempt in range(2):
+            reference = await self._reference(bot, item)
+            if reference is None:
+                log.warning("media %s cannot be sent: no file, and Telegram knows no file_id for it", item.key)
+                return None
+            try:
+                result = await call(reference)
+            except TelegramBadRequest as error:
+                if not (isinstance(reference, str) and _stale(error)):
+                    raise
+                log.warning("Telegram no longer knows media %s: %s", item.key, error.message)
+                if attempt or self.library.path(item) is None:
+                    return None
+                await self.library.forget(bot.id, [item.key])
+                continue
+            if not isinstance(result, Message):
+                return None
+            if not isinstance(reference, str) and (held := sent_file(result, item.kind)) is not None:
+                await self.library.remember(bot.id, item, held)
+            return result
+        return None
+
+    async def _reference(self, bot: Bot, item: ScreenMedia) -> Reference | None:
+        known = await self.library.file_id(bot.id, item)
+        if known is not None:
+            return known
+        path = self.library.path(item)
+        return FSInputFile(path) if path is not None else None
+
+    async def _send_album(self, bot: Bot, chat_id: int, items: list[ScreenMedia]) -> None:
+        for attempt in range(2):
+            references = [await self._reference(bot, item) for item in items]
+            present = [(item, reference) for item, reference in zip(items, references, strict=True) if reference]
+            if len(present) < 2:
+                for item, _ in present:  # an album needs two: what is left goes alone
+                    await self._send_one(bot, chat_id, item, own_caption(item), None)
+                return
+            group = [input_media(item, reference, own_caption(item)) for item, reference in present]
+            try:
+                sent = await bot.send_media_group(chat_id, media=group,  # type: ignore[arg-type]
+                                                  protect_content=self.protect_content)  # fmt: skip
+            except TelegramBadRequest as error:
+                if attempt or not _stale(error):
+                    raise
+                await self.library.forget(bot.id, [item.key for item, ref in present if isinstance(ref, str)])
+                continue
+            for (item, reference), message in zip(present, sent, strict=False):
+                if not isinstance(reference, str) and (held := sent_file(message, item.kind)) is not None:
+                    await self.library.remember(bot.id, item, held)
+            return

@@ -1,0 +1,17 @@
+-- Telegram's file_id of each media key, per bot (a file_id works only for the bot that got it). A file shipped with
+-- the content is uploaded once and then sent by its file_id; its sha256 tells when the file changed (uploaded again).
+-- Media an admin registered by sending it to the bot (/media) has no file: registered_by names the admin.
+CREATE TABLE media_files (
+    bot_id BIGINT NOT NULL,
+    key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    file_id TEXT NOT NULL,
+    file_unique_id TEXT,
+    size_bytes BIGINT,
+    sha256 TEXT,
+    registered_by BIGINT,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (bot_id, key),
+    CHECK (kind IN ('photo', 'video', 'animation', 'voice', 'audio', 'document'))
+);
