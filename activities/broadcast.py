@@ -34,6 +34,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.pacing import Pacer, Pacing
 from adapters.audience import RECIPIENTS_SQL, segment_size
+from adapters.screens import send_post
 from adapters.texts import t
 from workflows import side_effects
 from workflows.broadcast_contracts import (
@@ -88,7 +89,7 @@ class BroadcastActivities(side_effects.Broadcasting):
         outcome = PageOutcome()
         async with _heartbeating():
             for user_id in page.user_ids:
-                result = await self._send_once(page.broadcast_id, user_id, page.text)
+                result = await self._send_once(page, user_id)
                 setattr(outcome, result, getattr(outcome, result) + 1)
         activity.logger.info("broadcast %s, a page of %d: %s", page.broadcast_id, len(page.user_ids), outcome)
         return outcome
@@ -155,7 +156,8 @@ class BroadcastActivities(side_effects.Broadcasting):
             raise
         await self._mark(key, "sent")
 
-    async def _send_once(self, broadcast_id: str, user_id: int, text: str) -> Outcome:
+    async def _send_once(self, page: BroadcastPage, user_id: int) -> Outcome:
+        broadcast_id = page.broadcast_id
         key = message_key(broadcast_id, user_id)
         claim = await self.pool.fetchrow(CLAIM_SQL, key, user_id)
         if not claim["claimed"]:
@@ -168,8 +170,8 @@ class BroadcastActivities(side_effects.Broadcasting):
                 await self._release(key)
                 raise
             try:
-                # Plain text: the admin's words are shown as typed, never parsed as HTML.
-                await self.bot.send_message(user_id, text, parse_mode=None)
+                # Plain text: the admin's words are shown as typed, never parsed as HTML; under or after the media.
+                await send_post(self.bot, user_id, page.text, page.media, protect_content=page.protect_content)
             except TelegramRetryAfter as flood:
                 activity.logger.warning("Telegram asks broadcast %s to wait %ss", broadcast_id, flood.retry_after)
                 self.pacer.hold(flood.retry_after)

@@ -14,12 +14,12 @@ from typing import Final
 
 import asyncpg
 import yaml
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from adapters.content_render import render_problems
 from adapters.media_library import SHIPPED_MEDIA, media_file_problems, registered_media_problems
 from workflows.consistency import content_voice_problems
-from workflows.content import Content, Vip, content_problems
+from workflows.content import Content, Media, Vip, content_problems
 
 SHIPPED_CONTENT: Final = Path(__file__).resolve().parent.parent / "content" / "diana.yaml"
 # A content document is about 50 KB; one over this is refused before it is read (the admin's upload has the same cap).
@@ -101,6 +101,7 @@ def read_content_file(path: Path) -> CheckedContent:
     return parse_content(read_content_text(path))
 
 
+_MEDIA_LIST: Final = TypeAdapter(list[Media])
 # The active version: the one activated last.
 _ACTIVE: Final = "FROM content_versions WHERE activated_at IS NOT NULL ORDER BY activated_at DESC, version DESC LIMIT 1"
 
@@ -115,6 +116,12 @@ async def active_vip(pool: asyncpg.Pool | asyncpg.Connection) -> Vip | None:
     """The VIP plans of the active content (for admins making passes), or None before any activation."""
     section = await pool.fetchval(f"SELECT document->'vip' {_ACTIVE}")
     return Vip.model_validate_json(section) if section else None
+
+
+async def active_media(pool: asyncpg.Pool | asyncpg.Connection) -> dict[str, Media]:
+    """The media the active content lists, by key (none before any activation)."""
+    section = await pool.fetchval(f"SELECT document->'media' {_ACTIVE}")
+    return {media.key: media for media in _MEDIA_LIST.validate_json(section)} if section else {}
 
 
 async def active_version(pool: asyncpg.Pool | asyncpg.Connection) -> int:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
 
 from aiogram import Bot
+from aiogram.client.default import Default
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.types import (
     FSInputFile,
@@ -31,6 +32,7 @@ from aiogram.types import (
 
 from adapters.media_library import MediaLibrary, SentFile
 from adapters.texts import render, visible_length
+from workflows.broadcast_contracts import PostMedia, telegram_length
 from workflows.contracts import MAX_CAPTION_LENGTH, Screen, ScreenMedia
 
 log = logging.getLogger("diana.screens")
@@ -41,6 +43,8 @@ MEDIA_CAN_REPLACE: Final = EDITABLE | {"text"}
 # Telegram's answers for a file_id it does not know (another bot's, or one it dropped).
 _STALE_FILE: Final = ("wrong file identifier", "wrong remote file identifier", "file reference", "file_id")
 _NOT_MODIFIED: Final = "message is not modified"
+# The bot's own parse mode (HTML), as aiogram fills it in when a call leaves it out.
+_HTML: Final = Default("parse_mode")
 
 Reference = str | FSInputFile
 InputMedia = InputMediaPhoto | InputMediaVideo | InputMediaAnimation | InputMediaAudio | InputMediaDocument
@@ -88,6 +92,43 @@ def input_media(item: ScreenMedia, reference: Reference, caption: str | None) ->
 def own_caption(item: ScreenMedia) -> str | None:
     """The media's own caption (content text: escaped, the bot speaks HTML)."""
     return html.escape(item.caption) if item.caption else None
+
+
+def send_media(bot: Bot, chat_id: int, kind: str, reference: Reference, *, caption: str | None,
+               markup: InlineKeyboardMarkup | None = None, protect_content: bool = True, spoiler: bool = False,
+               parse_mode: str | Default | None = _HTML) -> Awaitable[Message]:  # fmt: skip
+    """One media message of ``kind`` (its caption in the bot's HTML unless ``parse_mode`` says otherwise)."""
+    common: dict[str, Any] = {"chat_id": chat_id, "caption": caption, "reply_markup": markup,
+                              "protect_content": protect_content, "parse_mode": parse_mode}  # fmt: skip
+    if kind == "photo":
+        return bot.send_photo(photo=reference, has_spoiler=spoiler, **common)
+    if kind == "video":
+        return bot.send_video(video=reference, has_spoiler=spoiler, supports_streaming=True, **common)
+    if kind == "animation":
+        return bot.send_animation(animation=reference, has_spoiler=spoiler, **common)
+    if kind == "voice":
+        return bot.send_voice(voice=reference, **common)
+    if kind == "audio":
+        return bot.send_audio(audio=reference, **common)
+    return bot.send_document(document=reference, **common)
+
+
+async def send_post(bot: Bot, chat_id: int, text: str, media: Sequence[PostMedia], *,
+                    markup: InlineKeyboardMarkup | None = None, protect_content: bool = True) -> Message:  # fmt: skip
+    """An admin's post or broadcast: their words as typed (plain text), under their media when they fit a caption,
+    after it otherwise (and always after an album, which cannot carry buttons). Returns the message with ``markup``.
+    """
+    if len(media) == 1 and telegram_length(text) <= MAX_CAPTION_LENGTH:
+        return await send_media(bot, chat_id, media[0].kind, media[0].file_id, caption=text or None, markup=markup,
+                                protect_content=protect_content, parse_mode=None)  # fmt: skip
+    if len(media) == 1:
+        await send_media(bot, chat_id, media[0].kind, media[0].file_id, caption=None,
+                         protect_content=protect_content, parse_mode=None)  # fmt: skip
+    elif media:
+        group = [input_media(ScreenMedia(key="", kind=item.kind), item.file_id, None) for item in media]
+        await bot.send_media_group(chat_id, media=group, protect_content=protect_content)  # type: ignore[arg-type]
+    return await bot.send_message(chat_id, text, parse_mode=None, reply_markup=markup,
+                                  protect_content=protect_content)  # fmt: skip
 
 
 class ScreenSender:
@@ -158,22 +199,9 @@ class ScreenSender:
 
     async def _send_one(self, bot: Bot, chat_id: int, item: ScreenMedia, caption: str | None,
                         markup: InlineKeyboardMarkup | None) -> Message | None:  # fmt: skip
-        protect, spoiler = self.protect_content, item.spoiler
-
         def sending(reference: Reference) -> Awaitable[Message]:
-            common: dict[str, Any] = {"chat_id": chat_id, "caption": caption, "reply_markup": markup,
-                                      "protect_content": protect}  # fmt: skip
-            if item.kind == "photo":
-                return bot.send_photo(photo=reference, has_spoiler=spoiler, **common)
-            if item.kind == "video":
-                return bot.send_video(video=reference, has_spoiler=spoiler, supports_streaming=True, **common)
-            if item.kind == "animation":
-                return bot.send_animation(animation=reference, has_spoiler=spoiler, **common)
-            if item.kind == "voice":
-                return bot.send_voice(voice=reference, **common)
-            if item.kind == "audio":
-                return bot.send_audio(audio=reference, **common)
-            return bot.send_document(document=reference, **common)
+            return send_media(bot, chat_id, item.kind, reference, caption=caption, markup=markup,
+                              protect_content=self.protect_content, spoiler=item.spoiler)  # fmt: skip
 
         return await self._with_file(bot, item, sending)
 

@@ -10,7 +10,20 @@ from redis.asyncio import Redis
 from adapters.journeys import Journeys
 from adapters.media_library import SHIPPED_MEDIA, MediaLibrary
 from adapters.screens import ScreenSender
-from bot import admin_panel, admin_users, broadcasts, community, conversation, fallback, navigation, ranking, start, vip
+from bot import (
+    admin_panel,
+    admin_users,
+    broadcasts,
+    community,
+    conversation,
+    fallback,
+    media,
+    navigation,
+    ranking,
+    start,
+    vip,
+)
+from bot.albums import AlbumCollector, RecentAlbums
 from bot.dead_letters import DeadLetters
 from bot.middlewares import UserSerialisation
 from bot.rate_limit import RateLimit
@@ -20,8 +33,12 @@ from infra.settings import Settings
 
 def build_dispatcher(journeys: Journeys, *, settings: Settings, pool: asyncpg.Pool, redis: Redis) -> Dispatcher:
     screens = ScreenSender(MediaLibrary(pool, SHIPPED_MEDIA), protect_content=settings.protect_content)
-    dispatcher = Dispatcher(journeys=journeys, settings=settings, pool=pool, redis=redis, screens=screens)
+    recent_albums = RecentAlbums()
+    dispatcher = Dispatcher(journeys=journeys, settings=settings, pool=pool, redis=redis, screens=screens,
+                            recent_albums=recent_albums)  # fmt: skip
     instrument_dispatcher(dispatcher)  # first: the update's span covers the wait for the user's turn
+    # Before the user's turn: an album's first item waits for the others, which must not queue behind it.
+    dispatcher.update.outer_middleware(AlbumCollector(recent_albums))
     dispatcher.update.outer_middleware(UserSerialisation())
     # Inside the user's turn (its Redis call is an await: before the lock, a later update could overtake an
     # earlier one): whatever goes wrong below, the update is kept for support and the bot moves on.
@@ -38,7 +55,7 @@ def build_dispatcher(journeys: Journeys, *, settings: Settings, pool: asyncpg.Po
     # buttons) and ranking before the journey's
     # own buttons, commands before free text, fallback last.
     # The admin panel takes /admin and uploaded documents before the journey's commands and fallback do.
-    dispatcher.include_routers(vip.router, community.router, broadcasts.router, admin_panel.router,
+    dispatcher.include_routers(vip.router, community.router, broadcasts.router, media.router, admin_panel.router,
                                admin_users.router, start.router,
                                ranking.router, navigation.router, conversation.router, fallback.router)  # fmt: skip
     return dispatcher

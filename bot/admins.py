@@ -30,6 +30,9 @@ class AdminOnly:
     # A non-admin's attempt goes on to the next matching handler instead of being refused (/admin shows
     # anyone else the usual menu, as if the command did not exist).
     others_fall_through: bool = False
+    # The command may be the caption of media the admin sends themselves (a photo with "/publicar ..."); a
+    # forwarded message is never the admin's command.
+    captions: bool = False
 
 
 class AdminGate(BaseMiddleware):
@@ -46,7 +49,7 @@ class AdminGate(BaseMiddleware):
             return await handler(event, data)
         settings: Settings = data["settings"]
         user: User | None = data.get("event_from_user")
-        if user is not None and user.id in settings.admin_ids and not _not_typed(event):
+        if user is not None and user.id in settings.admin_ids and not _not_typed(event, captions=gate.captions):
             return await handler(event, data)
         if user is not None and user.id in settings.admin_ids:
             # A stranger's words forwarded by an admin, or a command in a caption: never run as the admin's command.
@@ -72,12 +75,16 @@ class AdminGate(BaseMiddleware):
         return None
 
 
-def _not_typed(event: TelegramObject) -> bool:
-    """A command the admin did not type themselves: forwarded from someone, or written as an attachment's caption."""
+def _not_typed(event: TelegramObject, *, captions: bool = False) -> bool:
+    """A command the admin did not type themselves: forwarded from someone, or written as an attachment's caption
+    (unless the command takes media, ``captions``, and it is the caption of a photo, video, voice note or audio:
+    a file's caption is still no command)."""
     if not isinstance(event, Message):
         return False
     words = event.text if event.text is not None else event.caption
-    return bool(words and words.startswith("/")) and (event.forward_origin is not None or event.text is None)
+    postable = captions and any((event.photo, event.video, event.animation, event.voice, event.audio))
+    return bool(words and words.startswith("/")) and (event.forward_origin is not None
+                                                      or (event.text is None and not postable))  # fmt: skip
 
 
 def guarded_router(name: str) -> Router:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import asyncpg
-from aiogram import F
+from aiogram import Bot, F
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
@@ -33,10 +33,13 @@ from adapters.audience import segment_size
 from adapters.audit import write_audit
 from adapters.callbacks import CallbackPrefix
 from adapters.journeys import Journeys
+from adapters.screens import send_post
 from adapters.texts import language_of, t
 from bot import confirmations
 from bot.admins import AdminOnly, guarded_router
+from bot.albums import RecentAlbums, attached_media
 from bot.confirmations import ConfirmCB
+from infra.settings import Settings
 from workflows.broadcast import BroadcastWorkflow
 from workflows.broadcast_contracts import (
     BROADCAST_ID_PREFIX,
@@ -155,13 +158,16 @@ async def progress_screen(journeys: Journeys, pool: asyncpg.Pool, broadcast_id: 
 async def audit_start(pool: asyncpg.Pool, admin_id: int, broadcast: BroadcastInput) -> None:
     """One audit row per broadcast, also when the update that started it is delivered again."""
     details = {"broadcast_id": broadcast.broadcast_id, "inactive_days": broadcast.inactive_days,
-               "text_length": len(broadcast.text)}  # fmt: skip
+               "text_length": len(broadcast.text), "media": [item.kind for item in broadcast.media]}  # fmt: skip
     await write_audit(pool, f"admin:{admin_id}", "broadcast", broadcast.segment, None, details, once_by="broadcast_id")
 
 
-@router.message(Command("difundir", "broadcast"), flags={"admin": AdminOnly("broadcast")})
-async def ask_broadcast(message: Message, command: CommandObject, pool: asyncpg.Pool, redis: Redis) -> None:
-    """/difundir <segmento> <texto>: the text as each person will read it, how many it reaches, and ✅ to send it."""
+@router.message(Command("difundir", "broadcast"), flags={"admin": AdminOnly("broadcast", captions=True)})
+async def ask_broadcast(message: Message, command: CommandObject, pool: asyncpg.Pool, redis: Redis, bot: Bot,
+                        settings: Settings, recent_albums: RecentAlbums,
+                        album: list[Message] | None = None) -> None:  # fmt: skip
+    """/difundir <segmento> <texto>: the text (with the photo, video, voice note or album it came with) as each person
+    will see it, how many it reaches, and ✅ to send it."""
     assert message.from_user is not None
     language = language_of(message.from_user.language_code)
     try:
@@ -169,14 +175,19 @@ async def ask_broadcast(message: Message, command: CommandObject, pool: asyncpg.
     except BadBroadcast:
         await message.answer(t("admin.broadcast.usage", language, limit=MAX_TEXT_LENGTH))
         return
+    media = attached_media(message, album, recent_albums)
+    if any(item.kind == "document" for item in media):
+        await message.answer(t("admin.broadcast.media_usage", language))
+        return
     broadcast = BroadcastInput(broadcast_id=broadcast_id_for(message), actor=message.from_user.id,
                                segment=parsed.segment, inactive_days=parsed.inactive_days, text=parsed.text,
-                               language=language)  # fmt: skip
+                               language=language, media=media,
+                               protect_content=settings.protect_content)  # fmt: skip
     cutoff = datetime.now(UTC) - timedelta(days=parsed.inactive_days) if parsed.inactive_days else None
     reach = await segment_size(pool, parsed.segment, cutoff)
     segment = t(f"admin.broadcast.segment.{broadcast.segment}", language, days=broadcast.inactive_days or 0)
-    # Plain text, exactly as the broadcast sends it.
-    await message.answer(parsed.text, parse_mode=None)
+    # Exactly as the broadcast sends it: plain text, under or after its media.
+    await send_post(bot, message.chat.id, parsed.text, media, protect_content=broadcast.protect_content)
     await confirmations.ask(message, redis, admin_id=message.from_user.id, action=CONFIRM_ACTION,
                             details=broadcast.model_dump(mode="json"),
                             preview=t("admin.broadcast.preview", language, segment=segment, count=reach),

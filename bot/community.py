@@ -17,8 +17,10 @@ from redis.exceptions import RedisError
 
 from adapters.callbacks import ReactionCB
 from adapters.journeys import JourneyRejected, Journeys, JourneyUnavailable
+from adapters.screens import send_post
 from adapters.texts import language_of, t
 from bot.admins import AdminOnly, guarded_router
+from bot.albums import RecentAlbums, attached_media
 from bot.dead_letters import keep_for_support
 from bot.replies import journey_request
 from infra.settings import Settings
@@ -107,27 +109,37 @@ async def membership(event: ChatMemberUpdated, event_update: Update, journeys: J
         keep_for_support(unavailable.reason)
 
 
-@router.message(Command("publicar", "publish"), F.chat.type == ChatType.PRIVATE, flags={"admin": AdminOnly("publish")})
-async def publish(message: Message, command: CommandObject, bot: Bot, settings: Settings, pool: asyncpg.Pool) -> None:
-    """/publicar <texto>: an admin posts to the community channel, with reaction buttons."""
+@router.message(Command("publicar", "publish"), F.chat.type == ChatType.PRIVATE,
+                flags={"admin": AdminOnly("publish", captions=True)})  # fmt: skip
+async def publish(message: Message, command: CommandObject, bot: Bot, settings: Settings, pool: asyncpg.Pool,
+                  recent_albums: RecentAlbums, album: list[Message] | None = None) -> None:  # fmt: skip
+    """/publicar <texto>: an admin posts to the community channel, with reaction buttons; with a photo, video, voice
+    note or album when the command is its caption or answers it."""
     assert message.from_user is not None
     language = language_of(message.from_user.language_code)
     text = (command.args or "").strip()
-    if not text or len(text) > MAX_POST_LENGTH or not settings.community_channel_ids:
+    media = attached_media(message, album, recent_albums)
+    if (not text and not media) or len(text) > MAX_POST_LENGTH or not settings.community_channel_ids:
         await message.answer(t("admin.publish.usage", language, limit=MAX_POST_LENGTH))
+        return
+    if any(item.kind == "document" for item in media) or (len(media) > 1 and not text):
+        # An album cannot carry the reaction buttons: they go under its text, which it must have.
+        await message.answer(t("admin.publish.media_usage", language))
         return
     channel = settings.community_channel_ids[0]
     try:
-        # Sent as plain text: what the admin typed is shown as typed.
-        post = await bot.send_message(channel, text, parse_mode=None, reply_markup=reaction_keyboard())
+        # Plain text: what the admin typed is shown as typed.
+        post = await send_post(bot, channel, text, media, markup=reaction_keyboard(),
+                               protect_content=settings.protect_content)  # fmt: skip
     except TelegramAPIError as error:
         await message.answer(t("admin.publish.failed", language, error=error.message))
         return
     await pool.execute(
-        "INSERT INTO community_posts (chat_id, message_id, published_by, text) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO community_posts (chat_id, message_id, published_by, text, media_kinds) VALUES ($1, $2, $3, $4, $5)",
         channel,
         post.message_id,
         message.from_user.id,
         text,
+        [item.kind for item in media],
     )
     await message.answer(t("admin.publish.done", language, message_id=post.message_id))

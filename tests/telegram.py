@@ -55,9 +55,11 @@ class EmulatedUser:
         result: dict[str, Any] = await control(self.session, "POST", self.base_url + path, body)
         return result
 
-    async def send(self, text: str, *, forwarded_from: int | None = None) -> dict[str, Any]:
-        """Write ``text`` in the private chat, or forward there a message of user ``forwarded_from`` that says it."""
-        body = {"text": text, "forwarded_from": forwarded_from, **self.profile}
+    async def send(self, text: str, *, forwarded_from: int | None = None,
+                   reply_to: int | None = None) -> dict[str, Any]:  # fmt: skip
+        """Write ``text`` in the private chat (answering message ``reply_to``), or forward there a message of user
+        ``forwarded_from`` that says it."""
+        body = {"text": text, "forwarded_from": forwarded_from, "reply_to_message_id": reply_to, **self.profile}
         return await self._post(f"/control/users/{self.user_id}/messages", body)
 
     async def send_document(self, name: str, content: bytes, *, mime_type: str | None = None,
@@ -74,6 +76,12 @@ class EmulatedUser:
         body = {"type": kind, "file_name": name, "content_base64": base64.b64encode(content).decode(),
                 "caption": caption, **probe, **self.profile}  # fmt: skip
         return await self._post(f"/control/users/{self.user_id}/media", body)
+
+    async def send_album(self, items: list[tuple[str, str, bytes]], *, caption: str | None = None) -> dict[str, Any]:
+        """Send an album of ``(type, file name, content)``: ``{"update_ids", "message_ids", "media_group_id"}``."""
+        body = {"items": [{"type": kind, "file_name": name, "content_base64": base64.b64encode(content).decode()}
+                          for kind, name, content in items], "caption": caption, **self.profile}  # fmt: skip
+        return await self._post(f"/control/users/{self.user_id}/albums", body)
 
     async def forward(self, from_chat_id: int, message_id: int) -> dict[str, Any]:
         """Forward a message (a channel post, or one of the private chat) to the bot: ``{"update_id", "message_id"}``.

@@ -1,5 +1,5 @@
 """Bad content is refused before it reaches anyone: time zones, screens too long for Telegram, flags nobody sets, stories
-too branchy to check, YAML aliases, and checks run in a child process with time and memory limits. Pure (no servers)."""
+too branchy to check, media Telegram would refuse, YAML aliases, and checks run in a child process with time and memory limits. Pure (no servers)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from adapters.content_checker import check_content
 from adapters.content_render import render_problems
 from adapters.content_store import MAX_CONTENT_BYTES, ContentRefused, parse_content
+from adapters.media_library import SHIPPED_MEDIA, media_file_problems
 from adapters.texts import render, visible_length
 from workflows.content import MAX_STORY_POINTS, Calendar, Content, content_problems
 from workflows.contracts import MAX_TEXT_LENGTH, Notice, Screen
@@ -283,3 +284,77 @@ async def test_a_child_out_of_memory_says_so() -> None:
     with pytest.raises(ContentRefused) as caught:
         await check_content(SHIPPED_TEXT, memory_bytes=24 * 1024 * 1024)
     assert caught.value.problems == ["the checks ran out of memory; simplify the content"]
+
+
+# Media: what the story names exists, and every message it makes is one Telegram sends.
+
+
+def media_problems_of(document: dict[str, Any]) -> list[str]:
+    return content_problems(Content.model_validate(document))
+
+
+def test_media_the_story_names_must_be_listed_and_fit_telegrams_albums_and_captions() -> None:
+    assert media_problems_of(shipped()) == []
+    document = shipped()
+    fragment(document, "f02")["media"] = ["no_such_picture"]
+    assert media_problems_of(document) == [
+        "fragment f02 names media 'no_such_picture' that the content does not list under media"
+    ]
+
+    document = shipped()
+    document["media"] += [{"key": f"extra_{n}", "kind": "photo", "file": "vela_1.jpg"} for n in range(9)]
+    fragment(document, "f02")["media"] = ["vela_1", "vela_2", *[f"extra_{n}" for n in range(9)]]
+    assert media_problems_of(document) == ["fragment f02 is an album of 11; Telegram takes 2 to 10 items"]
+
+    document = shipped()
+    fragment(document, "f02")["media"] = ["vela_1", "susurro"]
+    assert media_problems_of(document) == [
+        "fragment f02 puts voice in an album; Telegram sends those only one at a time"
+    ]
+    document["media"].append({"key": "cancion", "kind": "audio", "file": "cancion.mp3"})
+    fragment(document, "f02")["media"] = ["vela_1", "cancion"]
+    assert media_problems_of(document) == [
+        "fragment f02 mixes audio, photo in one album; Telegram puts photos with videos, audio only with audio and "
+        "documents only with documents"
+    ]
+    fragment(document, "f02")["media"] = ["vela_1", "espejo"]  # photos and videos go together
+    assert media_problems_of(document) == []
+
+    document = shipped()
+    fragment(document, "f15")["teaser_media"] = ["susurro"]
+    fragment(document, "f02")["teaser_media"] = ["vela_1"]
+    assert media_problems_of(document) == [
+        "fragment f02: teaser media is shown only in front of a VIP fragment",
+        "fragment f15: teaser media 'susurro' cannot be blurred; Telegram blurs only photos, videos and animations",
+    ]
+
+    document = shipped()
+    caption = fragment(document, "f01")["text"]["es"] * 2
+    next(m for m in document["media"] if m["key"] == "vela_1")["caption"] = {"es": caption}
+    [problem] = media_problems_of(document)
+    assert problem.startswith("media vela_1: the es caption is ") and "limit for a caption is 1,024" in problem
+
+    document = shipped()
+    document["media"].append(dict(document["media"][0]))
+    assert media_problems_of(document) == ["media key 'puerta_verde' is used twice"]
+
+
+def test_media_files_must_be_plain_files_telegram_takes(tmp_path: Path) -> None:
+    document = shipped()
+    with pytest.raises(ValidationError, match="a voice cannot be a .mp4 file"):
+        Content.model_validate({**document, "media": [{"key": "x", "kind": "voice", "file": "x.mp4"}]})
+    with pytest.raises(ValidationError, match="file"):
+        Content.model_validate({**document, "media": [{"key": "x", "kind": "photo", "file": "../secrets.jpg"}]})
+
+    content = Content.model_validate(document)
+    assert media_file_problems(content, SHIPPED_MEDIA) == []
+    (tmp_path / "puerta_verde.jpg").write_bytes(b"")
+    (tmp_path / "vela_1.jpg").write_bytes(b"\xff\xd8" + b"0" * (10 * 1024 * 1024))
+    (tmp_path / "vela_2.jpg").symlink_to(SHIPPED_MEDIA / "vela_2.jpg")
+    problems = media_file_problems(content, tmp_path)
+    assert problems[:3] == [
+        "media puerta_verde: puerta_verde.jpg is empty",
+        f"media susurro: susurro.ogg is not in {tmp_path}",
+        "media vela_1: vela_1.jpg is 10.5 MB; Telegram takes a photo of at most 10 MB",
+    ]
+    assert f"media vela_2: vela_2.jpg must be a file in {tmp_path}, not a link" in problems

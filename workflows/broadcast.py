@@ -87,7 +87,13 @@ class BroadcastWorkflow:
             return
         outcome = await workflow.execute_activity_method(
             Broadcasting.send_broadcast_page,
-            BroadcastPage(broadcast_id=input.broadcast_id, text=input.text, user_ids=page.user_ids),
+            BroadcastPage(
+                broadcast_id=input.broadcast_id,
+                text=input.text,
+                user_ids=page.user_ids,
+                media=input.media,
+                protect_content=input.protect_content,
+            ),
             start_to_close_timeout=PAGE_TIMEOUT,
             heartbeat_timeout=PAGE_HEARTBEAT,
             retry_policy=PATIENT_RETRY,

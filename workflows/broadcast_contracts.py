@@ -15,6 +15,18 @@ from pydantic import BaseModel, Field, model_validator
 from workflows.contracts import MAX_TEXT_LENGTH, Language
 
 Segment = Literal["all", "vip", "free", "inactive"]
+PostMediaKind = Literal["photo", "video", "animation", "voice", "audio", "document"]
+# Telegram's album: 2 to 10 photos and videos (or audio, or documents) in one message group.
+MAX_ALBUM: Final = 10
+
+
+class PostMedia(BaseModel):
+    """Media an admin attached to a post or a broadcast, as Telegram holds it (the bot's own ``file_id``)."""
+
+    kind: PostMediaKind
+    file_id: str = Field(min_length=1, max_length=256)
+
+
 # Recipients per send_broadcast_page activity: a few seconds of sending at the broadcast pace.
 PAGE_SIZE: Final = 100
 BROADCAST_ID_PREFIX: Final = "broadcast-"
@@ -69,6 +81,10 @@ class BroadcastInput(BaseModel):
     language: Language = "es"
     page_size: int = Field(default=PAGE_SIZE, ge=1, le=1000)
     progress: BroadcastProgress | None = None
+    # A photo, video, voice note or album sent with the text (its caption when the text fits one).
+    media: list[PostMedia] = Field(default_factory=list, max_length=MAX_ALBUM)
+    # Recipients cannot forward or save it.
+    protect_content: bool = True
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -99,11 +115,13 @@ class RecipientsPage(BaseModel):
 
 
 class BroadcastPage(BaseModel):
-    """Send ``text`` to each of ``user_ids``; each message is keyed ``broadcast:<id>:<user id>``."""
+    """Send ``text`` (with ``media``) to each of ``user_ids``; each message is keyed ``broadcast:<id>:<user id>``."""
 
     broadcast_id: str
     text: str
     user_ids: list[int]
+    media: list[PostMedia] = Field(default_factory=list)
+    protect_content: bool = True
 
 
 class PageOutcome(BaseModel):

@@ -15,3 +15,6 @@ CREATE TABLE media_files (
     PRIMARY KEY (bot_id, key),
     CHECK (kind IN ('photo', 'video', 'animation', 'voice', 'audio', 'document'))
 );
+
+-- What an admin's channel post carried besides its text (photo, video, voice, ... ; several for an album).
+ALTER TABLE community_posts ADD COLUMN media_kinds TEXT[] NOT NULL DEFAULT '{}';

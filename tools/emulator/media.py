@@ -21,6 +21,10 @@ Control API (bodies are JSON, or multipart with the file in a part named like ``
   "document", "file_name"?, "content_base64", "mime_type"?, "caption"?, "width"?, "height"?, "duration"?,
   profile...}: the user sends a file in their private chat; result ``{"update_id", "message_id", "file_id"}``
   (for a photo, its largest size). Transcript ``user_<type>`` (a document: ``user_document`` as before).
+- ``POST /control/users/{user_id}/albums`` {"items": [{"type", "file_name"?, "content_base64"}, ...], "caption"?,
+  profile...}: the user sends an album (2-10 photos and videos, or audio, or documents): one message and one update
+  per item sharing a ``media_group_id``, the caption on the first; result ``{"update_ids", "message_ids",
+  "media_group_id"}``. Transcript ``user_media_group``.
 - ``POST /control/channels/{chat_id}/posts`` {"text"} or the media fields above: an administrator posts in the
   channel; the bot receives a ``channel_post``. Transcript ``admin_post``.
 - ``POST /control/users/{user_id}/forward`` {"from_chat_id", "message_id"}: the user forwards a message (a channel
@@ -110,6 +114,7 @@ class Media:
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/control/users/{user_id}/media", self._control_user_media)
+        router.add_post("/control/users/{user_id}/albums", self._control_user_album)
         router.add_post("/control/channels/{chat_id}/posts", self._control_channel_post)
         router.add_post("/control/users/{user_id}/forward", self._control_forward)
 
@@ -400,6 +405,39 @@ class Media:
                                                                       message=Message.model_validate(message)))  # fmt: skip
         return {**update, "message_id": message["message_id"], "file_id": media_entry(self.files, message)["file_id"]}
 
+    async def user_sends_album(self, user_id: int, items: list[tuple[str, Upload]], *, caption: str | None = None,
+                               **profile: Any) -> dict[str, Any]:  # fmt: skip
+        """A user sends an album (2-10 photos and videos, or audio, or documents) to the bot: one message and one
+        update per item, sharing a ``media_group_id``, the caption on the first, as Telegram delivers it."""
+        if not 2 <= len(items) <= MAX_ALBUM:
+            raise BadRequest("Bad Request: wrong number of media in the album")
+        kinds = {kind for kind, _ in items}
+        if kinds - set(KINDS) or kinds & {"voice", "animation"} or (len(kinds) > 1 and not kinds <= {"photo", "video"}):
+            raise BadRequest("Bad Request: these media can't be sent together in an album")
+        stored = [resolve(self.files, upload, kind) for kind, upload in items]
+        user = self.emulator.user(user_id, profile)
+        self.emulator.blocked.discard(user_id)
+        chat = self.emulator.private_chat(user)
+        group_id = str(secrets.randbelow(9 * 10**17) + 10**17)
+        messages = []
+        for index, ((kind, _), file) in enumerate(zip(items, stored, strict=True)):
+            message = self._incoming(chat, kind, file, caption if index == 0 else None, from_user=user)
+            message["media_group_id"] = group_id
+            messages.append(message)
+        await self.emulator.append(chat, "user_media_group", {
+            "media_group_id": group_id, "message_ids": [m["message_id"] for m in messages],
+            "items": [{"message_id": m["message_id"], **media_entry(self.files, m)} for m in messages],
+            "caption": caption})  # fmt: skip
+        update_ids = []
+        for message in messages:
+            update = await self.emulator.enqueue(partial(_message_update, Message.model_validate(message)))
+            update_ids.append(update["update_id"])
+        return {
+            "update_ids": update_ids,
+            "message_ids": [m["message_id"] for m in messages],
+            "media_group_id": group_id,
+        }
+
     async def admin_posts(self, chat_id: int, *, text: str | None = None, kind: str | None = None,
                           upload: Upload | None = None, caption: str | None = None,
                           probe: dict[str, int] | None = None) -> dict[str, Any]:  # fmt: skip
@@ -485,6 +523,20 @@ class Media:
                                              **profile_of(fields))  # fmt: skip
         return ok_response(result)
 
+    async def _control_user_album(self, request: web.Request) -> web.Response:
+        body = await json_body(request)
+        items: list[tuple[str, Upload]] = []
+        for index, item in enumerate(body.get("items") or []):
+            try:
+                content = base64.b64decode(str(item["content_base64"]), validate=True)
+            except (KeyError, TypeError, binascii.Error, ValueError):
+                raise BadRequest(f"Bad Request: item {index} needs content_base64") from None
+            kind = str(item.get("type") or "")
+            items.append((kind, Upload(str(item.get("file_name") or f"{kind}{index}"), "", content)))
+        result = await self.user_sends_album(int(request.match_info["user_id"]), items,
+                                             caption=_text(body.get("caption")), **profile_of(body))  # fmt: skip
+        return ok_response(result)
+
     async def _control_channel_post(self, request: web.Request) -> web.Response:
         fields, kind, upload = await _media_request(request)
         result = await self.admin_posts(int(request.match_info["chat_id"]), text=_text(fields.get("text")), kind=kind,
@@ -497,6 +549,10 @@ class Media:
         result = await self.user_forwards(int(request.match_info["user_id"]), from_chat_id=int(body["from_chat_id"]),
                                           message_id=int(body["message_id"]), **profile_of(body))  # fmt: skip
         return ok_response(result)
+
+
+def _message_update(message: Message, update_id: int) -> Update:
+    return Update(update_id=update_id, message=message)
 
 
 def media_entry(files: dict[str, StoredFile], message: dict[str, Any]) -> dict[str, Any]:

@@ -21,8 +21,9 @@ The control API (``/control/...``) lets a test or a person act as users, read ea
 transcript and make the next calls fail with 429 or 5xx. Each answer is ``{"ok": true, "result": ...}``
 or Telegram's error shape:
 
-- ``POST /control/users/{user_id}/messages`` {"text", "forwarded_from"?, profile...}: the user writes in their
-  private chat (or forwards there a message of user ``forwarded_from``, which arrives with ``forward_origin``).
+- ``POST /control/users/{user_id}/messages`` {"text", "forwarded_from"?, "reply_to_message_id"?, profile...}: the
+  user writes in their private chat (or forwards there a message of user ``forwarded_from``, which arrives with
+  ``forward_origin``), answering a message of the chat when ``reply_to_message_id`` is given.
 - ``POST /control/users/{user_id}/press`` {"message_id", "callback_data", "chat_id"?, "forge"?, profile...}: the user
   presses a button, in their private chat or (with ``chat_id``) on a channel post; result
   ``{"update_id", "callback_query_id"}``.
@@ -741,14 +742,17 @@ class BotAPIEmulator:
         return await self.payments.pay(user_id, **invoice)
 
     async def user_sends_text(self, user_id: int, text: str, *, forwarded_from: int | None = None,
-                              **profile: Any) -> dict[str, Any]:  # fmt: skip
-        """A user writes ``text`` to the bot in their private chat (or forwards another user's message with it);
-        returns the update."""
+                              reply_to_message_id: int | None = None, **profile: Any) -> dict[str, Any]:  # fmt: skip
+        """A user writes ``text`` to the bot in their private chat (or forwards another user's message with it, or
+        answers one of the chat's messages); returns the update."""
         if not text:
             raise BadRequest("Bad Request: message text is empty")
         user = self.user(user_id, profile)
         self.blocked.discard(user_id)
         chat = self.private_chat(user)
+        replied = chat.messages.get(reply_to_message_id) if reply_to_message_id is not None else None
+        if reply_to_message_id is not None and replied is None:
+            raise BadRequest("Bad Request: message to be replied not found")
         entities = []
         if text.startswith("/"):
             command = text.split()[0]
@@ -766,6 +770,7 @@ class BotAPIEmulator:
             )
             if forwarded_from
             else None,
+            reply_to_message=Message.model_validate(replied) if replied is not None else None,
         )
         chat.next_message_id += 1
         dumped = message.model_dump(mode="json", exclude_none=True, by_alias=True)
@@ -917,9 +922,10 @@ class BotAPIEmulator:
 
     async def _control_send_text(self, request: web.Request) -> web.Response:
         body = await json_body(request)
-        forwarded = body.get("forwarded_from")
+        forwarded, replied = body.get("forwarded_from"), body.get("reply_to_message_id")
         result = await self.user_sends_text(int(request.match_info["user_id"]), str(body.get("text", "")),
                                             forwarded_from=int(forwarded) if forwarded else None,
+                                            reply_to_message_id=int(replied) if replied else None,
                                             **profile_of(body))  # fmt: skip
         return ok_response(result)
 

@@ -1,0 +1,120 @@
+"""Media a user attaches to a command: one photo, video, animation, voice note, audio or document, or an album.
+
+Telegram delivers an album as one message per item, each its own update, with a shared ``media_group_id`` (the
+caption, and so a command, on one of them). ``AlbumCollector`` gathers them: the first item of a group waits until
+no new item has come for ``ALBUM_SETTLE`` seconds (Telegram's clients send an album's items together), then goes on
+with the whole album as ``album``; the other items are taken as handled. It runs before the user's updates are
+serialised, or the first item would hold the lock its siblings wait on. Albums seen lately are also kept by group id
+(``RecentAlbums``), so a command sent as a reply to any item of an album finds all of it.
+
+A bot stopped while it gathers an album takes the first item again on restart (its update was not confirmed) but not
+the others: the command then sees only that item. One bot process polls; several webhook processes would each see
+part of an album.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from typing import Any, Final
+
+from aiogram import BaseMiddleware
+from aiogram.dispatcher.event.bases import NextMiddlewareType
+from aiogram.types import Message, TelegramObject, Update
+
+from workflows.broadcast_contracts import MAX_ALBUM, PostMedia
+
+# Seconds without a new item after which an album is taken as whole.
+ALBUM_SETTLE: Final = 0.8
+# Albums remembered for replies.
+RECENT_ALBUMS: Final = 200
+
+
+def message_media(message: Message) -> PostMedia | None:
+    """What a message shows, as the bot can send it again (a photo's largest size)."""
+    if message.photo:
+        return PostMedia(kind="photo", file_id=message.photo[-1].file_id)
+    # An animation arrives with a document too: it is an animation.
+    for kind in ("animation", "video", "voice", "audio", "document"):
+        held = getattr(message, kind)
+        if held is not None:
+            return PostMedia(kind=kind, file_id=held.file_id)
+    return None
+
+
+class RecentAlbums:
+    """The latest albums by ``media_group_id``, each as its items in order."""
+
+    def __init__(self, limit: int = RECENT_ALBUMS) -> None:
+        self._albums: OrderedDict[str, list[Message]] = OrderedDict()
+        self._limit = limit
+
+    def keep(self, group_id: str, items: list[Message]) -> None:
+        self._albums[group_id] = items
+        self._albums.move_to_end(group_id)
+        while len(self._albums) > self._limit:
+            self._albums.popitem(last=False)
+
+    def get(self, group_id: str) -> list[Message] | None:
+        return self._albums.get(group_id)
+
+
+class AlbumCollector(BaseMiddleware):
+    """Gathers the items of an album into the first one's handling (``data["album"]``); see the module docstring."""
+
+    def __init__(self, recent: RecentAlbums) -> None:
+        self.recent = recent
+        self._gathering: dict[str, list[Message]] = {}
+        self._arrived: dict[str, asyncio.Event] = {}
+
+    async def __call__(self, handler: NextMiddlewareType[TelegramObject], event: TelegramObject,
+                       data: dict[str, Any]) -> Any:  # fmt: skip
+        message = event.message if isinstance(event, Update) else None
+        group_id = message.media_group_id if message is not None else None
+        if message is None or group_id is None:
+            return await handler(event, data)
+        key = f"{message.chat.id}:{group_id}"
+        if key in self._gathering:
+            self._gathering[key].append(message)
+            self._arrived[key].set()
+            return None  # handled as part of the first item's album
+        items = self._gathering[key] = [message]
+        arrived = self._arrived[key] = asyncio.Event()
+        try:
+            while True:
+                arrived.clear()
+                try:
+                    await asyncio.wait_for(arrived.wait(), ALBUM_SETTLE)
+                except TimeoutError:
+                    break
+        finally:
+            del self._gathering[key], self._arrived[key]
+        album = sorted(items, key=lambda item: item.message_id)[:MAX_ALBUM]
+        self.recent.keep(group_id, album)
+        data["album"] = album
+        return await handler(event, data)
+
+
+def media_messages(message: Message, album: list[Message] | None, recent: RecentAlbums) -> list[Message]:
+    """The messages with the media sent with a command (it, or its album), else the one it replies to (or that one's
+    album)."""
+    if album and any(message_media(item) for item in album):
+        return [item for item in album if message_media(item) is not None]
+    if message_media(message) is not None:
+        return [message]
+    replied = message.reply_to_message
+    if replied is None:
+        return []
+    if replied.media_group_id is not None and (items := recent.get(replied.media_group_id)):
+        return [item for item in items if message_media(item) is not None]
+    return [replied] if message_media(replied) is not None else []
+
+
+def attached_media(message: Message, album: list[Message] | None, recent: RecentAlbums) -> list[PostMedia]:
+    """The media sent with a command, as the bot can send it again (see ``media_messages``)."""
+    return [media for item in media_messages(message, album, recent) if (media := message_media(item)) is not None]
+
+
+def command_text(message: Message) -> str | None:
+    """The words of a message: its text, or the caption of its media."""
+    return message.text if message.text is not None else message.caption
