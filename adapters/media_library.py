@@ -5,11 +5,16 @@ Telegram answers with is kept in Postgres (``media_files``) and every later scre
 The file's sha256 is kept with it: a file the creator replaced is uploaded again, and so is one whose ``file_id``
 Telegram no longer knows (``forget``). Media an admin registered by sending it to the bot (``/media``) has no file:
 Telegram keeps it, and its ``file_id`` is all there is.
+
+The ``file_id``s a process has used are kept in memory too, and Postgres being away never stops a screen: a
+``file_id`` it cannot read is an upload instead (the photo still arrives), one it cannot write is written next time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -21,6 +26,10 @@ from workflows.contracts import ScreenMedia
 
 # Where the content's media files are (``media[].file`` names files here).
 SHIPPED_MEDIA: Final = Path(__file__).resolve().parent.parent / "content" / "media"
+log = logging.getLogger("diana.media")
+# How long a screen waits for Postgres before it uploads the file instead.
+LOOKUP_SECONDS: Final = 2.0
+_POSTGRES_AWAY: Final = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError)
 # The Bot API's limits for an upload by multipart/form-data: 10 MB for a photo, 50 MB for anything else.
 UPLOAD_LIMITS: Final[dict[str, int]] = {"photo": 10 * 1024 * 1024}
 UPLOAD_LIMIT: Final = 50 * 1024 * 1024
@@ -96,6 +105,8 @@ class MediaLibrary:
     def __init__(self, pool: asyncpg.Pool, media_dir: Path) -> None:
         self._pool, self._media_dir = pool, media_dir.resolve()
         self._digests: dict[tuple[str, int, int], str] = {}
+        # (bot id, key, kind) -> (file_id, sha256 of the shipped file or None)
+        self._known: dict[tuple[int, str, str], tuple[str, str | None]] = {}
 
     def path(self, item: ScreenMedia) -> Path | None:
         """The shipped file of ``item`` (None: registered media, or a file gone from the folder)."""
@@ -113,24 +124,42 @@ class MediaLibrary:
 
     async def file_id(self, bot_id: int, item: ScreenMedia) -> str | None:
         """The ``file_id`` to send ``item`` by, or None when it must be uploaded (or, registered, is unknown)."""
-        row = await self._pool.fetchrow(
-            "SELECT file_id, sha256, registered_by FROM media_files WHERE bot_id = $1 AND key = $2 AND kind = $3",
-            bot_id,
-            item.key,
-            item.kind,
-        )
-        if row is None:
-            return None
+        mark = (bot_id, item.key, item.kind)
+        known = self._known.get(mark)
+        if known is None:
+            try:
+                async with asyncio.timeout(LOOKUP_SECONDS):  # a connection to make counts too
+                    row = await self._pool.fetchrow(
+                        "SELECT file_id, sha256 FROM media_files WHERE bot_id = $1 AND key = $2 AND kind = $3",
+                        bot_id,
+                        item.key,
+                        item.kind,
+                    )
+            except _POSTGRES_AWAY as error:
+                log.warning("media %s looked up without Postgres (%s): uploaded instead", item.key, error)
+                return None
+            if row is None:
+                return None
+            known = self._known[mark] = (str(row["file_id"]), row["sha256"])
         path = self.path(item)
-        if path is not None and row["sha256"] != self._digest(path):
+        if path is not None and known[1] != self._digest(path):
             return None  # the creator replaced the file: upload the new one
-        return str(row["file_id"])
+        return known[0]
 
     async def remember(self, bot_id: int, item: ScreenMedia, sent: SentFile) -> None:
         """Keep the ``file_id`` Telegram gave an uploaded shipped file."""
         path = self.path(item)
         if path is None:
             return
+        digest = self._digest(path)
+        self._known[(bot_id, item.key, item.kind)] = (sent.file_id, digest)
+        try:
+            async with asyncio.timeout(LOOKUP_SECONDS):
+                await self._keep(bot_id, item, sent, digest)
+        except _POSTGRES_AWAY as error:
+            log.warning("file_id of media %s not kept (%s): this process remembers it", item.key, error)
+
+    async def _keep(self, bot_id: int, item: ScreenMedia, sent: SentFile, digest: str) -> None:
         await self._pool.execute(
             """
             INSERT INTO media_files (bot_id, key, kind, file_id, file_unique_id, size_bytes, sha256)
@@ -145,16 +174,22 @@ class MediaLibrary:
             sent.file_id,
             sent.file_unique_id,
             sent.size_bytes,
-            self._digest(path),
+            digest,
         )
 
     async def forget(self, bot_id: int, keys: list[str]) -> None:
         """Telegram no longer knows these shipped files' ``file_id``s: the next screen uploads them again."""
-        await self._pool.execute(
-            "DELETE FROM media_files WHERE bot_id = $1 AND key = ANY($2::text[]) AND registered_by IS NULL",
-            bot_id,
-            keys,
-        )
+        for mark in [mark for mark in self._known if mark[0] == bot_id and mark[1] in keys]:
+            del self._known[mark]
+        try:
+            async with asyncio.timeout(LOOKUP_SECONDS):
+                await self._pool.execute(
+                    "DELETE FROM media_files WHERE bot_id = $1 AND key = ANY($2::text[]) AND registered_by IS NULL",
+                    bot_id,
+                    keys,
+                )
+        except _POSTGRES_AWAY as error:
+            log.warning("lost file_ids of %s not forgotten in Postgres (%s)", keys, error)
 
     async def register(self, bot_id: int, key: str, kind: MediaKind, sent: SentFile, admin_id: int) -> bool:
         """An admin's media under ``key``; False when the key names a file shipped with the content."""

@@ -4,8 +4,9 @@ A screen's text goes under its media as the caption when it fits Telegram's 1,02
 album (which cannot carry buttons), is followed by a message with the text, so the buttons are always under the
 last message of the screen. A screen replaces the pressed one in place where Telegram allows it: text for text, and
 ``editMessageMedia`` puts a photo, video, animation, audio or document in place of one of those or of a text.
-Otherwise (media to text, a voice note, an album, a text too long for a caption) it is sent anew and the pressed
-message deleted (or, where Telegram no longer lets the bot delete it, stripped of its buttons), as an edit would.
+Otherwise (media to text, a voice note, an album, a text too long for a caption) the pressed message is deleted (or,
+where Telegram no longer lets the bot delete it, stripped of its buttons), as an edit would replace it, and the screen
+sent anew.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ MEDIA_CAN_REPLACE: Final = EDITABLE | {"text"}
 # Telegram's answers for a file_id it does not know (another bot's, or one it dropped).
 _STALE_FILE: Final = ("wrong file identifier", "wrong remote file identifier", "file reference", "file_id")
 _NOT_MODIFIED: Final = "message is not modified"
+_GONE: Final = "message to delete not found"
 # The bot's own parse mode (HTML), as aiogram fills it in when a call leaves it out.
 _HTML: Final = Default("parse_mode")
 
@@ -153,12 +155,16 @@ class ScreenSender:
         return await bot.send_message(chat_id, text, reply_markup=markup)
 
     async def replace(self, bot: Bot, message: Message | InaccessibleMessage, screen: Screen, language: str) -> None:
-        """The screen in place of ``message`` (the pressed one): edited where Telegram allows, else sent anew."""
-        if isinstance(message, Message) and await self._edit(bot, message, screen, language):
-            return
-        await self.send(bot, message.chat.id, screen, language)
+        """The screen in place of ``message`` (the pressed one): edited where Telegram allows, else sent anew.
+
+        Sent anew, the pressed message is retired first: a press delivered again (Telegram redelivers, and the
+        journey answers it with the same screen) finds it gone, and the screen is not sent a second time."""
         if isinstance(message, Message):
-            await self._retire(message)
+            if await self._edit(bot, message, screen, language):
+                return
+            if not await self._retire(message):
+                return  # replaced already, by this very press
+        await self.send(bot, message.chat.id, screen, language)
 
     async def _edit(self, bot: Bot, message: Message, screen: Screen, language: str) -> bool:
         text, markup = render(screen, language)
@@ -186,16 +192,25 @@ class ScreenSender:
         except TelegramAPIError:
             return False
 
-    async def _retire(self, message: Message) -> None:
-        """The replaced message goes, as an edit would have made it; one too old to delete loses its buttons."""
+    async def _retire(self, message: Message) -> bool:
+        """The replaced message goes, as an edit would have made it; one too old to delete loses its buttons. False
+        when it was gone already."""
         try:
             await message.delete()
+        except TelegramBadRequest as error:
+            if _GONE in error.message:
+                return False
+            await self._strip(message)
         except TelegramAPIError:
-            if message.reply_markup is not None:
-                try:
-                    await message.edit_reply_markup(reply_markup=None)
-                except TelegramAPIError as error:
-                    log.info("could not retire message %s: %s", message.message_id, error.message)
+            await self._strip(message)
+        return True
+
+    async def _strip(self, message: Message) -> None:
+        if message.reply_markup is not None:
+            try:
+                await message.edit_reply_markup(reply_markup=None)
+            except TelegramAPIError as error:
+                log.info("could not retire message %s: %s", message.message_id, error.message)
 
     async def _send_one(self, bot: Bot, chat_id: int, item: ScreenMedia, caption: str | None,
                         markup: InlineKeyboardMarkup | None) -> Message | None:  # fmt: skip

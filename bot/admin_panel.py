@@ -33,6 +33,7 @@ from adapters.content_store import ContentRefused, activate, active_version
 from adapters.dashboard import Dashboard, dashboard
 from adapters.journeys import Journeys
 from adapters.media_library import SHIPPED_MEDIA, media_file_problems, registered_media_problems
+from adapters.screens import ScreenSender
 from adapters.texts import language_of, t
 from bot import start
 from bot.admins import AdminOnly, guarded_router
@@ -89,9 +90,10 @@ async def panel(message: Message) -> None:
 
 
 @router.message(Command("admin"))
-async def panel_for_others(message: Message, event_update: Update, journeys: Journeys) -> None:
+async def panel_for_others(message: Message, event_update: Update, journeys: Journeys,
+                           screens: ScreenSender) -> None:  # fmt: skip
     """/admin from anyone else (audited by the gate): the usual menu, as if there were no such command."""
-    await start.menu(message, event_update, journeys)
+    await start.menu(message, event_update, journeys, screens)
 
 
 def panel_keyboard(language: str) -> InlineKeyboardMarkup:

@@ -40,6 +40,10 @@ async def payments(session: aiohttp.ClientSession, base_url: str) -> list[dict[s
     return charges
 
 
+# Media messages a journey screen can be (its text as the caption).
+SCREEN_MEDIA = ("bot_photo", "bot_video", "bot_animation", "bot_voice")
+
+
 class EmulatedUser:
     def __init__(self, session: aiohttp.ClientSession, base_url: str, user_id: int, *, first_name: str = "Ana",
                  language_code: str = "es", username: str | None = None) -> None:  # fmt: skip
@@ -153,13 +157,21 @@ class EmulatedUser:
             return (await response.json())["result"]  # type: ignore[no-any-return]
 
     async def next_from_bot(self, *kinds: str, within: float = 20.0) -> dict[str, Any]:
-        """The next transcript entry of one of ``kinds`` (default: a message or an edit by the bot)."""
+        """The next transcript entry of one of ``kinds`` (default: a message or an edit by the bot).
+
+        A screen is a screen whether it shows media or not: "bot_message" also takes a photo, video, animation or
+        voice note with buttons or a caption, and "bot_edit" an edit of media; their caption is their ``text``.
+        """
         kinds = kinds or ("bot_message", "bot_edit")
+        accepted = {*kinds, *(SCREEN_MEDIA if "bot_message" in kinds else ()),
+                    *(("bot_edit_media",) if "bot_edit" in kinds else ())}  # fmt: skip
         deadline = asyncio.get_running_loop().time() + within
         while (left := deadline - asyncio.get_running_loop().time()) > 0:
             for entry in await self.transcript(after=self.seen, wait=min(left, 5)):
                 self.seen = entry["seq"]
-                if entry["kind"] in kinds:
+                if entry["kind"] in accepted:
+                    if entry["kind"] not in kinds and "caption" in entry:
+                        entry = {**entry, "text": entry["caption"] or ""}
                     return entry
         raise AssertionError(f"the bot sent no {kinds} within {within}s")
 

@@ -35,6 +35,7 @@ from adapters.journeys import Journeys
 from adapters.telegram import create_bot
 from adapters.texts import t
 from bot import broadcasts
+from bot.albums import AlbumCollector, RecentAlbums
 from bot.broadcasts import BadBroadcast, BroadcastCB, parse_broadcast
 from tests import hermetic
 from tests.conftest import start_temporal_env
@@ -455,7 +456,9 @@ async def admin_bot(journeys: Journeys, emulator: BotAPIEmulator, pool: asyncpg.
     """The broadcasts router in a dispatcher shaped like the bot's, long-polling the emulator in this process."""
     settings = hermetic.settings(ADMIN_IDS=str(ADMIN), TELEGRAM_API_BASE=emulator.base_url,
                                  TEMPORAL_TASK_QUEUE=task_queue)  # fmt: skip
-    dispatcher = Dispatcher(journeys=journeys, settings=settings, pool=pool, redis=redis)
+    recent_albums = RecentAlbums()
+    dispatcher = Dispatcher(journeys=journeys, settings=settings, pool=pool, redis=redis, recent_albums=recent_albums)
+    dispatcher.update.outer_middleware(AlbumCollector(recent_albums))
     dispatcher.message.filter(F.chat.type == ChatType.PRIVATE)
     dispatcher.include_router(broadcasts.router)
     bot = create_bot(settings)

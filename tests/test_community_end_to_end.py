@@ -109,7 +109,7 @@ async def test_posts_reactions_joins_ranking_and_story_through_the_real_bot(
     menu = await fan.next_from_bot()
     await fan.press(menu["message_id"], fan.button(menu, "Continuar Historia"))
     fragment = await fan.next_from_bot()
-    assert "La invitación" in fragment["text"]
+    assert "La invitación" in fragment["text"] and fragment["type"] == "photo"
     await fan.press(fragment["message_id"], fan.button(fragment, "Seguirla"))
     fragment = await fan.next_from_bot()
     assert "Sin preguntas" in fragment["text"] and "Logro desbloqueado" in fragment["text"]

@@ -140,7 +140,7 @@ async def test_after_erasure_nothing_anywhere_reads_the_users_name_username_or_w
         await user.press(menu["message_id"], user.button(menu, "Historia"))
         fragment = await user.next_from_bot("bot_edit")
         await user.press(fragment["message_id"], fragment["buttons"][0][0]["callback_data"])
-        await user.next_from_bot("bot_edit")
+        await user.next_from_bot("bot_edit", "bot_message")  # from the first fragment's photo to text: sent anew
         await user.send(phrase)
         await user.next_from_bot("bot_message")
 

@@ -5,18 +5,35 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import asyncpg
+import pytest
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from adapters.media_library import SHIPPED_MEDIA
 from tests.helpers import eventually, new_user_id, settled
-from tests.telegram import EmulatedUser, onboard, vip_invoice
-from tests.test_end_to_end import bot_process  # noqa: F401  (the real bot, as its own process)
+from tests.telegram import EmulatedUser, onboard, redeliver, vip_invoice
+from tests.test_end_to_end import bot_environment, running_bot
 from tests.test_support_cli import cli
 from tools.emulator import BotAPIEmulator
+
+
+@pytest.fixture
+async def bot_process(
+    emulator: BotAPIEmulator, temporal_env: WorkflowEnvironment, task_queue: str, database: str, redis_server: str,
+    worker: Worker,
+) -> AsyncIterator[subprocess.Popen[bytes]]:  # fmt: skip
+    """The real bot, as its own process; a reader pressing faster than the rate limit allows is this test, not a
+    user (the limit has tests of its own)."""
+    env = bot_environment(emulator, temporal_env, task_queue, database, redis_server, RATE_LIMIT_UPDATES="0")
+    async with running_bot(env) as process:
+        yield process
+
 
 MEDIA_SCREENS = ("bot_message", "bot_edit", "bot_photo", "bot_video", "bot_voice", "bot_media_group", "bot_edit_media")
 
@@ -39,6 +56,15 @@ async def next_with_button(user: EmulatedUser, label: str) -> dict[str, Any]:
             return entry
 
 
+def retired(shown: list[dict[str, Any]]) -> list[int]:
+    """The messages the bot deleted among ``shown``."""
+    return [entry["message_id"] for entry in shown if entry["kind"] == "bot_delete"]
+
+
+async def answered_again(emulator: BotAPIEmulator, mark: int) -> bool:
+    return any(call["method"] == "answerCallbackQuery" for call in emulator.calls[mark:])
+
+
 def pressing(screen: dict[str, Any], action: str) -> str:
     """The callback data of the button of ``screen`` that does ``action`` (``pick.<choice id>``)."""
     for row in screen["buttons"]:
@@ -55,7 +81,7 @@ def stored_photo(emulator: BotAPIEmulator, name: str) -> int:
 
 
 async def test_each_kind_of_media_screen_and_the_moves_between_text_and_media(
-    bot_process: subprocess.Popen[bytes],  # noqa: F811
+    bot_process: subprocess.Popen[bytes],
     emulator: BotAPIEmulator, http: aiohttp.ClientSession, pool: asyncpg.Pool, client: Client,
 ) -> None:  # fmt: skip
     user = EmulatedUser(http, emulator.base_url, new_user_id(), first_name="Lucía")
@@ -82,30 +108,35 @@ async def test_each_kind_of_media_screen_and_the_moves_between_text_and_media(
     await user.press(fresh_menu["message_id"], user.button(fresh_menu, "Continuar Historia"))
     [f01] = await screen_after(user, "bot_edit_media")
 
-    # Photo → f02 (text): Telegram cannot turn a photo into text, so the text is sent and the photo goes.
+    # Photo → f02 (text): Telegram cannot turn a photo into text, so the photo goes and the text is sent.
     await user.press(f01["message_id"], user.button(f01, "Seguirla"))
-    shown = await screen_after(user, "bot_delete")
-    f02, deleted = shown[-2], shown[-1]
-    assert f02["kind"] == "bot_message" and "Sin preguntas" in f02["text"]
-    assert deleted["message_id"] == f01["message_id"]
+    shown = await screen_after(user, "bot_message")
+    f02 = shown[-1]
+    assert "Sin preguntas" in f02["text"] and retired(shown) == [f01["message_id"]]
 
     # Text → f04 (a voice note, which no edit can make): sent anew with its caption and the buttons, text gone.
     await user.press(f02["message_id"], user.button(f02, "Continuar"))
-    shown = await screen_after(user, "bot_delete")
-    f04 = next(entry for entry in shown if entry["kind"] == "bot_voice")
+    shown = await screen_after(user, "bot_voice")
+    f04 = shown[-1]
     assert "El primer secreto" in f04["caption"] and f04["protected"]
     assert [b["callback_data"] for row in f04["buttons"] for b in row], "the buttons are under the voice note"
-    assert shown[-1]["message_id"] == f02["message_id"]
+    assert retired(shown) == [f02["message_id"]]
 
     # Voice → f06 (an album of three photos): the album, then the text with the buttons under it.
-    await user.press(f04["message_id"], pressing(f04, "pick.c04_press"))
-    shown = await screen_after(user, "bot_delete")
+    pressed = await user.press(f04["message_id"], pressing(f04, "pick.c04_press"))
+    shown = await screen_after(user, "bot_message")
     album = next(entry for entry in shown if entry["kind"] == "bot_media_group")
-    f06 = next(entry for entry in shown if entry["kind"] == "bot_message")
+    f06 = shown[-1]
     assert [item["type"] for item in album["items"]] == ["photo", "photo", "photo"]
     assert album["items"][0]["caption"] == "La primera vela: alguien la encendió pensando en ti."
     assert album["protected"] and f06["seq"] > album["seq"] and f06["buttons"]
-    assert shown[-1]["message_id"] == f04["message_id"]
+    assert retired(shown) == [f04["message_id"]]
+
+    # The same press delivered again (Telegram redelivers): the screen is not shown a second time.
+    mark = len(emulator.calls)
+    await redeliver(http, emulator.base_url, pressed["update_id"])
+    await eventually(lambda: answered_again(emulator, mark))
+    assert not [call for call in emulator.calls[mark:] if call["method"].startswith("send")]
 
     # Levels for chapter 2 and 3 (support's grant), then text → text (edited in place) and text → photo (in place).
     assert await cli(client, pool, "grant", str(user.user_id), "900", "--reason", "reaching chapter 3 in a test") == 0
@@ -143,7 +174,7 @@ async def test_each_kind_of_media_screen_and_the_moves_between_text_and_media(
 
 
 async def test_media_is_uploaded_once_and_a_lost_file_id_is_uploaded_again(
-    bot_process: subprocess.Popen[bytes],  # noqa: F811
+    bot_process: subprocess.Popen[bytes],
     emulator: BotAPIEmulator, http: aiohttp.ClientSession, pool: asyncpg.Pool,
 ) -> None:  # fmt: skip
     async def reaches_f01(name: str) -> dict[str, Any]:
@@ -160,14 +191,17 @@ async def test_media_is_uploaded_once_and_a_lost_file_id_is_uploaded_again(
     assert second["file_unique_id"] == first["file_unique_id"], "the same file, sent again by its file_id"
     assert stored_photo(emulator, "puerta_verde.jpg") == uploads, "not uploaded a second time"
 
-    # Telegram no longer knows the file_id (another bot's, or dropped): the photo is uploaded again, and kept.
-    await pool.execute("UPDATE media_files SET file_id = 'AgACAgIAAxkBAAIlost' WHERE key = 'puerta_verde'")
+    # Telegram no longer knows the file_id (dropped): the photo is uploaded again, and its new file_id kept.
+    lost = await pool.fetchval("SELECT file_id FROM media_files WHERE key = 'puerta_verde'")
+    for size in emulator.files.pop(lost).sizes:
+        emulator.files.pop(size, None)
+    left = stored_photo(emulator, "puerta_verde.jpg")
     third = await reaches_f01("Carla")
-    assert third["type"] == "photo"
-    assert stored_photo(emulator, "puerta_verde.jpg") == uploads + 1
+    assert third["type"] == "photo" and third["file_unique_id"] != first["file_unique_id"]
+    assert stored_photo(emulator, "puerta_verde.jpg") == left + 1
 
     async def kept() -> bool:
         file_id = await pool.fetchval("SELECT file_id FROM media_files WHERE key = 'puerta_verde'")
-        return bool(file_id != "AgACAgIAAxkBAAIlost")
+        return bool(file_id != lost)
 
     assert await eventually(kept)
