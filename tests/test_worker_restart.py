@@ -94,8 +94,12 @@ async def accepted_updates(client: Client, user_id: int, update_id: int) -> int:
 
 def from_bot(transcript: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """What the bot showed: messages and edits, with media or not (a deleted message is no answer)."""
-    return [entry for entry in transcript if entry["kind"] in ("bot_message", "bot_edit", "bot_photo", "bot_video",
-                                                               "bot_voice", "bot_media_group", "bot_edit_media")]
+    return [
+        entry
+        for entry in transcript
+        if entry["kind"]
+        in ("bot_message", "bot_edit", "bot_photo", "bot_video", "bot_voice", "bot_media_group", "bot_edit_media")
+    ]
 
 
 async def kill(process: subprocess.Popen[bytes]) -> None:
