@@ -165,7 +165,7 @@
     let node;
     switch (medium.kind) {
       case "photo":
-        node = el("img", { src, alt: "Foto", loading: "lazy", width: medium.width, height: medium.height });
+        node = el("img", { src, alt: "Foto", width: medium.width, height: medium.height });
         break;
       case "video":
         node = el("video", { src, controls: true, preload: "metadata", playsinline: true,
