@@ -5,6 +5,7 @@ admin's channel post a fan reacts to."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import struct
 import subprocess
@@ -25,15 +26,19 @@ from aiogram.types import (
     InputMediaVideo,
     InputPaidMediaPhoto,
     LabeledPrice,
+    Update,
 )
 from playwright.async_api import Browser, BrowserContext, Locator, Page, async_playwright, expect
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from infra.settings import EMULATOR_COMMUNITY_CHANNEL, EMULATOR_VIP_CHANNEL
+from tests import hermetic
 from tests.helpers import new_user_id
 from tests.telegram import EmulatedUser, onboard
 from tests.test_end_to_end import bot_environment, running_bot
+from tools import stack
+from tools.cli import start_playground
 from tools.emulator import BotAPIEmulator
 from tools.playground import Channel, Persona, Playground
 from tools.playground.views import chat_view
@@ -41,6 +46,7 @@ from tools.playground.views import chat_view
 TOKEN = "123456:PLAYGROUND-TOKEN"
 # Waits for what the page shows: the real bot answers through Temporal, Postgres and Redis.
 SHOWN_WITHIN_MS = 30_000
+UPDATE_WITHIN = 30.0
 
 
 def png(width: int, height: int, rgb: bytes = b"\xc0\x40\x80") -> bytes:
@@ -188,6 +194,36 @@ class TestViews:
                                                                        "amount": 250}  # fmt: skip
 
 
+# `diana play`'s wiring -------------------------------------------------------------------------------------
+
+
+class TestDianaPlay:
+    async def test_play_serves_the_page_on_its_port_with_the_fans_the_admins_and_the_channels(
+        self, emulator: BotAPIEmulator, http: aiohttp.ClientSession
+    ) -> None:  # fmt: skip
+        port = stack.free_port()
+        settings = hermetic.settings(DIANA_PLAYGROUND_PORT=port, ADMIN_IDS="5000003")
+        assert settings.uses_emulator
+        served = await start_playground(settings, emulator.base_url)
+        assert served is not None
+        try:
+            assert served.url == f"http://127.0.0.1:{port}/"
+            async with http.get(served.url) as response:
+                assert response.status == 200 and "¿Quién eres?" in await response.text()
+            status, answer = await api(http, served, "GET", "/api/config")
+            assert status == 200 and answer["result"]["personas"] == [
+                {"id": 5_000_001, "name": "Lucía", "role": "fan"}, {"id": 5_000_002, "name": "Mateo", "role": "fan"},
+                {"id": 5_000_003, "name": "Admin", "role": "admin"}]  # fmt: skip
+            assert list(served.channels.values()) == [Channel(EMULATOR_COMMUNITY_CHANNEL),
+                                                      Channel(EMULATOR_VIP_CHANNEL, members_only=True)]  # fmt: skip
+            # The port is taken: `diana play` says so, and which setting picks another.
+            with pytest.raises(stack.StackError, match="DIANA_PLAYGROUND_PORT"):
+                await start_playground(settings, emulator.base_url)
+        finally:
+            await served.stop()
+        assert await start_playground(hermetic.settings(DIANA_PLAYGROUND_PORT=0), emulator.base_url) is None
+
+
 # The API's refusals: a 400 and nothing changed ----------------------------------------------------------
 
 
@@ -251,12 +287,21 @@ class TestRefusals:
             ("GET", f"/api/chats/{fan.user_id}?user={other_fan.user_id}", None, "not one this user sees"),
             ("GET", "/api/events?user=12", None, "unknown user 12"),
             ("GET", f"/api/files/AgACAgIAAxkBAAIforged?user={fan.user_id}", None, "no such file"),
+            ("POST", "/api/messages", {"user": fan.user_id, "text": "x" * 70_000}, "too large"),
         ]
         for method, path, body, reason in refusals:
             async with http.request(method, playground.url.rstrip("/") + path, json=body) as response:
                 answer = await response.json()
             assert response.status == 400, (path, body, answer)
             assert answer["ok"] is False and reason in answer["error"], (path, body, answer)
+        # Only JSON, and only asked for by a loopback name: another site's form, or a rebound DNS name, is refused.
+        async with http.post(playground.url + "api/messages", data=f'{{"user": {fan.user_id}, "text": "hola"}}',
+                             headers={"Content-Type": "text/plain"}) as response:  # fmt: skip
+            assert response.status == 400 and "Content-Type: application/json" in (await response.json())["error"]
+        async with http.get(
+            playground.url + "api/config", headers={"Host": f"evil.example:{playground.port}"}
+        ) as response:
+            assert response.status == 400 and "loopback only" in (await response.json())["error"]
         after = (len(emulator.updates), len(emulator.callback_queries), sorted(emulator.chats),
                  [len(chat.transcript) for chat in emulator.chats.values()])  # fmt: skip
         assert after == before, "a refused request reaches nothing"
@@ -393,23 +438,29 @@ class TestPage:
         await expect(card.locator(".invoice-paid")).to_have_text("✓ Pagado")
 
 
+async def _next_update(bot: Bot, kind: str) -> Update:
+    """The next update of ``kind`` the bot (the test) gets by long polling, confirmed; within a deadline."""
+    async with asyncio.timeout(UPDATE_WITHIN):
+        while True:
+            for update in await bot.get_updates(timeout=5, allowed_updates=[kind]):
+                await bot.get_updates(offset=update.update_id + 1, timeout=0)
+                if getattr(update, kind) is not None:
+                    return update
+
+
 async def _pre_checkout(bot: Bot) -> str:
-    """The id of the pre-checkout query the bot is asked now (its getUpdates, as a bot polls)."""
-    while True:
-        for update in await bot.get_updates(timeout=5, allowed_updates=["pre_checkout_query"]):
-            await bot.get_updates(offset=update.update_id + 1, timeout=0)
-            if update.pre_checkout_query is not None:
-                return update.pre_checkout_query.id
+    """The id of the pre-checkout query the bot is asked now."""
+    query = (await _next_update(bot, "pre_checkout_query")).pre_checkout_query
+    assert query is not None
+    return query.id
 
 
 async def _answered_later(emulator: BotAPIEmulator, bot: Bot, text: str) -> dict[str, Any]:
     """The callback query the page's press created, answered by the bot (the test) with ``text``."""
-    while True:
-        for update in await bot.get_updates(timeout=5, allowed_updates=["callback_query"]):
-            await bot.get_updates(offset=update.update_id + 1, timeout=0)
-            if update.callback_query is not None:
-                await bot.answer_callback_query(update.callback_query.id, text=text)
-                return emulator.callback_queries[update.callback_query.id]
+    query = (await _next_update(bot, "callback_query")).callback_query
+    assert query is not None
+    await bot.answer_callback_query(query.id, text=text)
+    return emulator.callback_queries[query.id]
 
 
 # The real product, through the page ---------------------------------------------------------------------

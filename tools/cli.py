@@ -92,7 +92,7 @@ async def _play(settings: Settings) -> None:
                 "is another `diana play` running? (DIANA_EMULATOR_PORT picks another port)"
             ) from None
     try:
-        playground = await _start_playground(settings, emulator.base_url) if emulator is not None else None
+        playground = await start_playground(settings, emulator.base_url) if emulator is not None else None
     except stack.StackError:
         if emulator is not None:
             await emulator.stop()
@@ -129,7 +129,7 @@ async def _play(settings: Settings) -> None:
             await emulator.stop()
 
 
-async def _start_playground(settings: Settings, emulator_url: str) -> Playground | None:
+async def start_playground(settings: Settings, emulator_url: str) -> Playground | None:
     """The web page of ``diana play`` on loopback (``DIANA_PLAYGROUND_PORT``; 0: none)."""
     from tools.playground import Channel, Playground, default_personas
 

@@ -51,6 +51,7 @@ KEEPALIVE: Final = 15.0
 # The emulator's transcript long poll: held at most this long, then asked again.
 POLL_WAIT: Final = 20.0
 MEMBER: Final = frozenset({"member", "administrator", "creator", "restricted"})
+LOOPBACK_NAMES: Final = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 Role = Literal["fan", "admin"]
 
 
@@ -362,6 +363,9 @@ class Playground:
                     await response.write(b": keep-alive\n\n")
         except (ConnectionResetError, aiohttp.ClientConnectionResetError):
             pass  # the page went away
+        except (aiohttp.ClientError, TimeoutError, EmulatorRefused) as error:
+            # The stream ends; the page's EventSource connects again and gets every chat afresh.
+            log.warning("playground: events for %s stopped: %s", persona.user_id, error)
         return response
 
     # What the person does ---------------------------------------------------------------------------------
@@ -500,6 +504,9 @@ def _int(value: Any, name: str) -> int:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
+    # Only JSON: a page of another site can send a form or text across origins without asking, never JSON.
+    if request.content_type != "application/json":
+        raise Refused("the body must be JSON (Content-Type: application/json)")
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -522,6 +529,9 @@ async def _event(response: web.StreamResponse, name: str, data: Any) -> None:
 async def _refusals(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                     ) -> web.StreamResponse:  # fmt: skip
     """A refused request is a 400 with the reason; what the emulator refused keeps its words."""
+    # Asked for by name on loopback only: a name that resolves here by a trick (DNS rebinding) is not the page's.
+    if request.url.host not in LOOPBACK_NAMES:
+        return web.json_response({"ok": False, "error": "the playground answers on loopback only"}, status=400)
     try:
         return await handler(request)
     except Refused as refused:
