@@ -74,7 +74,10 @@
   };
   const stars = (amount) => `${amount} ⭐`;
   const time = (date) => new Date(date * 1000).toLocaleTimeString("es", { hour: "2-digit", minute: "2-digit" });
-  const size = (bytes) => (bytes >= 1048576 ? `${(bytes / 1048576).toFixed(1)} MB` : `${Math.ceil((bytes || 0) / 1024)} KB`);
+  const size = (bytes) => {
+    if (bytes >= 1048576) return `${(bytes / 1048576).toFixed(1)} MB`;
+    return bytes >= 1024 ? `${Math.round(bytes / 1024)} KB` : `${bytes || 0} B`;
+  };
 
   // Text with entities --------------------------------------------------------------------------------
 
