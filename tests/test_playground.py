@@ -161,6 +161,17 @@ async def press(page: Page, label: str) -> None:
     await page.locator("#messages .kb", has_text=label).last.click()
 
 
+async def media_shown(page: Page) -> None:
+    """Every image, video and voice note of the chat, whatever the content puts there, has loaded through the
+    playground (none broken)."""
+    await page.wait_for_function("""() => {
+        const images = [...document.querySelectorAll("#messages img")];
+        const players = [...document.querySelectorAll("#messages video, #messages audio")];
+        return images.every((img) => img.complete && img.naturalWidth > 0)
+            && players.every((player) => player.readyState >= 1);
+    }""")
+
+
 async def api(http: aiohttp.ClientSession, playground: Playground, method: str, path: str,
               body: Any = None, **params: Any) -> tuple[int, dict[str, Any]]:  # fmt: skip
     async with http.request(method, playground.url.rstrip("/") + path, json=body, params=params) as response:
@@ -484,6 +495,7 @@ async def test_a_fan_plays_from_start_to_vip_content_bought_with_stars(
     # The story: the first fragment, a choice, and on to the night that decides.
     await press(page, "Continuar Historia")
     await expect(messages(page)).to_contain_text("La invitación")
+    await media_shown(page)
     await press(page, "Preguntar quién es")
     await expect(messages(page)).to_contain_text("¿Quién eres?")
     for choice, title in (("Continuar ➡️", "El primer secreto"), ("Guardar su secreto", "Lo que se guarda"),
@@ -519,6 +531,7 @@ async def test_a_fan_plays_from_start_to_vip_content_bought_with_stars(
     await press(page, "Abrir la puerta cerrada")
     await expect(messages(page)).to_contain_text("El cuarto cerrado")
     await expect(messages(page)).to_contain_text("La llave gira")
+    await media_shown(page)
 
 
 async def test_an_admin_posts_in_the_channel_and_a_fan_reacts(
