@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     embedded_postgres_port: int = Field(default=55432, alias="DIANA_POSTGRES_PORT")
     embedded_redis_port: int = Field(default=56379, alias="DIANA_REDIS_PORT")
     emulator_port: int = Field(default=8081, alias="DIANA_EMULATOR_PORT")
+    # `diana play`'s web page (the playground, a Telegram-like client of the emulator), on loopback; 0: no page.
+    playground_port: int = Field(default=8082, alias="DIANA_PLAYGROUND_PORT", ge=0, le=65535)
 
     # Telegram.
     telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")

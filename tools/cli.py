@@ -1,6 +1,6 @@
 """``diana``: run the product and each of its parts against one configuration.
 
-diana play       everything: servers, emulator (without a token), worker, bot and the terminal chat
+diana play       everything: servers, emulator (without a token), worker, bot, the terminal chat and the playground page
 diana up         start the servers (Temporal + UI, Postgres, Redis); reuses what already runs
 diana down       stop the servers
 diana status     which servers answer
@@ -24,11 +24,15 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 
 from infra.settings import Settings, get_settings
 from tools import stack
+
+if TYPE_CHECKING:
+    from tools.playground import Playground
 
 CHAT_USER_ID = 424242
 
@@ -87,6 +91,12 @@ async def _play(settings: Settings) -> None:
                 f"the Bot API emulator cannot listen on port {settings.emulator_port} ({error.strerror}); "
                 "is another `diana play` running? (DIANA_EMULATOR_PORT picks another port)"
             ) from None
+    try:
+        playground = await start_playground(settings, emulator.base_url) if emulator is not None else None
+    except stack.StackError:
+        if emulator is not None:
+            await emulator.stop()
+        raise
     parts = [asyncio.create_task(run_worker(settings, stop)), asyncio.create_task(run_bot(settings, stop))]
     try:
         if emulator is None:
@@ -96,6 +106,8 @@ async def _play(settings: Settings) -> None:
             await stop.wait()
             return
         name = _chat_name()
+        if playground is not None:
+            print(f"Playground (Diana en el navegador): {playground.url}")
         print(f"Diana te espera. Tu viaje en Temporal: journey-{CHAT_USER_ID}\n"
               "Escribe /start para empezar; un número pulsa un botón; /quit para salir.\n")  # fmt: skip
         lines: asyncio.Queue[str | None] = asyncio.Queue()
@@ -111,8 +123,30 @@ async def _play(settings: Settings) -> None:
     finally:
         stop.set()
         await asyncio.gather(*parts, return_exceptions=True)
+        if playground is not None:
+            await playground.stop()
         if emulator is not None:
             await emulator.stop()
+
+
+async def start_playground(settings: Settings, emulator_url: str) -> Playground | None:
+    """The web page of ``diana play`` on loopback (``DIANA_PLAYGROUND_PORT``; 0: none)."""
+    from tools.playground import Channel, Playground, default_personas
+
+    if not settings.playground_port:
+        return None
+    channels = [Channel(chat_id) for chat_id in settings.community_channel_ids]
+    if settings.vip_channel_id is not None:
+        channels.append(Channel(settings.vip_channel_id, members_only=True))
+    playground = Playground(emulator_url, settings.bot_token, default_personas(settings.admin_ids), channels)
+    try:
+        await playground.start(port=settings.playground_port)
+    except OSError as error:
+        raise stack.StackError(
+            f"the playground cannot listen on port {settings.playground_port} ({error.strerror}); "
+            "is another `diana play` running? (DIANA_PLAYGROUND_PORT picks another port, 0 turns the page off)"
+        ) from None
+    return playground
 
 
 def _chat_name() -> str:

@@ -1,0 +1,144 @@
+"""What the page shows of a chat: the emulator's messages as one person sees them, in the shape the page draws.
+
+Pure functions over Bot API Message dicts (as the emulator keeps them, edits applied and deleted messages gone).
+Text stays text plus entities: the page builds its elements from them and never reads markup. Files are named by
+their ``file_id`` only; the page fetches them through the playground, which holds the bot's token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from tools.emulator.common import BOT_ID
+
+# What a chat view carries at most: the newest messages (a long journey has hundreds of edits, not of messages).
+MAX_ITEMS: Final = 300
+MEDIA_KINDS: Final = ("photo", "video", "animation", "voice", "audio", "document")
+
+
+def chat_view(
+    messages: Iterable[Mapping[str, Any]], *, paid_invoices: frozenset[int] = frozenset()
+) -> list[dict[str, Any]]:
+    """The chat's messages in order, an album's messages as one item; ``paid_invoices``: invoice messages paid."""
+    items: list[dict[str, Any]] = []
+    for message in sorted(messages, key=lambda m: int(m["message_id"])):
+        view = message_view(message, invoice_paid=message["message_id"] in paid_invoices)
+        group = message.get("media_group_id")
+        last = items[-1] if items else None
+        if group and last is not None and last.get("album") == group:
+            _join_album(last, view)
+        else:
+            items.append(view)
+    return items[-MAX_ITEMS:]
+
+
+def message_view(message: Mapping[str, Any], *, invoice_paid: bool = False) -> dict[str, Any]:
+    """One message: who sent it, its text or caption with entities, media, paid media, invoice, service, buttons."""
+    message_id = int(message["message_id"])
+    has_text = "text" in message
+    view: dict[str, Any] = {
+        "key": f"m{message_id}",
+        "message_id": message_id,
+        "message_ids": [message_id],
+        "from": _sender(message),
+        "date": int(message.get("date", 0)),
+        "edited": "edit_date" in message,
+        "text": message.get("text") if has_text else message.get("caption"),
+        "entities": list(message.get("entities" if has_text else "caption_entities") or []),
+        "caption_above": bool(message.get("show_caption_above_media")),
+        "protected": bool(message.get("has_protected_content")),
+        "album": message.get("media_group_id"),
+        "media": media_of(message),
+        "paid": _paid_media(message),
+        "invoice": _invoice(message, invoice_paid),
+        "service": _service(message),
+        "buttons": buttons(message),
+    }
+    return view
+
+
+def media_of(message: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The message's file, as the page shows it (a photo: its largest size)."""
+    spoiler = bool(message.get("has_media_spoiler"))
+    for kind in MEDIA_KINDS:
+        if kind in message:
+            return [_media(kind, message[kind], spoiler=spoiler)]
+    return []
+
+
+def buttons(message: Mapping[str, Any]) -> list[list[dict[str, Any]]]:
+    """The inline keyboard: each button's label and what it does (a callback, a URL, paying the invoice)."""
+    rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+    return [[{"text": str(button.get("text", "")), "data": button.get("callback_data"), "url": button.get("url"),
+              "pay": button.get("pay") is True} for button in row] for row in rows]  # fmt: skip
+
+
+def file_ids(items: Iterable[Mapping[str, Any]]) -> set[str]:
+    """Every file the items show (paid media only once unlocked: previews name no file)."""
+    found: set[str] = set()
+    for item in items:
+        media = [*item["media"], *(item["paid"]["items"] if item["paid"] else [])]
+        found.update(str(medium["file"]) for medium in media if medium.get("file"))
+    return found
+
+
+def _sender(message: Mapping[str, Any]) -> str:
+    if "successful_payment" in message or "refunded_payment" in message:
+        return "service"
+    if message.get("from", {}).get("id") == BOT_ID:
+        return "bot"
+    if message.get("sender_chat") and message.get("chat", {}).get("type") == "channel":
+        return "channel"
+    return "user"
+
+
+def _media(kind: str, medium: Any, *, spoiler: bool = False) -> dict[str, Any]:
+    if kind == "photo":
+        medium = medium[-1]
+    return {"kind": kind, "file": medium["file_id"], "width": medium.get("width"), "height": medium.get("height"),
+            "duration": medium.get("duration"), "mime": medium.get("mime_type"), "name": medium.get("file_name"),
+            "size": medium.get("file_size"), "title": medium.get("title"), "performer": medium.get("performer"),
+            "spoiler": spoiler}  # fmt: skip
+
+
+def _paid_media(message: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Paid media as the person sees it: previews (sizes only) until they bought it, the media after."""
+    paid = message.get("paid_media")
+    if not paid:
+        return None
+    items = []
+    for item in paid.get("paid_media", []):
+        if item.get("type") in ("photo", "video"):
+            items.append(_media(item["type"], item[item["type"]]))
+        else:
+            items.append({"kind": "preview", "file": None, "width": item.get("width"), "height": item.get("height"),
+                          "duration": item.get("duration")})  # fmt: skip
+    unlocked = bool(items) and all(item["kind"] != "preview" for item in items)
+    return {"stars": int(paid.get("star_count", 0)), "unlocked": unlocked, "items": items}
+
+
+def _invoice(message: Mapping[str, Any], paid: bool) -> dict[str, Any] | None:
+    invoice = message.get("invoice")
+    if not invoice:
+        return None
+    return {"title": invoice.get("title"), "description": invoice.get("description"),
+            "currency": invoice.get("currency"), "amount": invoice.get("total_amount"), "paid": paid}  # fmt: skip
+
+
+def _service(message: Mapping[str, Any]) -> dict[str, Any] | None:
+    for key, kind in (("successful_payment", "payment"), ("refunded_payment", "refund")):
+        if key in message:
+            return {"kind": kind, "currency": message[key].get("currency"),
+                    "amount": message[key].get("total_amount")}  # fmt: skip
+    return None
+
+
+def _join_album(album: dict[str, Any], view: dict[str, Any]) -> None:
+    """A further message of an album: its media join the grid; the album shows the first caption it has."""
+    album["key"] = f"album{album['album']}"
+    album["message_ids"].append(view["message_id"])
+    album["media"].extend(view["media"])
+    album["edited"] = album["edited"] or view["edited"]
+    if not album["text"] and view["text"]:
+        album["text"], album["entities"] = view["text"], view["entities"]
