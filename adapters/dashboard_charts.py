@@ -26,6 +26,7 @@ from workflows.contracts import Language
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.axis import Axis
     from matplotlib.figure import Figure
 
 WIDTH_PX: Final = 1080
@@ -188,7 +189,7 @@ def funnel_chart(figures: Dashboard, language: str) -> bytes:
     ax.set_ylim(max(rows, 1) - 0.5, -0.5)  # the story's first fragment on top
     ax.set_xlim(0, max(1, max(reached, default=0)) * 1.18)
     ax.set_xlabel(_text("admin.dashboard.chart.funnel.axis", language), fontsize=TEXT_SIZE)
-    _integer_ticks(ax.xaxis)
+    _count_ticks(ax.xaxis, language)
     ax.grid(axis="x", alpha=0.3)
     _legend(ax, 3)
     _no_data(ax, data, language)
@@ -203,7 +204,7 @@ def activity_chart(figures: Dashboard, language: str) -> bytes:
         ax.bar(range(len(series.values)), series.values, color=COLORS[series.key], width=0.75)
         ax.set_title(series.label, fontsize=TEXT_SIZE, loc="left")
         _days_axis(ax, data.categories)
-        _counts_axis(ax, series.values)
+        _counts_axis(ax, series.values, language)
         _no_data(ax, ChartData(data.title, data.subtitle, data.categories, [series]), language)
     return _png(figure)
 
@@ -220,7 +221,7 @@ def revenue_chart(figures: Dashboard, language: str) -> bytes:
                color=COLORS.get(series.key, OTHER_COLOR), label=f"{series.label}: {total}")  # fmt: skip
         bottoms = [below + value for below, value in zip(bottoms, series.values, strict=True)]
     _days_axis(ax, data.categories)
-    _counts_axis(ax, bottoms)
+    _counts_axis(ax, bottoms, language)
     ax.set_ylabel(_text("admin.dashboard.chart.revenue.axis", language), fontsize=TEXT_SIZE)
     _legend(ax, len(data.series))
     _no_data(ax, data, language)
@@ -270,16 +271,24 @@ def _days_axis(ax: Axes, days: list[str]) -> None:
     ax.set_xlim(-0.6, len(days) - 0.4)
 
 
-def _counts_axis(ax: Axes, values: list[int]) -> None:
+def _counts_axis(ax: Axes, values: list[int], language: str) -> None:
     ax.set_ylim(0, max(1, max(values, default=0)) * 1.15)
-    _integer_ticks(ax.yaxis)
+    _count_ticks(ax.yaxis, language)
     ax.grid(axis="y", alpha=0.3)
 
 
-def _integer_ticks(axis: object) -> None:
-    from matplotlib.ticker import MaxNLocator
+def _count_ticks(axis: Axis, language: str) -> None:
+    """A few whole-number ticks; from 10 000 on, in thousands ("15 mil"), so five of them fit across a phone."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    axis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # type: ignore[attr-defined]
+    def label(value: float, _: int | None) -> str:
+        whole = round(value)
+        if abs(whole) >= 10_000 and whole % 1000 == 0:
+            return _text("admin.dashboard.chart.thousands", language, count=whole // 1000)
+        return str(whole)
+
+    axis.set_major_locator(MaxNLocator(nbins=5, integer=True, min_n_ticks=1))
+    axis.set_major_formatter(FuncFormatter(label))
 
 
 def _no_data(ax: Axes, data: ChartData, language: str) -> None:
