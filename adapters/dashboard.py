@@ -6,12 +6,13 @@ whole dashboard takes tens of milliseconds (``benchmarks/dashboard.py``).
 
 Days are calendar days in the community's time zone (the active content's ``calendar.timezone``),
 as for streaks and the daily reminder: "today" starts at local midnight, "7 days" is today and the
-six days before.
+six days before. The charts' series (:data:`SERIES_DAYS` days, today last) are per local day too; a day's
+bounds come from :func:`local_day_start`, passed to Postgres, so Python and SQL never disagree on a day.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,7 +23,11 @@ from adapters.content_store import active_version
 from workflows.content import Content, Localized
 
 REVENUE_DAYS: Final = 30
+SERIES_DAYS: Final = 30  # the charts' days: today and the 29 before
 STARS: Final = "XTR"
+# Where Stars come from, in the charts' order: VIP subscriptions, and paid media (posts bought with Stars), which
+# the revenue query does not read yet. A source the query returns that is not listed here comes after them.
+REVENUE_SOURCES: Final = ("vip", "paid_media")
 
 
 class FragmentFunnel(BaseModel):
@@ -41,6 +46,23 @@ class MissionCompletion(BaseModel):
     title: Localized | None
     completed: int
     rate: float  # completed / users past onboarding
+
+
+class DayActivity(BaseModel):
+    """One local calendar day of the charts' user series."""
+
+    day: date
+    # People who used the bot that day: a first visit of the day past onboarding (the daily besitos), or joining.
+    active: int
+    new: int  # joined that day
+
+
+class DayRevenue(BaseModel):
+    """One local calendar day of Stars revenue."""
+
+    day: date
+    # Net Stars by source (every one of REVENUE_SOURCES, 0 if none): paid that day and not refunded since.
+    stars: dict[str, int]
 
 
 class Dashboard(BaseModel):
@@ -65,6 +87,8 @@ class Dashboard(BaseModel):
     stars_net_30_days: int  # paid in the last 30 days and not refunded
     payments_total: int
     payments_30_days: int
+    days: list[DayActivity]  # SERIES_DAYS days, oldest first, today last
+    revenue_days: list[DayRevenue]  # the same days
 
 
 # The table is read once for the totals; the day windows read their index range only.
@@ -104,15 +128,45 @@ SELECT count(DISTINCT telegram_user_id) AS payers,
 FROM payments
 """
 
+# The charts' days: $1 holds each day's local midnight, oldest first; width_bucket numbers the days from 1 (0: before
+# the first). Each branch reads an index range: the window's first visits (besitos_ledger_daily_login_idx, 0012)
+# and joins (users_joined_at_idx). A user counts once a day however many rows they have.
+_DAILY_USERS: Final = """
+SELECT width_bucket(at, $1::timestamptz[]) AS day, count(DISTINCT telegram_user_id) AS active,
+       count(*) FILTER (WHERE joined) AS new
+FROM (
+    SELECT created_at AS at, telegram_user_id, false AS joined
+    FROM besitos_ledger WHERE action = 'daily_login' AND created_at >= $2
+    UNION ALL
+    SELECT joined_at, telegram_user_id, true FROM users WHERE joined_at >= $2
+) AS seen
+GROUP BY 1
+"""
+# Net Stars per day and source, as the revenue figures count them (paid in the window, not refunded). One branch
+# per source: paid media purchases become a second branch ``UNION ALL SELECT 'paid_media', ...`` here, nothing else.
+_DAILY_REVENUE: Final = """
+SELECT width_bucket(paid_at, $2::timestamptz[]) AS day, source, sum(amount) AS stars
+FROM (
+    SELECT 'vip' AS source, paid_at, amount FROM payments
+    WHERE currency = $1 AND refunded_at IS NULL AND paid_at >= $3
+) AS revenue
+GROUP BY 1, 2
+"""
 
 # By name, for the benchmark's per-query timings.
-QUERIES: Final = {"users": _USERS, "funnel": _FUNNEL, "missions": _MISSIONS, "vip": _VIP, "payments": _PAYMENTS}
+QUERIES: Final = {"users": _USERS, "funnel": _FUNNEL, "missions": _MISSIONS, "vip": _VIP, "payments": _PAYMENTS,
+                  "daily_users": _DAILY_USERS, "daily_revenue": _DAILY_REVENUE}  # fmt: skip
 
 
 def local_day_start(now: datetime, zone: tzinfo, days_back: int = 0) -> datetime:
     """Local midnight ``days_back`` calendar days before ``now``'s local day (DST-safe: by date, not hours)."""
     day = now.astimezone(zone).date() - timedelta(days=days_back)
     return datetime.combine(day, time(), tzinfo=zone)
+
+
+def series_days(now: datetime, zone: tzinfo) -> list[datetime]:
+    """The local midnights that open the charts' days, oldest first: today's is the last."""
+    return [local_day_start(now, zone, back) for back in range(SERIES_DAYS - 1, -1, -1)]
 
 
 async def dashboard(pool: asyncpg.Pool, now: datetime) -> Dashboard:
@@ -128,6 +182,9 @@ async def dashboard(pool: asyncpg.Pool, now: datetime) -> Dashboard:
         missions = {row["code"]: int(row["completed"]) for row in await conn.fetch(_MISSIONS)}
         vip = await conn.fetchrow(_VIP)
         payments = await conn.fetchrow(_PAYMENTS, STARS, now - timedelta(days=REVENUE_DAYS))
+        starts = series_days(now, zone)
+        daily_users = await conn.fetch(_DAILY_USERS, starts, starts[0])
+        daily_revenue = await conn.fetch(_DAILY_REVENUE, STARS, starts, starts[0])
     assert users is not None and vip is not None and payments is not None
     total, onboarded = int(users["total"]), int(users["onboarded"])
     return Dashboard(
@@ -152,6 +209,8 @@ async def dashboard(pool: asyncpg.Pool, now: datetime) -> Dashboard:
         stars_net_30_days=payments["net_30_days"],
         payments_total=payments["payments_total"],
         payments_30_days=payments["payments_30_days"],
+        days=_days(starts, daily_users),
+        revenue_days=_revenue_days(starts, daily_revenue),
     )
 
 
@@ -160,6 +219,21 @@ def _zone(name: str) -> tzinfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return UTC
+
+
+def _days(starts: list[datetime], rows: list[asyncpg.Record]) -> list[DayActivity]:
+    """Every day of the window, a day without rows as zeros (``day`` numbers the window's days from 1)."""
+    by_day = {row["day"]: row for row in rows}
+    return [DayActivity(day=start.date(), active=by_day[n]["active"] if n in by_day else 0,
+                        new=by_day[n]["new"] if n in by_day else 0)
+            for n, start in enumerate(starts, start=1)]  # fmt: skip
+
+
+def _revenue_days(starts: list[datetime], rows: list[asyncpg.Record]) -> list[DayRevenue]:
+    sources = [*REVENUE_SOURCES, *sorted({row["source"] for row in rows} - set(REVENUE_SOURCES))]
+    stars = {(row["day"], row["source"]): int(row["stars"]) for row in rows}
+    return [DayRevenue(day=start.date(), stars={source: stars.get((n, source), 0) for source in sources})
+            for n, start in enumerate(starts, start=1)]  # fmt: skip
 
 
 def _funnel(content: Content | None, rows: dict[str, asyncpg.Record]) -> list[FragmentFunnel]:

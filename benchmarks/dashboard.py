@@ -1,10 +1,14 @@
-"""How fast the admin dashboard is on 100 000 users: ``python -m benchmarks.dashboard [--users N] [--runs N]``.
+"""How fast the admin dashboard is on 100 000 users: ``python -m benchmarks.dashboard [--users N] [--runs N]
+[--charts DIR]``.
 
 Starts its own embedded Postgres (as the tests do: migrated, the shipped content active, on a free
 port, in a temporary folder), seeds realistic rows with ``generate_series`` (profiles, story progress
-along the story's real paths, decisions, missions, subscriptions, Stars payments with refunds), runs
-``VACUUM ANALYZE`` as autovacuum would, then times :func:`adapters.dashboard.dashboard` and each of
-its queries. Prints a table and one JSON line.
+along the story's real paths, decisions, missions, subscriptions, Stars payments with refunds, and the
+besitos ledger of the last 60 days: daily visits among other awards), runs ``VACUUM ANALYZE`` as autovacuum
+would, then times :func:`adapters.dashboard.dashboard`, each of its queries, and its charts: drawing them
+(:func:`adapters.dashboard_charts.dashboard_charts`, in a thread as the bot does) and the whole of what a press
+of 📊 Dashboard costs (queries and drawing). The first drawing, which imports matplotlib, is timed on its own.
+Prints a table and one JSON line; ``--charts DIR`` also writes the pictures there, to look at.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from typing import Any
 import asyncpg
 
 from adapters.content_store import active_version
-from adapters.dashboard import QUERIES, dashboard, local_day_start
+from adapters.dashboard import QUERIES, dashboard, local_day_start, series_days
+from adapters.dashboard_charts import Chart, dashboard_charts
 from infra.settings import Settings
 from tools import stack
 from workflows.content import Content
@@ -97,7 +102,21 @@ SELECT 'bench-' || telegram_user_id || '-' || n, 'telegram_stars', telegram_user
 FROM (SELECT telegram_user_id, plan, status, n, now() - random() * interval '365 days' AS paid
       FROM subscriptions, generate_series(1, 1 + (telegram_user_id % 3)::int) AS n) AS p
 """
-TABLES = ("users", "story_progress", "story_decisions", "user_missions", "subscriptions", "payments")
+# The ledger of the last 60 days: a third of the days between joining and the last visit have a visit (its daily
+# besitos, once a day) and two other awards; the older ledger, which the dashboard never reads, is left out.
+LEDGER = """
+INSERT INTO besitos_ledger (telegram_user_id, action, amount, balance_after, idempotency_key, created_at)
+SELECT telegram_user_id, CASE n WHEN 1 THEN 'daily_login' WHEN 2 THEN 'decision_made'
+                                ELSE 'story_fragment_completion' END,
+       15, 15, 'bench:' || telegram_user_id || ':' || day::date || ':' || n, day + n * interval '7 minutes'
+FROM (SELECT telegram_user_id, day
+      FROM users, generate_series(date_trunc('day', greatest(joined_at, now() - interval '60 days')), last_seen_at,
+                                  interval '1 day') AS day
+      WHERE stage = 'active' AND random() < 0.33) AS visits,
+     generate_series(1, 3) AS n
+"""
+TABLES = ("users", "story_progress", "story_decisions", "user_missions", "subscriptions", "payments",
+          "besitos_ledger")  # fmt: skip
 
 
 async def seed(dsn: str, users: int) -> dict[str, int]:
@@ -115,6 +134,7 @@ async def seed(dsn: str, users: int) -> dict[str, int]:
         await conn.execute(MISSIONS, codes)
         await conn.execute(SUBSCRIPTIONS)
         await conn.execute(PAYMENTS)
+        await conn.execute(LEDGER)
         await conn.execute("VACUUM ANALYZE")
         counts = {}
         for table in TABLES:
@@ -128,19 +148,30 @@ def summary(samples: list[float]) -> dict[str, float]:
     return {"p50_ms": round(statistics.median(samples) * 1000, 2), "max_ms": round(max(samples) * 1000, 2)}
 
 
-async def measure(dsn: str, runs: int) -> dict[str, dict[str, float]]:
+async def measure(dsn: str, runs: int) -> tuple[dict[str, dict[str, float]], list[Chart]]:
+    """Each timing's summary, and the charts as first drawn."""
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
     assert pool is not None
     try:
         now = datetime.now(UTC)
-        await dashboard(pool, now)  # warm the connection and the caches
-        timings: dict[str, list[float]] = {"dashboard": []}
+        figures = await dashboard(pool, now)  # warm the connection and the caches
+        timings: dict[str, list[float]] = {"dashboard": [], "charts_first": [], "charts": [], "dashboard+charts": []}
+        started = time.perf_counter()
+        drawn = await asyncio.to_thread(dashboard_charts, figures, "es")  # imports matplotlib
+        timings["charts_first"].append(time.perf_counter() - started)
         for _ in range(runs):
             started = time.perf_counter()
-            await dashboard(pool, now)
+            figures = await dashboard(pool, now)
             timings["dashboard"].append(time.perf_counter() - started)
+            drawing = time.perf_counter()
+            await asyncio.to_thread(dashboard_charts, figures, "es")
+            timings["charts"].append(time.perf_counter() - drawing)
+            timings["dashboard+charts"].append(time.perf_counter() - started)
         today, week = local_day_start(now, UTC), local_day_start(now, UTC, 6)
-        arguments: dict[str, tuple[Any, ...]] = {"users": (today, week), "payments": ("XTR", now)}
+        days = series_days(now, UTC)
+        arguments: dict[str, tuple[Any, ...]] = {"users": (today, week), "payments": ("XTR", now),
+                                                 "daily_users": (days, days[0]),
+                                                 "daily_revenue": ("XTR", days, days[0])}  # fmt: skip
         async with pool.acquire() as conn:
             for name, query in QUERIES.items():
                 timings[name] = []
@@ -148,7 +179,7 @@ async def measure(dsn: str, runs: int) -> dict[str, dict[str, float]]:
                     started = time.perf_counter()
                     await conn.fetch(query, *arguments.get(name, ()))
                     timings[name].append(time.perf_counter() - started)
-        return {name: summary(samples) for name, samples in timings.items()}
+        return {name: summary(samples) for name, samples in timings.items()}, drawn
     finally:
         await pool.close()
 
@@ -157,6 +188,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--charts", type=Path, help="write the charts' pictures to this folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="diana-bench-") as folder:
         settings = Settings(DIANA_DATA_DIR=Path(folder), DIANA_POSTGRES_PORT=stack.free_port())
@@ -166,13 +198,19 @@ def main() -> None:
             # As the owner: VACUUM ANALYZE skips the tables of others (the application's role owns none).
             counts = asyncio.run(seed(settings.postgres_owner_dsn, args.users))
             seeded = time.perf_counter() - started
-            results = asyncio.run(measure(settings.postgres_dsn, args.runs))
+            results, drawn = asyncio.run(measure(settings.postgres_dsn, args.runs))
         finally:
             stack.stop_postgres(settings)
     print(f"seeded in {seeded:.1f} s: " + ", ".join(f"{table} {count:,}" for table, count in counts.items()))
-    print(f"{'query':<12} {'p50 ms':>9} {'max ms':>9}   ({args.runs} runs)")
+    print(f"{'query':<16} {'p50 ms':>9} {'max ms':>9}   ({args.runs} runs; charts_first: once)")
     for name, figures in results.items():
-        print(f"{name:<12} {figures['p50_ms']:>9.2f} {figures['max_ms']:>9.2f}")
+        print(f"{name:<16} {figures['p50_ms']:>9.2f} {figures['max_ms']:>9.2f}")
+    if args.charts is not None:
+        args.charts.mkdir(parents=True, exist_ok=True)
+        for chart in drawn:
+            (args.charts / f"{chart.name}.png").write_bytes(chart.png)
+        sizes = ", ".join(f"{chart.name}.png {len(chart.png) // 1024} KB" for chart in drawn)
+        print(f"charts in {args.charts}: {sizes}")
     print(json.dumps({"users": args.users, "runs": args.runs, "rows": counts, "timings": results}))
 
 

@@ -9,6 +9,7 @@ a stale or foreign button finds nothing to activate.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from datetime import UTC, datetime
@@ -21,7 +22,16 @@ from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, Filter
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    Message,
+    Update,
+    User,
+)
 from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -31,6 +41,7 @@ from adapters.callbacks import CallbackPrefix
 from adapters.content_checker import check_content
 from adapters.content_store import ContentRefused, activate, active_version
 from adapters.dashboard import Dashboard, dashboard
+from adapters.dashboard_charts import Chart, dashboard_charts
 from adapters.journeys import Journeys
 from adapters.media_library import SHIPPED_MEDIA, media_file_problems, registered_media_problems
 from adapters.screens import ScreenSender
@@ -55,10 +66,11 @@ MAX_FRAGMENTS: Final = 40
 
 
 class AdminCB(CallbackData, prefix=CallbackPrefix.ADMIN_PANEL):
-    """A button of the admin panel; ``upload`` names a pending content upload (Activar / Cancelar)."""
+    """A button of the admin panel; ``subject`` names what it acts on: a pending content upload (Activar / Cancelar),
+    or the messages of the dashboard's charts, as ids joined by "." (Actualizar)."""
 
     action: str
-    upload: str = ""
+    subject: str = ""
 
 
 class PendingUpload(BaseModel):
@@ -112,10 +124,10 @@ async def press(query: CallbackQuery, callback_data: AdminCB, bot: Bot, pool: as
     action = callback_data.action
     if action == "dashboard":
         await query.answer()
-        await show_dashboard(query, bot, pool, language, refresh=False)
+        await show_dashboard(query, bot, pool, language)
     elif action == "refresh":
         await query.answer()
-        await show_dashboard(query, bot, pool, language, refresh=True)
+        await refresh_dashboard(query, bot, pool, language, chart_ids(callback_data.subject))
     elif action in ("users", "broadcast", "content"):
         await query.answer()
         params: dict[str, str | int] = {"limit": MAX_UPLOAD_BYTES // 1024} if action == "content" else {}
@@ -126,9 +138,9 @@ async def press(query: CallbackQuery, callback_data: AdminCB, bot: Bot, pool: as
     elif action in ("activate", "cancel"):
         decide = activate_upload if action == "activate" else cancel_upload
         try:
-            await decide(query, callback_data.upload, pool, redis, language)
+            await decide(query, callback_data.subject, pool, redis, language)
         except RedisError:
-            log.exception("pending content upload %s unreadable", callback_data.upload)
+            log.exception("pending content upload %s unreadable", callback_data.subject)
             await query.answer(t("admin.content.unavailable", language), show_alert=True)
     else:
         await query.answer(t("admin.panel.unknown", language), show_alert=True)
@@ -137,20 +149,91 @@ async def press(query: CallbackQuery, callback_data: AdminCB, bot: Bot, pool: as
 # Dashboard -----------------------------------------------------------------------------------------------
 
 
-async def show_dashboard(query: CallbackQuery, bot: Bot, pool: asyncpg.Pool, language: str, *, refresh: bool) -> None:
-    """The dashboard as a new message, or (refresh) in place of the one whose button was pressed."""
+async def show_dashboard(query: CallbackQuery, bot: Bot, pool: asyncpg.Pool, language: str) -> None:
+    """The dashboard as new messages: its charts as an album, then its figures as text with the refresh button (the
+    last message, so the button sits under everything it redraws)."""
     figures = await dashboard(pool, datetime.now(UTC))
-    text = render_dashboard(figures, language)
-    markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
-        text=t("admin.dashboard.refresh", language), callback_data=AdminCB(action="refresh").pack())]])  # fmt: skip
-    if refresh and isinstance(query.message, Message):
+    ids = await send_charts(bot, query.from_user.id, await draw_charts(figures, language))
+    await bot.send_message(query.from_user.id, render_dashboard(figures, language),
+                           reply_markup=dashboard_keyboard(language, ids))  # fmt: skip
+
+
+async def refresh_dashboard(query: CallbackQuery, bot: Bot, pool: asyncpg.Pool, language: str,
+                            ids: list[int]) -> None:  # fmt: skip
+    """Actualizar: the text and the album it names are redrawn in place, so the chat keeps one dashboard. Charts that
+    cannot be edited (deleted, or a dashboard from before charts) come again as a new album."""
+    if not isinstance(query.message, Message):
+        await show_dashboard(query, bot, pool, language)
+        return
+    figures = await dashboard(pool, datetime.now(UTC))
+    try:
+        await query.message.edit_text(render_dashboard(figures, language),
+                                      reply_markup=dashboard_keyboard(language, ids))  # fmt: skip
+    except TelegramBadRequest as error:
+        if "message is not modified" in error.message:
+            return  # the same figures this minute: the charts are the same too
+        await show_dashboard(query, bot, pool, language)
+        return
+    charts = await draw_charts(figures, language)
+    if charts and not await edit_charts(bot, query.from_user.id, ids, charts):
+        ids = await send_charts(bot, query.from_user.id, charts)
         try:
-            await query.message.edit_text(text, reply_markup=markup)
-            return
+            await query.message.edit_reply_markup(reply_markup=dashboard_keyboard(language, ids))
+        except TelegramBadRequest:
+            log.warning("dashboard %s keeps its old refresh button", query.message.message_id)
+
+
+def dashboard_keyboard(language: str, chart_ids: list[int]) -> InlineKeyboardMarkup:
+    """The refresh button; it carries the ids of the charts' messages (a few numbers, well within 64 bytes)."""
+    data = AdminCB(action="refresh", subject=".".join(str(message_id) for message_id in chart_ids))
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text=t("admin.dashboard.refresh", language),
+                                                                       callback_data=data.pack())]])  # fmt: skip
+
+
+def chart_ids(subject: str) -> list[int]:
+    """The charts' message ids a refresh button carries; none for anything else (an old button, a forged one)."""
+    parts = subject.split(".") if subject else []
+    return [int(part) for part in parts] if all(part.isdigit() for part in parts) else []
+
+
+async def draw_charts(figures: Dashboard, language: str) -> list[Chart]:
+    """The dashboard's pictures, drawn in a thread (CPU work the event loop must not wait on); none if drawing fails,
+    so the figures still arrive as text."""
+    try:
+        return await asyncio.to_thread(dashboard_charts, figures, language)
+    except Exception:
+        log.exception("dashboard charts not drawn")
+        return []
+
+
+def _photo(chart: Chart) -> InputMediaPhoto:
+    return InputMediaPhoto(media=BufferedInputFile(chart.png, filename=f"{chart.name}.png"), caption=chart.caption)
+
+
+async def send_charts(bot: Bot, chat_id: int, charts: list[Chart]) -> list[int]:
+    """The charts as one album; the ids of its messages (none if there is nothing to send or Telegram refused)."""
+    if not charts:
+        return []
+    try:
+        sent = await bot.send_media_group(chat_id, media=[_photo(chart) for chart in charts])
+    except TelegramAPIError:
+        log.exception("dashboard charts not sent to %s", chat_id)
+        return []
+    return [message.message_id for message in sent]
+
+
+async def edit_charts(bot: Bot, chat_id: int, ids: list[int], charts: list[Chart]) -> bool:
+    """Each chart replaces its picture in the album; False if the album is not there to edit as it was sent."""
+    if len(ids) != len(charts):
+        return False
+    for message_id, chart in zip(ids, charts, strict=True):
+        try:
+            await bot.edit_message_media(media=_photo(chart), chat_id=chat_id, message_id=message_id)
         except TelegramBadRequest as error:
-            if "message is not modified" in error.message:
-                return
-    await bot.send_message(query.from_user.id, text, reply_markup=markup)
+            if "message is not modified" not in error.message:
+                log.info("dashboard chart %s in %s not edited: %s", message_id, chat_id, error.message)
+                return False
+    return True
 
 
 def _percent(part: int | float, whole: int | float) -> str:
@@ -260,9 +343,9 @@ async def upload(message: Message, bot: Bot, pool: asyncpg.Pool, redis: Redis) -
         await message.answer(t("admin.content.unavailable", language))
         return
     buttons = [[InlineKeyboardButton(text=t("admin.content.button.activate", language),
-                                     callback_data=AdminCB(action="activate", upload=upload_id).pack()),
+                                     callback_data=AdminCB(action="activate", subject=upload_id).pack()),
                 InlineKeyboardButton(text=t("admin.content.button.cancel", language),
-                                     callback_data=AdminCB(action="cancel", upload=upload_id).pack())]]  # fmt: skip
+                                     callback_data=AdminCB(action="cancel", subject=upload_id).pack())]]  # fmt: skip
     await message.answer(f"{preview}\n\n{t('admin.content.confirm', language)}",
                          reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons))  # fmt: skip
 

@@ -1,0 +1,1 @@
+DROP INDEX besitos_ledger_daily_login_idx;
