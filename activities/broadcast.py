@@ -171,7 +171,15 @@ class BroadcastActivities(side_effects.Broadcasting):
                 raise
             try:
                 # Plain text: the admin's words are shown as typed, never parsed as HTML; under or after the media.
-                await send_post(self.bot, user_id, page.text, page.media, protect_content=page.protect_content)
+                await send_post(
+                    self.bot,
+                    user_id,
+                    page.text,
+                    page.media,
+                    protect_content=page.protect_content,
+                    star_count=page.star_count,
+                    payload=page.paid_media_payload,
+                )
             except TelegramRetryAfter as flood:
                 activity.logger.warning("Telegram asks broadcast %s to wait %ss", broadcast_id, flood.retry_after)
                 self.pacer.hold(flood.retry_after)

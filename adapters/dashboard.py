@@ -87,6 +87,9 @@ class Dashboard(BaseModel):
     stars_net_30_days: int  # paid in the last 30 days and not refunded
     payments_total: int
     payments_30_days: int
+    paid_media_purchases: int  # paid media bought for Stars (sendPaidMedia), ever
+    paid_media_stars: int
+    paid_media_stars_30_days: int
     days: list[DayActivity]  # SERIES_DAYS days, oldest first, today last
     revenue_days: list[DayRevenue]  # the same days
 
@@ -128,6 +131,12 @@ SELECT count(DISTINCT telegram_user_id) AS payers,
 FROM payments
 """
 
+_PAID_MEDIA: Final = """
+SELECT count(*) AS purchases, coalesce(sum(star_count), 0) AS stars,
+       coalesce(sum(star_count) FILTER (WHERE purchased_at >= $1), 0) AS stars_30_days
+FROM paid_media_purchases
+"""
+
 # The charts' days: $1 holds each day's local midnight, oldest first; width_bucket numbers the days from 1 (0: before
 # the first). Each branch reads an index range: the window's first visits (besitos_ledger_daily_login_idx, 0012)
 # and joins (users_joined_at_idx). A user counts once a day however many rows they have.
@@ -149,12 +158,16 @@ SELECT width_bucket(paid_at, $2::timestamptz[]) AS day, source, sum(amount) AS s
 FROM (
     SELECT 'vip' AS source, paid_at, amount FROM payments
     WHERE currency = $1 AND refunded_at IS NULL AND paid_at >= $3
+    UNION ALL
+    SELECT 'paid_media', purchased_at, star_count FROM paid_media_purchases
+    WHERE star_count IS NOT NULL AND purchased_at >= $3
 ) AS revenue
 GROUP BY 1, 2
 """
 
 # By name, for the benchmark's per-query timings.
 QUERIES: Final = {"users": _USERS, "funnel": _FUNNEL, "missions": _MISSIONS, "vip": _VIP, "payments": _PAYMENTS,
+                  "paid_media": _PAID_MEDIA,
                   "daily_users": _DAILY_USERS, "daily_revenue": _DAILY_REVENUE}  # fmt: skip
 
 
@@ -182,10 +195,11 @@ async def dashboard(pool: asyncpg.Pool, now: datetime) -> Dashboard:
         missions = {row["code"]: int(row["completed"]) for row in await conn.fetch(_MISSIONS)}
         vip = await conn.fetchrow(_VIP)
         payments = await conn.fetchrow(_PAYMENTS, STARS, now - timedelta(days=REVENUE_DAYS))
+        paid_media = await conn.fetchrow(_PAID_MEDIA, now - timedelta(days=REVENUE_DAYS))
         starts = series_days(now, zone)
         daily_users = await conn.fetch(_DAILY_USERS, starts, starts[0])
         daily_revenue = await conn.fetch(_DAILY_REVENUE, STARS, starts, starts[0])
-    assert users is not None and vip is not None and payments is not None
+    assert users is not None and vip is not None and payments is not None and paid_media is not None
     total, onboarded = int(users["total"]), int(users["onboarded"])
     return Dashboard(
         generated_at=now,
@@ -209,6 +223,9 @@ async def dashboard(pool: asyncpg.Pool, now: datetime) -> Dashboard:
         stars_net_30_days=payments["net_30_days"],
         payments_total=payments["payments_total"],
         payments_30_days=payments["payments_30_days"],
+        paid_media_purchases=paid_media["purchases"],
+        paid_media_stars=paid_media["stars"],
+        paid_media_stars_30_days=paid_media["stars_30_days"],
         days=_days(starts, daily_users),
         revenue_days=_revenue_days(starts, daily_revenue),
     )

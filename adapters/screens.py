@@ -28,8 +28,11 @@ from aiogram.types import (
     InputMediaDocument,
     InputMediaPhoto,
     InputMediaVideo,
+    InputPaidMediaPhoto,
+    InputPaidMediaVideo,
     Message,
 )
+from aiogram.types.input_paid_media_union import InputPaidMediaUnion
 
 from adapters.media_library import MediaLibrary, SentFile
 from adapters.texts import render, visible_length
@@ -116,10 +119,27 @@ def send_media(bot: Bot, chat_id: int, kind: str, reference: Reference, *, capti
 
 
 async def send_post(bot: Bot, chat_id: int, text: str, media: Sequence[PostMedia], *,
-                    markup: InlineKeyboardMarkup | None = None, protect_content: bool = True) -> Message:  # fmt: skip
+                    markup: InlineKeyboardMarkup | None = None, protect_content: bool = True,
+                    star_count: int | None = None, payload: str | None = None) -> Message:  # fmt: skip
     """An admin's post or broadcast: their words as typed (plain text), under their media when they fit a caption,
     after it otherwise (and always after an album, which cannot carry buttons). Returns the message with ``markup``.
+
+    With ``star_count``, the photos and videos are paid media (one message, unlocked for that many Stars; Telegram
+    reports each purchase with ``payload``).
     """
+    if star_count is not None:
+        fits = telegram_length(text) <= MAX_CAPTION_LENGTH
+        paid: list[InputPaidMediaUnion] = [
+            InputPaidMediaPhoto(media=item.file_id) if item.kind == "photo"
+            else InputPaidMediaVideo(media=item.file_id, supports_streaming=True) for item in media
+        ]  # fmt: skip
+        sold = await bot.send_paid_media(chat_id, star_count, paid, caption=(text or None) if fits else None,
+                                         parse_mode=None, payload=payload, protect_content=protect_content,
+                                         reply_markup=markup if fits else None)  # fmt: skip
+        if fits:
+            return sold
+        return await bot.send_message(chat_id, text, parse_mode=None, reply_markup=markup,
+                                      protect_content=protect_content)  # fmt: skip
     if len(media) == 1 and telegram_length(text) <= MAX_CAPTION_LENGTH:
         return await send_media(bot, chat_id, media[0].kind, media[0].file_id, caption=text or None, markup=markup,
                                 protect_content=protect_content, parse_mode=None)  # fmt: skip

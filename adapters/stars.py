@@ -33,6 +33,8 @@ class ProviderTransaction:
     amount: int
     at: datetime
     kind: Literal["payment", "refund"]
+    # Paid media bought (sendPaidMedia): the payload the bot sent it with.
+    paid_media_payload: str | None = None
 
 
 class PaymentProvider(Protocol):
@@ -91,7 +93,9 @@ class TelegramStars:
                     amount=item.amount,
                     at=item.date if isinstance(item.date, datetime) else datetime.fromtimestamp(item.date, UTC),
                     kind="payment" if item.source is not None else "refund",
-                )
+                    paid_media_payload=(partner.paid_media_payload or "") if isinstance(partner, TransactionPartnerUser)
+                    and partner.transaction_type == "paid_media_payment" else None,
+                )  # fmt: skip
             if len(page.transactions) < PAGE:
                 return
             offset += PAGE
@@ -110,8 +114,11 @@ async def reconcile(pool: asyncpg.Pool, provider: PaymentProvider) -> list[Diffe
     recorded = {row["charge_id"]: row for row in rows}
     paid: dict[str, ProviderTransaction] = {}
     refunded: set[str] = set()
+    paid_media: list[ProviderTransaction] = []
     async for transaction in provider.transactions():
-        if transaction.kind == "payment":
+        if transaction.paid_media_payload is not None:
+            paid_media.append(transaction)
+        elif transaction.kind == "payment":
             paid[transaction.charge_id] = transaction
         else:
             refunded.add(transaction.charge_id)
@@ -127,4 +134,25 @@ async def reconcile(pool: asyncpg.Pool, provider: PaymentProvider) -> list[Diffe
             where = "recorded as refunded, not refunded at the provider" if row["refunded_at"] else (
                 "refunded at the provider, not recorded as refunded")  # fmt: skip
             differences.append(Difference(charge_id, where))
+    return differences + await _paid_media_differences(pool, paid_media)
+
+
+async def _paid_media_differences(pool: asyncpg.Pool, bought: list[ProviderTransaction]) -> list[Difference]:
+    """Paid media purchases the bot kept against Telegram's: by buyer and payload (the update has no charge id)."""
+    rows = await pool.fetch("SELECT telegram_user_id, payload, star_count FROM paid_media_purchases "
+                            "WHERE telegram_user_id IS NOT NULL")  # fmt: skip
+    kept = {(row["telegram_user_id"], row["payload"]): row["star_count"] for row in rows}
+    differences: list[Difference] = []
+    seen: set[tuple[int | None, str]] = set()
+    for transaction in bought:
+        key = (transaction.user_id, transaction.paid_media_payload or "")
+        seen.add(key)
+        if key not in kept:
+            differences.append(Difference(transaction.charge_id, f"paid media {key[1]!r} bought by user "
+                                          f"{transaction.user_id}, not recorded"))  # fmt: skip
+        elif kept[key] != transaction.amount:
+            differences.append(Difference(transaction.charge_id, f"paid media {key[1]!r}: {kept[key]} recorded, "
+                                          f"{transaction.amount} paid"))  # fmt: skip
+    differences += [Difference(f"{user_id}:{payload}", "paid media purchase recorded, unknown to the provider")
+                    for user_id, payload in sorted(kept.keys() - seen)]  # fmt: skip
     return differences

@@ -19,6 +19,7 @@ from bot import (
     fallback,
     media,
     navigation,
+    paid_media,
     ranking,
     start,
     vip,
@@ -55,7 +56,8 @@ def build_dispatcher(journeys: Journeys, *, settings: Settings, pool: asyncpg.Po
     # buttons) and ranking before the journey's
     # own buttons, commands before free text, fallback last.
     # The admin panel takes /admin and uploaded documents before the journey's commands and fallback do.
-    dispatcher.include_routers(vip.router, community.router, broadcasts.router, media.router, admin_panel.router,
+    dispatcher.include_routers(vip.router, community.router, broadcasts.router, media.router, paid_media.router,
+                               admin_panel.router,
                                admin_users.router, start.router,
                                ranking.router, navigation.router, conversation.router, fallback.router)  # fmt: skip
     return dispatcher

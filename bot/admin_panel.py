@@ -274,6 +274,8 @@ def render_dashboard(figures: Dashboard, language: str) -> str:
         t("admin.dashboard.stars", language, net=figures.stars_net, gross=figures.stars_gross,
           refunded=figures.stars_refunded, payments=figures.payments_total, net_30_days=figures.stars_net_30_days,
           payments_30_days=figures.payments_30_days),
+        t("admin.dashboard.paid_media", language, purchases=figures.paid_media_purchases,
+          stars=figures.paid_media_stars, stars_30_days=figures.paid_media_stars_30_days),
     ]  # fmt: skip
     return "\n".join(lines)
 

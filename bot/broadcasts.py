@@ -23,6 +23,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from pydantic import ValidationError
 from redis.asyncio import Redis
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -39,10 +40,12 @@ from bot import confirmations
 from bot.admins import AdminOnly, guarded_router
 from bot.albums import RecentAlbums, attached_media
 from bot.confirmations import ConfirmCB
+from bot.paid_media import keep_offer
 from infra.settings import Settings
 from workflows.broadcast import BroadcastWorkflow
 from workflows.broadcast_contracts import (
     BROADCAST_ID_PREFIX,
+    MAX_PAID_MEDIA_STARS,
     BroadcastInput,
     BroadcastProgress,
     Segment,
@@ -183,14 +186,45 @@ async def ask_broadcast(message: Message, command: CommandObject, pool: asyncpg.
                                segment=parsed.segment, inactive_days=parsed.inactive_days, text=parsed.text,
                                language=language, media=media,
                                protect_content=settings.protect_content)  # fmt: skip
-    cutoff = datetime.now(UTC) - timedelta(days=parsed.inactive_days) if parsed.inactive_days else None
-    reach = await segment_size(pool, parsed.segment, cutoff)
+    await _preview(message, bot, pool, redis, broadcast)
+
+
+@router.message(Command("vender", "sell"), flags={"admin": AdminOnly("sell paid media", captions=True)})
+async def ask_sale(message: Message, command: CommandObject, pool: asyncpg.Pool, redis: Redis, bot: Bot,
+                   settings: Settings, recent_albums: RecentAlbums,
+                   album: list[Message] | None = None) -> None:  # fmt: skip
+    """/vender <estrellas> <segmento> <texto> with photos or videos: sold to each person of the segment as paid media
+    (unlocked for that many Stars), after a preview and ✅, as a broadcast."""
+    assert message.from_user is not None
+    language = language_of(message.from_user.language_code)
+    price, _, rest = (command.args or "").strip().partition(" ")
+    media = attached_media(message, album, recent_albums)
+    try:
+        stars = int(price) if price.isascii() and price.isdigit() else 0
+        parsed = parse_broadcast(rest)
+        broadcast = BroadcastInput(broadcast_id=broadcast_id_for(message), actor=message.from_user.id,
+                                   segment=parsed.segment, inactive_days=parsed.inactive_days, text=parsed.text,
+                                   language=language, media=media, protect_content=settings.protect_content,
+                                   star_count=stars)  # fmt: skip
+    except (BadBroadcast, ValidationError):
+        await message.answer(t("admin.sale.usage", language, limit=MAX_PAID_MEDIA_STARS))
+        return
+    await _preview(message, bot, pool, redis, broadcast)
+
+
+async def _preview(message: Message, bot: Bot, pool: asyncpg.Pool, redis: Redis, broadcast: BroadcastInput) -> None:
+    """What each person will get (their media unlocked, for a sale), how many it reaches, and ✅ to send it."""
+    assert message.from_user is not None
+    language = broadcast.language
+    cutoff = datetime.now(UTC) - timedelta(days=broadcast.inactive_days) if broadcast.inactive_days else None
+    reach = await segment_size(pool, broadcast.segment, cutoff)
     segment = t(f"admin.broadcast.segment.{broadcast.segment}", language, days=broadcast.inactive_days or 0)
     # Exactly as the broadcast sends it: plain text, under or after its media.
-    await send_post(bot, message.chat.id, parsed.text, media, protect_content=broadcast.protect_content)
+    await send_post(bot, message.chat.id, broadcast.text, broadcast.media, protect_content=broadcast.protect_content)
+    preview = (t("admin.sale.preview", language, segment=segment, count=reach, stars=broadcast.star_count)
+               if broadcast.star_count else t("admin.broadcast.preview", language, segment=segment, count=reach))  # fmt: skip
     await confirmations.ask(message, redis, admin_id=message.from_user.id, action=CONFIRM_ACTION,
-                            details=broadcast.model_dump(mode="json"),
-                            preview=t("admin.broadcast.preview", language, segment=segment, count=reach),
+                            details=broadcast.model_dump(mode="json"), preview=preview,
                             language=language)  # fmt: skip
 
 
@@ -203,6 +237,8 @@ async def confirm_broadcast(query: CallbackQuery, callback_data: ConfirmCB, jour
     if pending is None or not isinstance(query.message, Message):
         return
     broadcast = BroadcastInput.model_validate(pending.details)
+    if broadcast.star_count is not None:
+        await keep_offer(pool, broadcast)  # before anything is sold: each purchase finds its price
     try:
         await journeys.client.start_workflow(
             BroadcastWorkflow.run,

@@ -128,7 +128,8 @@ def figures_for(*, funnel: list[FragmentFunnel] | None = None, active: list[int]
         generated_at=NOW, timezone="America/Mexico_City", content_version=1, users_total=0, users_onboarded=0,
         new_today=0, new_7_days=0, active_today=0, active_7_days=0, funnel=funnel, missions=[], payers=0,
         vip_conversion=0.0, vip_active=0, vip_grace=0, stars_gross=0, stars_refunded=0, stars_net=0,
-        stars_net_30_days=0, payments_total=0, payments_30_days=0,
+        stars_net_30_days=0, payments_total=0, payments_30_days=0, paid_media_purchases=0, paid_media_stars=0,
+        paid_media_stars_30_days=0,
         days=[DayActivity(day=d, active=(active or [0] * SERIES_DAYS)[n], new=(new or [0] * SERIES_DAYS)[n])
               for n, d in enumerate(days)],
         revenue_days=[DayRevenue(day=d, stars={"vip": (vip or [0] * SERIES_DAYS)[n], "paid_media": 0})

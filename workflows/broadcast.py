@@ -93,6 +93,8 @@ class BroadcastWorkflow:
                 user_ids=page.user_ids,
                 media=input.media,
                 protect_content=input.protect_content,
+                star_count=input.star_count,
+                paid_media_payload=input.paid_media_payload,
             ),
             start_to_close_timeout=PAGE_TIMEOUT,
             heartbeat_timeout=PAGE_HEARTBEAT,

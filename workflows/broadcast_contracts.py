@@ -18,6 +18,10 @@ Segment = Literal["all", "vip", "free", "inactive"]
 PostMediaKind = Literal["photo", "video", "animation", "voice", "audio", "document"]
 # Telegram's album: 2 to 10 photos and videos (or audio, or documents) in one message group.
 MAX_ALBUM: Final = 10
+# Telegram's price range for paid media (paid_media_message_star_count_max), and what it sells: photos and videos.
+MAX_PAID_MEDIA_STARS: Final = 25_000
+PAID_MEDIA_KINDS: Final = frozenset({"photo", "video"})
+PAID_MEDIA_PREFIX: Final = "paid:"
 
 
 class PostMedia(BaseModel):
@@ -85,6 +89,8 @@ class BroadcastInput(BaseModel):
     media: list[PostMedia] = Field(default_factory=list, max_length=MAX_ALBUM)
     # Recipients cannot forward or save it.
     protect_content: bool = True
+    # Sold: the media unlocks for this many Stars (sendPaidMedia), the text as its caption.
+    star_count: int | None = Field(default=None, ge=1, le=MAX_PAID_MEDIA_STARS)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -94,7 +100,14 @@ class BroadcastInput(BaseModel):
             raise ValueError("the text is empty")
         if telegram_length(self.text) > MAX_TEXT_LENGTH:
             raise ValueError(f"the text is longer than Telegram's {MAX_TEXT_LENGTH} characters")
+        if self.star_count is not None and (not self.media or any(m.kind not in PAID_MEDIA_KINDS for m in self.media)):
+            raise ValueError("paid media is 1 to 10 photos and videos")
         return self
+
+    @property
+    def paid_media_payload(self) -> str | None:
+        """What Telegram reports back with each purchase of this broadcast's paid media (at most 128 bytes)."""
+        return f"{PAID_MEDIA_PREFIX}{self.broadcast_id}" if self.star_count is not None else None
 
 
 class RecipientsRequest(BaseModel):
@@ -122,6 +135,8 @@ class BroadcastPage(BaseModel):
     user_ids: list[int]
     media: list[PostMedia] = Field(default_factory=list)
     protect_content: bool = True
+    star_count: int | None = None
+    paid_media_payload: str | None = None
 
 
 class PageOutcome(BaseModel):

@@ -26,7 +26,9 @@ Stage = Literal["new", "onboarding", "active", "erased", "lapsed"]
 # bot); redeem carries a VIP pass token in ``action``; vip_join is a request to join the VIP channel (``action`` =
 # its chat id).
 RequestKind = Literal["start", "menu", "button", "text", "reaction", "joined", "left", "pre_checkout", "payment",
-                      "refunded", "redeem", "vip_join"]  # fmt: skip
+                      "refunded", "redeem", "vip_join", "paid_media"]  # fmt: skip
+# A paid media purchase's payload (Telegram's limit; the action of a "paid_media" request).
+MAX_PAID_MEDIA_PAYLOAD: Final = 128
 SupportAction = Literal["refund", "grant", "restart_story", "ban", "unban", "erase"]
 SubscriptionStatus = Literal["none", "active", "grace", "expired", "refunded"]
 
@@ -477,6 +479,8 @@ class JourneyState(BaseModel):
     banned: bool = False  # by staff: every request is refused (a payment still applies) until unbanned
     vip: bool = False  # VIP perks on: the subscription is active or in its grace period
     subscription: Subscription = Field(default_factory=Subscription)
+    # Paid media bought for Stars, by the payload of what was sold (each once: Telegram sells it once).
+    paid_media: list[str] = Field(default_factory=list)
     story: StoryProgress = Field(default_factory=StoryProgress)
     devotion: Devotion = Field(default_factory=Devotion)
     community: Community = Field(default_factory=Community)

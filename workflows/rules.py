@@ -15,6 +15,7 @@ from typing import Final
 from workflows import moods, story, subscription
 from workflows.content import Community, Content
 from workflows.contracts import (
+    MAX_PAID_MEDIA_PAYLOAD,
     MAX_TEXT_LENGTH,
     Button,
     Effect,
@@ -57,8 +58,8 @@ ACTIONS: Final = frozenset({"onboarding_next", "menu", story.NEXT, story.RESTART
 ENTRY_ACTIONS: Final = frozenset({"menu", story.OPEN})
 # Requests from community channels: they never change the screen in the private chat.
 CHANNEL_KINDS: Final = frozenset({"reaction", "joined", "left"})
-# Requests about the subscription that leave the private chat's screen as it is.
-QUIET_KINDS: Final = frozenset({"pre_checkout", "vip_join", "refunded"})
+# Requests about money (the subscription, paid media) that leave the private chat's screen as it is.
+QUIET_KINDS: Final = frozenset({"pre_checkout", "vip_join", "refunded", "paid_media"})
 PASS_TOKEN: Final = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # The daily reminders leave over this window after the reminder hour, each user at their own stable minute.
 REMINDER_WAVE: Final = timedelta(hours=2)
@@ -104,12 +105,14 @@ def validate(state: JourneyState, request: JourneyRequest, content: Content | No
         raise Rejection(JourneyError.ERASED, "this journey was erased at the user's request")
     if state.stage == "lapsed":
         raise Rejection(JourneyError.LAPSED, "this journey ended with its introduction unfinished")
-    if state.banned and request.kind not in ("payment", "refunded"):
+    if state.banned and request.kind not in ("payment", "refunded", "paid_media"):
         # A payment already moved the money: it is still applied (and support can refund it).
         raise Rejection(JourneyError.BANNED, "this user is banned from the community")
     if request.kind in CHANNEL_KINDS:
         _validate_channel(state, request)
         return
+    if request.kind == "paid_media" and state.stage == "new":
+        raise Rejection(JourneyError.NOT_STARTED, "paid media is sold to journeys that have begun")
     if request.kind in ("pre_checkout", "payment", "refunded", "redeem", "vip_join"):
         _validate_subscription(state, request, content)
         return
@@ -150,6 +153,8 @@ def validate_shape(user_id: int, request: JourneyRequest) -> None:
         and not request.action.startswith((story.PICK, subscription.BUY))
     ):
         raise Rejection(JourneyError.UNKNOWN_ACTION, f"unknown action {request.action!r}")
+    if request.kind == "paid_media" and not 1 <= len(request.action.encode()) <= MAX_PAID_MEDIA_PAYLOAD:
+        raise Rejection(JourneyError.INVALID_INPUT, "a paid media payload is 1 to 128 bytes")
 
 
 def _validate_subscription(state: JourneyState, request: JourneyRequest, content: Content | None) -> None:
@@ -208,6 +213,9 @@ def decide(state: JourneyState, request: JourneyRequest, now: datetime, content:
     if request.kind == "refunded":
         assert request.payment is not None
         subscription.refunded_by_telegram(turn, request.payment.charge_id)
+    if request.kind == "paid_media" and request.action not in state.paid_media:
+        # The Stars were Telegram's to take (no pre-checkout): the purchase is the journey's to remember, once.
+        state.paid_media = [*state.paid_media, request.action]
     if request.kind in QUIET_KINDS:
         toast = subscription.join_decision(state) if request.kind == "vip_join" else None
         assert state.screen is not None  # validated: the journey has begun

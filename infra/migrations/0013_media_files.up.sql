@@ -18,3 +18,25 @@ CREATE TABLE media_files (
 
 -- What an admin's channel post carried besides its text (photo, video, voice, ... ; several for an album).
 ALTER TABLE community_posts ADD COLUMN media_kinds TEXT[] NOT NULL DEFAULT '{}';
+
+-- Paid media the bot sent for Stars (sendPaidMedia): its payload names the offer, which says its price.
+CREATE TABLE paid_media_offers (
+    payload TEXT PRIMARY KEY,
+    star_count INTEGER NOT NULL CHECK (star_count > 0),
+    broadcast_id TEXT,
+    media_kinds TEXT[] NOT NULL,
+    caption TEXT NOT NULL DEFAULT '',
+    created_by BIGINT,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+-- Each purchase, kept by the bot as Telegram reports it (purchased_paid_media) before the journey takes it: once per
+-- user and offer (Telegram sells a message's media to a user once). An erased user's rows lose the user.
+CREATE TABLE paid_media_purchases (
+    id BIGSERIAL PRIMARY KEY,
+    telegram_user_id BIGINT,
+    payload TEXT NOT NULL,
+    star_count INTEGER,
+    purchased_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    UNIQUE (telegram_user_id, payload)
+);
+CREATE INDEX paid_media_purchases_day ON paid_media_purchases (purchased_at);
