@@ -97,4 +97,5 @@ async def test_paid_media_sold_bought_once_counted_and_reconciled(
 
 async def _polled_since(emulator: BotAPIEmulator, mark: int) -> bool:
     """The bot asked for updates again after the redelivered one (it was handled and confirmed)."""
-    return sum(call["method"] == "getUpdates" for call in emulator.calls[mark:]) >= 2
+    polls: int = sum(call["method"] == "getUpdates" for call in emulator.calls[mark:])
+    return polls >= 2
