@@ -84,6 +84,8 @@ TASK_QUEUE: Final = "bench-journeys"
 FLOOR_TASK_QUEUE: Final = "bench-floor"
 # Buttons a wandering user presses, and how much more often than a menu entry (settings, purchases,
 # exports and erasure are left alone: they change who the user is, not how busy Diana is).
+# Story screens that carry media: the message with the buttons is the screen (an album's text comes after it).
+MEDIA_SCREENS: Final = frozenset({"bot_photo", "bot_video", "bot_animation", "bot_voice"})
 WEIGHTS: Final = {"onboarding_next": 20, "story": 4, "story_next": 6, "story_restart": 2, "besitos": 1, "missions": 1,
                   "achievements": 1, "ranking": 1, "vip": 1, "menu": 2}  # fmt: skip
 PICK_WEIGHT: Final = 6
@@ -336,8 +338,11 @@ class Wanderer:
             if entry["kind"] == "callback_answer":
                 # An answer with a text is the reply (a locked way, say: the screen stays); without one, the edit follows.
                 return entry["callback_query_id"] == query.get("id") and bool(entry.get("text"))
+            # A screen is sent anew (text, or media with its buttons: a photo, a voice note) or edited in place.
             return bool(
-                entry["kind"] == "bot_message" or (entry["kind"] == "bot_edit" and entry["message_id"] == message_id)
+                entry["kind"] == "bot_message"
+                or (entry["kind"] in MEDIA_SCREENS and entry.get("buttons"))
+                or (entry["kind"] in ("bot_edit", "bot_edit_media") and entry["message_id"] == message_id)
             )
 
         reply = self.emulator.expect(self.user_id, answered)
