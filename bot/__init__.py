@@ -8,7 +8,7 @@ from aiogram.enums import ChatType
 from redis.asyncio import Redis
 
 from adapters.journeys import Journeys
-from adapters.media_library import SHIPPED_MEDIA, MediaLibrary
+from adapters.media_library import MediaLibrary
 from adapters.screens import ScreenSender
 from bot import (
     admin_panel,
@@ -33,7 +33,7 @@ from infra.settings import Settings
 
 
 def build_dispatcher(journeys: Journeys, *, settings: Settings, pool: asyncpg.Pool, redis: Redis) -> Dispatcher:
-    screens = ScreenSender(MediaLibrary(pool, SHIPPED_MEDIA), protect_content=settings.protect_content)
+    screens = ScreenSender(MediaLibrary(pool, settings.media_dir), protect_content=settings.protect_content)
     recent_albums = RecentAlbums()
     dispatcher = Dispatcher(journeys=journeys, settings=settings, pool=pool, redis=redis, screens=screens,
                             recent_albums=recent_albums)  # fmt: skip

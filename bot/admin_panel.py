@@ -13,6 +13,7 @@ import asyncio
 import logging
 import secrets
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -43,7 +44,7 @@ from adapters.content_store import ContentRefused, activate, active_version
 from adapters.dashboard import Dashboard, dashboard
 from adapters.dashboard_charts import Chart, dashboard_charts
 from adapters.journeys import Journeys
-from adapters.media_library import SHIPPED_MEDIA, media_file_problems, registered_media_problems
+from adapters.media_library import media_file_problems, registered_media_problems
 from adapters.screens import ScreenSender
 from adapters.texts import language_of, t
 from bot import start
@@ -118,7 +119,8 @@ def panel_keyboard(language: str) -> InlineKeyboardMarkup:
 
 
 @router.callback_query(AdminCB.filter(), flags={"admin": AdminOnly("admin panel")})
-async def press(query: CallbackQuery, callback_data: AdminCB, bot: Bot, pool: asyncpg.Pool, redis: Redis) -> None:
+async def press(query: CallbackQuery, callback_data: AdminCB, bot: Bot, pool: asyncpg.Pool, redis: Redis,
+                settings: Settings) -> None:  # fmt: skip
     """A panel button. Only admins: anyone else (a forged press) is refused, audited, and nothing happens."""
     language = language_of(query.from_user.language_code)
     action = callback_data.action
@@ -136,9 +138,11 @@ async def press(query: CallbackQuery, callback_data: AdminCB, bot: Bot, pool: as
         await query.answer()
         await bot.send_message(query.from_user.id, t("admin.publish.usage", language, limit=MAX_POST_LENGTH))
     elif action in ("activate", "cancel"):
-        decide = activate_upload if action == "activate" else cancel_upload
         try:
-            await decide(query, callback_data.subject, pool, redis, language)
+            if action == "activate":
+                await activate_upload(query, callback_data.subject, pool, redis, language, settings.media_dir)
+            else:
+                await cancel_upload(query, callback_data.subject, pool, redis, language)
         except RedisError:
             log.exception("pending content upload %s unreadable", callback_data.subject)
             await query.answer(t("admin.content.unavailable", language), show_alert=True)
@@ -284,7 +288,7 @@ def render_dashboard(figures: Dashboard, language: str) -> str:
 
 
 @router.message(F.document, F.chat.type == ChatType.PRIVATE, FromAdmin())
-async def upload(message: Message, bot: Bot, pool: asyncpg.Pool, redis: Redis) -> None:
+async def upload(message: Message, bot: Bot, pool: asyncpg.Pool, redis: Redis, settings: Settings) -> None:
     """A content file from an admin: checked, shown as a diff against the active content, kept until confirmed."""
     assert message.from_user is not None and message.document is not None
     language = language_of(message.from_user.language_code)
@@ -316,7 +320,7 @@ async def upload(message: Message, bot: Bot, pool: asyncpg.Pool, redis: Redis) -
         await refuse_upload(message, pool, admin, file_name, refused.problems, language)
         return
     # Its media must be here already: files shipped in content/media/, or registered by an admin (/media).
-    missing = media_file_problems(checked.content, SHIPPED_MEDIA) + await registered_media_problems(
+    missing = media_file_problems(checked.content, settings.media_dir) + await registered_media_problems(
         pool, checked.content
     )
     if missing:
@@ -395,8 +399,8 @@ def _change(change: FieldChange) -> str:
     return f"{change.field} {change.old or '—'} → {change.new or '—'}"
 
 
-async def activate_upload(query: CallbackQuery, upload_id: str, pool: asyncpg.Pool, redis: Redis,
-                          language: str) -> None:  # fmt: skip
+async def activate_upload(query: CallbackQuery, upload_id: str, pool: asyncpg.Pool, redis: Redis, language: str,
+                          media_dir: Path) -> None:  # fmt: skip
     """Activar: the upload's own admin makes it the active content, once; a stale button changes nothing."""
     key = PENDING_KEY.format(upload_id)
     pending = await _own_upload(query, redis, key, language, pool, refusal="content activation refused")
@@ -416,7 +420,7 @@ async def activate_upload(query: CallbackQuery, upload_id: str, pool: asyncpg.Po
     try:
         checked = await check_content(pending.text)
         async with pool.acquire() as conn:
-            version = await activate(conn, checked)
+            version = await activate(conn, checked, media_dir)
     except ContentRefused as refused:
         await audit(pool, query.from_user, "content upload refused", pending.file_name, refused.problems[0][:500],
                     {"problems": refused.problems[:50]})  # fmt: skip

@@ -116,6 +116,8 @@ class Settings(BaseSettings):
     # A payment a journey could not take yet is driven into it again this often, until it is applied.
     payment_retry_seconds: float = Field(default=30.0, alias="PAYMENT_RETRY_SECONDS", gt=0)
 
+    # Where the content's media files are (``media[].file`` names files in this folder); bot, worker and CLI alike.
+    media_dir: Path = Field(default=REPO_ROOT / "content" / "media", alias="DIANA_MEDIA_DIR")
     # Media Diana sends (story, posts, broadcasts) cannot be forwarded or saved, as the creator's bots always did.
     protect_content: bool = Field(default=True, alias="PROTECT_CONTENT")
 

@@ -214,10 +214,10 @@ def _content(settings: Settings, action: str, file: Path | None) -> int:
         for problem in refused.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 1
-    from adapters.media_library import SHIPPED_MEDIA, media_file_problems
+    from adapters.media_library import media_file_problems
 
-    # The files it ships are in content/media/ (media registered with /media is checked when it is activated).
-    missing = media_file_problems(checked.content, SHIPPED_MEDIA)
+    # The files it ships are in DIANA_MEDIA_DIR (media registered with /media is checked when it is activated).
+    missing = media_file_problems(checked.content, settings.media_dir)
     if missing:
         print(f"{path}: {len(missing)} problem(s) with its media:", file=sys.stderr)
         for problem in missing:
@@ -237,7 +237,7 @@ def _content(settings: Settings, action: str, file: Path | None) -> int:
     async def _activate() -> int:
         conn = await asyncpg.connect(settings.postgres_dsn)
         try:
-            return await activate(conn, checked)
+            return await activate(conn, checked, settings.media_dir)
         finally:
             await conn.close()
 

@@ -55,7 +55,7 @@ from adapters.audit import user_subject, write_audit
 from adapters.content_version import ActiveContent
 from adapters.exports import export_document
 from adapters.journeys import Journeys
-from adapters.media_library import SHIPPED_MEDIA, MediaLibrary
+from adapters.media_library import MediaLibrary
 from adapters.screens import ScreenSender
 from adapters.staff import SupportError, describe_journey, disagreements, journey_state, read_projection, resolve_user
 from adapters.telegram import create_bot
@@ -512,7 +512,7 @@ async def apply_payment(settings: Settings, client: Client, pool: asyncpg.Pool, 
         raise SupportError(f"payment {charge_id!r} belongs to an erased user: refund it")
     request = JourneyRequest.model_validate_json(row["request"])
     async with as_the_bot(settings, client, pool) as (bot, journeys):
-        screens = ScreenSender(MediaLibrary(pool, SHIPPED_MEDIA), protect_content=settings.protect_content)
+        screens = ScreenSender(MediaLibrary(pool, settings.media_dir), protect_content=settings.protect_content)
         outcome = await apply_kept_payment(journeys, pool, bot, request, screens)
     await write_audit(pool, actor, "apply payment", user_subject(request.user_id), reason,
                       {"charge_id": charge_id, "applied": not isinstance(outcome, str)})  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Final
 
 import asyncpg
@@ -19,6 +20,8 @@ from activities.payments import PaymentActivities
 from activities.projection import ProjectionActivities
 from activities.telegram import TelegramActivities
 from activities.vip_channel import VipChannelActivities
+from adapters.media_library import SHIPPED_MEDIA, MediaLibrary
+from adapters.screens import ScreenSender
 from adapters.stars import TelegramStars
 from infra.settings import EMULATOR_VIP_CHANNEL
 from worker.content_library import ContentLibrary
@@ -46,8 +49,8 @@ def workflow_runner(sandboxed: bool) -> WorkflowRunner:
 
 
 def journey_worker_options(pool: asyncpg.Pool, redis: Redis, bot: Bot, *, sandboxed: bool = True,
-                           vip_channel_id: int | None = EMULATOR_VIP_CHANNEL,
-                           library: ContentLibrary | None = None) -> dict[str, Any]:  # fmt: skip
+                           vip_channel_id: int | None = EMULATOR_VIP_CHANNEL, library: ContentLibrary | None = None,
+                           media_dir: Path = SHIPPED_MEDIA) -> dict[str, Any]:  # fmt: skip
     """What a journey worker is made of besides its client and task queue: ``Worker(client, task_queue=..., **these)``.
 
     ``library``: the worker's content library, when something else in the process reads versions too (one parsed
@@ -57,18 +60,18 @@ def journey_worker_options(pool: asyncpg.Pool, redis: Redis, bot: Bot, *, sandbo
     return {
         "workflows": WORKFLOWS,
         "workflow_runner": workflow_runner(sandboxed),
-        "activities": build_activities(pool, redis, bot, vip_channel_id=vip_channel_id),
+        "activities": build_activities(pool, redis, bot, vip_channel_id=vip_channel_id, media_dir=media_dir),
         "interceptors": [library.interceptor()],
     }
 
 
-def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, *,
-                     vip_channel_id: int | None = EMULATOR_VIP_CHANNEL) -> list[Callable[..., Any]]:  # fmt: skip
+def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, *, vip_channel_id: int | None = EMULATOR_VIP_CHANNEL,
+                     media_dir: Path = SHIPPED_MEDIA) -> list[Callable[..., Any]]:  # fmt: skip
     """Every activity the workflows run, bound to the clients the worker built once."""
     projection = ProjectionActivities(pool, redis)
     leaderboard = LeaderboardActivities(redis)
     bulk = SharedPacer(redis)  # broadcasts and the daily reminders: one budget for the whole bot
-    telegram = TelegramActivities(bot, pool, pacer=bulk)
+    telegram = TelegramActivities(bot, pool, pacer=bulk, screens=ScreenSender(MediaLibrary(pool, media_dir)))
     payments = PaymentActivities(TelegramStars(bot), pool, telegram)
     vip_channel = VipChannelActivities(bot, vip_channel_id, telegram)
     broadcast = BroadcastActivities(bot, pool, pacer=bulk)

@@ -78,6 +78,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
                 bot,
                 vip_channel_id=settings.vip_channel_id,
                 sandboxed=settings.workflow_sandbox,
+                media_dir=settings.media_dir,
                 library=library,
             ),  # fmt: skip
         )
