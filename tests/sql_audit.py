@@ -241,7 +241,8 @@ def audit_file(root: Path, path: Path) -> list[Finding]:
             node for node in module.tree.body if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef |
                                                                  ast.ClassDef)]  # fmt: skip
         for node in _walk_own(body):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SQL_METHODS:
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SQL_METHODS
+                    and not _http_response(node.func.value, scope)):  # fmt: skip
                 query = node.args[0] if node.args else next(
                     (keyword.value for keyword in node.keywords if keyword.arg == "query"), None)  # fmt: skip
                 if query is not None and not is_static(query, scope):
@@ -250,6 +251,23 @@ def audit_file(root: Path, path: Path) -> list[Finding]:
             elif _is_built_string(node) and SQL_TEXT.match(_literal_text(node)) and not is_static(node, scope):
                 findings.append(Finding(relative, name, getattr(node, "lineno", 0), "SQL text built at run time"))
     return sorted(set(findings), key=lambda finding: finding.line)
+
+
+def _http_response(receiver: ast.expr, scope: _Scope) -> bool:
+    """aiohttp's ``StreamResponse.prepare(request)`` shares asyncpg's method name: a receiver every binding of which is
+    a ``...Response(...)`` call is an HTTP response, not a connection."""
+    if not isinstance(receiver, ast.Name):
+        return False
+    values = scope.bindings.get(receiver.id, [])
+
+    def made_as_response(value: ast.AST | None) -> bool:
+        if not isinstance(value, ast.Call):
+            return False
+        callee = value.func
+        name = callee.attr if isinstance(callee, ast.Attribute) else callee.id if isinstance(callee, ast.Name) else ""
+        return name.endswith("Response")
+
+    return bool(values) and all(made_as_response(value) for value in values)
 
 
 def _walk_own(body: list[ast.stmt]) -> list[ast.AST]:

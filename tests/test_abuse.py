@@ -408,7 +408,7 @@ def test_nothing_in_an_admin_feature_runs_for_everyone_unless_listed() -> None:
     }
     routers = guarded_routers()
     assert {router.name for router in routers} == {"bot.admin_panel", "bot.admin_users", "bot.broadcasts",
-                                                   "bot.community", "bot.vip"}  # fmt: skip
+                                                   "bot.community", "bot.media", "bot.vip"}  # fmt: skip
     ungated, listed = [], set()
     for router in routers:
         for observer in router.observers.values():
@@ -433,7 +433,8 @@ def test_every_admin_command_is_found() -> None:
     commands = {path.trigger for path in admin_paths() if path.kind == "command"}
     # A new admin command joins this list, and so the walk below.
     assert commands == {"admin", "publicar", "publish", "reembolsar", "refund", "pase", "vippass", "difundir", "broadcast",
-                        "difusion", "broadcaststatus", "usuario", "user", "dar", "grant"}  # fmt: skip
+                        "difusion", "broadcaststatus", "usuario", "user", "dar", "grant", "media", "vender",
+                        "sell"}  # fmt: skip
     buttons = sorted(path.audited_as for path in admin_paths() if path.kind == "button")
     assert buttons == ["admin panel refused", "broadcast refused", "broadcast status refused", "grant refused",
                        "user change refused"]  # fmt: skip
