@@ -34,7 +34,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.pacing import Pacer, Pacing
 from adapters.audience import RECIPIENTS_SQL, segment_size
-from adapters.screens import send_post
+from adapters.screens import PostPart, post_parts
 from adapters.texts import t
 from workflows import side_effects
 from workflows.broadcast_contracts import (
@@ -157,8 +157,19 @@ class BroadcastActivities(side_effects.Broadcasting):
         await self._mark(key, "sent")
 
     async def _send_once(self, page: BroadcastPage, user_id: int) -> Outcome:
-        broadcast_id = page.broadcast_id
-        key = message_key(broadcast_id, user_id)
+        """Each message of the post (its media, then its words when they do not fit a caption) claimed and sent on its
+        own: a retry resumes after the last one sent, and none goes twice. The first decides what became of it."""
+        # Plain text: the admin's words are shown as typed, never parsed as HTML; under or after the media.
+        parts = post_parts(page.text, page.media, protect_content=page.protect_content, star_count=page.star_count,
+                           payload=page.paid_media_payload)  # fmt: skip
+        for index, part in enumerate(parts):
+            key = message_key(page.broadcast_id, user_id) + (f":{index}" if index else "")
+            outcome = await self._send_part(page.broadcast_id, key, user_id, part)
+            if outcome != "sent":
+                return outcome
+        return "sent"
+
+    async def _send_part(self, broadcast_id: str, key: str, user_id: int, part: PostPart) -> Outcome:
         claim = await self.pool.fetchrow(CLAIM_SQL, key, user_id)
         if not claim["claimed"]:
             return _earlier_outcome(claim["earlier"], bool(claim["blocked"]))
@@ -170,16 +181,7 @@ class BroadcastActivities(side_effects.Broadcasting):
                 await self._release(key)
                 raise
             try:
-                # Plain text: the admin's words are shown as typed, never parsed as HTML; under or after the media.
-                await send_post(
-                    self.bot,
-                    user_id,
-                    page.text,
-                    page.media,
-                    protect_content=page.protect_content,
-                    star_count=page.star_count,
-                    payload=page.paid_media_payload,
-                )
+                await part(self.bot, user_id)
             except TelegramRetryAfter as flood:
                 activity.logger.warning("Telegram asks broadcast %s to wait %ss", broadcast_id, flood.retry_after)
                 self.pacer.hold(flood.retry_after)

@@ -4,9 +4,8 @@ A screen's text goes under its media as the caption when it fits Telegram's 1,02
 album (which cannot carry buttons), is followed by a message with the text, so the buttons are always under the
 last message of the screen. A screen replaces the pressed one in place where Telegram allows it: text for text, and
 ``editMessageMedia`` puts a photo, video, animation, audio or document in place of one of those or of a text.
-Otherwise (media to text, a voice note, an album, a text too long for a caption) the pressed message is deleted (or,
-where Telegram no longer lets the bot delete it, stripped of its buttons), as an edit would replace it, and the screen
-sent anew.
+Otherwise (media to text, a voice note, an album, a text too long for a caption) the screen is sent anew and the
+pressed message deleted, as an edit would have replaced it (see ``ScreenSender.replace``).
 """
 
 from __future__ import annotations
@@ -47,7 +46,7 @@ MEDIA_CAN_REPLACE: Final = EDITABLE | {"text"}
 # Telegram's answers for a file_id it does not know (another bot's, or one it dropped).
 _STALE_FILE: Final = ("wrong file identifier", "wrong remote file identifier", "file reference", "file_id")
 _NOT_MODIFIED: Final = "message is not modified"
-_GONE: Final = "message to delete not found"
+_EDIT_GONE: Final = "message to edit not found"
 # The bot's own parse mode (HTML), as aiogram fills it in when a call leaves it out.
 _HTML: Final = Default("parse_mode")
 
@@ -118,39 +117,69 @@ def send_media(bot: Bot, chat_id: int, kind: str, reference: Reference, *, capti
     return bot.send_document(document=reference, **common)
 
 
-async def send_post(bot: Bot, chat_id: int, text: str, media: Sequence[PostMedia], *,
-                    markup: InlineKeyboardMarkup | None = None, protect_content: bool = True,
-                    star_count: int | None = None, payload: str | None = None) -> Message:  # fmt: skip
-    """An admin's post or broadcast: their words as typed (plain text), under their media when they fit a caption,
-    after it otherwise (and always after an album, which cannot carry buttons). Returns the message with ``markup``.
+# One message of a post (or an album): sent to a chat, it returns the message (an album's last).
+PostPart = Callable[[Bot, int], Awaitable[Message]]
 
-    With ``star_count``, the photos and videos are paid media (one message, unlocked for that many Stars; Telegram
-    reports each purchase with ``payload``).
-    """
+
+def post_parts(text: str, media: Sequence[PostMedia], *, markup: InlineKeyboardMarkup | None = None,
+               protect_content: bool = True, star_count: int | None = None,
+               payload: str | None = None) -> list[PostPart]:  # fmt: skip
+    """An admin's post or broadcast as the messages it takes: their words as typed (plain text) under their media
+    when they fit a caption, after it otherwise (and always after an album, which cannot carry buttons); ``markup``
+    under the last. With ``star_count`` the photos and videos are paid media (unlocked for that many Stars; Telegram
+    reports each purchase with ``payload``). A broadcast claims each part on its own, so none goes twice."""
+    fits = telegram_length(text) <= MAX_CAPTION_LENGTH
+    caption = (text or None) if fits else None
+    parts: list[PostPart] = []
     if star_count is not None:
-        fits = telegram_length(text) <= MAX_CAPTION_LENGTH
         paid: list[InputPaidMediaUnion] = [
             InputPaidMediaPhoto(media=item.file_id) if item.kind == "photo"
             else InputPaidMediaVideo(media=item.file_id, supports_streaming=True) for item in media
         ]  # fmt: skip
-        sold = await bot.send_paid_media(chat_id, star_count, paid, caption=(text or None) if fits else None,
-                                         parse_mode=None, payload=payload, protect_content=protect_content,
-                                         reply_markup=markup if fits else None)  # fmt: skip
-        if fits:
-            return sold
-        return await bot.send_message(chat_id, text, parse_mode=None, reply_markup=markup,
-                                      protect_content=protect_content)  # fmt: skip
-    if len(media) == 1 and telegram_length(text) <= MAX_CAPTION_LENGTH:
-        return await send_media(bot, chat_id, media[0].kind, media[0].file_id, caption=text or None, markup=markup,
-                                protect_content=protect_content, parse_mode=None)  # fmt: skip
-    if len(media) == 1:
-        await send_media(bot, chat_id, media[0].kind, media[0].file_id, caption=None,
-                         protect_content=protect_content, parse_mode=None)  # fmt: skip
+
+        async def sell(bot: Bot, chat_id: int) -> Message:
+            return await bot.send_paid_media(chat_id, star_count, paid, caption=caption, parse_mode=None,
+                                             payload=payload, protect_content=protect_content,
+                                             reply_markup=markup if fits else None)  # fmt: skip
+
+        parts.append(sell)
+    elif len(media) == 1:
+        [item] = media
+
+        def single(bot: Bot, chat_id: int) -> Awaitable[Message]:
+            return send_media(bot, chat_id, item.kind, item.file_id, caption=caption, protect_content=protect_content,
+                              markup=markup if fits else None, parse_mode=None)  # fmt: skip
+
+        parts.append(single)
     elif media:
         group = [input_media(ScreenMedia(key="", kind=item.kind), item.file_id, None) for item in media]
-        await bot.send_media_group(chat_id, media=group, protect_content=protect_content)  # type: ignore[arg-type]
-    return await bot.send_message(chat_id, text, parse_mode=None, reply_markup=markup,
-                                  protect_content=protect_content)  # fmt: skip
+
+        async def album(bot: Bot, chat_id: int) -> Message:
+            sent = await bot.send_media_group(chat_id, media=group,  # type: ignore[arg-type]
+                                              protect_content=protect_content)  # fmt: skip
+            return sent[-1]
+
+        parts.append(album)
+    if not media or not fits or (len(media) > 1 and star_count is None):
+
+        def words(bot: Bot, chat_id: int) -> Awaitable[Message]:
+            return bot.send_message(chat_id, text, parse_mode=None, reply_markup=markup,
+                                    protect_content=protect_content)  # fmt: skip
+
+        parts.append(words)
+    return parts
+
+
+async def send_post(bot: Bot, chat_id: int, text: str, media: Sequence[PostMedia], *,
+                    markup: InlineKeyboardMarkup | None = None, protect_content: bool = True,
+                    star_count: int | None = None, payload: str | None = None) -> Message:  # fmt: skip
+    """Every part of a post (``post_parts``), one after the other; returns the last message (the one with ``markup``)."""
+    sent: Message | None = None
+    for part in post_parts(text, media, markup=markup, protect_content=protect_content, star_count=star_count,
+                           payload=payload):  # fmt: skip
+        sent = await part(bot, chat_id)
+    assert sent is not None
+    return sent
 
 
 class ScreenSender:
@@ -177,14 +206,17 @@ class ScreenSender:
     async def replace(self, bot: Bot, message: Message | InaccessibleMessage, screen: Screen, language: str) -> None:
         """The screen in place of ``message`` (the pressed one): edited where Telegram allows, else sent anew.
 
-        Sent anew, the pressed message is retired first: a press delivered again (Telegram redelivers, and the
-        journey answers it with the same screen) finds it gone, and the screen is not sent a second time."""
+        Sent anew, the new screen goes first, then the pressed message is deleted. A press delivered again
+        (Telegram redelivers, and the journey answers it with the same screen) finds the pressed message gone and
+        sends nothing a second time; one whose sending failed finds it still there, and sends it."""
         if isinstance(message, Message):
             if await self._edit(bot, message, screen, language):
                 return
-            if not await self._retire(message):
+            if not await self._still_there(message):
                 return  # replaced already, by this very press
         await self.send(bot, message.chat.id, screen, language)
+        if isinstance(message, Message):
+            await self._retire(message)
 
     async def _edit(self, bot: Bot, message: Message, screen: Screen, language: str) -> bool:
         text, markup = render(screen, language)
@@ -212,25 +244,21 @@ class ScreenSender:
         except TelegramAPIError:
             return False
 
-    async def _retire(self, message: Message) -> bool:
-        """The replaced message goes, as an edit would have made it; one too old to delete loses its buttons. False
-        when it was gone already."""
+    async def _still_there(self, message: Message) -> bool:
+        """Whether the pressed message is still in the chat (not deleted by an earlier delivery of the press): asked
+        by "editing" its buttons to what they are, which Telegram refuses as not modified, or as not found."""
         try:
-            await message.delete()
+            await message.edit_reply_markup(reply_markup=message.reply_markup)
         except TelegramBadRequest as error:
-            if _GONE in error.message:
-                return False
-            await self._strip(message)
-        except TelegramAPIError:
-            await self._strip(message)
+            return _EDIT_GONE not in error.message
         return True
 
-    async def _strip(self, message: Message) -> None:
-        if message.reply_markup is not None:
-            try:
-                await message.edit_reply_markup(reply_markup=None)
-            except TelegramAPIError as error:
-                log.info("could not retire message %s: %s", message.message_id, error.message)
+    async def _retire(self, message: Message) -> None:
+        """The replaced message goes, as an edit would have made it (one too old to delete keeps no buttons)."""
+        try:
+            await message.delete()
+        except TelegramAPIError as error:
+            log.info("could not delete replaced message %s: %s", message.message_id, error.message)
 
     async def _send_one(self, bot: Bot, chat_id: int, item: ScreenMedia, caption: str | None,
                         markup: InlineKeyboardMarkup | None) -> Message | None:  # fmt: skip

@@ -7,6 +7,7 @@ provider (Telegram's provider-token payments) would be one more implementation.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -142,11 +143,21 @@ async def _paid_media_differences(pool: asyncpg.Pool, bought: list[ProviderTrans
     rows = await pool.fetch("SELECT telegram_user_id, payload, star_count FROM paid_media_purchases "
                             "WHERE telegram_user_id IS NOT NULL")  # fmt: skip
     kept = {(row["telegram_user_id"], row["payload"]): row["star_count"] for row in rows}
+    # An erased buyer's purchase is kept without them: it matches any buyer of its offer, once.
+    erased = Counter(row["payload"] for row in await pool.fetch(
+        "SELECT payload FROM paid_media_purchases WHERE telegram_user_id IS NULL"))  # fmt: skip
     differences: list[Difference] = []
     seen: set[tuple[int | None, str]] = set()
     for transaction in bought:
         key = (transaction.user_id, transaction.paid_media_payload or "")
+        if transaction.kind == "refund":
+            differences.append(Difference(transaction.charge_id, f"paid media {key[1]!r} refunded to user "
+                                          f"{transaction.user_id} at the provider"))  # fmt: skip
+            continue
         seen.add(key)
+        if key not in kept and erased[key[1]] > 0:
+            erased[key[1]] -= 1
+            continue
         if key not in kept:
             differences.append(Difference(transaction.charge_id, f"paid media {key[1]!r} bought by user "
                                           f"{transaction.user_id}, not recorded"))  # fmt: skip

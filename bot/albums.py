@@ -1,9 +1,10 @@
 """Media a user attaches to a command: one photo, video, animation, voice note, audio or document, or an album.
 
 Telegram delivers an album as one message per item, each its own update, with a shared ``media_group_id`` (the
-caption, and so a command, on one of them). ``AlbumCollector`` gathers them: the first item of a group waits until
-no new item has come for ``ALBUM_SETTLE`` seconds (Telegram's clients send an album's items together), then goes on
-with the whole album as ``album``; the other items are taken as handled. It runs before the user's updates are
+caption, and so a command, on one of them: the first, usually). ``AlbumCollector`` gathers them: the first item of a
+group waits until no new item has come for ``ALBUM_SETTLE`` seconds (Telegram's clients send an album's items
+together), then the album goes on as one update (the captioned item's) with the whole album as ``album``; the other
+items are taken as handled. It runs before the user's updates are
 serialised, or the first item would hold the lock its siblings wait on. Albums seen lately are also kept by group id
 (``RecentAlbums``), so a command sent as a reply to any item of an album finds all of it.
 
@@ -64,21 +65,21 @@ class AlbumCollector(BaseMiddleware):
 
     def __init__(self, recent: RecentAlbums) -> None:
         self.recent = recent
-        self._gathering: dict[str, list[Message]] = {}
+        self._gathering: dict[str, list[Update]] = {}
         self._arrived: dict[str, asyncio.Event] = {}
 
     async def __call__(self, handler: NextMiddlewareType[TelegramObject], event: TelegramObject,
                        data: dict[str, Any]) -> Any:  # fmt: skip
         message = event.message if isinstance(event, Update) else None
         group_id = message.media_group_id if message is not None else None
-        if message is None or group_id is None:
+        if message is None or group_id is None or not isinstance(event, Update):
             return await handler(event, data)
         key = f"{message.chat.id}:{group_id}"
         if key in self._gathering:
-            self._gathering[key].append(message)
+            self._gathering[key].append(event)
             self._arrived[key].set()
             return None  # handled as part of the first item's album
-        items = self._gathering[key] = [message]
+        updates = self._gathering[key] = [event]
         arrived = self._arrived[key] = asyncio.Event()
         try:
             while True:
@@ -89,10 +90,13 @@ class AlbumCollector(BaseMiddleware):
                     break
         finally:
             del self._gathering[key], self._arrived[key]
-        album = sorted(items, key=lambda item: item.message_id)[:MAX_ALBUM]
+        updates.sort(key=lambda update: update.message.message_id if update.message else 0)
+        album = [update.message for update in updates if update.message is not None][:MAX_ALBUM]
         self.recent.keep(group_id, album)
         data["album"] = album
-        return await handler(event, data)
+        # The command is the caption, on whichever item carries it.
+        leading = next((update for update in updates if update.message and update.message.caption), event)
+        return await handler(leading, data)
 
 
 def media_messages(message: Message, album: list[Message] | None, recent: RecentAlbums) -> list[Message]:

@@ -21,6 +21,7 @@ from adapters.content_store import active_media
 from adapters.media_library import MediaLibrary, SentFile
 from adapters.screens import ScreenSender, sent_file
 from adapters.texts import language_of, t
+from bot.admin_panel import FromAdmin
 from bot.admins import AdminOnly, guarded_router
 from bot.albums import RecentAlbums, media_messages, message_media
 
@@ -70,9 +71,9 @@ async def register(message: Message, command: CommandObject, bot: Bot, pool: asy
                            size=size, snippet=html.escape(f"  - key: {key}\n    kind: {media.kind}")))  # fmt: skip
 
 
-@router.message(F.photo | F.video | F.animation | F.voice | F.audio,
-                flags={"admin": AdminOnly("media hint", others_fall_through=True)})  # fmt: skip
+@router.message(F.photo | F.video | F.animation | F.voice | F.audio, FromAdmin())
 async def hint(message: Message) -> None:
-    """An admin's media without a command: what it can become (a fan's goes on to Diana's usual answer)."""
+    """An admin's media without a command: what it can become (a fan's goes on to Diana's usual answer, unaudited:
+    sending a photo is no attempt at anything)."""
     language = language_of(message.from_user.language_code if message.from_user else None)
     await message.answer(t("admin.media.hint", language))

@@ -81,10 +81,13 @@ class EmulatedUser:
                 "caption": caption, **probe, **self.profile}  # fmt: skip
         return await self._post(f"/control/users/{self.user_id}/media", body)
 
-    async def send_album(self, items: list[tuple[str, str, bytes]], *, caption: str | None = None) -> dict[str, Any]:
-        """Send an album of ``(type, file name, content)``: ``{"update_ids", "message_ids", "media_group_id"}``."""
+    async def send_album(self, items: list[tuple[str, str, bytes]], *, caption: str | None = None,
+                         caption_on: int = 0) -> dict[str, Any]:  # fmt: skip
+        """Send an album of ``(type, file name, content)``, the caption on item ``caption_on``: ``{"update_ids",
+        "message_ids", "media_group_id"}``."""
         body = {"items": [{"type": kind, "file_name": name, "content_base64": base64.b64encode(content).decode()}
-                          for kind, name, content in items], "caption": caption, **self.profile}  # fmt: skip
+                          for kind, name, content in items], "caption": caption, "caption_on": caption_on,
+                **self.profile}  # fmt: skip
         return await self._post(f"/control/users/{self.user_id}/albums", body)
 
     async def forward(self, from_chat_id: int, message_id: int) -> dict[str, Any]:

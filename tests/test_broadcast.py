@@ -21,6 +21,7 @@ from aiogram import Bot, Dispatcher, F
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramServerError
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from temporalio.client import Client, WorkflowHandle
@@ -32,6 +33,7 @@ from temporalio.worker import Replayer, Worker
 from activities.broadcast import BroadcastActivities
 from activities.pacing import Pacer
 from adapters.journeys import Journeys
+from adapters.media_library import SHIPPED_MEDIA
 from adapters.telegram import create_bot
 from adapters.texts import t
 from bot import broadcasts
@@ -43,9 +45,17 @@ from tests.helpers import eventually, new_user_id
 from tests.telegram import EmulatedUser, control, redeliver
 from tests.test_worker_restart import WorkerStarter, kill, start_worker  # noqa: F401  (start_worker: a fixture)
 from tools.emulator import BotAPIEmulator
+from tools.emulator.files import Upload
 from worker import WORKFLOWS, journey_worker_options
 from workflows.broadcast import BroadcastWorkflow
-from workflows.broadcast_contracts import BroadcastInput, BroadcastPage, BroadcastProgress, Segment, message_key
+from workflows.broadcast_contracts import (
+    BroadcastInput,
+    BroadcastPage,
+    BroadcastProgress,
+    PostMedia,
+    Segment,
+    message_key,
+)
 
 ADMIN = 4_000_005
 TEXT = "¡Nuevo capítulo! <b>no es HTML</b> & co"
@@ -221,6 +231,9 @@ async def start(client: Client, task_queue: str, broadcast_id: str, segment: Seg
     )
 
 
+ALBUM_PHOTOS = [(SHIPPED_MEDIA / name).read_bytes() for name in ("vela_1.jpg", "vela_2.jpg")]
+
+
 def fresh_id() -> str:
     return f"broadcast-{new_user_id()}-1"
 
@@ -282,6 +295,32 @@ async def test_a_page_sends_once_marks_blocked_users_and_waits_out_429(
     ))  # fmt: skip
     assert statuses == {**dict.fromkeys(reachable, "sent"), blocked: "undeliverable", no_chat: "undeliverable",
                         crashed: "sending"}  # fmt: skip
+
+
+async def test_an_album_broadcast_retried_after_its_words_failed_sends_no_part_twice(
+    pool: asyncpg.Pool, emulator: BotAPIEmulator, bare_bot: Bot, http: aiohttp.ClientSession
+) -> None:
+    """An album and its words are two messages: Telegram failing the words must not send the album again."""
+    users = [new_user_id() for _ in range(2)]
+    await add_users(pool, users)
+    open_chats(emulator, users)
+    photos = [(await emulator.media.user_sends_media(ADMIN, "photo", Upload(name, "image/jpeg", content)))["file_id"]
+              for name, content in (("a.jpg", ALBUM_PHOTOS[0]), ("b.jpg", ALBUM_PHOTOS[1]))]  # fmt: skip
+    page = BroadcastPage(broadcast_id=fresh_id(), text=TEXT, user_ids=users,
+                         media=[PostMedia(kind="photo", file_id=file_id) for file_id in photos])  # fmt: skip
+    # The first person's album goes; their words meet a Telegram failure, and the page fails (to be retried).
+    await control(http, "POST", f"{emulator.base_url}/control/faults",
+                  {"count": 1, "error_code": 500, "methods": ["sendMessage"]})  # fmt: skip
+    activities = BroadcastActivities(bare_bot, pool)
+    with pytest.raises(TelegramServerError):
+        await ActivityEnvironment().run(activities.send_broadcast_page, page)
+
+    outcome = await ActivityEnvironment().run(activities.send_broadcast_page, page)
+    assert (outcome.sent, outcome.failed, outcome.unconfirmed) == (2, 0, 0)
+    for user_id in users:
+        kinds = [e["kind"] for e in emulator.chats[user_id].transcript if e["kind"].startswith("bot_")]
+        assert kinds == ["bot_media_group", "bot_message"], "each part once, in order"
+        assert received(emulator, user_id) == 1
 
 
 # The workflow with an in-process worker ----------------------------------------------------------------

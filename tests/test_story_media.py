@@ -56,6 +56,12 @@ async def next_with_button(user: EmulatedUser, label: str) -> dict[str, Any]:
             return entry
 
 
+def screen_in(shown: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    """The entry of ``kind`` among ``shown`` (the new screen, before the pressed one went)."""
+    [entry] = [entry for entry in shown if entry["kind"] == kind]
+    return entry
+
+
 def retired(shown: list[dict[str, Any]]) -> list[int]:
     """The messages the bot deleted among ``shown``."""
     return [entry["message_id"] for entry in shown if entry["kind"] == "bot_delete"]
@@ -108,25 +114,25 @@ async def test_each_kind_of_media_screen_and_the_moves_between_text_and_media(
     await user.press(fresh_menu["message_id"], user.button(fresh_menu, "Continuar Historia"))
     [f01] = await screen_after(user, "bot_edit_media")
 
-    # Photo → f02 (text): Telegram cannot turn a photo into text, so the photo goes and the text is sent.
+    # Photo → f02 (text): Telegram cannot turn a photo into text, so the text is sent and the photo goes.
     await user.press(f01["message_id"], user.button(f01, "Seguirla"))
-    shown = await screen_after(user, "bot_message")
-    f02 = shown[-1]
+    shown = await screen_after(user, "bot_delete")
+    f02 = screen_in(shown, "bot_message")
     assert "Sin preguntas" in f02["text"] and retired(shown) == [f01["message_id"]]
 
     # Text → f04 (a voice note, which no edit can make): sent anew with its caption and the buttons, text gone.
     await user.press(f02["message_id"], user.button(f02, "Continuar"))
-    shown = await screen_after(user, "bot_voice")
-    f04 = shown[-1]
+    shown = await screen_after(user, "bot_delete")
+    f04 = screen_in(shown, "bot_voice")
     assert "El primer secreto" in f04["caption"] and f04["protected"]
     assert [b["callback_data"] for row in f04["buttons"] for b in row], "the buttons are under the voice note"
     assert retired(shown) == [f02["message_id"]]
 
     # Voice → f06 (an album of three photos): the album, then the text with the buttons under it.
     pressed = await user.press(f04["message_id"], pressing(f04, "pick.c04_press"))
-    shown = await screen_after(user, "bot_message")
-    album = next(entry for entry in shown if entry["kind"] == "bot_media_group")
-    f06 = shown[-1]
+    shown = await screen_after(user, "bot_delete")
+    album = screen_in(shown, "bot_media_group")
+    f06 = screen_in(shown, "bot_message")
     assert [item["type"] for item in album["items"]] == ["photo", "photo", "photo"]
     assert album["items"][0]["caption"] == "La primera vela: alguien la encendió pensando en ti."
     assert album["protected"] and f06["seq"] > album["seq"] and f06["buttons"]

@@ -59,6 +59,8 @@ ENTRY_ACTIONS: Final = frozenset({"menu", story.OPEN})
 # Requests from community channels: they never change the screen in the private chat.
 CHANNEL_KINDS: Final = frozenset({"reaction", "joined", "left"})
 # Requests about money (the subscription, paid media) that leave the private chat's screen as it is.
+# Paid media purchases a journey remembers (the latest; Postgres keeps them all).
+PAID_MEDIA_KEPT: Final = 200
 QUIET_KINDS: Final = frozenset({"pre_checkout", "vip_join", "refunded", "paid_media"})
 PASS_TOKEN: Final = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # The daily reminders leave over this window after the reminder hour, each user at their own stable minute.
@@ -215,7 +217,7 @@ def decide(state: JourneyState, request: JourneyRequest, now: datetime, content:
         subscription.refunded_by_telegram(turn, request.payment.charge_id)
     if request.kind == "paid_media" and request.action not in state.paid_media:
         # The Stars were Telegram's to take (no pre-checkout): the purchase is the journey's to remember, once.
-        state.paid_media = [*state.paid_media, request.action]
+        state.paid_media = [*state.paid_media, request.action][-PAID_MEDIA_KEPT:]
     if request.kind in QUIET_KINDS:
         toast = subscription.join_decision(state) if request.kind == "vip_join" else None
         assert state.screen is not None  # validated: the journey has begun

@@ -22,8 +22,8 @@ Control API (bodies are JSON, or multipart with the file in a part named like ``
   profile...}: the user sends a file in their private chat; result ``{"update_id", "message_id", "file_id"}``
   (for a photo, its largest size). Transcript ``user_<type>`` (a document: ``user_document`` as before).
 - ``POST /control/users/{user_id}/albums`` {"items": [{"type", "file_name"?, "content_base64"}, ...], "caption"?,
-  profile...}: the user sends an album (2-10 photos and videos, or audio, or documents): one message and one update
-  per item sharing a ``media_group_id``, the caption on the first; result ``{"update_ids", "message_ids",
+  "caption_on"?, profile...}: the user sends an album (2-10 photos and videos, or audio, or documents): one message and
+  one update per item sharing a ``media_group_id``, the caption on the first (or on item ``caption_on``); result ``{"update_ids", "message_ids",
   "media_group_id"}``. Transcript ``user_media_group``.
 - ``POST /control/channels/{chat_id}/posts`` {"text"} or the media fields above: an administrator posts in the
   channel; the bot receives a ``channel_post``. Transcript ``admin_post``.
@@ -406,9 +406,10 @@ class Media:
         return {**update, "message_id": message["message_id"], "file_id": media_entry(self.files, message)["file_id"]}
 
     async def user_sends_album(self, user_id: int, items: list[tuple[str, Upload]], *, caption: str | None = None,
-                               **profile: Any) -> dict[str, Any]:  # fmt: skip
+                               caption_on: int = 0, **profile: Any) -> dict[str, Any]:  # fmt: skip
         """A user sends an album (2-10 photos and videos, or audio, or documents) to the bot: one message and one
-        update per item, sharing a ``media_group_id``, the caption on the first, as Telegram delivers it."""
+        update per item, sharing a ``media_group_id``, the caption on the first (or item ``caption_on``: a client may
+        caption another), as Telegram delivers it."""
         if not 2 <= len(items) <= MAX_ALBUM:
             raise BadRequest("Bad Request: wrong number of media in the album")
         kinds = {kind for kind, _ in items}
@@ -421,7 +422,7 @@ class Media:
         group_id = str(secrets.randbelow(9 * 10**17) + 10**17)
         messages = []
         for index, ((kind, _), file) in enumerate(zip(items, stored, strict=True)):
-            message = self._incoming(chat, kind, file, caption if index == 0 else None, from_user=user)
+            message = self._incoming(chat, kind, file, caption if index == caption_on else None, from_user=user)
             message["media_group_id"] = group_id
             messages.append(message)
         await self.emulator.append(chat, "user_media_group", {
@@ -534,7 +535,8 @@ class Media:
             kind = str(item.get("type") or "")
             items.append((kind, Upload(str(item.get("file_name") or f"{kind}{index}"), "", content)))
         result = await self.user_sends_album(int(request.match_info["user_id"]), items,
-                                             caption=_text(body.get("caption")), **profile_of(body))  # fmt: skip
+                                             caption=_text(body.get("caption")),
+                                             caption_on=int(body.get("caption_on") or 0), **profile_of(body))  # fmt: skip
         return ok_response(result)
 
     async def _control_channel_post(self, request: web.Request) -> web.Response:
