@@ -583,7 +583,7 @@ class TestPage:
         # A reply: the quote above the composer, then above the sent message; the update answers the bot's message.
         question = await bot.send_message(fan.user_id, "¿Cuál prefieres?")
         asked = messages(page).locator(f'[data-message-id="{question.message_id}"]')
-        await asked.get_by_role("button", name="Responder a este mensaje").click()
+        await asked.get_by_role("button", name="↩ Responder").click()
         await expect(page.locator("#reply-bar")).to_contain_text("Respondiendo a Diana")
         await expect(page.locator("#reply-text")).to_have_text("¿Cuál prefieres?")
         await say(page, "La segunda")

@@ -408,8 +408,7 @@
     }
     const meta = el("span", { class: "meta", text: `${item.edited ? "editado · " : ""}${time(item.date)}` });
     if (chat.kind === "private") {
-      const reply = el("button", { type: "button", class: "reply-action", text: "↩ Responder",
-                                   "aria-label": "Responder a este mensaje" });
+      const reply = el("button", { type: "button", class: "reply-action", text: "↩ Responder", title: "Responder a este mensaje" });
       reply.addEventListener("click", () => replyTo(item, chat));
       bubble.append(el("div", { class: "bubble-footer" }, reply, meta));
     } else {
