@@ -169,8 +169,8 @@ async def attach(page: Page, *files: Path) -> None:
 
 
 async def say(page: Page, text: str) -> None:
-    await page.get_by_label("Mensaje").fill(text)
-    await page.get_by_label("Mensaje").press("Enter")
+    await page.get_by_label("Mensaje", exact=True).fill(text)
+    await page.get_by_label("Mensaje", exact=True).press("Enter")
 
 
 def messages(page: Page) -> Locator:
@@ -563,7 +563,7 @@ class TestPage:
         width, _ = image_size(VELA.read_bytes()) or (0, 0)
         await expect(mine.locator("img[alt='Foto']")).to_have_js_property("naturalWidth", width)
         await expect(page.locator("#attachments")).to_be_hidden()
-        await expect(page.get_by_label("Mensaje")).to_have_value("")
+        await expect(page.get_by_label("Mensaje", exact=True)).to_have_value("")
         chat = emulator.chats[fan.user_id]
         photo = next(m for m in chat.messages.values() if m.get("caption") == "Mi vela")
         assert photo["photo"][-1]["file_size"] == VELA.stat().st_size and "media_group_id" not in photo
@@ -713,7 +713,14 @@ async def test_an_admin_posts_a_photo_from_the_page_with_publicar_and_a_fan_reac
     admin_page = await open_as(browser_context, playground, admin)
     await attach(admin_page, VELA)
     await say(admin_page, "/publicar Una foto para ustedes")
-    await expect(messages(admin_page)).to_contain_text("Publicado en el canal")
+    published = messages(admin_page).locator(".message", has_text="Publicado en el canal")
+    await expect(published).to_have_count(1)
+    # Two photos chosen at once go as an album, /publicar in its caption: the album goes to the channel, its text
+    # after it with the reaction buttons.
+    await attach(admin_page, VELA, VELA_2)
+    await say(admin_page, "/publicar Dos velas encendidas")
+    await expect(messages(admin_page).locator(".album img")).to_have_count(2)
+    await expect(published).to_have_count(2)
 
     fan_page = await open_as(browser_context, playground, fan)
     await fan_page.locator("#chats button", has_text="Diana · Comunidad").click()
@@ -725,3 +732,7 @@ async def test_an_admin_posts_a_photo_from_the_page_with_publicar_and_a_fan_reac
     await post.get_by_role("button", name="❤️").click()
     await expect(fan_page.locator("#toasts")).to_contain_text("+2 besitos")
     await expect(post.get_by_role("button", name="❤️ 1")).to_be_visible()
+    channel_album = messages(fan_page).locator(".message", has=fan_page.locator(".album"))
+    await expect(channel_album.locator("img")).to_have_count(2)
+    await expect(messages(fan_page).locator(".message", has_text="Dos velas encendidas").get_by_role(
+        "button", name="❤️")).to_be_visible()  # fmt: skip
