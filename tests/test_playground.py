@@ -1,16 +1,19 @@
 """The playground (``diana play``'s web page): its API refuses bad input and changes nothing, and the page, driven in
 headless Chromium, shows what the emulator holds (text with entities, media, albums, edits, deletions, keyboards,
-invoices, paid media) and plays the real product end to end: a fan from /start to VIP content bought with Stars, an
-admin's channel post a fan reacts to."""
+invoices, paid media, replies), sends what the composer holds (text, replies, photos and albums from disk), and plays
+the real product end to end: a fan from /start to VIP content bought with Stars, an admin's channel posts (text, and a
+photo sent from the page with /publicar in its caption) a fan reacts to."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import shutil
 import struct
 import subprocess
 import zlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -40,6 +43,7 @@ from tests.test_end_to_end import bot_environment, running_bot
 from tools import stack
 from tools.cli import start_playground
 from tools.emulator import BotAPIEmulator
+from tools.emulator.files import image_size
 from tools.playground import Channel, Persona, Playground
 from tools.playground.views import chat_view
 
@@ -47,6 +51,14 @@ TOKEN = "123456:PLAYGROUND-TOKEN"
 # Waits for what the page shows: the real bot answers through Temporal, Postgres and Redis.
 SHOWN_WITHIN_MS = 30_000
 UPDATE_WITHIN = 30.0
+# Small JPEGs of the content, chosen from disk as a person would.
+MEDIA = Path(__file__).resolve().parent.parent / "content" / "media"
+VELA, VELA_2 = MEDIA / "vela_1.jpg", MEDIA / "vela_2.jpg"
+MB = 1024 * 1024
+
+
+def b64(content: bytes) -> str:
+    return base64.b64encode(content).decode()
 
 
 def png(width: int, height: int, rgb: bytes = b"\xc0\x40\x80") -> bytes:
@@ -147,9 +159,18 @@ async def open_as(context: BrowserContext, playground: Playground, persona: Pers
     return page
 
 
+async def attach(page: Page, *files: Path) -> None:
+    """Choose ``files`` with the composer's attach button, in the browser's file chooser."""
+    async with page.expect_file_chooser() as chooser:
+        await page.get_by_role("button", name="Adjuntar").click()
+    await (await chooser.value).set_files(list(files))
+    for file in files:
+        await expect(page.locator("#attachment-list")).to_contain_text(file.name)
+
+
 async def say(page: Page, text: str) -> None:
-    await page.get_by_label("Mensaje").fill(text)
-    await page.get_by_label("Mensaje").press("Enter")
+    await page.get_by_label("Mensaje", exact=True).fill(text)
+    await page.get_by_label("Mensaje", exact=True).press("Enter")
 
 
 def messages(page: Page) -> Locator:
@@ -248,8 +269,80 @@ class TestRefusals:
         keyboard = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="Ver", callback_data="go")]])
         sent = await bot.send_message(fan.user_id, "Elige", reply_markup=keyboard)
         before = (len(emulator.updates), len(emulator.callback_queries), sorted(emulator.chats),
-                  [len(chat.transcript) for chat in emulator.chats.values()])  # fmt: skip
+                  [len(chat.transcript) for chat in emulator.chats.values()], len(emulator.files))  # fmt: skip
+        photo = {
+            "user": fan.user_id,
+            "type": "photo",
+            "file_name": "vela_1.jpg",
+            "content_base64": b64(VELA.read_bytes()),
+        }
+        item = {key: photo[key] for key in ("type", "file_name", "content_base64")}
+        ten_megabytes = {**item, "type": "video", "content_base64": b64(bytes(10 * MB))}
         refusals = [
+            ("POST", "/api/media", {**photo, "type": "sticker"}, "type must be one of photo, video, animation, voice"),
+            ("POST", "/api/media", {**photo, "type": None}, "type must be one of"),
+            ("POST", "/api/media", {**photo, "user": 999}, "unknown user 999"),
+            (
+                "POST",
+                "/api/media",
+                {**photo, "content_base64": b64(bytes(10 * MB + 1))},
+                "the photo is larger than Telegram's limit of 10 MB",
+            ),  # fmt: skip
+            (
+                "POST",
+                "/api/media",
+                {**photo, "type": "document", "content_base64": b64(bytes(50 * MB + 1))},
+                "the document is larger than Telegram's limit of 50 MB",
+            ),  # fmt: skip
+            ("POST", "/api/media", {**photo, "content_base64": "no es base64!"}, "not valid base64"),
+            ("POST", "/api/media", {**photo, "content_base64": ""}, "the file is empty"),
+            ("POST", "/api/media", {**photo, "file_name": ""}, "file_name must be a file name"),
+            ("POST", "/api/media", {**photo, "caption": "x" * 1025}, "caption is longer than Telegram's 1024"),
+            ("POST", "/api/albums", {"user": fan.user_id, "items": [item]}, "2 to 10 files"),
+            ("POST", "/api/albums", {"user": fan.user_id, "items": [item] * 11}, "2 to 10 files"),
+            ("POST", "/api/albums", {"user": 999, "items": [item, item]}, "unknown user 999"),
+            (
+                "POST",
+                "/api/albums",
+                {"user": fan.user_id, "items": [item, {**item, "type": "gif"}]},
+                "items[1].type must be one of",
+            ),  # fmt: skip
+            (
+                "POST",
+                "/api/albums",
+                {"user": fan.user_id, "items": [item, {**item, "type": "voice"}]},
+                "photos and videos, or only audio, or only documents (not photo, voice)",
+            ),  # fmt: skip
+            (
+                "POST",
+                "/api/albums",
+                {"user": fan.user_id, "items": [item, {**item, "content_base64": b64(bytes(10 * MB + 1))}]},
+                "the photo is larger than Telegram's limit of 10 MB",
+            ),  # fmt: skip
+            (
+                "POST",
+                "/api/albums",
+                {"user": fan.user_id, "items": [item, *[ten_megabytes] * 4]},
+                "at most 40 MB in one album",
+            ),
+            (
+                "POST",
+                "/api/messages",
+                {"user": fan.user_id, "text": "sí", "reply_to_message_id": 999_999},
+                "no such message in this user's chat with Diana",
+            ),  # fmt: skip
+            (
+                "POST",
+                "/api/messages",
+                {"user": other_fan.user_id, "text": "sí", "reply_to_message_id": sent.message_id},
+                "no such message in this user's chat with Diana",
+            ),  # fmt: skip
+            (
+                "POST",
+                "/api/messages",
+                {"user": fan.user_id, "text": "sí", "reply_to_message_id": "x"},
+                "reply_to_message_id must be a whole number",
+            ),  # fmt: skip
             ("POST", "/api/messages", {"user": 999, "text": "hola"}, "unknown user 999"),
             ("POST", "/api/messages", {"user": "ana", "text": "hola"}, "user must be a whole number"),
             ("POST", "/api/messages", {"user": fan.user_id, "text": "x" * 4097}, "longer than Telegram's 4096"),
@@ -309,12 +402,19 @@ class TestRefusals:
         async with http.post(playground.url + "api/messages", data=f'{{"user": {fan.user_id}, "text": "hola"}}',
                              headers={"Content-Type": "text/plain"}) as response:  # fmt: skip
             assert response.status == 400 and "Content-Type: application/json" in (await response.json())["error"]
+        form = aiohttp.FormData({"user": str(fan.user_id), "type": "photo", "file_name": "vela_1.jpg"})
+        form.add_field("photo", VELA.read_bytes(), filename="vela_1.jpg", content_type="image/jpeg")
+        async with http.post(playground.url + "api/media", data=form) as response:
+            assert response.status == 400 and "Content-Type: application/json" in (await response.json())["error"]
+        async with http.post(playground.url + "api/media", data=b"{" + b" " * (70 * MB) + b"}",
+                             headers={"Content-Type": "application/json"}) as response:  # fmt: skip
+            assert response.status == 400 and "too large" in (await response.json())["error"]
         async with http.get(
             playground.url + "api/config", headers={"Host": f"evil.example:{playground.port}"}
         ) as response:
             assert response.status == 400 and "loopback only" in (await response.json())["error"]
         after = (len(emulator.updates), len(emulator.callback_queries), sorted(emulator.chats),
-                 [len(chat.transcript) for chat in emulator.chats.values()])  # fmt: skip
+                 [len(chat.transcript) for chat in emulator.chats.values()], len(emulator.files))  # fmt: skip
         assert after == before, "a refused request reaches nothing"
         # The emulator's own refusal comes back as a 400 with Telegram's words (an invoice that does not exist).
         status, answer = await api(http, playground, "POST", "/api/pay", {"user": fan.user_id,
@@ -448,6 +548,52 @@ class TestPage:
         await expect(messages(page).locator(".service")).to_have_text("Pagaste 250 ⭐")
         await expect(card.locator(".invoice-paid")).to_have_text("✓ Pagado")
 
+    async def test_the_composer_sends_a_photo_with_its_caption_an_album_and_a_reply(
+        self, playground: Playground, emulator: BotAPIEmulator, bot: Bot, fan: Persona, browser_context: BrowserContext,
+    ) -> None:  # fmt: skip
+        page = await open_as(browser_context, playground, fan)
+        await say(page, "hola")
+        await expect(messages(page).locator(".from-user")).to_contain_text("hola")
+
+        # One photo: the text box is its caption; it shows in the chat as Telegram shows it, loaded.
+        await attach(page, VELA)
+        await expect(page.get_by_label("Enviar vela_1.jpg como")).to_have_value("photo")
+        await say(page, "Mi vela")
+        mine = messages(page).locator(".from-user", has_text="Mi vela")
+        width, _ = image_size(VELA.read_bytes()) or (0, 0)
+        await expect(mine.locator("img[alt='Foto']")).to_have_js_property("naturalWidth", width)
+        await expect(page.locator("#attachments")).to_be_hidden()
+        await expect(page.get_by_label("Mensaje", exact=True)).to_have_value("")
+        chat = emulator.chats[fan.user_id]
+        photo = next(m for m in chat.messages.values() if m.get("caption") == "Mi vela")
+        assert photo["photo"][-1]["file_size"] == VELA.stat().st_size and "media_group_id" not in photo
+
+        # Two photos at once: an album, the caption on its first item.
+        await attach(page, VELA, VELA_2)
+        await say(page, "Dos velas")
+        album = messages(page).locator(".album")
+        await expect(album.locator("img")).to_have_count(2)
+        await media_shown(page)
+        grouped = [m for m in chat.messages.values() if m.get("media_group_id")]
+        assert len(grouped) == 2 and len({m["media_group_id"] for m in grouped}) == 1
+        assert [m.get("caption") for m in grouped] == ["Dos velas", None]
+        assert [e["kind"] for e in chat.transcript if e["kind"].startswith("user_")][-2:] == ["user_photo",
+                                                                                            "user_media_group"]  # fmt: skip
+
+        # A reply: the quote above the composer, then above the sent message; the update answers the bot's message.
+        question = await bot.send_message(fan.user_id, "¿Cuál prefieres?")
+        asked = messages(page).locator(f'[data-message-id="{question.message_id}"]')
+        await asked.get_by_role("button", name="↩ Responder").click()
+        await expect(page.locator("#reply-bar")).to_contain_text("Respondiendo a Diana")
+        await expect(page.locator("#reply-text")).to_have_text("¿Cuál prefieres?")
+        await say(page, "La segunda")
+        answer = messages(page).locator(".from-user", has_text="La segunda")
+        await expect(answer.locator(".reply-quote")).to_contain_text("Diana")
+        await expect(answer.locator(".reply-quote .quote-text")).to_have_text("¿Cuál prefieres?")
+        await expect(page.locator("#reply-bar")).to_be_hidden()
+        replied = next(m for m in chat.messages.values() if m.get("text") == "La segunda")
+        assert replied["reply_to_message"]["message_id"] == question.message_id
+
 
 async def _next_update(bot: Bot, kind: str) -> Update:
     """The next update of ``kind`` the bot (the test) gets by long polling, confirmed; within a deadline."""
@@ -557,3 +703,36 @@ async def test_an_admin_posts_in_the_channel_and_a_fan_reacts(
     await expect(fan_page.locator("#chats button", has_text="Diana").first.locator(".unread")).to_be_visible()
     await fan_page.locator("#chats button").first.click()
     await expect(messages(fan_page)).to_contain_text("Miembro de la Comunidad")
+
+
+async def test_an_admin_posts_a_photo_from_the_page_with_publicar_and_a_fan_reacts(
+    diana: subprocess.Popen[bytes], playground: Playground, emulator: BotAPIEmulator, http: aiohttp.ClientSession,
+    fan: Persona, admin: Persona, browser_context: BrowserContext,
+) -> None:  # fmt: skip
+    await onboard(EmulatedUser(http, emulator.base_url, fan.user_id, first_name=fan.first_name))
+    admin_page = await open_as(browser_context, playground, admin)
+    await attach(admin_page, VELA)
+    await say(admin_page, "/publicar Una foto para ustedes")
+    published = messages(admin_page).locator(".message", has_text="Publicado en el canal")
+    await expect(published).to_have_count(1)
+    # Two photos chosen at once go as an album, /publicar in its caption: the album goes to the channel, its text
+    # after it with the reaction buttons.
+    await attach(admin_page, VELA, VELA_2)
+    await say(admin_page, "/publicar Dos velas encendidas")
+    await expect(messages(admin_page).locator(".album img")).to_have_count(2)
+    await expect(published).to_have_count(2)
+
+    fan_page = await open_as(browser_context, playground, fan)
+    await fan_page.locator("#chats button", has_text="Diana · Comunidad").click()
+    post = messages(fan_page).locator(".message", has_text="Una foto para ustedes")
+    await expect(post.locator(".author")).to_have_text("Diana · Comunidad")
+    width, _ = image_size(VELA.read_bytes()) or (0, 0)
+    await expect(post.locator("img[alt='Foto']")).to_have_js_property("naturalWidth", width)
+    await expect(post.locator(".text")).to_have_text("Una foto para ustedes")
+    await post.get_by_role("button", name="❤️").click()
+    await expect(fan_page.locator("#toasts")).to_contain_text("+2 besitos")
+    await expect(post.get_by_role("button", name="❤️ 1")).to_be_visible()
+    channel_album = messages(fan_page).locator(".message", has=fan_page.locator(".album"))
+    await expect(channel_album.locator("img")).to_have_count(2)
+    await expect(messages(fan_page).locator(".message", has_text="Dos velas encendidas").get_by_role(
+        "button", name="❤️")).to_be_visible()  # fmt: skip

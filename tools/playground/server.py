@@ -7,7 +7,14 @@ Everything the page does goes through here, for the person it says it is (one of
   Diana, the community channels, and channels joined through an invite link), then a ``chat`` event with a whole
   chat view (:func:`tools.playground.views.chat_view`) whenever that chat changes.
 - ``GET /api/chats/{chat_id}?user=ID``: one chat view, without waiting.
-- ``POST /api/messages`` {"user", "text"}: the person writes to Diana (commands too).
+- ``POST /api/messages`` {"user", "text", "reply_to_message_id"?}: the person writes to Diana (commands too),
+  answering a message of their chat with Diana when ``reply_to_message_id`` is given.
+- ``POST /api/media`` {"user", "type", "file_name", "content_base64", "mime_type"?, "caption"?}: the person sends
+  Diana a file (``type``: photo, video, animation, voice, audio or document), the caption under it; within
+  Telegram's limits (a photo 10 MB, any other file 50 MB).
+- ``POST /api/albums`` {"user", "items": [{"type", "file_name", "content_base64"}, ...], "caption"?}: the person
+  sends an album of 2 to 10 photos and videos (or only audio, or only documents), the caption on its first item; at
+  most 40 MB in all (what the emulator takes in one request).
 - ``POST /api/press`` {"user", "chat_id", "message_id", "data"}: presses an inline button; answers with the bot's
   answer to the callback query (its toast or alert), once the bot gave it.
 - ``POST /api/pay`` {"user", "message_id"}: pays the invoice in that message with Stars, through the emulator's
@@ -24,9 +31,12 @@ emulator itself refuses comes back the same way, with Telegram's words.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -36,7 +46,8 @@ from typing import Any, Final, Literal
 import aiohttp
 from aiohttp import web
 
-from tools.emulator.markup import MAX_CALLBACK_DATA, MAX_TEXT
+from tools.emulator.files import KINDS, MAX_PHOTO_UPLOAD, MAX_UPLOAD
+from tools.emulator.markup import MAX_CALLBACK_DATA, MAX_CAPTION, MAX_TEXT
 from tools.playground.views import chat_view, file_ids
 
 log = logging.getLogger("diana.playground")
@@ -53,6 +64,16 @@ POLL_WAIT: Final = 20.0
 MEMBER: Final = frozenset({"member", "administrator", "creator", "restricted"})
 LOOPBACK_NAMES: Final = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 Role = Literal["fan", "admin"]
+# A JSON request's body at most; files come base64-encoded in JSON (a page of another site cannot send JSON), so
+# the media routes take up to their largest file as base64.
+MAX_BODY: Final = 64 * 1024
+MAX_ALBUM: Final = 10
+# An album travels to the emulator as one JSON request (which takes 60 MB): its files together at most this.
+MAX_ALBUM_BYTES: Final = 40 * 1024 * 1024
+MAX_FILE_NAME: Final = 255
+MIME_TYPE: Final = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*")
+# Telegram's clients put photos and videos together in an album; audio and documents only with their own kind.
+ALBUM_MIXES: Final = (frozenset({"photo", "video"}), frozenset({"audio"}), frozenset({"document"}))
 
 
 class Refused(Exception):
@@ -189,13 +210,15 @@ class Playground:
             await self._session.close()
 
     def _build_app(self) -> web.Application:
-        app = web.Application(client_max_size=64 * 1024, middlewares=[_refusals])
+        app = web.Application(client_max_size=MAX_BODY, middlewares=[_refusals])
         app.router.add_get("/", self._index)
         app.router.add_get("/static/{name}", self._static)
         app.router.add_get("/api/config", self._config)
         app.router.add_get("/api/events", self._events)
         app.router.add_get("/api/chats/{chat_id}", self._chat)
         app.router.add_post("/api/messages", self._send)
+        app.router.add_post("/api/media", self._send_media)
+        app.router.add_post("/api/albums", self._send_album)
         app.router.add_post("/api/press", self._press)
         app.router.add_post("/api/pay", self._pay)
         app.router.add_post("/api/paid_media", self._buy_paid_media)
@@ -212,9 +235,11 @@ class Playground:
         return self._session
 
     async def control(self, method: str, path: str, body: dict[str, Any] | None = None,
-                      params: dict[str, Any] | None = None) -> Any:  # fmt: skip
-        """A call of the emulator's control API; its ``result``, or :class:`EmulatorRefused`."""
-        async with self.session.request(method, self.emulator_url + path, json=body, params=params) as response:
+                      params: dict[str, Any] | None = None, form: aiohttp.FormData | None = None) -> Any:  # fmt: skip
+        """A call of the emulator's control API (a JSON body, or a multipart ``form``); its ``result``, or
+        :class:`EmulatorRefused`."""
+        async with self.session.request(method, self.emulator_url + path, json=body, params=params,
+                                        data=form) as response:  # fmt: skip
             answer = await response.json()
         if not answer.get("ok"):
             raise EmulatorRefused(response.status, str(answer.get("description", "refused")))
@@ -378,9 +403,67 @@ class Playground:
             raise Refused("text must be a non-empty string")
         if len(text) > MAX_TEXT:
             raise Refused(f"text is longer than Telegram's {MAX_TEXT} characters")
+        reply: dict[str, Any] = {}
+        if body.get("reply_to_message_id") is not None:
+            reply_to = _int(body["reply_to_message_id"], "reply_to_message_id")
+            await self._in_private_chat(persona, reply_to)
+            reply = {"reply_to_message_id": reply_to}
         result = await self.control("POST", f"/control/users/{persona.user_id}/messages",
-                                    {"text": text, **persona.profile()})  # fmt: skip
+                                    {"text": text, **reply, **persona.profile()})  # fmt: skip
         return _ok({"update_id": result["update_id"]})
+
+    async def _in_private_chat(self, persona: Persona, message_id: int) -> None:
+        """A message of the person's chat with Diana (the only one they answer); refused otherwise."""
+        messages: list[dict[str, Any]] = await self.control("GET", f"/control/chats/{persona.user_id}/messages")
+        if not any(message["message_id"] == message_id for message in messages):
+            raise Refused("no such message in this user's chat with Diana to reply to")
+
+    async def _send_media(self, request: web.Request) -> web.Response:
+        body = await _body(request, limit=_base64_length(MAX_UPLOAD) + MAX_BODY)
+        persona = self._persona(body.get("user"))
+        kind = _kind(body.get("type"), "type")
+        file_name = _file_name(body.get("file_name"), "file_name")
+        content = _content(body.get("content_base64"), kind, "content_base64")
+        caption = _caption(body.get("caption"))
+        mime_type = body.get("mime_type")
+        content_type = mime_type if isinstance(mime_type, str) and MIME_TYPE.fullmatch(mime_type) else None
+        # Multipart to the emulator: a 50 MB file as base64 in JSON would be more than it takes in one request.
+        form = aiohttp.FormData({"type": kind, "file_name": file_name, **persona.profile()})
+        if caption:
+            form.add_field("caption", caption)
+        if content_type:
+            form.add_field("mime_type", content_type)
+        form.add_field(kind, content, filename=file_name, content_type=content_type or "application/octet-stream")
+        result = await self.control("POST", f"/control/users/{persona.user_id}/media", form=form)
+        return _ok({"update_id": result["update_id"], "message_id": result["message_id"]})
+
+    async def _send_album(self, request: web.Request) -> web.Response:
+        body = await _body(request, limit=_base64_length(MAX_ALBUM_BYTES) + MAX_BODY)
+        persona = self._persona(body.get("user"))
+        items = body.get("items")
+        if not isinstance(items, list) or not 2 <= len(items) <= MAX_ALBUM:
+            raise Refused(f"items must be a list of 2 to {MAX_ALBUM} files (an album)")
+        sent, total = [], 0
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise Refused(f"items[{index}] must be an object with type, file_name and content_base64")
+            kind = _kind(item.get("type"), f"items[{index}].type")
+            file_name = _file_name(item.get("file_name"), f"items[{index}].file_name")
+            content = _content(item.get("content_base64"), kind, f"items[{index}].content_base64")
+            total += len(content)
+            sent.append({"type": kind, "file_name": file_name,
+                         "content_base64": base64.b64encode(content).decode()})  # fmt: skip
+        kinds = frozenset(item["type"] for item in sent)
+        if not any(kinds <= mix for mix in ALBUM_MIXES):
+            raise Refused("an album holds photos and videos, or only audio, or only documents "
+                          f"(not {', '.join(sorted(kinds))})")  # fmt: skip
+        if total > MAX_ALBUM_BYTES:
+            raise Refused(f"the album's files are {_megabytes(total)} together: at most "
+                          f"{_megabytes(MAX_ALBUM_BYTES)} in one album here")  # fmt: skip
+        caption = _caption(body.get("caption"))
+        result = await self.control("POST", f"/control/users/{persona.user_id}/albums", {
+            "items": sent, **({"caption": caption} if caption else {}), **persona.profile()})  # fmt: skip
+        return _ok({"update_ids": result["update_ids"], "message_ids": result["message_ids"]})
 
     async def _press(self, request: web.Request) -> web.Response:
         body = await _body(request)
@@ -503,17 +586,83 @@ def _int(value: Any, name: str) -> int:
     raise Refused(f"{name} must be a whole number")
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
+async def _body(request: web.Request, *, limit: int = MAX_BODY) -> dict[str, Any]:
+    """The request's JSON object; a body over ``limit`` bytes is refused (the app's own limit is :data:`MAX_BODY`:
+    a larger ``limit`` reads the body itself)."""
     # Only JSON: a page of another site can send a form or text across origins without asking, never JSON.
     if request.content_type != "application/json":
         raise Refused("the body must be JSON (Content-Type: application/json)")
     try:
-        body = await request.json()
+        if limit <= MAX_BODY:
+            body = await request.json()
+        else:
+            body = json.loads(await _read(request, limit))
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise Refused("the body must be a JSON object") from None
     if not isinstance(body, dict):
         raise Refused("the body must be a JSON object")
     return body
+
+
+async def _read(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise Refused(f"the request is too large (at most {_megabytes(limit)})")
+    chunks, size = [], 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise Refused(f"the request is too large (at most {_megabytes(limit)})")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _kind(value: Any, name: str) -> str:
+    if value not in KINDS:
+        raise Refused(f"{name} must be one of {', '.join(KINDS)}")
+    return str(value)
+
+
+def _file_name(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_FILE_NAME:
+        raise Refused(f"{name} must be a file name of 1 to {MAX_FILE_NAME} characters")
+    # Only the name: a path the browser or a caller put in front of it is dropped.
+    return value.replace("\\", "/").rsplit("/", 1)[-1].strip() or "file"
+
+
+def _content(value: Any, kind: str, name: str) -> bytes:
+    """The file's bytes, within Telegram's limit for its kind."""
+    if not isinstance(value, str):
+        raise Refused(f"{name} must be the file as base64")
+    limit = MAX_PHOTO_UPLOAD if kind == "photo" else MAX_UPLOAD
+    if len(value) > _base64_length(limit):
+        raise Refused(f"the {kind} is larger than Telegram's limit of {_megabytes(limit)}")
+    try:
+        content = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise Refused(f"{name} is not valid base64") from None
+    if not content:
+        raise Refused("the file is empty")
+    if len(content) > limit:
+        raise Refused(f"the {kind} is larger than Telegram's limit of {_megabytes(limit)}")
+    return content
+
+
+def _caption(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise Refused("caption must be a string")
+    if len(value) > MAX_CAPTION:
+        raise Refused(f"caption is longer than Telegram's {MAX_CAPTION} characters")
+    return value if value.strip() else None
+
+
+def _base64_length(size: int) -> int:
+    return 4 * -(-size // 3)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.0f} MB" if size % (1024 * 1024) == 0 else f"{size / (1024 * 1024):.1f} MB"
 
 
 def _ok(result: Any) -> web.Response:

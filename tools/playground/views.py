@@ -12,6 +12,8 @@ from typing import Any, Final
 
 from tools.emulator.common import BOT_ID
 
+# How much of a replied message the quote above a reply shows.
+QUOTE_LENGTH: Final = 120
 # What a chat view carries at most: the newest messages (a long journey has hundreds of edits, not of messages).
 MAX_ITEMS: Final = 300
 MEDIA_KINDS: Final = ("photo", "video", "animation", "voice", "audio", "document")
@@ -34,7 +36,8 @@ def chat_view(
 
 
 def message_view(message: Mapping[str, Any], *, invoice_paid: bool = False) -> dict[str, Any]:
-    """One message: who sent it, its text or caption with entities, media, paid media, invoice, service, buttons."""
+    """One message: who sent it, its text or caption with entities, media, paid media, invoice, service, buttons,
+    and the message it replies to."""
     message_id = int(message["message_id"])
     has_text = "text" in message
     view: dict[str, Any] = {
@@ -54,8 +57,21 @@ def message_view(message: Mapping[str, Any], *, invoice_paid: bool = False) -> d
         "invoice": _invoice(message, invoice_paid),
         "service": _service(message),
         "buttons": buttons(message),
+        "reply": reply_quote(message),
     }
     return view
+
+
+def reply_quote(message: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The message this one answers, as the quote above it shows it: who wrote it, its text or caption cut short,
+    and the kind of its media."""
+    replied = message.get("reply_to_message")
+    if not replied:
+        return None
+    text = str(replied.get("text") or replied.get("caption") or "")
+    media = next((kind for kind in (*MEDIA_KINDS, "paid_media", "invoice") if kind in replied), None)
+    return {"message_id": int(replied["message_id"]), "from": _sender(replied), "media": media,
+            "text": text if len(text) <= QUOTE_LENGTH else text[: QUOTE_LENGTH - 1] + "…"}  # fmt: skip
 
 
 def media_of(message: Mapping[str, Any]) -> list[dict[str, Any]]:

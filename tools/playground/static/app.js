@@ -13,11 +13,22 @@
     unread: new Set(),
     source: null,
     stick: true,
+    replyTo: null, // the message of the private chat the next text answers: {message_id, author, text}
+    attachments: [], // files chosen to send: {file, kind, preview}
+    sending: false,
   };
   const signatures = new WeakMap(); // a drawn item's element -> the JSON it was drawn from
   const SAFE_URL = /^(https?:\/\/|tg:\/\/)/i;
   const INVITE_LINK = /^https:\/\/t\.me\/\+/;
   const ROLES = { fan: "Fan", admin: "Admin" };
+  const KINDS = { photo: "Foto", video: "Vídeo", animation: "GIF", voice: "Nota de voz", audio: "Audio", document: "Documento" };
+  // Telegram's limits for what a person sends: a photo 10 MB, any other file 50 MB; an album of 2 to 10.
+  const MB = 1048576;
+  const limitOf = (kind) => (kind === "photo" ? 10 : 50) * MB;
+  const MAX_ALBUM = 10;
+  const MAX_CAPTION = 1024;
+  const PLACEHOLDER = "Escribe un mensaje… (/start, /diana, /admin)";
+  const CAPTION_PLACEHOLDER = "Añade un pie de foto… (opcional; /publicar texto, /difundir, /vender…)";
 
   // The playground's API ------------------------------------------------------------------------------
 
@@ -385,6 +396,7 @@
     }
     const bubble = el("div", { class: "bubble" });
     if (item.from === "channel") bubble.append(el("span", { class: "author", text: chat.title }));
+    if (item.reply) bubble.append(renderQuote(item.reply, chat));
     const text = item.text ? renderText(item.text, item.entities) : null;
     const media = item.paid ? renderPaid(item, chat) : renderMedia(item);
     if (item.caption_above) bubble.append(...[text, media].filter(Boolean));
@@ -394,10 +406,38 @@
     if (!bubble.childElementCount || (item.from === "channel" && bubble.childElementCount === 1)) {
       bubble.append(el("span", { class: "unsupported", text: "(mensaje no compatible con el playground)" }));
     }
-    bubble.append(el("span", { class: "meta", text: `${item.edited ? "editado · " : ""}${time(item.date)}` }));
+    const meta = el("span", { class: "meta", text: `${item.edited ? "editado · " : ""}${time(item.date)}` });
+    if (chat.kind === "private") {
+      const reply = el("button", { type: "button", class: "reply-action", text: "↩ Responder", title: "Responder a este mensaje" });
+      reply.addEventListener("click", () => replyTo(item, chat));
+      bubble.append(el("div", { class: "bubble-footer" }, reply, meta));
+    } else {
+      bubble.append(meta);
+    }
     li.append(bubble);
     if (item.buttons.length) li.append(renderKeyboard(item, chat));
     return li;
+  }
+
+  // Who wrote a message, as a quote names them.
+  function authorOf(from, chat) {
+    if (from === "bot") return "Diana";
+    if (from === "channel") return chat.title;
+    if (from === "user") return chat.kind === "private" ? "Tú" : "Usuario";
+    return "Telegram";
+  }
+
+  // What a quote says of a message: its text, or else what it carries.
+  function quoteText(text, media) {
+    if (text) return text;
+    const labels = { ...KINDS, paid_media: "Contenido de pago", invoice: "Factura" };
+    return media ? labels[media] || "Archivo" : "Mensaje";
+  }
+
+  function renderQuote(reply, chat) {
+    return el("div", { class: "quote reply-quote", "data-reply-to": reply.message_id },
+      el("span", { class: "quote-author", text: authorOf(reply.from, chat) }),
+      el("span", { class: "quote-text", text: quoteText(reply.text, reply.media) }));
   }
 
   function renderMessages(fresh) {
@@ -459,6 +499,7 @@
     $("#chat-title").textContent = chat.title;
     $("#composer").hidden = chat.kind !== "private";
     $("#channel-note").hidden = chat.kind === "private";
+    renderComposerBars();
     renderChats();
     renderMessages(true);
     if (chat.kind === "private") $("#text").focus();
@@ -468,13 +509,147 @@
 
   async function sendText(text) {
     if (!text.trim()) return false;
+    const reply = state.replyTo ? { reply_to_message_id: state.replyTo.message_id } : {};
     try {
-      await post("/api/messages", { text });
+      await post("/api/messages", { text, ...reply });
+      if (state.replyTo && reply.reply_to_message_id === state.replyTo.message_id) setReplyTo(null);
       return true;
     } catch (failure) {
       toast(failure.message, "error");
       return false;
     }
+  }
+
+  // Replies: the quoted message above the composer; the next text answers it.
+  function replyTo(item, chat) {
+    setReplyTo({ message_id: item.message_id, author: authorOf(item.from, chat),
+                 text: quoteText(item.text, item.media.length ? item.media[0].kind : item.paid ? "paid_media" : item.invoice ? "invoice" : null) });
+    $("#text").focus();
+  }
+
+  function setReplyTo(target) {
+    state.replyTo = target;
+    if (target) {
+      $("#reply-author").textContent = target.author;
+      $("#reply-text").textContent = target.text;
+    }
+    renderComposerBars();
+  }
+
+  function renderComposerBars() {
+    const chat = state.chats.find((c) => c.id === state.current);
+    const private_ = !chat || chat.kind === "private";
+    $("#reply-bar").hidden = !private_ || !state.replyTo;
+    $("#attachments").hidden = !private_ || !state.attachments.length;
+    $("#text").placeholder = state.attachments.length ? CAPTION_PLACEHOLDER : PLACEHOLDER;
+  }
+
+  // Attachments: files chosen from disk, each sent as the kind Telegram's client would send it (changeable).
+  function kindOf(file) {
+    const type = (file.type || "").toLowerCase();
+    const name = file.name.toLowerCase();
+    if (type === "image/gif") return "animation";
+    if (["image/jpeg", "image/png", "image/webp"].includes(type)) return "photo";
+    if (type.startsWith("video/")) return "video";
+    if (type === "audio/ogg" || type === "audio/opus" || /\.(ogg|oga|opus)$/.test(name)) return "voice";
+    if (type.startsWith("audio/")) return "audio";
+    return "document";
+  }
+
+  function addAttachments(files) {
+    for (const file of files) {
+      const kind = kindOf(file);
+      const preview = kind === "photo" ? URL.createObjectURL(file) : null;
+      state.attachments.push({ file, kind, preview });
+    }
+    renderAttachments();
+    $("#text").focus();
+  }
+
+  function clearAttachments(sent = state.attachments) {
+    for (const attachment of sent) if (attachment.preview) URL.revokeObjectURL(attachment.preview);
+    state.attachments = state.attachments.filter((attachment) => !sent.includes(attachment));
+    renderAttachments();
+  }
+
+  function renderAttachments() {
+    const list = $("#attachment-list");
+    list.replaceChildren();
+    for (const attachment of state.attachments) {
+      const { file } = attachment;
+      const tooBig = file.size > limitOf(attachment.kind);
+      const select = el("select", { class: "attachment-kind", "aria-label": `Enviar ${file.name} como` });
+      for (const [kind, label] of Object.entries(KINDS)) {
+        select.append(el("option", { value: kind, text: label, selected: kind === attachment.kind }));
+      }
+      select.addEventListener("change", () => {
+        attachment.kind = select.value;
+        renderAttachments();
+      });
+      const remove = el("button", { type: "button", class: "attachment-remove", text: "✕", "aria-label": `Quitar ${file.name}` });
+      remove.addEventListener("click", () => clearAttachments([attachment]));
+      list.append(el("li", { class: `attachment${tooBig ? " too-big" : ""}` },
+        attachment.preview ? el("img", { src: attachment.preview, alt: "", class: "attachment-thumb" }) : el("span", { class: "attachment-icon", text: "📄" }),
+        el("span", { class: "attachment-name", text: file.name }),
+        el("span", { class: "attachment-size", text: tooBig ? `${size(file.size)} · más de ${size(limitOf(attachment.kind))}` : size(file.size) }),
+        select, remove));
+    }
+    renderComposerBars();
+  }
+
+  // What several files go as: albums of photos and videos (or only audio, or only documents), up to 10 each;
+  // anything else one by one. The caption goes with the first.
+  function sendingPlan(attachments) {
+    const kinds = new Set(attachments.map((a) => a.kind));
+    const photosAndVideos = [...kinds].every((kind) => kind === "photo" || kind === "video");
+    const oneKind = kinds.size === 1 && (kinds.has("audio") || kinds.has("document"));
+    if (attachments.length < 2 || !(photosAndVideos || oneKind)) return attachments.map((a) => [a]);
+    const groups = [];
+    for (let start = 0; start < attachments.length; start += MAX_ALBUM) groups.push(attachments.slice(start, start + MAX_ALBUM));
+    return groups;
+  }
+
+  function base64Of(file) {
+    return new Promise((resolve, reject) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(String(reader.result).slice(String(reader.result).indexOf(",") + 1));
+      reader.onerror = () => reject(reader.error || new Error(`No se pudo leer ${file.name}`));
+      reader.readAsDataURL(file);
+    });
+  }
+
+  async function sendAttachments(caption) {
+    const tooBig = state.attachments.find((a) => a.file.size > limitOf(a.kind));
+    if (tooBig) {
+      toast(`${tooBig.file.name} pesa ${size(tooBig.file.size)}: Telegram admite hasta ${size(limitOf(tooBig.kind))} para ${KINDS[tooBig.kind].toLowerCase()}.`, "error");
+      return false;
+    }
+    if (caption.length > MAX_CAPTION) {
+      toast(`El pie de foto pasa de ${MAX_CAPTION} caracteres.`, "error");
+      return false;
+    }
+    let first = true;
+    for (const group of sendingPlan([...state.attachments])) {
+      const withCaption = first && caption.trim() ? { caption } : {};
+      try {
+        if (group.length === 1) {
+          const [{ file, kind }] = group;
+          await post("/api/media", { type: kind, file_name: file.name, mime_type: file.type || undefined,
+                                     content_base64: await base64Of(file), ...withCaption });
+        } else {
+          const items = [];
+          for (const { file, kind } of group) items.push({ type: kind, file_name: file.name, content_base64: await base64Of(file) });
+          await post("/api/albums", { items, ...withCaption });
+        }
+      } catch (failure) {
+        toast(failure.message, "error");
+        return false;
+      }
+      first = false;
+      clearAttachments(group);
+      if (withCaption.caption) $("#text").value = "";
+    }
+    return true;
   }
 
   function setUpScrolling() {
@@ -489,10 +664,22 @@
 
   function setUpComposer() {
     const input = $("#text");
+    const send = $("#send");
     $("#composer").addEventListener("submit", async (event) => {
       event.preventDefault();
+      if (state.sending) return;
       const text = input.value;
-      if (await sendText(text)) input.value = "";
+      state.sending = true;
+      send.disabled = true;
+      send.textContent = "Enviando…";
+      try {
+        const sent = state.attachments.length ? await sendAttachments(text) : await sendText(text);
+        if (sent) input.value = "";
+      } finally {
+        state.sending = false;
+        send.disabled = false;
+        send.textContent = "Enviar";
+      }
       input.focus();
     });
     input.addEventListener("keydown", (event) => {
@@ -501,6 +688,14 @@
         $("#composer").requestSubmit();
       }
     });
+    const picker = $("#file");
+    $("#attach").addEventListener("click", () => picker.click());
+    picker.addEventListener("change", () => {
+      addAttachments([...picker.files]);
+      picker.value = "";
+    });
+    $("#attachments-clear").addEventListener("click", () => clearAttachments());
+    $("#reply-cancel").addEventListener("click", () => setReplyTo(null));
   }
 
   // Who you are ---------------------------------------------------------------------------------------
@@ -525,6 +720,8 @@
     state.items = new Map();
     state.unread = new Set();
     state.current = persona.id;
+    state.replyTo = null;
+    clearAttachments();
     history.replaceState(null, "", `#user=${persona.id}`);
     $("#picker").hidden = true;
     $("#app").hidden = false;
@@ -563,6 +760,7 @@
       $("#chat-title").textContent = chat.title;
       $("#composer").hidden = chat.kind !== "private";
       $("#channel-note").hidden = chat.kind === "private";
+      renderComposerBars();
       renderChats();
     });
     source.addEventListener("chat", (event) => {
