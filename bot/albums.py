@@ -16,6 +16,7 @@ part of an album.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import OrderedDict
 from typing import Any, Final
 
@@ -44,19 +45,30 @@ def message_media(message: Message) -> PostMedia | None:
 
 
 class RecentAlbums:
-    """The latest albums by ``media_group_id``, each as its items in order."""
+    """The latest albums by ``media_group_id``, each as its items in order; one still being gathered is waited for."""
 
     def __init__(self, limit: int = RECENT_ALBUMS) -> None:
         self._albums: OrderedDict[str, list[Message]] = OrderedDict()
+        self._gathering: dict[str, asyncio.Event] = {}
         self._limit = limit
+
+    def begin(self, group_id: str) -> None:
+        self._gathering.setdefault(group_id, asyncio.Event())
 
     def keep(self, group_id: str, items: list[Message]) -> None:
         self._albums[group_id] = items
         self._albums.move_to_end(group_id)
         while len(self._albums) > self._limit:
             self._albums.popitem(last=False)
+        if (gathered := self._gathering.pop(group_id, None)) is not None:
+            gathered.set()
 
-    def get(self, group_id: str) -> list[Message] | None:
+    async def get(self, group_id: str) -> list[Message] | None:
+        """The album, once gathered (a command answering it right after it was sent waits for its last items)."""
+        gathering = self._gathering.get(group_id)
+        if gathering is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(gathering.wait(), ALBUM_SETTLE * 4)
         return self._albums.get(group_id)
 
 
@@ -80,6 +92,7 @@ class AlbumCollector(BaseMiddleware):
             self._arrived[key].set()
             return None  # handled as part of the first item's album
         updates = self._gathering[key] = [event]
+        self.recent.begin(group_id)
         arrived = self._arrived[key] = asyncio.Event()
         try:
             while True:
@@ -99,7 +112,7 @@ class AlbumCollector(BaseMiddleware):
         return await handler(leading, data)
 
 
-def media_messages(message: Message, album: list[Message] | None, recent: RecentAlbums) -> list[Message]:
+async def media_messages(message: Message, album: list[Message] | None, recent: RecentAlbums) -> list[Message]:
     """The messages with the media sent with a command (it, or its album), else the one it replies to (or that one's
     album)."""
     if album and any(message_media(item) for item in album):
@@ -109,14 +122,15 @@ def media_messages(message: Message, album: list[Message] | None, recent: Recent
     replied = message.reply_to_message
     if replied is None:
         return []
-    if replied.media_group_id is not None and (items := recent.get(replied.media_group_id)):
+    if replied.media_group_id is not None and (items := await recent.get(replied.media_group_id)):
         return [item for item in items if message_media(item) is not None]
     return [replied] if message_media(replied) is not None else []
 
 
-def attached_media(message: Message, album: list[Message] | None, recent: RecentAlbums) -> list[PostMedia]:
+async def attached_media(message: Message, album: list[Message] | None, recent: RecentAlbums) -> list[PostMedia]:
     """The media sent with a command, as the bot can send it again (see ``media_messages``)."""
-    return [media for item in media_messages(message, album, recent) if (media := message_media(item)) is not None]
+    return [media for item in await media_messages(message, album, recent)
+            if (media := message_media(item)) is not None]  # fmt: skip
 
 
 def command_text(message: Message) -> str | None:

@@ -178,7 +178,7 @@ async def ask_broadcast(message: Message, command: CommandObject, pool: asyncpg.
     except BadBroadcast:
         await message.answer(t("admin.broadcast.usage", language, limit=MAX_TEXT_LENGTH))
         return
-    media = attached_media(message, album, recent_albums)
+    media = await attached_media(message, album, recent_albums)
     if any(item.kind == "document" for item in media):
         await message.answer(t("admin.broadcast.media_usage", language))
         return
@@ -198,7 +198,7 @@ async def ask_sale(message: Message, command: CommandObject, pool: asyncpg.Pool,
     assert message.from_user is not None
     language = language_of(message.from_user.language_code)
     price, _, rest = (command.args or "").strip().partition(" ")
-    media = attached_media(message, album, recent_albums)
+    media = await attached_media(message, album, recent_albums)
     try:
         stars = int(price) if price.isascii() and price.isdigit() else 0
         parsed = parse_broadcast(rest)

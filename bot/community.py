@@ -118,7 +118,7 @@ async def publish(message: Message, command: CommandObject, bot: Bot, settings: 
     assert message.from_user is not None
     language = language_of(message.from_user.language_code)
     text = (command.args or "").strip()
-    media = attached_media(message, album, recent_albums)
+    media = await attached_media(message, album, recent_albums)
     if (not text and not media) or len(text) > MAX_POST_LENGTH or not settings.community_channel_ids:
         await message.answer(t("admin.publish.usage", language, limit=MAX_POST_LENGTH))
         return

@@ -39,7 +39,7 @@ async def register(message: Message, command: CommandObject, bot: Bot, pool: asy
     language = language_of(message.from_user.language_code)
     library: MediaLibrary = screens.library
     key = (command.args or "").strip().lower()
-    found = media_messages(message, album, recent_albums)
+    found = await media_messages(message, album, recent_albums)
     if not found and not key:
         registered = await library.registered(bot.id)
         lines = [t("admin.media.item", language, name=item.key, kind=t(f"admin.media.kind.{item.kind}", language))

@@ -140,6 +140,15 @@ async def test_posts_with_a_photo_or_an_album_carry_reactions_and_are_protected(
     assert "como pie de un archivo" in (await admin.next_from_bot("bot_message"))["text"]
     assert await pool.fetchval("SELECT count(*) FROM community_posts") == posts
 
+    # An album answered at once, while its last items are still arriving: all of it is posted.
+    album = await admin.send_album([("photo", "g.jpg", PHOTO), ("photo", "h.jpg", OTHER_PHOTO),
+                                    ("photo", "i.jpg", PHOTO)])  # fmt: skip
+    await admin.send("/publicar Tres velas", reply_to=album["message_ids"][0])
+    await admin.next_saying("Publicado en el canal")
+    groups = await channel_entries(fan, "bot_media_group")
+    assert [item["type"] for item in groups[-1]["items"]] == ["photo", "photo", "photo"]
+    assert (await channel_entries(fan, "bot_message"))[-1]["text"] == "Tres velas"
+
 
 async def test_a_broadcast_with_a_photo_reaches_the_segment_protected(
     community_bot: subprocess.Popen[bytes],  # noqa: F811
