@@ -1,6 +1,7 @@
 """/media: an admin registers a photo, video, animation, voice note, audio or document under a key the content names.
 
-The admin sends the media with ``/media <clave>`` as its caption, or answers a media message with it. The bot keeps
+The admin sends the media with ``/media <clave>`` as its caption, or answers a media message with it (a document is
+registered by answering it: a file's caption is never taken as a command). The bot keeps
 Telegram's ``file_id``, kind and size (``media_files``, for this bot), answers with the lines to paste into the
 content, and audits it. ``/media`` alone lists what is registered.
 """
