@@ -107,6 +107,11 @@ class MediaLibrary:
         self._digests: dict[tuple[str, int, int], str] = {}
         # (bot id, key, kind) -> (file_id, sha256 of the shipped file or None)
         self._known: dict[tuple[int, str, str], tuple[str, str | None]] = {}
+        self._uploads: dict[tuple[int, str], asyncio.Lock] = {}
+
+    def uploading(self, bot_id: int, key: str) -> asyncio.Lock:
+        """Held while a shipped file is uploaded, so this process uploads it once however many screens want it."""
+        return self._uploads.setdefault((bot_id, key), asyncio.Lock())
 
     def path(self, item: ScreenMedia) -> Path | None:
         """The shipped file of ``item`` (None: registered media, or a file gone from the folder)."""

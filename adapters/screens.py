@@ -271,14 +271,26 @@ class ScreenSender:
     async def _with_file(self, bot: Bot, item: ScreenMedia,
                          call: Callable[[Reference], Awaitable[Message | bool]]) -> Message | None:  # fmt: skip
         """``call`` with the item's ``file_id``, or its upload (kept for next time); a ``file_id`` Telegram has
-        dropped is forgotten and the file uploaded again. None: nothing to send (registered media Telegram lost)."""
+        dropped is forgotten and the file uploaded again. None: nothing to send (registered media Telegram lost).
+
+        One upload of a file at a time: the screens that want it meanwhile (a crowd at the story's first photo after a
+        deploy) wait for its ``file_id`` instead of uploading it again each."""
         for attempt in range(2):
             reference = await self._reference(bot, item)
             if reference is None:
                 log.warning("media %s cannot be sent: no file, and Telegram knows no file_id for it", item.key)
                 return None
             try:
-                result = await call(reference)
+                if isinstance(reference, str):
+                    result = await call(reference)
+                else:
+                    async with self.library.uploading(bot.id, item.key):
+                        # Uploaded by another screen while this one waited: sent by its file_id.
+                        reference = await self._reference(bot, item) or reference
+                        result = await call(reference)
+                        if not isinstance(reference, str) and isinstance(result, Message):
+                            if (held := sent_file(result, item.kind)) is not None:
+                                await self.library.remember(bot.id, item, held)
             except TelegramBadRequest as error:
                 if not (isinstance(reference, str) and _stale(error)):
                     raise
@@ -287,11 +299,7 @@ class ScreenSender:
                     return None
                 await self.library.forget(bot.id, [item.key])
                 continue
-            if not isinstance(result, Message):
-                return None
-            if not isinstance(reference, str) and (held := sent_file(result, item.kind)) is not None:
-                await self.library.remember(bot.id, item, held)
-            return result
+            return result if isinstance(result, Message) else None
         return None
 
     async def _reference(self, bot: Bot, item: ScreenMedia) -> Reference | None:

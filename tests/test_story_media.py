@@ -3,6 +3,7 @@ VIP teaser blurred, media uploaded once and then sent by file_id, and a file_id 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import subprocess
 from collections.abc import AsyncIterator
@@ -11,16 +12,19 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
+from aiogram import Bot
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from adapters.media_library import SHIPPED_MEDIA
+from adapters.media_library import SHIPPED_MEDIA, MediaLibrary
+from adapters.screens import ScreenSender
 from tests.helpers import eventually, new_user_id, settled
 from tests.telegram import EmulatedUser, onboard, redeliver, vip_invoice
 from tests.test_end_to_end import bot_environment, running_bot
 from tests.test_support_cli import cli
 from tools.emulator import BotAPIEmulator
+from workflows.contracts import Screen, ScreenMedia
 
 
 @pytest.fixture
@@ -211,3 +215,19 @@ async def test_media_is_uploaded_once_and_a_lost_file_id_is_uploaded_again(
         return bool(file_id != lost)
 
     assert await eventually(kept)
+
+
+async def test_screens_that_want_the_same_new_file_at_once_upload_it_once(
+    emulator: BotAPIEmulator, telegram_bot: Bot, pool: asyncpg.Pool
+) -> None:
+    """A crowd at a new photo (after a deploy, a broadcast) waits for one upload and is sent its file_id."""
+    readers = [new_user_id() for _ in range(5)]
+    for reader in readers:
+        await emulator.user_sends_text(reader, "hola", first_name="Ana")  # the private chat exists
+    screens = ScreenSender(MediaLibrary(pool, SHIPPED_MEDIA))
+    photo = ScreenMedia(key=f"crowd_{new_user_id()}", kind="photo", file="vela_3.jpg")
+    before = stored_photo(emulator, "vela_3.jpg")
+    screen = Screen(key="menu.greeting.welcome", params={"name": "Ana"}, media=[photo])
+    sent = await asyncio.gather(*(screens.send(telegram_bot, reader, screen, "es") for reader in readers))
+    assert len({message.photo[-1].file_unique_id for message in sent if message.photo}) == 1
+    assert stored_photo(emulator, "vela_3.jpg") == before + 1
