@@ -21,8 +21,8 @@ from typing import Final
 
 import asyncpg
 
-from workflows.content import Content, MediaKind
-from workflows.contracts import ScreenMedia
+from workflows.content import Content
+from workflows.contracts import MediaKind, ScreenMedia
 
 # Where the content's media files are (``media[].file`` names files here).
 SHIPPED_MEDIA: Final = Path(__file__).resolve().parent.parent / "content" / "media"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from aiogram import Bot
 from aiogram.client.default import Default
@@ -36,7 +36,7 @@ from aiogram.types.input_paid_media_union import InputPaidMediaUnion
 from adapters.media_library import MediaLibrary, SentFile
 from adapters.texts import render, visible_length
 from workflows.broadcast_contracts import PostMedia, telegram_length
-from workflows.contracts import MAX_CAPTION_LENGTH, Screen, ScreenMedia
+from workflows.contracts import MAX_CAPTION_LENGTH, MEDIA_KINDS, MediaKind, Screen, ScreenMedia
 
 log = logging.getLogger("diana.screens")
 
@@ -58,11 +58,11 @@ def _stale(error: TelegramBadRequest) -> bool:
     return any(sign in error.message.lower() for sign in _STALE_FILE)
 
 
-def media_kind(message: Message) -> str | None:
+def media_kind(message: Message) -> MediaKind | Literal["text"] | None:
     """What a message shows: a media kind, "text", or None (a sticker, a poll, ...)."""
-    for kind in ("photo", "video", "animation", "voice", "audio", "document"):
+    for kind in MEDIA_KINDS:
         if getattr(message, kind):
-            # An animation arrives with its document too: it is an animation.
+            # An animation arrives with its document too: it is an animation (before "document" in MEDIA_KINDS).
             return kind
     return "text" if message.text is not None else None
 
@@ -80,15 +80,15 @@ def sent_file(message: Message, kind: str) -> SentFile | None:
     return SentFile(held.file_id, held.file_unique_id, held.file_size)
 
 
-def input_media(item: ScreenMedia, reference: Reference, caption: str | None) -> InputMedia:
+def input_media(kind: MediaKind, reference: Reference, caption: str | None, *, spoiler: bool = False) -> InputMedia:
     common: dict[str, Any] = {"media": reference, "caption": caption}
-    if item.kind == "photo":
-        return InputMediaPhoto(**common, has_spoiler=item.spoiler)
-    if item.kind == "video":
-        return InputMediaVideo(**common, has_spoiler=item.spoiler, supports_streaming=True)
-    if item.kind == "animation":
-        return InputMediaAnimation(**common, has_spoiler=item.spoiler)
-    if item.kind == "audio":
+    if kind == "photo":
+        return InputMediaPhoto(**common, has_spoiler=spoiler)
+    if kind == "video":
+        return InputMediaVideo(**common, has_spoiler=spoiler, supports_streaming=True)
+    if kind == "animation":
+        return InputMediaAnimation(**common, has_spoiler=spoiler)
+    if kind == "audio":
         return InputMediaAudio(**common)
     return InputMediaDocument(**common)
 
@@ -152,7 +152,7 @@ def post_parts(text: str, media: Sequence[PostMedia], *, markup: InlineKeyboardM
 
         parts.append(single)
     elif media:
-        group = [input_media(ScreenMedia(key="", kind=item.kind), item.file_id, None) for item in media]
+        group = [input_media(item.kind, item.file_id, None) for item in media]
 
         async def album(bot: Bot, chat_id: int) -> Message:
             sent = await bot.send_media_group(chat_id, media=group,  # type: ignore[arg-type]
@@ -234,7 +234,7 @@ class ScreenSender:
                 bot,
                 single,
                 lambda reference: message.edit_media(
-                    input_media(single, reference, text), reply_markup=markup
+                    input_media(single.kind, reference, text, spoiler=single.spoiler), reply_markup=markup
                 ),  # fmt: skip
             )
             return edited is not None
@@ -317,7 +317,8 @@ class ScreenSender:
                 for item, _ in present:  # an album needs two: what is left goes alone
                     await self._send_one(bot, chat_id, item, own_caption(item), None)
                 return
-            group = [input_media(item, reference, own_caption(item)) for item, reference in present]
+            group = [input_media(item.kind, reference, own_caption(item), spoiler=item.spoiler)
+                     for item, reference in present]  # fmt: skip
             try:
                 sent = await bot.send_media_group(chat_id, media=group,  # type: ignore[arg-type]
                                                   protect_content=self.protect_content)  # fmt: skip

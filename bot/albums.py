@@ -24,6 +24,7 @@ from aiogram import BaseMiddleware
 from aiogram.dispatcher.event.bases import NextMiddlewareType
 from aiogram.types import Message, TelegramObject, Update
 
+from adapters.screens import media_kind, sent_file
 from workflows.broadcast_contracts import MAX_ALBUM, PostMedia
 
 # Seconds without a new item after which an album is taken as whole.
@@ -34,14 +35,11 @@ RECENT_ALBUMS: Final = 200
 
 def message_media(message: Message) -> PostMedia | None:
     """What a message shows, as the bot can send it again (a photo's largest size)."""
-    if message.photo:
-        return PostMedia(kind="photo", file_id=message.photo[-1].file_id)
-    # An animation arrives with a document too: it is an animation.
-    for kind in ("animation", "video", "voice", "audio", "document"):
-        held = getattr(message, kind)
-        if held is not None:
-            return PostMedia(kind=kind, file_id=held.file_id)
-    return None
+    kind = media_kind(message)
+    if kind is None or kind == "text":
+        return None
+    held = sent_file(message, kind)
+    return PostMedia(kind=kind, file_id=held.file_id) if held is not None else None
 
 
 class RecentAlbums:
@@ -131,8 +129,3 @@ async def attached_media(message: Message, album: list[Message] | None, recent: 
     """The media sent with a command, as the bot can send it again (see ``media_messages``)."""
     return [media for item in await media_messages(message, album, recent)
             if (media := message_media(item)) is not None]  # fmt: skip
-
-
-def command_text(message: Message) -> str | None:
-    """The words of a message: its text, or the caption of its media."""
-    return message.text if message.text is not None else message.caption

@@ -19,7 +19,7 @@ from aiogram.types import Message
 
 from adapters.audit import write_audit
 from adapters.content_store import active_media
-from adapters.media_library import MediaLibrary, SentFile
+from adapters.media_library import MediaLibrary
 from adapters.screens import ScreenSender, sent_file
 from adapters.texts import language_of, t
 from bot.admin_panel import FromAdmin
@@ -61,7 +61,8 @@ async def register(message: Message, command: CommandObject, bot: Bot, pool: asy
     [source] = found
     media = message_media(source)
     assert media is not None
-    kept = sent_file(source, media.kind) or SentFile(media.file_id)
+    kept = sent_file(source, media.kind)
+    assert kept is not None  # what message_media found
     if not await library.register(bot.id, key, media.kind, kept, message.from_user.id):
         await message.answer(t("admin.media.shipped", language, name=key, file=key))
         return

@@ -20,6 +20,7 @@ from adapters.journeys import JourneyRejected, Journeys, JourneyUnavailable
 from bot.dead_letters import keep_for_support
 from bot.replies import journey_request
 from workflows.broadcast_contracts import BroadcastInput
+from workflows.contracts import MAX_PAID_MEDIA_PAYLOAD
 
 router = Router(name=__name__)
 log = logging.getLogger("diana.bot")
@@ -61,7 +62,7 @@ async def keep_purchase(pool: asyncpg.Pool, user_id: int, payload: str) -> bool:
 async def purchased(purchase: PaidMediaPurchased, event_update: Update, journeys: Journeys,
                     pool: asyncpg.Pool) -> None:  # fmt: skip
     """A user bought paid media the bot sent them: kept, then remembered by their journey (each once)."""
-    payload = purchase.paid_media_payload[:128]
+    payload = purchase.paid_media_payload[:MAX_PAID_MEDIA_PAYLOAD]
     await keep_purchase(pool, purchase.from_user.id, payload)
     request = journey_request(event_update, purchase.from_user, "paid_media", action=payload)
     try:

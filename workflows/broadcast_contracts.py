@@ -12,10 +12,9 @@ from typing import Final, Literal, Self
 
 from pydantic import BaseModel, Field, model_validator
 
-from workflows.contracts import MAX_TEXT_LENGTH, Language
+from workflows.contracts import MAX_TEXT_LENGTH, Language, MediaKind
 
 Segment = Literal["all", "vip", "free", "inactive"]
-PostMediaKind = Literal["photo", "video", "animation", "voice", "audio", "document"]
 # Telegram's album: 2 to 10 photos and videos (or audio, or documents) in one message group.
 MAX_ALBUM: Final = 10
 # Telegram's price range for paid media (paid_media_message_star_count_max), and what it sells: photos and videos.
@@ -27,7 +26,7 @@ PAID_MEDIA_PREFIX: Final = "paid:"
 class PostMedia(BaseModel):
     """Media an admin attached to a post or a broadcast, as Telegram holds it (the bot's own ``file_id``)."""
 
-    kind: PostMediaKind
+    kind: MediaKind
     file_id: str = Field(min_length=1, max_length=256)
 
 

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from workflows.broadcast_contracts import telegram_length
-from workflows.contracts import MAX_CAPTION_LENGTH, Language
+from workflows.broadcast_contracts import MAX_ALBUM, telegram_length
+from workflows.contracts import MAX_CAPTION_LENGTH, Language, MediaKind
 
 Code = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,24}$")]
 # Relationship with Diana moves between these bounds; content may not ask for more.
@@ -83,9 +83,8 @@ class Choice(_Strict):
     clear_flags: tuple[Code, ...] = ()
 
 
-MediaKind = Literal["photo", "video", "animation", "voice", "audio", "document"]
 # Telegram's album (sendMediaGroup): 2 to 10 items.
-ALBUM_SIZE: Final = (2, 10)
+ALBUM_SIZE: Final = (2, MAX_ALBUM)
 # What Telegram puts together in one album: photos with videos, audio with audio, documents with documents.
 ALBUM_FAMILIES: Final[dict[str, str]] = {"photo": "visual", "video": "visual", "audio": "audio",
                                          "document": "document"}  # fmt: skip

@@ -17,6 +17,9 @@ MAX_TEXT_LENGTH: Final = 4096
 MAX_CAPTION_LENGTH: Final = 1024
 
 Language = Literal["es", "en"]
+# What Telegram sends as media (a photo's sizes are one photo).
+MediaKind = Literal["photo", "video", "animation", "voice", "audio", "document"]
+MEDIA_KINDS: Final[tuple[MediaKind, ...]] = get_args(MediaKind)
 # lapsed: the introduction was left unfinished for too long; the journey ended (a later /start begins anew).
 Stage = Literal["new", "onboarding", "active", "erased", "lapsed"]
 # start/menu/button/text come from the private chat; reaction (a button under a community channel
@@ -106,7 +109,7 @@ class ScreenMedia(BaseModel):
     shipped with the content when there is one, its caption in the user's language)."""
 
     key: str
-    kind: str
+    kind: MediaKind
     file: str | None = None
     caption: str | None = None
     # Blurred until tapped (Telegram's spoiler): a VIP teaser.
