@@ -10,6 +10,7 @@ pressed message deleted, as an edit would have replaced it (see ``ScreenSender.r
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -192,6 +193,10 @@ class ScreenSender:
     async def send(self, bot: Bot, chat_id: int, screen: Screen, language: str) -> Message:
         """The screen as new messages; returns the one with the buttons."""
         text, markup = render(screen, language)
+        return await self._send(bot, chat_id, screen, text, markup)
+
+    async def _send(self, bot: Bot, chat_id: int, screen: Screen, text: str,
+                    markup: InlineKeyboardMarkup | None) -> Message:  # fmt: skip
         items = screen.media
         if len(items) == 1 and visible_length(text) <= MAX_CAPTION_LENGTH:
             shown = await self._send_one(bot, chat_id, items[0], text, markup)
@@ -209,17 +214,18 @@ class ScreenSender:
         Sent anew, the new screen goes first, then the pressed message is deleted. A press delivered again
         (Telegram redelivers, and the journey answers it with the same screen) finds the pressed message gone and
         sends nothing a second time; one whose sending failed finds it still there, and sends it."""
+        text, markup = render(screen, language)
         if isinstance(message, Message):
-            if await self._edit(bot, message, screen, language):
+            if await self._edit(bot, message, screen, text, markup):
                 return
             if not await self._still_there(message):
                 return  # replaced already, by this very press
-        await self.send(bot, message.chat.id, screen, language)
+        await self._send(bot, message.chat.id, screen, text, markup)
         if isinstance(message, Message):
             await self._retire(message)
 
-    async def _edit(self, bot: Bot, message: Message, screen: Screen, language: str) -> bool:
-        text, markup = render(screen, language)
+    async def _edit(self, bot: Bot, message: Message, screen: Screen, text: str,
+                    markup: InlineKeyboardMarkup | None) -> bool:  # fmt: skip
         shown = media_kind(message)
         try:
             if not screen.media and shown == "text":
@@ -254,11 +260,14 @@ class ScreenSender:
         return True
 
     async def _retire(self, message: Message) -> None:
-        """The replaced message goes, as an edit would have made it (one too old to delete keeps no buttons)."""
+        """The replaced message goes, as an edit would have made it; one too old to delete loses its buttons."""
         try:
             await message.delete()
         except TelegramAPIError as error:
             log.info("could not delete replaced message %s: %s", message.message_id, error.message)
+            if message.reply_markup is not None:
+                with contextlib.suppress(TelegramAPIError):
+                    await message.edit_reply_markup(reply_markup=None)
 
     async def _send_one(self, bot: Bot, chat_id: int, item: ScreenMedia, caption: str | None,
                         markup: InlineKeyboardMarkup | None) -> Message | None:  # fmt: skip
