@@ -32,7 +32,9 @@ from workflows.contracts import (
     ProjectionEffect,
     ProjectionOutcome,
     RecordDecision,
+    RecordPurchase,
     RecordReaction,
+    ReleaseStock,
     SaveProfile,
     SaveStoryProgress,
     SaveSubscription,
@@ -337,6 +339,33 @@ async def _record_reaction(db: Database, effect: RecordReaction) -> None:
     )
 
 
+async def _record_purchase(db: Database, effect: RecordPurchase) -> None:
+    """A backpack entry as it stands now; an older write (by ``changed_at``) never wins."""
+    await db.execute(
+        """
+    INSERT INTO shop_purchases (purchase_id, telegram_user_id, item, item_kind, source, price, status, bought_at,
+                                changed_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    ON CONFLICT (purchase_id) DO UPDATE SET status = EXCLUDED.status, changed_at = EXCLUDED.changed_at
+    WHERE shop_purchases.changed_at <= EXCLUDED.changed_at
+    """,
+        effect.purchase_id,
+        effect.user_id,
+        effect.item,
+        effect.item_kind,
+        effect.source,
+        effect.price,
+        effect.status,
+        effect.bought_at,
+        effect.changed_at,
+    )
+
+
+async def _release_stock(db: Database, effect: ReleaseStock) -> None:
+    await db.execute("UPDATE shop_stock_claims SET released_at = now() WHERE claim_id = $1 AND released_at IS NULL",
+                     effect.claim_id)  # fmt: skip
+
+
 # How each of a turn's rows is written, in the turn's transaction (leaderboard totals go to Redis after it).
 _ROW_WRITERS: Final[dict[type[ProjectionEffect], Callable[[asyncpg.Connection, Any], Awaitable[None]]]] = {
     SaveProfile: write_profile,
@@ -346,4 +375,6 @@ _ROW_WRITERS: Final[dict[type[ProjectionEffect], Callable[[asyncpg.Connection, A
     SaveStoryProgress: write_story_progress,
     RecordDecision: _record_decision,
     RecordReaction: _record_reaction,
+    RecordPurchase: _record_purchase,
+    ReleaseStock: _release_stock,
 }

@@ -126,8 +126,8 @@ class TestOnboarding:
         assert state.achievements == ["first_steps"]
         assert state.devotion.streak == 1
         labels = [button.label for row in state.screen.buttons for button in row]
-        assert labels == ["menu.story", "menu.besitos", "menu.missions", "menu.achievements", "menu.ranking",
-                          "menu.vip", "menu.settings"]  # fmt: skip
+        assert labels == ["menu.story", "menu.besitos", "menu.shop", "menu.missions", "menu.achievements",
+                          "menu.ranking", "menu.vip", "menu.settings"]  # fmt: skip
         assert [n.key for n in state.screen.notices] == ["notice.achievement", "notice.streak", "notice.besitos"]
         assert state.screen.notices[0].params == {"title": "Primeros Pasos"}
 

@@ -18,6 +18,7 @@ from activities.leaderboard import LeaderboardActivities
 from activities.pacing import SharedPacer
 from activities.payments import PaymentActivities
 from activities.projection import ProjectionActivities
+from activities.shop import ShopActivities
 from activities.telegram import TelegramActivities
 from activities.vip_channel import VipChannelActivities
 from adapters.media_library import SHIPPED_MEDIA, MediaLibrary
@@ -76,6 +77,7 @@ def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, *, vip_channel_
     vip_channel = VipChannelActivities(bot, vip_channel_id, telegram)
     broadcast = BroadcastActivities(bot, pool, pacer=bulk)
     forgetting = ForgettingActivities(pool)
+    shop = ShopActivities(pool)
     return [
         projection.record_projection,
         projection.erase_personal_data,
@@ -87,6 +89,7 @@ def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, *, vip_channel_
         payments.record_subscription,
         payments.refund_payment,
         payments.redeem_vip_pass,
+        shop.claim_stock,
         vip_channel.open_vip_channel,
         vip_channel.close_vip_channel,
         broadcast.broadcast_recipients,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from typing import Annotated, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -40,7 +41,13 @@ Metric = Literal[
     "level",  # level reached
     "missions_completed",  # missions completed
     "all_content",  # every fragment open to the user completed (1)
+    "besitos_spent",  # besitos spent in total (shop, priced story, auctions won)
+    "items_bought",  # shop items bought and auctions won
 ]
+# How often a priced fragment or choice is paid: once for good, or again on every playthrough.
+PricePaid = Literal["once", "each_playthrough"]
+# The most besitos one thing in the content may cost.
+MAX_PRICE: Final = 1_000_000
 
 
 class ContentNotReadable(Exception):
@@ -81,6 +88,9 @@ class Choice(_Strict):
     relationship: int = Field(default=0, ge=-3, le=3)
     set_flags: tuple[Code, ...] = ()
     clear_flags: tuple[Code, ...] = ()
+    # Besitos this choice costs (shown on its button), paid once for good or on every playthrough.
+    price: int | None = Field(default=None, ge=1, le=MAX_PRICE)
+    paid: PricePaid = "once"
 
 
 # Telegram's album (sendMediaGroup): 2 to 10 items.
@@ -139,6 +149,9 @@ class Fragment(_Strict):
     next: Code | None = None
     choices: tuple[Choice, ...] = ()
     ending: Code | None = None
+    # Besitos entering this fragment costs, paid once for good or on every playthrough.
+    price: int | None = Field(default=None, ge=1, le=MAX_PRICE)
+    paid: PricePaid = "once"
 
     @model_validator(mode="after")
     def _one_way_out(self) -> Fragment:
@@ -171,6 +184,8 @@ class Goal(_Strict):
     description: Localized
     metric: Metric
     target: int = Field(ge=1)
+    # A shop item given on completion, besides the besitos.
+    reward_item: Code | None = None
 
 
 class Calendar(_Strict):
@@ -228,12 +243,90 @@ class Vip(_Strict):
         return {plan.code: plan for plan in self.plans}
 
 
+ItemKind = Literal["media", "story", "vip_days", "message", "reward"]
+
+
+class Gives(_Strict):
+    """What a shop item gives: a media pack, a story unlock, VIP days, a private message from Diana, or a reward the
+    creator fulfils by hand (an order admins deliver or refund)."""
+
+    kind: ItemKind
+    # media: the pack (one item or an album); message: an optional voice note or picture with the words.
+    media: tuple[Code, ...] = ()
+    # story: fragments whose level, besitos and flag conditions no longer apply to the buyer (VIP ones stay VIP).
+    fragments: tuple[Code, ...] = ()
+    # vip_days: added like a payment's days (from the expiry while VIP).
+    days: int | None = Field(default=None, ge=1, le=366)
+    # message: Diana's words; reward: what the fan will receive, in her voice.
+    text: Localized | None = None
+    # message: delivered at this local hour (the next one to come) instead of at once.
+    at_hour: int | None = Field(default=None, ge=0, le=23)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Gives:
+        needs = {"media": bool(self.media), "story": bool(self.fragments), "vip_days": self.days is not None,
+                 "message": self.text is not None, "reward": self.text is not None}  # fmt: skip
+        if not needs[self.kind]:
+            field = {"media": "media", "story": "fragments", "vip_days": "days"}.get(self.kind, "text")
+            raise ValueError(f"an item that gives {self.kind} needs {field}")
+        return self
+
+
+class Item(_Strict):
+    """One thing in Diana's shop, bought with besitos."""
+
+    code: Code
+    name: Localized
+    description: Localized
+    price: int = Field(ge=1, le=MAX_PRICE)
+    # A lower price for VIPs.
+    vip_price: int | None = Field(default=None, ge=1, le=MAX_PRICE)
+    # How many exist across all users (None: unlimited), and how many one user may buy (None: unlimited).
+    stock: int | None = Field(default=None, ge=1, le=1_000_000)
+    per_user: int | None = Field(default=None, ge=1, le=1_000)
+    # On sale from / until (timezone-aware; either may be left open).
+    available_from: datetime | None = None
+    available_until: datetime | None = None
+    gives: Gives
+
+    @model_validator(mode="after")
+    def _sane(self) -> Item:
+        for moment in (self.available_from, self.available_until):
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError(f"item {self.code}: give availability times with a time zone (e.g. +00:00)")
+        if self.available_from and self.available_until and self.available_until <= self.available_from:
+            raise ValueError(f"item {self.code}: available_until must come after available_from")
+        if self.vip_price is not None and self.vip_price >= self.price:
+            raise ValueError(f"item {self.code}: the VIP price must be lower than the price")
+        return self
+
+    def price_for(self, vip: bool) -> int:
+        return self.vip_price if vip and self.vip_price is not None else self.price
+
+    def on_sale(self, now: datetime) -> bool:
+        return (self.available_from is None or self.available_from <= now) and (
+            self.available_until is None or now < self.available_until
+        )
+
+
+class Shop(_Strict):
+    items: tuple[Item, ...] = ()
+    # Auctions: a bid in the last ``extend_minutes`` moves the end that far from the bid.
+    extend_minutes: int = Field(default=3, ge=1, le=60)
+
+    @cached_property
+    def by_code(self) -> dict[str, Item]:
+        return {item.code: item for item in self.items}
+
+
 class Content(_Strict):
     version: str = Field(min_length=1, max_length=64)
     calendar: Calendar = Calendar()
     community: Community = Community()
     vip: Vip = Vip()
     media: tuple[Media, ...] = ()
+    # Content stored before the shop existed has none: it still loads, sells nothing.
+    shop: Shop = Shop()
     story: Story
     missions: tuple[Goal, ...]
     achievements: tuple[Goal, ...]
@@ -456,7 +549,7 @@ def content_problems(content: Content) -> list[str]:
     problems += _missing_targets(story)
     if problems:
         return problems
-    problems += _lookup_problems(story) + _story_problems(story) + media_problems(content)
+    problems += _lookup_problems(story) + _story_problems(story) + media_problems(content) + shop_problems(content)
 
     if not content.vip.plans:
         problems.append("the content must sell at least one VIP plan (vip.plans)")
@@ -524,3 +617,48 @@ def media_problems(content: Content) -> list[str]:
             problems.append(f"fragment {fragment.id}: teaser media {', '.join(map(repr, blurred))} cannot be "
                             "blurred; Telegram blurs only photos, videos and animations")  # fmt: skip
     return problems
+
+
+def shop_problems(content: Content) -> list[str]:
+    """Every item gives something that exists; prices sit where the story can charge them."""
+    shop, story = content.shop, content.story
+    codes = [item.code for item in shop.items]
+    problems = [f"shop item code {c!r} is used twice" for c in sorted({c for c in codes if codes.count(c) > 1})]
+    by_key = content.media_by_key
+    for item in shop.items:
+        gives, where = item.gives, f"shop item {item.code}"
+        if item.stock is not None and item.per_user is not None and item.per_user > item.stock:
+            problems.append(f"{where}: per_user ({item.per_user}) is more than the whole stock ({item.stock})")
+        if gives.kind in ("media", "message"):
+            problems += _album_problems(where, gives.media, by_key)
+        elif gives.media:
+            problems.append(f"{where}: an item that gives {gives.kind} carries no media")
+        if gives.kind == "message" and len(gives.media) > 1:
+            problems.append(f"{where}: a private message carries one voice note or picture, not an album")
+        if gives.at_hour is not None and gives.kind != "message":
+            problems.append(f"{where}: only a private message is delivered at an hour (at_hour)")
+        for fragment_id in gives.fragments:
+            fragment = story.by_id.get(fragment_id)
+            if fragment is None:
+                problems.append(f"{where} opens fragment {fragment_id!r}, which does not exist")
+            elif fragment.vip:
+                problems.append(f"{where} opens fragment {fragment_id}, which is VIP: VIP chapters are sold as VIP")
+            elif fragment.requires is None:
+                problems.append(f"{where} opens fragment {fragment_id}, which is open to everyone already")
+        for language, text in _texts(item):
+            if telegram_length(text) > MAX_CAPTION_LENGTH:
+                problems.append(f"{where}: the {language} text is {telegram_length(text):,} characters; keep it "
+                                f"within {MAX_CAPTION_LENGTH:,}")  # fmt: skip
+    for kind, goals in (("mission", content.missions), ("achievement", content.achievements)):
+        problems += [f"{kind} {goal.code} rewards shop item {goal.reward_item!r}, which does not exist"
+                     for goal in goals if goal.reward_item is not None and goal.reward_item not in shop.by_code]  # fmt: skip
+    start = story.by_id.get(story.start)
+    if start is not None and start.price is not None:
+        problems.append(f"the start fragment {start.id} cannot cost besitos (every story begins there)")
+    return problems
+
+
+def _texts(item: Item) -> list[tuple[str, str]]:
+    localized = [item.name, item.description, *([item.gives.text] if item.gives.text else [])]
+    return [(language, text) for value in localized for language, text in (("es", value.es), ("en", value.en))
+            if text is not None]  # fmt: skip

@@ -32,7 +32,14 @@ RequestKind = Literal["start", "menu", "button", "text", "reaction", "joined", "
                       "refunded", "redeem", "vip_join", "paid_media"]  # fmt: skip
 # A paid media purchase's payload (Telegram's limit; the action of a "paid_media" request).
 MAX_PAID_MEDIA_PAYLOAD: Final = 128
-SupportAction = Literal["refund", "grant", "restart_story", "ban", "unban", "erase"]
+SupportAction = Literal["refund", "grant", "restart_story", "ban", "unban", "erase", "give_item", "deliver_order",
+                        "refund_purchase"]  # fmt: skip
+# Where a backpack's thing came from.
+PurchaseSource = Literal["shop", "auction", "mission", "achievement", "support"]
+# delivered: given; scheduled: a message waiting for its hour; waiting: a reward for the admins to fulfil;
+# refunded: its besitos went back (and a limited stock's unit with them).
+PurchaseStatus = Literal["delivered", "scheduled", "waiting", "refunded"]
+WalletAction = Literal["reserve", "release", "capture"]
 SubscriptionStatus = Literal["none", "active", "grace", "expired", "refunded"]
 
 
@@ -338,10 +345,32 @@ class CloseVipChannel(BaseModel):
     reason: str
 
 
+class RecordPurchase(BaseModel):
+    """A backpack entry as Postgres keeps it (for the admins' orders and figures); written again on every change."""
+
+    kind: Literal["record_purchase"] = "record_purchase"
+    user_id: int
+    purchase_id: str  # "journey-<user>:<purchase id>"
+    item: str
+    item_kind: str
+    source: PurchaseSource
+    price: int
+    status: PurchaseStatus
+    bought_at: datetime
+    changed_at: datetime
+
+
+class ReleaseStock(BaseModel):
+    """A limited item's unit goes back on the shelf (its purchase refunded, or its turn refused after the claim)."""
+
+    kind: Literal["release_stock"] = "release_stock"
+    claim_id: str
+
+
 # What one projection activity writes for a turn: rows for Postgres and the leaderboard totals.
 _PROJECTION_EFFECT = (
     SaveProfile | AwardBesitos | UnlockAchievement | CompleteMission | SaveStoryProgress | RecordDecision
-    | RecordReaction | UpdateLeaderboard
+    | RecordReaction | UpdateLeaderboard | RecordPurchase | ReleaseStock
 )  # fmt: skip
 PROJECTION_EFFECTS: Final = get_args(_PROJECTION_EFFECT)
 ProjectionEffect = Annotated[_PROJECTION_EFFECT, Field(discriminator="kind")]
@@ -467,6 +496,45 @@ class Subscription(BaseModel):
     link_sent_at: datetime | None = None
 
 
+class Purchase(BaseModel):
+    """Something in the user's backpack: bought in the shop, won at an auction, or given."""
+
+    id: str  # "p<n>", this journey's own numbering
+    item: str
+    source: PurchaseSource = "shop"
+    price: int = 0  # besitos paid (0 when given)
+    at: datetime
+    status: PurchaseStatus = "delivered"
+    deliver_at: datetime | None = None  # a scheduled message's moment
+    # The limited stock unit it holds ("" for unlimited items).
+    claim_id: str = ""
+
+
+class Reserve(BaseModel):
+    """Besitos held by a leading auction bid: not spendable until the auction releases or captures them."""
+
+    auction: str
+    bid: str
+    amount: int
+
+
+class Wallet(BaseModel):
+    spent: int = 0  # besitos spent in total (a refund gives back, and lowers this)
+    purchases: list[Purchase] = Field(default_factory=list)
+    reserves: list[Reserve] = Field(default_factory=list)
+    # Priced story paid: "choice:<id>" / "fragment:<id>", with ":<playthrough>" when paid on every playthrough.
+    paid_story: list[str] = Field(default_factory=list)
+    # Fragments the shop opened to this user (their level, besitos and flag conditions waived).
+    unlocked: list[str] = Field(default_factory=list)
+    # Auctions settled in this journey (won or lost), so a late message about them changes nothing.
+    settled_auctions: list[str] = Field(default_factory=list)
+    seq: int = 0
+
+    @property
+    def reserved(self) -> int:
+        return sum(reserve.amount for reserve in self.reserves)
+
+
 class JourneyState(BaseModel):
     """All of one user's journey. The workflow's state is the truth; Postgres projects it."""
 
@@ -475,8 +543,9 @@ class JourneyState(BaseModel):
     onboarding_step: int = 0
     profile: TelegramProfile | None = None
     language: Language = "es"
-    besitos: int = 0
-    lifetime_besitos: int = 0
+    besitos: int = 0  # the balance: the ledger's sum (reserved besitos included)
+    lifetime_besitos: int = 0  # earned in total: levels follow it, so spending never lowers a level
+    wallet: Wallet = Field(default_factory=Wallet)
     achievements: list[str] = Field(default_factory=list)
     missions: list[str] = Field(default_factory=list)
     banned: bool = False  # by staff: every request is refused (a payment still applies) until unbanned
@@ -539,12 +608,57 @@ class SupportRequest(BaseModel):
     action: SupportAction
     charge_id: str = ""  # refund: the Stars payment
     amount: int = 0  # grant: besitos given, or (negative) taken back
+    item: str = ""  # give_item: the shop item's code
+    purchase: str = ""  # deliver_order, refund_purchase: the backpack entry ("p<n>")
     reason: str = Field(min_length=3, max_length=500)
 
 
 class SupportReply(BaseModel):
     ok: bool
     message: str
+    duplicate: bool = False
+
+
+class StockClaim(BaseModel):
+    """Claim one unit of a limited item for a purchase (atomically across all users), once per ``claim_id``."""
+
+    claim_id: str
+    item: str
+    stock: int
+    user_id: int
+    at: datetime
+
+
+class StockClaimed(BaseModel):
+    claim_id: str
+    claimed: bool  # False: sold out
+
+
+class WalletRequest(BaseModel):
+    """An auction asks a bidder's journey to hold, let go of or take besitos; applied once per ``request_id``.
+
+    reserve: hold ``amount`` for ``bid`` (a raise replaces this auction's earlier reserve); release: let go of the reserve
+    held for ``bid`` (``outbid`` tells the user why); capture: the auction ended and ``bid`` won: the reserve is spent and
+    ``item`` goes into the backpack.
+    """
+
+    request_id: str = Field(min_length=1, max_length=128)
+    user_id: int
+    action: WalletAction
+    auction: str = Field(min_length=1, max_length=64)
+    bid: str = Field(min_length=1, max_length=64)
+    amount: int = Field(default=0, ge=0)
+    item: str = ""
+    title: str = ""  # what the auction sells, as the notices name it
+    vip_only: bool = False
+    outbid: bool = False
+
+
+class WalletReply(BaseModel):
+    ok: bool
+    # reserve refused: "funds" (not enough spendable besitos), "vip" (VIP only), "closed" (journey not active/banned)
+    refusal: str | None = None
+    spendable: int = 0
     duplicate: bool = False
 
 

@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from opentelemetry import context as tracing
 
-    from workflows import rules, support
+    from workflows import rules, shop, support, wallet
     from workflows.content import Content
     from workflows.contracts import (
         Effect,
@@ -33,12 +33,17 @@ with workflow.unsafe.imports_passed_through():
         Notify,
         PassRedemption,
         RedeemPass,
+        ReleaseStock,
+        StockClaim,
+        StockClaimed,
         SupportReply,
         SupportRequest,
+        WalletReply,
+        WalletRequest,
     )
     from workflows.outbox import ACTIVITY_TIMEOUT, Outbox
     from workflows.search_attributes import JourneyPublisher
-    from workflows.side_effects import Payments
+    from workflows.side_effects import Payments, Shop
     from workflows.timer import Timer
     from workflows.update_failures import contained, refused_as_update_failure
 
@@ -95,9 +100,15 @@ class JourneyWorkflow:
             duplicate = rules.is_duplicate(self.state, request)
             redeeming = request.kind == "redeem" and not duplicate
             redemption = await self._redeem_pass(request, content) if redeeming else None
+            claim = await self._claim_stock(request, content) if not duplicate else None
             # Validators are skipped on replay and for updates re-applied after a reset: the rules check again.
-            with refused_as_update_failure():
-                decision = rules.decide(self.state, request, workflow.now(), content, redemption)
+            try:
+                with refused_as_update_failure():
+                    decision = rules.decide(self.state, request, workflow.now(), content, redemption, claim)
+            except Exception:
+                if claim is not None and claim.claimed:  # refused after all: the unit goes back on the shelf
+                    self.outbox.queue([ReleaseStock(claim_id=claim.claim_id)])
+                raise
             if duplicate:
                 return JourneyReply(screen=decision.screen, language=self.state.language, duplicate=True)
             self._accept(decision.state, decision.effects)
@@ -133,6 +144,20 @@ class JourneyWorkflow:
             with refused_as_update_failure():
                 support.validate(self.state, request)
         self._accepted.add(_update_id())
+
+    @workflow.update(name="Wallet")
+    async def wallet(self, request: WalletRequest) -> WalletReply:
+        """An auction holds, lets go of or takes this user's besitos: applied once per ``request_id``."""
+        async with self._turn():
+            if request.user_id != self.state.user_id:
+                raise ApplicationError("this journey belongs to another user", type=JourneyError.FOREIGN_USER,
+                                       non_retryable=True)  # fmt: skip
+            if self.state.stage in ENDED or self.state.content_version == 0:
+                return WalletReply(ok=False, refusal="closed")
+            outcome = wallet.apply(self.state, request, workflow.now(), self._content_for(0))
+            if not outcome.reply.duplicate:
+                self._accept(outcome.state, outcome.effects)
+            return outcome.reply
 
     @workflow.query(name="State")
     def current_state(self) -> JourneyState:
@@ -190,6 +215,24 @@ class JourneyWorkflow:
                 if self.content is None:
                     raise  # refuses the update as unavailable
         return self.content  # the newest version it could read
+
+    async def _claim_stock(self, request: JourneyRequest, content: Content) -> StockClaimed | None:
+        """A limited item's unit, claimed in Postgres for this purchase (atomically across all users) before the rules
+        charge for it; none is claimed for a purchase the rules would refuse anyway."""
+        item = shop.buying(request.action, content) if request.kind == "button" else None
+        if item is None:
+            return None
+        with refused_as_update_failure():
+            rules.validate(self.state, request, content)
+        if shop.refusal(self.state, item, workflow.now()) is not None:
+            return None
+        assert item.stock is not None
+        claim = StockClaim(claim_id=shop.claim_id(self.state, request.delivery), item=item.code, stock=item.stock,
+                           user_id=self.state.user_id, at=workflow.now())  # fmt: skip
+        return await workflow.execute_activity_method(
+            Shop.claim_stock, claim, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=PASS_RETRY,
+            summary=f"claim one {item.code} for journey {self.state.user_id}",
+        )  # fmt: skip
 
     async def _redeem_pass(self, request: JourneyRequest, content: Content) -> PassRedemption:
         """Claim a VIP pass in Postgres (one use, expiring); the claim is the user's even if this task is retried."""

@@ -24,14 +24,14 @@ DEVOTED_STREAK: Final = 3
 INTIMATE_RELATIONSHIP: Final = 4
 
 # The seed's menu, reordered per mood: what Diana wants the user to do next comes first.
-SEED_ORDER: Final = ("story", "besitos", "missions", "achievements", "ranking", "vip", "settings")
+SEED_ORDER: Final = ("story", "besitos", "shop", "missions", "achievements", "ranking", "vip", "settings")
 MENU_ORDER: Final[dict[Mood, tuple[str, ...]]] = {
     "longing": SEED_ORDER,  # come back to the story where it stopped
     "reunion": SEED_ORDER,
-    "intense": ("story", "achievements", "besitos", "missions", "ranking", "vip", "settings"),
-    "intimate": ("story", "vip", "besitos", "missions", "achievements", "ranking", "settings"),
-    "guarded": ("story", "missions", "besitos", "achievements", "ranking", "vip", "settings"),
-    "devoted": ("missions", "story", "besitos", "ranking", "achievements", "vip", "settings"),
+    "intense": ("story", "achievements", "besitos", "shop", "missions", "ranking", "vip", "settings"),
+    "intimate": ("story", "vip", "shop", "besitos", "missions", "achievements", "ranking", "settings"),
+    "guarded": ("story", "missions", "besitos", "shop", "achievements", "ranking", "vip", "settings"),
+    "devoted": ("missions", "story", "besitos", "shop", "ranking", "achievements", "vip", "settings"),
     "curious": SEED_ORDER,
 }
 

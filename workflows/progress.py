@@ -45,6 +45,9 @@ class Turn:
     missions: list[str] = field(default_factory=list)
     level_reached: int | None = None
     notices: list[Notice] = field(default_factory=list)
+    spent: int = 0
+    # Shop items earned by missions and achievements this turn, handed out by ``shop.settle``.
+    gifts: list[tuple[str, str]] = field(default_factory=list)  # (item code, "mission" | "achievement")
 
     def summary(self) -> list[Notice]:
         """What the user is told about this turn, most exciting first."""
@@ -64,6 +67,8 @@ class Turn:
         lines += self.notices
         if self.besitos:
             lines.append(Notice(key="notice.besitos", params={"amount": self.besitos}))
+        if self.spent:
+            lines.append(Notice(key="notice.spent", params={"amount": self.spent}))
         return lines
 
 
@@ -104,6 +109,34 @@ def award(turn: Turn, *, action: str, key: str, context: dict[str, str | int] | 
     if level_after > level_before:
         turn.level_reached = level_after
     return earned
+
+
+def spendable(state: JourneyState) -> int:
+    """Besitos the user may spend now: the balance less what leading auction bids hold."""
+    return state.besitos - state.wallet.reserved
+
+
+def spend(turn: Turn, *, amount: int, action: str, key: str, context: dict[str, str | int] | None = None) -> None:
+    """Take ``amount`` spendable besitos (checked by the caller): a negative ledger row named by ``key`` (its cause,
+    once per user). The balance falls; lifetime besitos, and so the level and the boards, do not."""
+    state = turn.state
+    assert 0 < amount <= spendable(state), f"cannot spend {amount} of {spendable(state)} spendable besitos"
+    state.besitos -= amount
+    state.wallet.spent += amount
+    turn.effects.append(AwardBesitos(user_id=state.user_id, idempotency_key=f"journey-{state.user_id}:{key}",
+                                     action=action, amount=-amount, balance_after=state.besitos,
+                                     context=context or {}, awarded_at=turn.now))  # fmt: skip
+    turn.spent += amount
+
+
+def give_back(turn: Turn, *, amount: int, action: str, key: str, context: dict[str, str | int] | None = None) -> None:
+    """Return besitos spent (a refund): a positive ledger row that raises the balance, not lifetime besitos."""
+    state = turn.state
+    state.besitos += amount
+    state.wallet.spent = max(0, state.wallet.spent - amount)
+    turn.effects.append(AwardBesitos(user_id=state.user_id, idempotency_key=f"journey-{state.user_id}:{key}",
+                                     action=action, amount=amount, balance_after=state.besitos,
+                                     context=context or {}, awarded_at=turn.now))  # fmt: skip
 
 
 def leaderboard_effect(turn: Turn) -> None:
@@ -155,6 +188,10 @@ def metric(state: JourneyState, content: Content, name: Metric) -> int:
         "level": level_progress(state.lifetime_besitos).level,
         "missions_completed": len(state.missions),
         "all_content": int(set(open_to(state, content)) <= set(state.story.completed)),
+        "besitos_spent": state.wallet.spent,
+        "items_bought": sum(
+            1 for p in state.wallet.purchases if p.source in ("shop", "auction") and p.status != "refunded"
+        ),  # fmt: skip
     }
     return values[name]
 
@@ -172,6 +209,8 @@ def settle(turn: Turn) -> None:
                 award(
                     turn, action="mission_completed", key=f"mission:{mission.code}", context={"mission": mission.code}
                 )
+                if mission.reward_item is not None:
+                    turn.gifts.append((mission.reward_item, "mission"))
                 changed = True
         for achievement in content.achievements:
             code = achievement.code
@@ -180,6 +219,8 @@ def settle(turn: Turn) -> None:
                 turn.achievements.append(code)
                 turn.effects.append(UnlockAchievement(user_id=state.user_id, code=code, unlocked_at=turn.now))
                 award(turn, action="achievement_unlocked", key=f"achievement:{code}", context={"achievement": code})
+                if achievement.reward_item is not None:
+                    turn.gifts.append((achievement.reward_item, "achievement"))
                 changed = True
         if not changed:
             return

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
-from workflows import moods, story, subscription
+from workflows import moods, shop, story, subscription
 from workflows.content import Community, Content
 from workflows.contracts import (
     MAX_PAID_MEDIA_PAYLOAD,
@@ -30,6 +30,7 @@ from workflows.contracts import (
     RecordReaction,
     SaveProfile,
     Screen,
+    StockClaimed,
     UpdateLeaderboard,
 )
 from workflows.days import local_day, next_local_time, start_of_day
@@ -42,8 +43,9 @@ from workflows.progress import (
     notification,
     react,
     register_visit,
-    settle,
+    spendable,
 )
+from workflows.shop import settle
 
 ONBOARDING_SCREENS: Final = 3
 RECENT_UPDATE_WINDOW: Final = 256
@@ -52,8 +54,10 @@ MENU_LABELS: Final[dict[str, str]] = {action: f"menu.{action}" for action in moo
 SETTINGS_ACTIONS: Final = frozenset({"notifications_toggle", "language.es", "language.en", "export", "erase",
                                      "erase_confirm"})  # fmt: skip
 # Buttons the journey answers (story choices are "pick.<choice id>", checked against the content).
-ACTIONS: Final = frozenset({"onboarding_next", "menu", story.NEXT, story.RESTART, subscription.CHANNEL_LINK}
-                           | set(MENU_LABELS) | SETTINGS_ACTIONS)  # fmt: skip
+ACTIONS: Final = frozenset({"onboarding_next", "menu", story.NEXT, story.RESTART, story.PAY, subscription.CHANNEL_LINK,
+                            shop.BACKPACK, shop.AUCTIONS} | set(MENU_LABELS) | SETTINGS_ACTIONS)  # fmt: skip
+# Buttons whose action names something after a prefix (a choice, a plan, an item, a backpack entry).
+ACTION_PREFIXES: Final = (story.PICK, f"{story.PAY}.", subscription.BUY, shop.ITEM, shop.BUY, shop.REOPEN)
 # Ways in that mean the same on any screen (notifications carry them): never stale.
 ENTRY_ACTIONS: Final = frozenset({"menu", story.OPEN})
 # Requests from community channels: they never change the screen in the private chat.
@@ -137,6 +141,11 @@ def validate(state: JourneyState, request: JourneyRequest, content: Content | No
             raise Rejection(rejection.kind, str(rejection)) from None
     if content is not None and subscription.is_buy(request.action):
         _subscription_check(subscription.plan_for, content, request.action)
+    if content is not None and shop.is_shop_action(request.action):
+        try:
+            shop.check(state, content, request.action)
+        except shop.ShopRejection as rejection:
+            raise Rejection(rejection.kind, str(rejection)) from None
     if request.action == subscription.CHANNEL_LINK and not state.vip:
         raise Rejection(JourneyError.STALE_SCREEN, "the VIP channel is for VIPs")
 
@@ -149,11 +158,7 @@ def validate_shape(user_id: int, request: JourneyRequest) -> None:
         raise Rejection(JourneyError.INVALID_INPUT, "update ids are positive")
     if len(request.text) > MAX_TEXT_LENGTH:
         raise Rejection(JourneyError.INVALID_INPUT, f"text longer than {MAX_TEXT_LENGTH} characters")
-    if (
-        request.kind == "button"
-        and request.action not in ACTIONS
-        and not request.action.startswith((story.PICK, subscription.BUY))
-    ):
+    if request.kind == "button" and request.action not in ACTIONS and not request.action.startswith(ACTION_PREFIXES):
         raise Rejection(JourneyError.UNKNOWN_ACTION, f"unknown action {request.action!r}")
     if request.kind == "paid_media" and not 1 <= len(request.action.encode()) <= MAX_PAID_MEDIA_PAYLOAD:
         raise Rejection(JourneyError.INVALID_INPUT, "a paid media payload is 1 to 128 bytes")
@@ -199,10 +204,11 @@ def _validate_channel(state: JourneyState, request: JourneyRequest) -> None:
 
 
 def decide(state: JourneyState, request: JourneyRequest, now: datetime, content: Content,
-           redemption: PassRedemption | None = None) -> Decision:  # fmt: skip
+           redemption: PassRedemption | None = None, claim: StockClaimed | None = None) -> Decision:  # fmt: skip
     """Apply one validated request. A duplicate returns the current screen and changes nothing.
 
-    ``redemption`` is Postgres's answer for a VIP pass (``redeem`` requests), claimed before deciding.
+    ``redemption`` is Postgres's answer for a VIP pass (``redeem`` requests), claimed before deciding; ``claim`` the
+    unit of a limited shop item the request buys (``shop.buying``), claimed before deciding too.
     """
     if is_duplicate(state, request) and state.screen is not None:
         return Decision(state=state, screen=state.screen)
@@ -212,6 +218,7 @@ def decide(state: JourneyState, request: JourneyRequest, now: datetime, content:
     turn = Turn(state=state, content=content, now=now, cause=request.delivery)
     # Whatever the subscription had due by now (a timer about to fire) applies before this request.
     subscription.tick(turn)
+    shop.deliver_due(turn)
     if request.kind == "refunded":
         assert request.payment is not None
         subscription.refunded_by_telegram(turn, request.payment.charge_id)
@@ -248,7 +255,7 @@ def decide(state: JourneyState, request: JourneyRequest, now: datetime, content:
     elif state.stage == "onboarding":
         screen = _onboarding(turn, request)
     else:
-        screen = _active(turn, request, previous_visit)
+        screen = _active(turn, request, previous_visit, claim)
     if state.stage == "active":
         register_visit(turn)
         settle(turn)
@@ -327,7 +334,8 @@ def _onboarding_screen(state: JourneyState) -> Screen:
     )
 
 
-def _active(turn: Turn, request: JourneyRequest, previous_visit: datetime | None) -> Screen:
+def _active(turn: Turn, request: JourneyRequest, previous_visit: datetime | None,
+            claim: StockClaimed | None = None) -> Screen:  # fmt: skip
     state, content, action = turn.state, turn.content, request.action
     if request.kind in ("start", "menu") or action == "menu":
         mood = moods.mood(state, previous_visit, turn.now)
@@ -345,6 +353,10 @@ def _active(turn: Turn, request: JourneyRequest, previous_visit: datetime | None
         return subscription.issue_invoice(turn, subscription.plan_for(content, action))
     if action == subscription.CHANNEL_LINK:
         return subscription.channel_link(turn)
+    if shop.is_shop_action(action):
+        return shop.play(turn, action, claim)
+    if action == shop.AUCTIONS:  # drawn by the bot from the running auctions; the shop if it ever gets here
+        return shop.shop_screen(state, content, turn.now)
     if action == "besitos":
         return besitos_screen(state)
     if action in ("missions", "achievements"):
@@ -416,9 +428,13 @@ def besitos_screen(state: JourneyState) -> Screen:
             "bar": progress_bar(progress),
             "streak": state.devotion.streak,
             "longest": state.devotion.longest,
+            "spendable": spendable(state),
+            "reserved": state.wallet.reserved,
+            "spent": state.wallet.spent,
         },
-        buttons=[_back_row()],
-    )
+        buttons=[[Button(label="menu.shop", action=shop.OPEN), Button(label="shop.backpack", action=shop.BACKPACK)],
+                 _back_row()],
+    )  # fmt: skip
 
 
 def _back_row() -> list[Button]:
@@ -487,7 +503,7 @@ def next_alarm(state: JourneyState, content: Content | None, now: datetime) -> d
     introduction left unfinished (``content`` None: the journey never read one, so only that)."""
     due = [lapse_due(state, content)]
     if content is not None:
-        due += [next_reminder(state, content, now), subscription.next_event(state, content)]
+        due += [next_reminder(state, content, now), subscription.next_event(state, content), shop.next_delivery(state)]
     return min((moment for moment in due if moment is not None), default=None)
 
 
@@ -505,6 +521,7 @@ def alarm(state: JourneyState, content: Content | None, now: datetime) -> list[E
     effects = remind(state, content, now)
     turn = Turn(state=state, content=content, now=now, cause=f"alarm:{now.isoformat()}")
     subscription.tick(turn)
+    shop.deliver_due(turn)
     return [*effects, *turn.effects]
 
 

@@ -29,7 +29,11 @@ from workflows.contracts import (
     RefundPayment,
     SaveSubscription,
     SendInvoice,
+    StockClaim,
+    StockClaimed,
     UpdateLeaderboard,
+    WalletReply,
+    WalletRequest,
 )
 
 
@@ -87,6 +91,24 @@ class Payments:
 
     @activity.defn
     async def redeem_vip_pass(self, claim: RedeemPass) -> PassRedemption:
+        raise NotImplementedError
+
+
+class Shop:
+    """Limited shop items in Postgres, claimed atomically across all users."""
+
+    @activity.defn
+    async def claim_stock(self, claim: StockClaim) -> StockClaimed:
+        """One unit for this claim, if any is left; the same claim again answers the same (retries)."""
+        raise NotImplementedError
+
+
+class Auctions:
+    """What an auction asks of its bidders' journeys, and where it is shown."""
+
+    @activity.defn
+    async def ask_wallet(self, request: WalletRequest) -> WalletReply:
+        """The bidder's journey applies the request once (``JourneyWorkflow.wallet``)."""
         raise NotImplementedError
 
 

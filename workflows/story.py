@@ -22,12 +22,14 @@ from workflows.contracts import (
     ScreenMedia,
 )
 from workflows.economy import level_progress
-from workflows.progress import Turn, award
+from workflows.progress import Turn, award, spend, spendable
 
 PICK: Final = "pick."  # a choice button's action: "pick.<choice id>"
 NEXT: Final = "story_next"
 RESTART: Final = "story_restart"
 OPEN: Final = "story"
+# Taking a priced way, its price confirmed: "story_pay" (continue) or "story_pay.<choice id>".
+PAY: Final = "story_pay"
 RECENT_DECISIONS: Final = 10
 
 
@@ -57,13 +59,44 @@ def unmet(condition: Condition | None, state: JourneyState) -> list[str]:
 
 
 def is_story_action(action: str) -> bool:
-    return action in (OPEN, NEXT, RESTART) or action.startswith(PICK)
+    return action in (OPEN, NEXT, RESTART, PAY) or action.startswith((PICK, f"{PAY}."))
+
+
+def _way(action: str) -> tuple[str, bool]:
+    """The way a button takes (``NEXT`` or ``pick.<id>``) and whether it confirms paying for it."""
+    if action == PAY:
+        return NEXT, True
+    if action.startswith(f"{PAY}."):
+        return PICK + action.removeprefix(f"{PAY}."), True
+    return action, False
+
+
+def entry_unmet(fragment: Fragment, state: JourneyState) -> list[str]:
+    """What stops ``state`` from entering ``fragment``; a fragment the shop opened to the user asks only for VIP."""
+    reasons = unmet(fragment.requires, state)
+    return [r for r in reasons if r == "vip"] if fragment.id in state.wallet.unlocked else reasons
+
+
+def _paid_key(kind: str, code: str, paid: str, playthrough: int) -> str:
+    return f"{kind}:{code}:{playthrough}" if paid == "each_playthrough" else f"{kind}:{code}"
+
+
+def price_of(state: JourneyState, choice: Choice | None, target: Fragment) -> list[tuple[str, int]]:
+    """What taking a way still costs this user: (what is paid, besitos) for the choice and the fragment it enters."""
+    playthrough, paid = state.story.playthrough, set(state.wallet.paid_story)
+    owed = []
+    if choice is not None and choice.price is not None:
+        owed.append((_paid_key("choice", choice.id, choice.paid, playthrough), choice.price))
+    if target.price is not None:
+        owed.append((_paid_key("fragment", target.id, target.paid, playthrough), target.price))
+    return [(key, price) for key, price in owed if key not in paid]
 
 
 def check(state: JourneyState, content: Content, action: str) -> None:
     """Refuse a story button that does not belong to where the user stands."""
     if action == OPEN:
         return
+    action, _ = _way(action)
     fragment = current(state, content)
     if fragment is None:
         raise StoryRejection(JourneyError.STALE_SCREEN, "the story has not begun")
@@ -95,22 +128,53 @@ def play(turn: Turn, action: str) -> Screen:
         state.story.playthrough += 1
         state.story.flags, state.story.relationship = [], 0
         return _enter(turn, content.story.by_id[content.story.start])
+    action, paying = _way(action)
     if action == NEXT:
         assert fragment.next is not None
         target = content.story.by_id[fragment.next]
-        if blocked := unmet(target.requires, state):
+        if blocked := entry_unmet(target, state):
             return locked_screen(state, target, blocked, target.requires, content)
+        if (screen := _charge(turn, None, target, paying)) is not None:
+            return screen
         _complete(turn, fragment)
         return _enter(turn, target)
     choice = _visible_choice(fragment, state, action.removeprefix(PICK))
     assert choice is not None
     target = content.story.by_id[choice.next]
-    for condition in (choice.requires, target.requires):
-        if blocked := unmet(condition, state):
-            return locked_screen(state, target, blocked, condition, content)
+    if blocked := unmet(choice.requires, state):
+        return locked_screen(state, target, blocked, choice.requires, content)
+    if blocked := entry_unmet(target, state):
+        return locked_screen(state, target, blocked, target.requires, content)
+    if (screen := _charge(turn, choice, target, paying)) is not None:
+        return screen
     _decide(turn, fragment, choice)
     _complete(turn, fragment)
     return _enter(turn, target)
+
+
+def _charge(turn: Turn, choice: Choice | None, target: Fragment, paying: bool) -> Screen | None:
+    """A priced way: asked first (its price, and the balance after), paid when confirmed. None: go on."""
+    state = turn.state
+    owed = price_of(state, choice, target)
+    if not owed:
+        return None
+    price = sum(amount for _, amount in owed)
+    if paying and spendable(state) >= price:
+        for key, amount in owed:
+            spend(turn, amount=amount, action="story_price", key=f"price:{key}", context={"paid": key})
+        state.wallet.paid_story = [*state.wallet.paid_story, *(key for key, _ in owed)]
+        return None
+    confirm = PAY if choice is None else f"{PAY}.{choice.id}"
+    missing = max(0, price - spendable(state))
+    label = choice.label.get(state.language) if choice is not None else target.title.get(state.language)
+    rows = [] if missing else [[Button(label="", action=confirm, text=f"💋 {price} · ✅")]]
+    if missing:
+        rows.append([Button(label="menu.missions", action="missions")])
+    rows.append([Button(label="story.back", action=OPEN)])
+    return Screen(key="story.price.missing" if missing else "story.price.ask",
+                  params={"title": label, "price": price, "spendable": spendable(state),
+                          "after": spendable(state) - price, "missing": missing},
+                  buttons=rows)  # fmt: skip
 
 
 def _visible_choice(fragment: Fragment, state: JourneyState, choice_id: str) -> Choice | None:
@@ -188,10 +252,14 @@ def fragment_screen(state: JourneyState, content: Content, fragment: Fragment) -
     rows: list[list[Button]] = []
     for choice in visible_choices(fragment, state):
         label = choice.label.get(language)
-        locked = unmet(choice.requires, state) or unmet(content.story.by_id[choice.next].requires, state)
-        rows.append([Button(label="", action=f"{PICK}{choice.id}", text=f"🔒 {label}" if locked else label)])
+        target = content.story.by_id[choice.next]
+        locked = unmet(choice.requires, state) or entry_unmet(target, state)
+        price = sum(amount for _, amount in price_of(state, choice, target))
+        text = f"🔒 {label}" if locked else (f"{label} · 💋 {price}" if price else label)
+        rows.append([Button(label="", action=f"{PICK}{choice.id}", text=text)])
     if fragment.next is not None:
-        rows.append([Button(label="story.continue", action=NEXT)])
+        price = sum(amount for _, amount in price_of(state, None, content.story.by_id[fragment.next]))
+        rows.append([Button(label="story.continue", action=NEXT, text=f"➡️ 💋 {price}" if price else None)])
     if fragment.ending is not None:
         rows.append([Button(label="story.restart", action=RESTART)])
     rows.append([Button(label="menu.back", action="menu")])

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
-from workflows import story, subscription
+from workflows import shop, story, subscription
 from workflows.content import Content
 from workflows.contracts import AwardBesitos, Button, Effect, JourneyError, JourneyState, Screen, SupportRequest
-from workflows.progress import Turn, award, leaderboard_effect, notification, settle
+from workflows.progress import Turn, award, leaderboard_effect, notification
 from workflows.rules import RECENT_UPDATE_WINDOW, Rejection, erase, save_profile
+from workflows.shop import settle
 
 # No single staff change moves more besitos than this: a typo must not mint a fortune.
 MAX_GRANT: Final = 100_000
@@ -52,7 +53,7 @@ def validate(state: JourneyState, request: SupportRequest) -> None:
         if state.besitos + request.amount < 0:
             raise Rejection(JourneyError.SUPPORT_REFUSED,
                             f"the balance is {state.besitos} besitos: {-request.amount} cannot be taken")  # fmt: skip
-    if action in ("grant", "restart_story") and state.stage != "active":
+    if action in ("grant", "restart_story", "give_item") and state.stage != "active":
         raise Rejection(JourneyError.NOT_STARTED, f"{action} needs a journey past the introduction")
     if action == "restart_story" and state.story.fragment_id is None:
         raise Rejection(JourneyError.SUPPORT_REFUSED, "the story has not begun; there is nothing to restart")
@@ -62,15 +63,25 @@ def validate(state: JourneyState, request: SupportRequest) -> None:
         raise Rejection(JourneyError.SUPPORT_REFUSED, "this user is not banned")
 
 
+def validate_with(state: JourneyState, request: SupportRequest, content: Content) -> None:
+    """The checks that read the content: the item to give exists."""
+    if delivery(request) in state.recent_deliveries:
+        return
+    if request.action == "give_item" and request.item not in content.shop.by_code:
+        raise Rejection(JourneyError.SUPPORT_REFUSED, f"the shop has no item {request.item!r}")
+
+
 def apply(state: JourneyState, request: SupportRequest, now: datetime, content: Content) -> SupportOutcome:
     """Apply one staff change; the journey's own due events (VIP expiry) apply first."""
     if delivery(request) in state.recent_deliveries:
         return SupportOutcome(state=state, message="already applied", duplicate=True)
     validate(state, request)
+    validate_with(state, request, content)
     state = state.model_copy(deep=True)
     state.recent_deliveries = [*state.recent_deliveries, delivery(request)][-RECENT_UPDATE_WINDOW:]
     turn = Turn(state=state, content=content, now=now, cause=delivery(request))
     subscription.tick(turn)
+    shop.deliver_due(turn)
     if request.action == "refund":
         try:
             message = subscription.refund(turn, request.charge_id, request.actor, request.reason)
@@ -80,6 +91,17 @@ def apply(state: JourneyState, request: SupportRequest, now: datetime, content: 
         message = _grant(turn, request.amount)
     elif request.action == "restart_story":
         message = _restart_story(turn)
+    elif request.action == "give_item":
+        message = _give_item(turn, request.item)
+    elif request.action in ("deliver_order", "refund_purchase"):
+        try:
+            if request.action == "deliver_order":
+                message = shop.deliver_order(turn, request.purchase)
+            else:
+                message = shop.refund(turn, request.purchase)
+        except shop.ShopRejection as rejection:
+            raise Rejection(rejection.kind, str(rejection)) from None
+        turn.effects.insert(0, save_profile(state, now))
     elif request.action in ("ban", "unban"):
         state.banned = request.action == "ban"
         if state.profile is not None:
@@ -111,6 +133,19 @@ def _grant(turn: Turn, amount: int) -> str:
                     buttons=[[Button(label="menu.open", action="menu")]])  # fmt: skip
     turn.effects.append(notification(state, f"notify:{turn.cause}", screen))
     return f"{'granted' if amount > 0 else 'took back'} {abs(amount)} besitos; balance {state.besitos}"
+
+
+def _give_item(turn: Turn, code: str) -> str:
+    """Staff gives a shop item for free: into the backpack, delivered as a purchase would be, and the user told."""
+    state = turn.state
+    purchase = shop.give(turn, turn.content.shop.by_code[code], "support")
+    settle(turn)
+    leaderboard_effect(turn)
+    turn.effects.insert(0, save_profile(state, turn.now))
+    screen = Screen(key="notify.support.item_given", notices=turn.summary(),
+                    buttons=[[Button(label="shop.backpack", action=shop.BACKPACK)]])  # fmt: skip
+    turn.effects.append(notification(state, f"notify:{turn.cause}", screen))
+    return f"gave {code} ({purchase.id}) to user {state.user_id}"
 
 
 def _restart_story(turn: Turn) -> str:
