@@ -206,7 +206,8 @@ class ScreenSender:
             await self._send_one(bot, chat_id, items[0], own_caption(items[0]), None)
         elif items:
             await self._send_album(bot, chat_id, items)
-        return await bot.send_message(chat_id, text, reply_markup=markup)
+        # Diana's words are protected like her media, so media edited into this message later stays protected.
+        return await bot.send_message(chat_id, text, reply_markup=markup, protect_content=self.protect_content)
 
     async def replace(self, bot: Bot, message: Message | InaccessibleMessage, screen: Screen, language: str) -> None:
         """The screen in place of ``message`` (the pressed one): edited where Telegram allows, else sent anew.
@@ -234,6 +235,8 @@ class ScreenSender:
             single = screen.media[0] if len(screen.media) == 1 else None
             if single is None or single.kind not in EDITABLE or shown not in MEDIA_CAN_REPLACE:
                 return False
+            if self.protect_content and not message.has_protected_content:
+                return False  # an edit keeps the message's protection: media never goes into an unprotected one
             if visible_length(text) > MAX_CAPTION_LENGTH:
                 return False
             edited = await self._with_file(

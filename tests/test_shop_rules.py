@@ -40,16 +40,18 @@ ITEMS: list[dict[str, Any]] = [
      "gives": {"kind": "vip_days", "days": 7}},
     {"code": "nota_de_voz", "name": {"es": "Nota de voz"}, "description": {"es": "Con tu nombre."}, "price": 40,
      "stock": 1, "per_user": 1, "gives": {"kind": "reward", "text": {"es": "Una nota de voz con tu nombre."}}},
+    {"code": "espejo", "name": {"es": "El espejo"}, "description": {"es": "Míralo conmigo."}, "price": 65,
+     "gives": {"kind": "media", "media": ["espejo"]}},
     {"code": "pasado", "name": {"es": "Lo que fue"}, "description": {"es": "Ya no."}, "price": 10,
      "available_until": "2026-01-01T00:00:00+00:00", "gives": {"kind": "message", "text": {"es": "Adiós."}}},
 ]  # fmt: skip
 
 
-@cache
-def shop_content() -> Content:
+def shop_document() -> dict[str, Any]:
     """The shipped story with this test's own catalogue, a priced choice (c01_follow, 15 once) and a fragment paid on
     every playthrough (f05, 5)."""
-    document = yaml.safe_load((REPO_ROOT / "content" / "diana.yaml").read_text(encoding="utf-8"))
+    document: dict[str, Any] = yaml.safe_load((REPO_ROOT / "content" / "diana.yaml").read_text(encoding="utf-8"))
+    document["version"] = "shop-test"
     for fragment in document["story"]["fragments"]:
         fragment.pop("price", None)
         fragment.pop("paid", None)
@@ -61,7 +63,12 @@ def shop_content() -> Content:
             if choice["id"] == "c01_follow":
                 choice["price"] = 15
     document["shop"] = {"items": ITEMS}
-    content = Content.model_validate(document)
+    return document
+
+
+@cache
+def shop_content() -> Content:
+    content = Content.model_validate(shop_document())
     assert content_problems(content) == []
     return content
 
