@@ -272,7 +272,7 @@ async def test_the_dashboard_for_admins_and_the_menu_for_everyone_else(
 def changed_content() -> bytes:
     """The shipped content with a new label, one fragment's text changed and a yearly plan added."""
     text = SHIPPED
-    for old, new in (('version: "2026-12-05.1"', 'version: "2026-12-01.1"'),
+    for old, new in (('version: "2026-12-05.2"', 'version: "2026-12-01.1"'),
                      ("Y aquí estás. El pasillo", "Y aquí estás, por fin. El pasillo"),
                      ("      days: 90\n      stars: 600\n",
                       "      days: 90\n      stars: 600\n    - code: anual\n      name:\n        es: \"VIP Anual\"\n"
@@ -322,7 +322,7 @@ async def test_content_upload_is_checked_shown_as_a_diff_and_activated_once(
     await admin.send_document("diana.yaml", changed_content())
     preview = await admin.next_from_bot("bot_message")
     text = preview["text"]
-    assert "diana.yaml es válido" in text and "Versión: 2026-12-05.1 → 2026-12-01.1" in text
+    assert "diana.yaml es válido" in text and "Versión: 2026-12-05.2 → 2026-12-01.1" in text
     assert "Fragmentos: +0 −0 ~1" in text and "~ f01: text" in text
     assert "Planes VIP: +1 −0 ~0" in text and "+ anual" in text
     assert "Misiones" not in text and "Logros" not in text

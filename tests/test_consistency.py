@@ -311,9 +311,9 @@ def test_score_json_line_answers_a_bad_line_with_an_error_line(line: str) -> Non
 
 def test_the_shipped_content_is_valid() -> None:
     assert content_problems(CONTENT) == []
-    assert len(CONTENT.story.fragments) == 18
-    assert len(CONTENT.missions) == 10
-    assert len(CONTENT.achievements) == 15
+    assert len(CONTENT.story.fragments) == 20
+    assert len(CONTENT.missions) == 11
+    assert len(CONTENT.achievements) == 17
 
 
 def test_texts_to_score_collects_every_diana_text() -> None:

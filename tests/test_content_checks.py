@@ -71,6 +71,8 @@ def branchy(length: int = 40, read: str = "all") -> dict[str, Any]:
                 "ending": name} for name, source in (("dawn", "f12"), ("night", "f14"))]  # fmt: skip
     document["story"] = {"start": "b00", "fragments": [*chain, last, *endings]}
     document["vip"]["story_return"] = "b00"
+    # Story unlocks in the shop name the shipped story's fragments: they go with it.
+    document["shop"]["items"] = [item for item in document["shop"]["items"] if item["gives"]["kind"] != "story"]
     return document
 
 

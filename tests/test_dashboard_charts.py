@@ -213,6 +213,13 @@ def pixels_of(image: Image.Image, color: str) -> int:
                if value == rgb)  # fmt: skip
 
 
+def chart_sizes(fragments: int) -> list[tuple[int, int]]:
+    """The three pictures' sizes: phone-sized (4:5), the funnel taller when the story has more rows than fit."""
+    rows = charts.FUNNEL_CHROME_PX + charts.FUNNEL_ROW_PX * fragments
+    funnel = min(charts.MAX_HEIGHT_PX, max(charts.HEIGHT_PX, rows))
+    return [(charts.WIDTH_PX, funnel), (charts.WIDTH_PX, charts.HEIGHT_PX), (charts.WIDTH_PX, charts.HEIGHT_PX)]
+
+
 class TestPictures:
     @pytest.mark.parametrize("language", ["es", "en"])
     def test_three_phone_sized_pictures_with_captions(self, language: str) -> None:
@@ -221,8 +228,7 @@ class TestPictures:
         drawn = charts.dashboard_charts(figures_for(funnel=funnel, active=stepped(5), new=stepped(1),
                                                     vip=[250] * SERIES_DAYS), language)  # fmt: skip
         assert [chart.name for chart in drawn] == ["funnel", "activity", "revenue"]
-        for chart in drawn:
-            assert picture(chart.png).size == (charts.WIDTH_PX, charts.HEIGHT_PX)
+        assert [picture(chart.png).size for chart in drawn] == chart_sizes(len(funnel))
         captions = [chart.caption for chart in drawn]
         if language == "es":
             assert "Embudo de la historia" in captions[0] and "Usuarios por día" in captions[1]
@@ -242,8 +248,8 @@ class TestPictures:
     def test_no_users_yet_and_no_content_still_draw(self) -> None:
         for figures in (figures_for(), figures_for(funnel=[]), figures_for(funnel=[]).model_copy(
                 update={"days": [], "revenue_days": []})):  # fmt: skip
-            for chart in charts.dashboard_charts(figures, "es"):
-                assert picture(chart.png).size == (charts.WIDTH_PX, charts.HEIGHT_PX)
+            drawn = charts.dashboard_charts(figures, "es")
+            assert [picture(chart.png).size for chart in drawn] == chart_sizes(len(figures.funnel))
 
     def test_a_long_story_makes_a_taller_picture_within_telegrams_limits(self) -> None:
         funnel = [FragmentFunnel(fragment_id=f"x{n:02d}", chapter=1, title=Localized(es=f"Parte {n}"), reached=n,
@@ -301,7 +307,8 @@ async def test_an_admin_gets_the_charts_and_refresh_redraws_them_in_place(
     album = await admin.next_from_bot("bot_media_group", "bot_message", within=60)
     assert album["kind"] == "bot_media_group", "the charts come before the text"
     items = album["items"]
-    assert [(item["type"], item["width"], item["height"]) for item in items] == [("photo", 1080, 1350)] * 3
+    sizes = chart_sizes(len(shipped_content().story.fragments))  # the active content is the shipped one
+    assert [(item["type"], item["width"], item["height"]) for item in items] == [("photo", *s) for s in sizes]
     assert "Embudo de la historia" in items[0]["caption"] and "Usuarios por día" in items[1]["caption"]
     assert "Ingresos por día" in items[2]["caption"] and "250 Stars netas" in items[2]["caption"]
     board = await admin.next_from_bot("bot_message")

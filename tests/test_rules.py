@@ -315,9 +315,9 @@ class TestMissionsAndAchievements:
         assert lines[0].startswith("⏳ Primera Conversación — 1/3")
         assert any(line.startswith("✅ Cazadora de Logros") for line in lines)
         assert any(line.startswith("🔒 Experiencia VIP") for line in lines)
-        assert (missions.params["done"], missions.params["total"]) == (1, 10)
+        assert (missions.params["done"], missions.params["total"]) == (1, 11)
         achievements = press(state, "achievements").screen
-        assert (achievements.params["done"], achievements.params["total"]) == (6, 15)
+        assert (achievements.params["done"], achievements.params["total"]) == (6, 17)
         assert "✅ Primeros Pasos" in str(achievements.params["lines"])
 
     def test_ultimate_explorer_needs_every_fragment_open_to_the_user(self) -> None:
