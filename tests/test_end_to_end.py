@@ -91,8 +91,8 @@ async def test_start_onboarding_menu_and_mis_besitos(
     assert "Bienvenido a mi mundo" in screen["text"]
     assert "Primeros Pasos" in screen["text"] and "+65 besitos" in screen["text"]
     labels = [b["text"] for row in screen["buttons"] for b in row]
-    assert labels == ["💋 Continuar Historia", "🌟 Mis Besitos", "🎯 Misiones", "🏆 Logros", "🏅 Ranking", "💎 VIP",
-                      "⚙️ Configuración"]  # fmt: skip
+    assert labels == ["💋 Continuar Historia", "🌟 Mis Besitos", "🛍️ Mis tesoros", "🎯 Misiones", "🏆 Logros",
+                      "🏅 Ranking", "💎 VIP", "⚙️ Configuración"]  # fmt: skip
 
     await user.press(screen["message_id"], user.button(screen, "Mis Besitos"))
     besitos = await user.next_from_bot("bot_edit")

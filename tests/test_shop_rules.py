@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import REPO_ROOT, request
+from tests.helpers import REPO_ROOT, request, shipped_content
 from tests.test_rules import NOW, USER, onboarded
 from workflows import rules, shop, support, wallet
 from workflows.content import Content, content_problems, shop_problems
@@ -63,6 +63,9 @@ def shop_document() -> dict[str, Any]:
             if choice["id"] == "c01_follow":
                 choice["price"] = 15
     document["shop"] = {"items": ITEMS}
+    # Goals on spending would pay besitos back on a purchase: the shipped ones are tested on their own.
+    for kind in ("missions", "achievements"):
+        document[kind] = [goal for goal in document[kind] if goal["metric"] not in ("besitos_spent", "items_bought")]
     return document
 
 
@@ -234,6 +237,24 @@ class TestBuying:
         decision = press(press(rich(), "shop.item.carta").state, "shop.buy.carta")
         records = [e for e in decision.effects if isinstance(e, RecordPurchase)]
         assert [(r.item, r.price, r.status, r.source) for r in records] == [("carta", 30, "delivered", "shop")]
+
+
+def test_spending_completes_the_shipped_goals_and_their_gift_lands_in_the_backpack() -> None:
+    content = shipped_content()
+    state = onboarded()
+    grant = SupportRequest(request_id="g", user_id=USER, actor="t", action="grant", amount=600, reason="test funds")
+    state = support.apply(state, grant, NOW, content).state
+    for code in ("secreto_al_oido", "noche_de_carmin", "retrato_en_sombra", "noche_de_carmin"):
+        state.screen_seq = state.screen.seq if state.screen else 0
+        state = rules.decide(state, request(USER, "button", action=f"shop.item.{code}", screen=state.screen_seq), NOW,
+                             content).state  # fmt: skip
+        state = rules.decide(state, request(USER, "button", action=f"shop.buy.{code}", screen=state.screen_seq), NOW,
+                             content).state  # fmt: skip
+    assert "primer_capricho" in state.missions  # items bought
+    assert "corazon_generoso" in state.achievements  # 500 besitos spent: its reward is a gift
+    gifts = [p for p in state.wallet.purchases if p.source == "achievement"]
+    assert [(p.item, p.price) for p in gifts] == [("susurro_a_las_once", 0)]
+    assert sum(1 for p in state.wallet.purchases if p.source == "shop") == 4
 
 
 class TestPricedStory:

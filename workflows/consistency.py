@@ -105,7 +105,7 @@ def texts_to_score(content: Content) -> list[tuple[str, str, str]]:
     """Every text Diana says in a content file, as ``(where, text, lang)``, in document order.
 
     Story fragments (title, text, teaser, choice labels), missions and achievements (title, description)
-    VIP plans (name, description) and media captions, each in Spanish and, where written, English. ``where`` is a
+    VIP plans (name, description), media captions and shop items (name, description, what they give), each in Spanish and, where written, English. ``where`` is a
     path an author can find: ``story.f01.text.es``, ``story.f01.c01_follow.label.en``, ``missions.x.title.es``.
     """
     found: list[tuple[str, str, str]] = []
@@ -127,6 +127,11 @@ def texts_to_score(content: Content) -> list[tuple[str, str, str]]:
     for media in content.media:
         if media.caption is not None:
             found += _localized(f"media.{media.key}.caption", media.caption)
+    for item in content.shop.items:
+        found += _localized(f"shop.{item.code}.name", item.name)
+        found += _localized(f"shop.{item.code}.description", item.description)
+        if item.gives.text is not None:
+            found += _localized(f"shop.{item.code}.gives.text", item.gives.text)
     return found
 
 
