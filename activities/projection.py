@@ -126,6 +126,9 @@ class ProjectionActivities(side_effects.Projection):
             await conn.execute("DELETE FROM dead_letters WHERE telegram_user_id = $1", effect.user_id)
             await conn.execute("UPDATE paid_media_purchases SET telegram_user_id = NULL WHERE telegram_user_id = $1",
                                effect.user_id)  # fmt: skip
+            # A limited item's unit stays claimed (it was sold), without who; purchases lose the user with the profile.
+            await conn.execute("UPDATE shop_stock_claims SET telegram_user_id = NULL WHERE telegram_user_id = $1",
+                               effect.user_id)  # fmt: skip
             # Subscriptions, reactions, missions, achievements and story rows cascade with the profile.
             await conn.execute("DELETE FROM users WHERE telegram_user_id = $1", effect.user_id)
             # Who asked and why travel with the erasure: a staff erase is audited here once, as staff's.
