@@ -35,7 +35,7 @@ from tools.support import decoded_history
 from worker import WORKFLOWS, journey_worker_options
 from worker.content_library import ContentLibrary
 from workflows.content import Content
-from workflows.contracts import JourneyReply, PaymentDetails, SupportRequest
+from workflows.contracts import JourneyReply, PaymentDetails, SupportRequest, WalletRequest
 from workflows.journey import JourneyWorkflow, journey_id
 from workflows.search_attributes import SETTLED_WINDOW as SETTLED_ATTRIBUTES_WINDOW
 
@@ -47,6 +47,7 @@ CONTENT_SNAPSHOTS = HISTORIES / "content"
 SHORT_RUNS = ("onboarding_to_besitos", "continued_as_new")
 # The story to its first ending; then, past the window, the busy search attributes published by a trailing timer.
 ENDING = "story_to_an_ending"
+SHOP = "shop_and_auction"
 
 
 def replayer(workflows: list[type] = WORKFLOWS, name: str | None = None) -> Replayer:
@@ -119,6 +120,24 @@ async def _buy_and_be_supported(journeys: Journeys, client: Client, user_id: int
     await journeys.interact(request(user_id, "menu"))
 
 
+async def _shop_and_auction(journeys: Journeys, client: Client, user_id: int) -> None:
+    """Spending besitos: a limited item (its unit claimed in Postgres), the backpack, a priced choice paid, and an
+    auction's reserves, a release and a capture."""
+    reply = await _begin(journeys, user_id)
+    await journeys.support(SupportRequest(request_id=f"shop-{user_id}", user_id=user_id, actor="support:record",
+                                          action="grant", amount=2000, reason="recorded history"))  # fmt: skip
+    reply = await journeys.interact(request(user_id, "menu"))
+    for action in ("shop", "shop.item.tu_nombre_en_mi_voz", "shop.buy.tu_nombre_en_mi_voz", "backpack", "story",
+                   "pick.c01_follow", "story_next", "pick.c04_letter", "story_pay.c04_letter"):  # fmt: skip
+        reply = await journeys.interact(request(user_id, "button", action=action, screen=reply.screen.seq))
+    handle = client.get_workflow_handle(journey_id(user_id))
+    for action, bid, amount in (("reserve", "b1", 100), ("reserve", "b2", 150), ("release", "b1", 0),
+                                ("capture", "b2", 0)):  # fmt: skip
+        wanted = WalletRequest(request_id=f"recorded-{action}-{bid}", user_id=user_id, action=action, auction="a1",
+                               bid=bid, amount=amount, item="retrato_en_sombra", title="Retrato")  # type: ignore[arg-type]  # fmt: skip
+        assert (await handle.execute_update(JourneyWorkflow.wallet, wanted)).ok
+
+
 async def _begin(journeys: Journeys, user_id: int) -> JourneyReply:
     reply = await journeys.interact(request(user_id, "start"))
     for _ in range(3):
@@ -147,7 +166,7 @@ def _recording(name: str) -> bool:
 async def test_record_histories(pool: asyncpg.Pool, redis: Redis, telegram_bot: Bot, emulator: BotAPIEmulator,
                                 active_content: ActiveContent, client: Client) -> None:  # fmt: skip
     HISTORIES.mkdir(exist_ok=True)
-    for name in ("vip_and_support", ENDING):
+    for name in ("vip_and_support", ENDING, SHOP):
         if not _recording(name):
             continue
         # On the session's server, whose histories are long enough to hold the whole story in one run.
@@ -165,6 +184,8 @@ async def test_record_histories(pool: asyncpg.Pool, redis: Redis, telegram_bot: 
                 await asyncio.sleep(SETTLED_ATTRIBUTES_WINDOW.total_seconds() + 2)
                 reply = await journeys.interact(request(user_id, "menu"))
                 await journeys.interact(request(user_id, "button", action="besitos", screen=reply.screen.seq))
+            elif name == SHOP:
+                await _shop_and_auction(journeys, client, user_id)
             else:
                 await _buy_and_be_supported(journeys, client, user_id)
             await eventually(lambda user_id=user_id: _settled(client, user_id))  # type: ignore[misc]
