@@ -18,7 +18,7 @@ from activities.telegram import TelegramActivities
 from adapters.texts import t
 from workflows import side_effects
 from workflows.auction_contracts import AuctionRecord, AuctionReport
-from workflows.contracts import WalletReply, WalletRequest
+from workflows.contracts import JourneyError, WalletReply, WalletRequest
 from workflows.journey import JourneyWorkflow, journey_id
 
 # temporalio types an update given an explicit name by its coroutine, not its result: this says what it returns.
@@ -55,7 +55,8 @@ class AuctionActivities(side_effects.Auctions):
             raise
         except WorkflowUpdateFailedError as failure:
             cause = failure.cause
-            if isinstance(cause, ApplicationError) and cause.non_retryable:
+            # A fault applying it (JourneyFailed) is asked again: the journey is unchanged, and may take it later.
+            if isinstance(cause, ApplicationError) and cause.non_retryable and cause.type != JourneyError.FAILED:
                 activity.logger.warning("journey %s refused %s: %s", request.user_id, request.request_id, cause)
                 return WalletReply(ok=False, refusal="closed")
             raise

@@ -313,6 +313,12 @@ async def test_bids_refused_through_the_bot_say_why_and_change_nothing(
     # Too low: under the starting price.
     answer = await forge_bid(rich, rich_list, open_id, price - 1)
     assert answer["show_alert"] and answer["text"] == t("auctions.refused.too_low", minimum=price)
+    # Someone still in the introduction cannot hold besitos yet.
+    newcomer = EmulatedUser(http, emulator.base_url, new_user_id(), first_name="Nueva")
+    await newcomer.send("/start")
+    hello = await newcomer.next_from_bot("bot_message", within=60)
+    answer = await forge_bid(newcomer, hello, open_id, price)
+    assert answer["show_alert"] and answer["text"] == t("auctions.refused.closed")
     # Forged: an amount no button offers, an auction id that cannot be one.
     for data in (AuctionCB(auction=open_id, amount=0, screen=0).pack(), f"auc:{'x' * 45}:100:0", "auc:a:b:c"):
         pressed = await rich.press(rich_list["message_id"], data, forge=True)
