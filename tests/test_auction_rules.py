@@ -7,11 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from adapters.callbacks import AuctionCB
+from bot.auctions import answer_text
 from tests.test_rules import CONTENT, USER, onboarded
 from workflows import auction_rules as rules
 from workflows import wallet
-from workflows.auction_contracts import OUTCOMES_KEPT, AuctionInput, AuctionState, BidRequest
-from workflows.contracts import AwardBesitos, JourneyState, Notify, WalletRequest
+from workflows.auction_contracts import MAX_BID, OUTCOMES_KEPT, AuctionInput, AuctionState, BidRequest, BidResult
+from workflows.contracts import AwardBesitos, JourneyState, Language, Notify, WalletRequest
 from workflows.progress import spendable
 
 START = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
@@ -174,3 +176,17 @@ def test_a_bidding_war_through_the_journeys_wallets_keeps_every_besito() -> None
     spent = [e for e in wallet.apply(journey(USER + 1, 500), rules.wallet_request(AUCTION, "reserve", bid(USER + 1, 100)),
                                      START, CONTENT).effects if isinstance(e, AwardBesitos)]  # fmt: skip
     assert not spent, "holding besitos writes no ledger row"
+
+
+class TestWhatTheBidderReads:
+    def test_a_bid_button_fits_telegrams_64_bytes(self) -> None:
+        longest = AuctionCB(auction="x" * 40, amount=MAX_BID, screen=2**31).pack()
+        assert len(longest.encode()) <= 64
+
+    @pytest.mark.parametrize("language", ["es", "en"])
+    @pytest.mark.parametrize("refusal", [None, "too_low", "ended", "funds", "vip", "closed", "unavailable"])
+    def test_every_answer_to_a_bid_fits_a_callback_answer(self, language: Language, refusal: str | None) -> None:
+        result = BidResult.model_validate({"leading": refusal is None, "refusal": refusal, "amount": MAX_BID,
+                                           "minimum": MAX_BID, "spendable": MAX_BID, "ends_at": END, "extended": True})  # fmt: skip
+        text = answer_text(result, CONTENT.calendar.timezone, language)
+        assert "{" not in text and 0 < len(text) <= 200, text
