@@ -44,7 +44,7 @@ class AuctionCB(CallbackData, prefix=CallbackPrefix.AUCTION):
 
 
 class AuctionAdminCB(CallbackData, prefix=CallbackPrefix.AUCTION_ADMIN):
-    """An admin's button on an auction: ``action`` is "cancel" (asks for a ✅) or "list"."""
+    """An admin's button on a running auction: ``action`` "cancel" (which asks for a ✅)."""
 
     action: str
     auction: str = ""

@@ -102,7 +102,7 @@ def parse_auction(args: str | None, names: dict[str, str], language: str) -> Auc
                           vip_only=bool(flag))  # fmt: skip
 
 
-def _ago(duration: timedelta) -> str:
+def _duration_text(duration: timedelta) -> str:
     """A duration as the admin typed it, in its largest whole unit."""
     seconds = int(duration.total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
@@ -127,7 +127,7 @@ async def ask_auction(message: Message, command: CommandObject, pool: asyncpg.Po
     timezone = journeys.content.timezone
     title = shop.by_code[parsed.item].name.get("es")  # the notices' name (Spanish first)
     preview = t("admin.auction.preview", language, title=parsed.title, code=parsed.item, start=parsed.start_price,
-                increment=parsed.increment, duration=_ago(parsed.duration), extend=shop.extend_minutes,
+                increment=parsed.increment, duration=_duration_text(parsed.duration), extend=shop.extend_minutes,
                 ends=local_moment(datetime.now(UTC) + parsed.duration, timezone),
                 vip=t("admin.auction.vip_only", language) if parsed.vip_only else "")  # fmt: skip
     details = {"auction_id": f"{message.chat.id}-{message.message_id}", "item": parsed.item, "title": title,
