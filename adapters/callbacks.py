@@ -14,6 +14,8 @@ class CallbackPrefix(StrEnum):
     ADMIN_PANEL = "adm"
     BROADCAST = "bc"
     CONFIRM = "ok"
+    AUCTION = "auc"
+    AUCTION_ADMIN = "aua"
 
 
 assert len(set(CallbackPrefix)) == len(list(CallbackPrefix)), "callback prefixes must be unique"
@@ -30,3 +32,19 @@ class ReactionCB(CallbackData, prefix=CallbackPrefix.REACTION):
     """A reaction button under a community channel post; the post is the message it sits on."""
 
     emoji: int
+
+
+class AuctionCB(CallbackData, prefix=CallbackPrefix.AUCTION):
+    """A bid button under the running auctions: which auction, how much, and the journey screen the list was opened
+    from (its back button returns there)."""
+
+    auction: str
+    amount: int
+    screen: int
+
+
+class AuctionAdminCB(CallbackData, prefix=CallbackPrefix.AUCTION_ADMIN):
+    """An admin's button on a running auction: ``action`` "cancel" (which asks for a ✅)."""
+
+    action: str
+    auction: str = ""

@@ -13,6 +13,8 @@ from adapters.screens import ScreenSender
 from bot import (
     admin_panel,
     admin_users,
+    auction_admin,
+    auctions,
     broadcasts,
     community,
     conversation,
@@ -53,11 +55,12 @@ def build_dispatcher(journeys: Journeys, *, settings: Settings, pool: asyncpg.Po
     # (channel posts and joins arrive as callback queries and chat_member updates, not messages).
     dispatcher.message.filter(F.chat.type == ChatType.PRIVATE)
     # Order matters: VIP (payments, passes, the VIP channel), community (admin commands, channel
-    # buttons) and ranking before the journey's
+    # buttons), ranking and auctions before the journey's
     # own buttons, commands before free text, fallback last.
     # The admin panel takes /admin and uploaded documents before the journey's commands and fallback do.
     dispatcher.include_routers(vip.router, community.router, broadcasts.router, media.router, paid_media.router,
                                admin_panel.router,
-                               admin_users.router, start.router,
-                               ranking.router, navigation.router, conversation.router, fallback.router)  # fmt: skip
+                               admin_users.router, auction_admin.router, start.router,
+                               ranking.router, auctions.router, navigation.router, conversation.router,
+                               fallback.router)  # fmt: skip
     return dispatcher

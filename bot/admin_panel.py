@@ -47,7 +47,7 @@ from adapters.journeys import Journeys
 from adapters.media_library import media_file_problems, registered_media_problems
 from adapters.screens import ScreenSender
 from adapters.texts import language_of, t
-from bot import start
+from bot import auction_admin, start
 from bot.admins import AdminOnly, guarded_router
 from bot.community import MAX_POST_LENGTH
 from infra.settings import Settings
@@ -115,12 +115,12 @@ def panel_keyboard(language: str) -> InlineKeyboardMarkup:
                                     callback_data=AdminCB(action=action).pack())  # fmt: skip
 
     return InlineKeyboardMarkup(inline_keyboard=[[button("dashboard")], [button("users"), button("broadcast")],
-                                                 [button("content"), button("publish")]])  # fmt: skip
+                                                 [button("content"), button("publish")], [button("auctions")]])  # fmt: skip
 
 
 @router.callback_query(AdminCB.filter(), flags={"admin": AdminOnly("admin panel")})
 async def press(query: CallbackQuery, callback_data: AdminCB, bot: Bot, pool: asyncpg.Pool, redis: Redis,
-                settings: Settings) -> None:  # fmt: skip
+                settings: Settings, journeys: Journeys) -> None:  # fmt: skip
     """A panel button. Only admins: anyone else (a forged press) is refused, audited, and nothing happens."""
     language = language_of(query.from_user.language_code)
     action = callback_data.action
@@ -134,6 +134,9 @@ async def press(query: CallbackQuery, callback_data: AdminCB, bot: Bot, pool: as
         await query.answer()
         params: dict[str, str | int] = {"limit": MAX_UPLOAD_BYTES // 1024} if action == "content" else {}
         await bot.send_message(query.from_user.id, t(f"admin.panel.{action}", language, **params))
+    elif action == "auctions":
+        await query.answer()
+        await auction_admin.show_running(bot, query.from_user.id, pool, journeys.content.timezone, language)
     elif action == "publish":
         await query.answer()
         await bot.send_message(query.from_user.id, t("admin.publish.usage", language, limit=MAX_POST_LENGTH))

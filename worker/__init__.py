@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from temporalio.worker import UnsandboxedWorkflowRunner, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.auctions import AuctionActivities
 from activities.broadcast import BroadcastActivities
 from activities.deletion import ForgettingActivities
 from activities.leaderboard import LeaderboardActivities
@@ -26,6 +27,7 @@ from adapters.screens import ScreenSender
 from adapters.stars import TelegramStars
 from infra.settings import EMULATOR_VIP_CHANNEL
 from worker.content_library import ContentLibrary
+from workflows.auction import AuctionWorkflow
 from workflows.broadcast import BroadcastWorkflow
 from workflows.deletion import JourneyDeletionWorkflow
 from workflows.journey import JourneyWorkflow
@@ -36,7 +38,7 @@ from workflows.journey import JourneyWorkflow
 SANDBOXED_RUNNER: Final = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules("opentelemetry", "redis")
 )
-WORKFLOWS: Final[list[type]] = [JourneyWorkflow, BroadcastWorkflow, JourneyDeletionWorkflow]
+WORKFLOWS: Final[list[type]] = [JourneyWorkflow, BroadcastWorkflow, JourneyDeletionWorkflow, AuctionWorkflow]
 
 
 def workflow_runner(sandboxed: bool) -> WorkflowRunner:
@@ -51,23 +53,27 @@ def workflow_runner(sandboxed: bool) -> WorkflowRunner:
 
 def journey_worker_options(pool: asyncpg.Pool, redis: Redis, bot: Bot, *, sandboxed: bool = True,
                            vip_channel_id: int | None = EMULATOR_VIP_CHANNEL, library: ContentLibrary | None = None,
-                           media_dir: Path = SHIPPED_MEDIA) -> dict[str, Any]:  # fmt: skip
+                           media_dir: Path = SHIPPED_MEDIA,
+                           admin_ids: frozenset[int] = frozenset()) -> dict[str, Any]:  # fmt: skip
     """What a journey worker is made of besides its client and task queue: ``Worker(client, task_queue=..., **these)``.
 
     ``library``: the worker's content library, when something else in the process reads versions too (one parsed
-    copy each).
+    copy each). ``admin_ids``: who is told how each auction ended.
     """
     library = library or ContentLibrary(pool)
     return {
         "workflows": WORKFLOWS,
         "workflow_runner": workflow_runner(sandboxed),
-        "activities": build_activities(pool, redis, bot, vip_channel_id=vip_channel_id, media_dir=media_dir),
+        "activities": build_activities(
+            pool, redis, bot, vip_channel_id=vip_channel_id, media_dir=media_dir, admin_ids=admin_ids
+        ),  # fmt: skip
         "interceptors": [library.interceptor()],
     }
 
 
 def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, *, vip_channel_id: int | None = EMULATOR_VIP_CHANNEL,
-                     media_dir: Path = SHIPPED_MEDIA) -> list[Callable[..., Any]]:  # fmt: skip
+                     media_dir: Path = SHIPPED_MEDIA,
+                     admin_ids: frozenset[int] = frozenset()) -> list[Callable[..., Any]]:  # fmt: skip
     """Every activity the workflows run, bound to the clients the worker built once."""
     projection = ProjectionActivities(pool, redis)
     leaderboard = LeaderboardActivities(redis)
@@ -78,6 +84,7 @@ def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, *, vip_channel_
     broadcast = BroadcastActivities(bot, pool, pacer=bulk)
     forgetting = ForgettingActivities(pool)
     shop = ShopActivities(pool)
+    auctions = AuctionActivities(bot, pool, telegram, admin_ids=admin_ids)
     return [
         projection.record_projection,
         projection.erase_personal_data,
@@ -90,6 +97,9 @@ def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, *, vip_channel_
         payments.refund_payment,
         payments.redeem_vip_pass,
         shop.claim_stock,
+        auctions.ask_wallet,
+        auctions.record_auction,
+        auctions.report_auction,
         vip_channel.open_vip_channel,
         vip_channel.close_vip_channel,
         broadcast.broadcast_recipients,

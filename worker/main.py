@@ -80,6 +80,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
                 sandboxed=settings.workflow_sandbox,
                 media_dir=settings.media_dir,
                 library=library,
+                admin_ids=settings.admin_ids,
             ),  # fmt: skip
         )
         voice = asyncio.create_task(watch_content_voice(pool, library))

@@ -154,7 +154,8 @@ class JourneyWorkflow:
                                        non_retryable=True)  # fmt: skip
             if self.state.stage in ENDED or self.state.content_version == 0:
                 return WalletReply(ok=False, refusal="closed")
-            outcome = wallet.apply(self.state, request, workflow.now(), self._content_for(0))
+            with refused_as_update_failure():  # a fault fails this Update, never the journey's workflow task
+                outcome = wallet.apply(self.state, request, workflow.now(), self._content_for(0))
             if not outcome.reply.duplicate:
                 self._accept(outcome.state, outcome.effects)
             return outcome.reply

@@ -12,6 +12,7 @@ import datetime as dt
 
 from temporalio import activity
 
+from workflows.auction_contracts import AuctionRecord, AuctionReport
 from workflows.broadcast_contracts import BroadcastPage, BroadcastRecord, PageOutcome, RecipientsPage, RecipientsRequest
 from workflows.contracts import (
     CloseVipChannel,
@@ -109,6 +110,16 @@ class Auctions:
     @activity.defn
     async def ask_wallet(self, request: WalletRequest) -> WalletReply:
         """The bidder's journey applies the request once (``JourneyWorkflow.wallet``)."""
+        raise NotImplementedError
+
+    @activity.defn
+    async def record_auction(self, record: AuctionRecord) -> None:
+        """The ``auctions`` row (the bot's list, the dashboard); an older change never overwrites a newer one."""
+        raise NotImplementedError
+
+    @activity.defn
+    async def report_auction(self, report: AuctionReport) -> None:
+        """Each admin is told once how the auction ended."""
         raise NotImplementedError
 
 
