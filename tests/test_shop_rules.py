@@ -363,5 +363,11 @@ class TestAuctionReserves:
                                                      bid="b1", item="velas"), NOW, shop_content())  # fmt: skip
         assert late.state.besitos == after and not spent_rows(late.effects)
 
+    def test_a_reserve_arriving_after_its_release_holds_nothing(self) -> None:
+        released = self.ask(rich(), "release", "b1")
+        late = self.ask(released.state, "reserve", "b1", 100)
+        assert late.reply.refusal == "closed" and not late.state.wallet.reserves
+        assert self.ask(late.state, "reserve", "b2", 100).reply.ok  # a new bid of theirs still holds
+
     def test_vip_only_auctions_refuse_free_users(self) -> None:
         assert self.ask(rich(), "reserve", "b1", 10, vip_only=True).reply.refusal == "vip"

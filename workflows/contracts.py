@@ -528,6 +528,8 @@ class Wallet(BaseModel):
     unlocked: list[str] = Field(default_factory=list)
     # Auctions settled in this journey (won or lost), so a late message about them changes nothing.
     settled_auctions: list[str] = Field(default_factory=list)
+    # Bids let go of before their reserve arrived ("<auction>:<bid>", the latest): a reserve arriving late is refused.
+    released_bids: list[str] = Field(default_factory=list)
     seq: int = 0
 
     @property

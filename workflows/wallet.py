@@ -28,6 +28,8 @@ from workflows.rules import RECENT_UPDATE_WINDOW, save_profile
 
 # Auctions whose end a journey remembers (a late capture or release of an older one is answered from the ledger key).
 SETTLED_KEPT: Final = 200
+# Bids released before their reserve arrived, remembered so the reserve, if it ever arrives, holds nothing.
+RELEASED_KEPT: Final = 100
 
 
 @dataclass
@@ -60,7 +62,8 @@ def apply(state: JourneyState, request: WalletRequest, now: datetime, content: C
 def _reserve(turn: Turn, request: WalletRequest) -> WalletReply:
     """Hold ``amount`` for this bid; a raise by the same bidder replaces their earlier reserve in this auction."""
     state, wallet = turn.state, turn.state.wallet
-    if state.stage != "active" or state.banned or request.auction in wallet.settled_auctions:
+    late = f"{request.auction}:{request.bid}" in wallet.released_bids
+    if state.stage != "active" or state.banned or request.auction in wallet.settled_auctions or late:
         return WalletReply(ok=False, refusal="closed", spendable=spendable(state))
     if request.vip_only and not state.vip:
         return WalletReply(ok=False, refusal="vip", spendable=spendable(state))
@@ -77,7 +80,10 @@ def _release(turn: Turn, request: WalletRequest) -> WalletReply:
     state, wallet = turn.state, turn.state.wallet
     held = next((r for r in wallet.reserves if r.auction == request.auction and r.bid == request.bid), None)
     if held is None:
-        return WalletReply(ok=True, spendable=spendable(state))  # a newer bid holds it, or it was let go already
+        # A newer bid holds it, or it was let go already, or its reserve has not arrived yet (the auction gave up
+        # waiting): then it never will hold anything.
+        wallet.released_bids = [*wallet.released_bids, f"{request.auction}:{request.bid}"][-RELEASED_KEPT:]
+        return WalletReply(ok=True, spendable=spendable(state))
     wallet.reserves = [r for r in wallet.reserves if r is not held]
     if request.outbid and state.stage == "active":
         screen = Screen(key="notify.auction.outbid", params={"title": request.title, "amount": held.amount},
