@@ -81,8 +81,9 @@ async def open_auction(client: Client, queue: str, *, seconds: float = 3) -> Auc
 
 
 async def outcome_of(client: Client, auction: AuctionInput) -> AuctionOutcome:
-    handle = client.get_workflow_handle_for(AuctionWorkflow.run, auction_workflow_id(auction.auction_id))
-    return await handle.result()
+    handle = client.get_workflow_handle(auction_workflow_id(auction.auction_id), result_type=AuctionOutcome)
+    outcome: AuctionOutcome = await handle.result()
+    return outcome
 
 
 async def test_a_winner_whose_journey_is_gone_gets_nothing_and_the_admins_are_told(

@@ -35,7 +35,7 @@ from tools.support import decoded_history
 from worker import WORKFLOWS, journey_worker_options
 from worker.content_library import ContentLibrary
 from workflows.content import Content
-from workflows.contracts import JourneyReply, PaymentDetails, SupportRequest, WalletRequest
+from workflows.contracts import JourneyReply, PaymentDetails, SupportRequest, WalletReply, WalletRequest
 from workflows.journey import JourneyWorkflow, journey_id
 from workflows.search_attributes import SETTLED_WINDOW as SETTLED_ATTRIBUTES_WINDOW
 
@@ -133,9 +133,11 @@ async def _shop_and_auction(journeys: Journeys, client: Client, user_id: int) ->
     handle = client.get_workflow_handle(journey_id(user_id))
     for action, bid, amount in (("reserve", "b1", 100), ("reserve", "b2", 150), ("release", "b1", 0),
                                 ("capture", "b2", 0)):  # fmt: skip
-        wanted = WalletRequest(request_id=f"recorded-{action}-{bid}", user_id=user_id, action=action, auction="a1",
-                               bid=bid, amount=amount, item="retrato_en_sombra", title="Retrato")  # type: ignore[arg-type]  # fmt: skip
-        assert (await handle.execute_update(JourneyWorkflow.wallet, wanted)).ok
+        wanted = WalletRequest.model_validate({"request_id": f"recorded-{action}-{bid}", "user_id": user_id,
+                                               "action": action, "auction": "a1", "bid": bid, "amount": amount,
+                                               "item": "retrato_en_sombra", "title": "Retrato"})  # fmt: skip
+        reply = await handle.execute_update("Wallet", wanted, result_type=WalletReply)
+        assert reply.ok
 
 
 async def _begin(journeys: Journeys, user_id: int) -> JourneyReply:
