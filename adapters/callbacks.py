@@ -14,6 +14,7 @@ class CallbackPrefix(StrEnum):
     ADMIN_PANEL = "adm"
     BROADCAST = "bc"
     CONFIRM = "ok"
+    ORDER = "ord"
 
 
 assert len(set(CallbackPrefix)) == len(list(CallbackPrefix)), "callback prefixes must be unique"
@@ -30,3 +31,12 @@ class ReactionCB(CallbackData, prefix=CallbackPrefix.REACTION):
     """A reaction button under a community channel post; the post is the message it sits on."""
 
     emoji: int
+
+
+class OrderCB(CallbackData, prefix=CallbackPrefix.ORDER):
+    """A button of the admins' orders list: ``action`` is list (a new list), refresh (redraw this one), deliver or
+    refund; the order is the user's backpack entry (``purchase``, "p<n>")."""
+
+    action: str
+    user_id: int = 0
+    purchase: str = ""

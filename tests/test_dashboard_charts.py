@@ -215,12 +215,12 @@ def pixels_of(image: Image.Image, color: str) -> int:
 
 class TestPictures:
     @pytest.mark.parametrize("language", ["es", "en"])
-    def test_three_phone_sized_pictures_with_captions(self, language: str) -> None:
+    def test_four_phone_sized_pictures_with_captions(self, language: str) -> None:
         funnel = [FragmentFunnel(fragment_id=f.id, chapter=f.chapter, title=f.title, reached=100 - 5 * n,
                                  completed=90 - 5 * n, here=n) for n, f in enumerate(shipped_content().story.fragments)]  # fmt: skip
         drawn = charts.dashboard_charts(figures_for(funnel=funnel, active=stepped(5), new=stepped(1),
                                                     vip=[250] * SERIES_DAYS), language)  # fmt: skip
-        assert [chart.name for chart in drawn] == ["funnel", "activity", "revenue"]
+        assert [chart.name for chart in drawn] == ["funnel", "activity", "revenue", "besitos"]
         for chart in drawn:
             assert picture(chart.png).size == (charts.WIDTH_PX, charts.HEIGHT_PX)
         captions = [chart.caption for chart in drawn]
@@ -301,7 +301,7 @@ async def test_an_admin_gets_the_charts_and_refresh_redraws_them_in_place(
     album = await admin.next_from_bot("bot_media_group", "bot_message", within=60)
     assert album["kind"] == "bot_media_group", "the charts come before the text"
     items = album["items"]
-    assert [(item["type"], item["width"], item["height"]) for item in items] == [("photo", 1080, 1350)] * 3
+    assert [(item["type"], item["width"], item["height"]) for item in items] == [("photo", 1080, 1350)] * 4
     assert "Embudo de la historia" in items[0]["caption"] and "Usuarios por día" in items[1]["caption"]
     assert "Ingresos por día" in items[2]["caption"] and "250 Stars netas" in items[2]["caption"]
     board = await admin.next_from_bot("bot_message")
