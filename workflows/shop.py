@@ -177,10 +177,11 @@ def hand_over(turn: Turn, item: Item, purchase: Purchase) -> None:
         subscription.grant(turn, Charge(charge_id=f"{subscription.SHOP_PREFIX}{purchase.id}", payload=item.code,
                                         plan=plan, stars=0, days=gives.days, paid_at=turn.now))  # fmt: skip
     elif gives.kind == "message" and gives.at_hour is not None:
-        _set(state, purchase, status="scheduled",
-             deliver_at=next_local_time(turn.now, turn.content.calendar.timezone, gives.at_hour))  # fmt: skip
+        purchase = _set(state, purchase, status="scheduled",
+                        deliver_at=next_local_time(turn.now, turn.content.calendar.timezone, gives.at_hour))  # fmt: skip
     elif gives.kind == "reward":
-        _set(state, purchase, status="waiting")
+        purchase = _set(state, purchase, status="waiting")
+    # Postgres gets the entry as it now stands (an order waiting, a message scheduled), not as it was made.
     record(turn, purchase)
 
 
