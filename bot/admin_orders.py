@@ -68,7 +68,7 @@ async def orders_view(pool: asyncpg.Pool, language: str,
         item = shop.by_code.get(order.item)
         lines += ["", t("admin.orders.line", language, number=number, item=order.item, price=order.price,
                         item_name=item.name.get(lang) if item else order.item, name=order.first_name or "?",
-                        username=f"@{order.username}" if order.username else "", user_id=order.user_id,
+                        username=f" @{order.username}" if order.username else "", user_id=order.user_id,
                         purchase=order.purchase, date=local_moment(order.bought_at, timezone))]  # fmt: skip
         rows.append([InlineKeyboardButton(text=t(f"admin.orders.{action}", language, number=number),
                                           callback_data=OrderCB(action=action, user_id=order.user_id,

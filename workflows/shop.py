@@ -152,7 +152,7 @@ def buy(turn: Turn, item: Item, claim: StockClaimed | None) -> Screen:
     purchase = new_purchase(turn, item.code, "shop", price, claim.claim_id if claim else "")
     spend(turn, amount=price, action="shop_purchase", key=f"shop:{purchase.id}",
           context={"item": item.code, "purchase": purchase.id})  # fmt: skip
-    hand_over(turn, item, purchase)
+    purchase = hand_over(turn, item, purchase)
     return opened_screen(state, turn.content, purchase, bought_now=True)
 
 
@@ -165,9 +165,9 @@ def new_purchase(turn: Turn, code: str, source: PurchaseSource, price: int, clai
     return purchase
 
 
-def hand_over(turn: Turn, item: Item, purchase: Purchase) -> None:
+def hand_over(turn: Turn, item: Item, purchase: Purchase) -> Purchase:
     """What the item gives becomes the user's: a story unlock opens, VIP days add, a message waits for its hour, a
-    creator's reward waits for the admins."""
+    creator's reward waits for the admins. Returns the entry as it now stands."""
     state, gives = turn.state, item.gives
     if gives.kind == "story":
         state.wallet.unlocked = sorted(set(state.wallet.unlocked) | set(gives.fragments))
@@ -183,6 +183,7 @@ def hand_over(turn: Turn, item: Item, purchase: Purchase) -> None:
         purchase = _set(state, purchase, status="waiting")
     # Postgres gets the entry as it now stands (an order waiting, a message scheduled), not as it was made.
     record(turn, purchase)
+    return purchase
 
 
 def _set(state: JourneyState, purchase: Purchase, **changes: object) -> Purchase:
@@ -274,8 +275,7 @@ def play(turn: Turn, action: str, claim: StockClaimed | None) -> Screen:
 
 def give(turn: Turn, item: Item, source: PurchaseSource) -> Purchase:
     """An item given (a mission's or achievement's reward, or staff's gift): free, into the backpack, announced."""
-    purchase = new_purchase(turn, item.code, source, 0)
-    hand_over(turn, item, purchase)
+    purchase = hand_over(turn, item, new_purchase(turn, item.code, source, 0))
     turn.notices.append(Notice(key="notice.item_given", params={"name": item.name.get(turn.state.language)}))
     return purchase
 
