@@ -21,7 +21,13 @@ from pydantic import BaseModel
 
 from adapters import shop_figures
 from adapters.content_store import active_version
-from adapters.shop_figures import ShopFigures
+from adapters.shop_figures import (
+    AUCTIONS_QUERY,
+    BESITOS_DAYS_QUERY,
+    ORDERS_WAITING_QUERY,
+    SALES_QUERY,
+    ShopFigures,
+)
 from workflows.content import Content, Localized
 
 REVENUE_DAYS: Final = 30
@@ -172,7 +178,8 @@ GROUP BY 1, 2
 QUERIES: Final = {"users": _USERS, "funnel": _FUNNEL, "missions": _MISSIONS, "vip": _VIP, "payments": _PAYMENTS,
                   "paid_media": _PAID_MEDIA,
                   "daily_users": _DAILY_USERS, "daily_revenue": _DAILY_REVENUE,
-                  **{f"shop_{name}": query for name, query in shop_figures.QUERIES.items()}}  # fmt: skip
+                  "shop_besitos_days": BESITOS_DAYS_QUERY, "shop_sales": SALES_QUERY,
+                  "shop_orders_waiting": ORDERS_WAITING_QUERY, "shop_auctions": AUCTIONS_QUERY}  # fmt: skip
 
 
 def local_day_start(now: datetime, zone: tzinfo, days_back: int = 0) -> datetime:

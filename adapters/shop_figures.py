@@ -73,7 +73,7 @@ class ShopFigures(BaseModel):
 
 
 # $1 the days' local midnights (oldest first; width_bucket numbers them from 1), $2 the first, $3 refunds, $4 spends.
-_BESITOS_DAYS: Final = """
+BESITOS_DAYS_QUERY: Final = """
 SELECT width_bucket(created_at, $1::timestamptz[]) AS day,
        coalesce(sum(amount) FILTER (WHERE amount > 0 AND NOT action = ANY($3::text[])), 0) AS earned,
        coalesce(sum(-amount) FILTER (WHERE action = ANY($4::text[])), 0)
@@ -82,7 +82,7 @@ FROM besitos_ledger
 WHERE created_at >= $2
 GROUP BY 1
 """
-_SALES: Final = """
+SALES_QUERY: Final = """
 SELECT item, count(*) AS sold, sum(price) AS besitos, count(*) FILTER (WHERE bought_at >= $1) AS sold_30_days,
        coalesce(sum(price) FILTER (WHERE bought_at >= $1), 0) AS besitos_30_days
 FROM shop_purchases
@@ -91,33 +91,32 @@ GROUP BY item
 ORDER BY besitos DESC, item
 """
 # Orders of erased users are left out: nobody is there to deliver them to.
-_ORDERS_WAITING: Final = "SELECT count(*) FROM shop_purchases WHERE status = 'waiting' AND telegram_user_id IS NOT NULL"
-_AUCTIONS: Final = """
+ORDERS_WAITING_QUERY: Final = (
+    "SELECT count(*) FROM shop_purchases WHERE status = 'waiting' AND telegram_user_id IS NOT NULL"
+)
+AUCTIONS_QUERY: Final = """
 SELECT auction_id, title, leading_bid, bids, start_price, ends_at FROM auctions WHERE status = 'running'
 ORDER BY ends_at, auction_id
 """
-
-QUERIES: Final = {"besitos_days": _BESITOS_DAYS, "sales": _SALES, "orders_waiting": _ORDERS_WAITING,
-                  "auctions": _AUCTIONS}  # fmt: skip
 
 
 async def read(conn: asyncpg.Connection, content: Content | None, starts: list[datetime],
                since: datetime) -> ShopFigures:  # fmt: skip
     """The figures, on the caller's connection (its snapshot): per day over ``starts``, sales since ``since`` and ever."""
-    days = {row["day"]: row for row in await conn.fetch(_BESITOS_DAYS, starts, starts[0], REFUNDS, SPENDS)}
+    days = {row["day"]: row for row in await conn.fetch(BESITOS_DAYS_QUERY, starts, starts[0], REFUNDS, SPENDS)}
     catalogue = content.shop.by_code if content else {}
     sales = [ItemSales(item=row["item"], name=catalogue[row["item"]].name if row["item"] in catalogue else None,
                        sold=row["sold"], besitos=row["besitos"], sold_30_days=row["sold_30_days"],
                        besitos_30_days=row["besitos_30_days"])
-             for row in await conn.fetch(_SALES, since, SALES)]  # fmt: skip
+             for row in await conn.fetch(SALES_QUERY, since, SALES)]  # fmt: skip
     besitos_days = [DayBesitos(day=start.date(), earned=days[n]["earned"] if n in days else 0,
                                spent=days[n]["spent"] if n in days else 0)
                     for n, start in enumerate(starts, start=1)]  # fmt: skip
     return ShopFigures(
         besitos_days=besitos_days,
         sales=sales,
-        orders_waiting=await conn.fetchval(_ORDERS_WAITING),
-        auctions=[RunningAuction(**dict(row)) for row in await conn.fetch(_AUCTIONS)],
+        orders_waiting=await conn.fetchval(ORDERS_WAITING_QUERY),
+        auctions=[RunningAuction(**dict(row)) for row in await conn.fetch(AUCTIONS_QUERY)],
     )
 
 
