@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from adapters import staff
@@ -119,3 +120,27 @@ async def test_grant_an_item_show_the_wallet_deliver_and_refund_orders(
     await pool.execute("UPDATE shop_purchases SET status = 'delivered' WHERE purchase_id = $1", f"journey-{user_id}:p1")
     assert await cli(client, pool, "show", str(user_id)) == 1
     assert "purchases: journey {'p1': 'waiting'" in capsys.readouterr().out
+
+
+async def test_a_reset_that_drops_a_gift_takes_it_out_of_the_backpack_in_postgres_too(
+    journeys: Journeys, client: Client, pool: asyncpg.Pool, emulator: BotAPIEmulator, redis_server: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    await activate_shop(pool)
+    user_id = await played(journeys, client, emulator, actions=())
+    seen = len((await client.get_workflow_handle(journey_id(user_id)).fetch_history()).events)
+    assert await cli(client, pool, "grant", str(user_id), "--item", POLAROID, "--reason", "given to the wrong fan") == 0
+    await settled(client, user_id)
+    await eventually(lambda: agrees(pool, user_id, {"p1": "waiting"}))
+
+    # Back to the workflow task that gave it: it runs again without the gift.
+    history = await client.get_workflow_handle(journey_id(user_id)).fetch_history()
+    point = next(e.event_id for e in history.events
+                 if e.event_id > seen and e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)  # fmt: skip
+    code = await cli(client, pool, "reset", str(user_id), "--to", str(point), "--no-reapply", "--reason",
+                     "the gift went to the wrong fan", redis_dsn=redis_server)  # fmt: skip
+    said = capsys.readouterr().out
+    assert code == 0, said
+    assert "backpack" in said and "Postgres agrees" in said
+    assert backpack(await settled(client, user_id)) == {}
+    assert await statuses(pool, user_id) == {}
