@@ -170,7 +170,7 @@ async def measure(dsn: str, runs: int) -> tuple[dict[str, dict[str, float]], lis
             timings["dashboard+charts"].append(time.perf_counter() - started)
         today, week = local_day_start(now, UTC), local_day_start(now, UTC, 6)
         days = series_days(now, UTC)
-        arguments: dict[str, tuple[Any, ...]] = {"users": (today, week), "payments": ("XTR", now),
+        arguments: dict[str, tuple[Any, ...]] = {"users": (today, week), "payments": ("XTR", now), "paid_media": (now,),
                                                  "daily_users": (days, days[0]),
                                                  "daily_revenue": ("XTR", days, days[0]),
                                                  "shop_besitos_days": (days, days[0], shop_figures.REFUNDS,
