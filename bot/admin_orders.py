@@ -169,6 +169,11 @@ async def confirm_refund(query: CallbackQuery, callback_data: ConfirmCB, bot: Bo
     details = pending.details
     data = OrderCB(action="refund", user_id=int(details["user_id"]), purchase=str(details["purchase"]))
     try:
+        # Delivered by another admin while the preview waited: not refunded behind their back.
+        purchase, _ = await _entry(journeys, data)
+        if purchase is None or purchase.status != "waiting":
+            await query.message.answer(_already(purchase, language, t("admin.orders.already.gone", language)))
+            return
         reply = await staff.change(journeys.client, pool, data.user_id, "refund_purchase",
                                    actor=f"admin:{query.from_user.id}", reason=REASON, purchase=data.purchase,
                                    request_id=str(details["request_id"]))  # fmt: skip

@@ -157,11 +157,31 @@ async def test_admins_deliver_and_refund_orders_once(
     assert await audited(pool, "refund_purchase", mateo.user_id) == [f"admin:{ADMIN}"]
     assert (await settled(client, mateo.user_id)).besitos == refunded.besitos
 
+    # A refund waiting for its ✅ while another admin delivers the order: the ✅ refunds nothing behind their back.
+    screen = await buy(lola, await fresh_menu(lola), "Polaroid")
+    assert "Lo estoy preparando" in screen["text"]
+    await eventually(lambda: _is(status(pool, lola.user_id, "p2"), "waiting"))
+    await admin.press(emptied["message_id"], admin.button(emptied, "Actualizar"))
+    again = await admin.next_from_bot("bot_edit")
+    assert "Pedidos pendientes: 1" in again["text"] and f"{lola.user_id} · p2" in again["text"]
+    await admin.press(again["message_id"], admin.button(again, "Reembolsar 1"))
+    preview = await admin.next_saying("Vas a reembolsar el pedido p2 de Lola")
+    fresh = await open_orders(other)
+    await other.press(fresh["message_id"], other.button(fresh, "Entregado 1"))
+    await lola.next_saying("Ya está listo lo que te preparé: Polaroid firmada")
+    before_refund = await settled(client, lola.user_id)
+    await admin.press(preview["message_id"], admin.button(preview, "Confirmar"))
+    await admin.next_saying("ya está entregado")
+    after = await settled(client, lola.user_id)
+    assert after.wallet.purchases[1].status == "delivered" and after.besitos == before_refund.besitos
+    assert await audited(pool, "refund_purchase", lola.user_id) == []
+    assert await audited(pool, "deliver_order", lola.user_id) == [f"admin:{ADMIN}", f"admin:{OTHER_ADMIN}"]
+
     # A fan pressing an order's button is refused and audited; nothing changes.
     pressed = await lola.press(redrawn["message_id"], OrderCB(action="deliver", user_id=lola.user_id,
                                                               purchase="p1").pack(), chat_id=ADMIN, forge=True)  # fmt: skip
     assert "solo para quienes administran" in (await lola.callback_answer(pressed["callback_query_id"]))["text"]
-    assert len(await audited(pool, "deliver_order", lola.user_id)) == 1
+    assert len(await audited(pool, "deliver_order", lola.user_id)) == 2
     assert await pool.fetchval("SELECT count(*) FROM audit_log WHERE action = 'orders refused' AND actor = $1",
                                f"user:{lola.user_id}") == 1  # fmt: skip
 
@@ -174,7 +194,8 @@ async def test_admins_deliver_and_refund_orders_once(
     board = (await admin.next_from_bot("bot_message"))["text"]
     assert "Pedidos pendientes: 0" in board and "Subastas en curso: 0" in board
     assert f"{VOICE_NOTE} Nota de voz personalizada: 1 · {PRICES[VOICE_NOTE]} besitos" in board
-    assert POLAROID not in board, "a refunded purchase is no sale"
+    # Mateo's polaroid was refunded: only Lola's counts.
+    assert f"{POLAROID} Polaroid firmada: 1 · {PRICES[POLAROID]} besitos" in board
 
 
 async def _is(found: Any, expected: str) -> bool:
