@@ -27,8 +27,11 @@ SPENDS: Final = ("shop_purchase", "story_price", "auction_won")
 REFUNDS: Final = ("shop_refund",)
 # Where a purchase is a sale (the others are gifts: missions, achievements, staff).
 SALES: Final = ("shop", "auction")
-# How many items and auctions the text names (the rest are counted).
-MAX_LISTED: Final = 15
+# How many items and auctions the text names (the rest are counted), and how much of a name: the dashboard is one
+# message (4096 characters) with the funnel and the missions before these.
+MAX_SALES: Final = 8
+MAX_AUCTIONS: Final = 5
+MAX_NAME: Final = 40
 
 
 class DayBesitos(BaseModel):
@@ -128,18 +131,22 @@ def lines(figures: ShopFigures, language: str, zone: tzinfo) -> list[str]:
                today_spent=figures.besitos_days[-1].spent if figures.besitos_days else 0),
              t("admin.dashboard.shop.sales", language, items=len(figures.sales),
                sold=sum(s.sold for s in figures.sales), besitos=sum(s.besitos for s in figures.sales))]  # fmt: skip
-    for sale in figures.sales[:MAX_LISTED]:
+    for sale in figures.sales[:MAX_SALES]:
         found.append(t("admin.dashboard.shop.item", language, code=sale.item,
-                       name=sale.name.get(lang) if sale.name else "—", sold=sale.sold, besitos=sale.besitos,
+                       name=_short(sale.name.get(lang)) if sale.name else "—", sold=sale.sold, besitos=sale.besitos,
                        sold_30_days=sale.sold_30_days, besitos_30_days=sale.besitos_30_days))  # fmt: skip
-    if len(figures.sales) > MAX_LISTED:
-        found.append(t("admin.panel.more", language, count=len(figures.sales) - MAX_LISTED))
+    if len(figures.sales) > MAX_SALES:
+        found.append(t("admin.panel.more", language, count=len(figures.sales) - MAX_SALES))
     found.append(t("admin.dashboard.shop.orders", language, count=figures.orders_waiting))
     found.append(t("admin.dashboard.shop.auctions", language, count=len(figures.auctions)))
-    for auction in figures.auctions[:MAX_LISTED]:
+    for auction in figures.auctions[:MAX_AUCTIONS]:
         key = "admin.dashboard.shop.auction" if auction.leading_bid is not None else "admin.dashboard.shop.no_bid"
-        found.append(t(key, language, title=auction.title, amount=auction.leading_bid or 0, bids=auction.bids,
+        found.append(t(key, language, title=_short(auction.title), amount=auction.leading_bid or 0, bids=auction.bids,
                        start=auction.start_price, ends=auction.ends_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")))  # fmt: skip
-    if len(figures.auctions) > MAX_LISTED:
-        found.append(t("admin.panel.more", language, count=len(figures.auctions) - MAX_LISTED))
+    if len(figures.auctions) > MAX_AUCTIONS:
+        found.append(t("admin.panel.more", language, count=len(figures.auctions) - MAX_AUCTIONS))
     return found
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_NAME else text[: MAX_NAME - 1].rstrip() + "…"

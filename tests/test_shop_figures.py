@@ -8,12 +8,16 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 
 from adapters import dashboard_charts as charts
-from adapters.dashboard import SERIES_DAYS
+from adapters.dashboard import SERIES_DAYS, MissionCompletion
 from adapters.dashboard import dashboard as read_dashboard
+from adapters.shop_figures import ItemSales, RunningAuction, ShopFigures
+from adapters.texts import fits
 from bot.admin_panel import render_dashboard
+from tests.helpers import shipped_content
 from tests.shop_content import POLAROID, VOICE_NOTE, activate_shop
 from tests.test_admin_panel import NOW, add_user
-from tests.test_dashboard_charts import FIRST_DAY, TODAY, local, picture, pixels_of, window
+from tests.test_dashboard_charts import FIRST_DAY, TODAY, figures_for, local, picture, pixels_of, window
+from workflows.content import Localized
 
 U1, U2 = 9_500_001, 9_500_002
 
@@ -121,3 +125,18 @@ async def test_a_shop_with_nothing_sold_is_all_zeros(pool: asyncpg.Pool) -> None
 
 def test_now_is_the_charts_today() -> None:
     assert NOW.astimezone(UTC).date() == TODAY and FIRST_DAY == TODAY - timedelta(days=SERIES_DAYS - 1)
+
+
+def test_a_big_shop_still_fits_the_dashboards_one_message() -> None:
+    """Many items sold and auctions running, with long names: the dashboard's text stays one Telegram message."""
+    figures = figures_for()
+    missions = [MissionCompletion(code=goal.code, title=goal.title, completed=10**6, rate=0.5)
+                for goal in shipped_content().missions]  # fmt: skip
+    name = "Un nombre de artículo bastante largo, larguísimo, que no acaba"
+    sales = [ItemSales(item=f"articulo_{n:02d}_de_codigo_largo", name=Localized(es=name), sold=10**6, besitos=10**8,
+                       sold_30_days=10**5, besitos_30_days=10**7) for n in range(30)]  # fmt: skip
+    auctions = [RunningAuction(auction_id=str(n), title=f"{name} {n}", leading_bid=10**6, bids=10**4, start_price=100,
+                               ends_at=NOW) for n in range(30)]  # fmt: skip
+    big = figures.model_copy(update={"missions": missions, "shop": ShopFigures(sales=sales, auctions=auctions)})
+    assert fits(render_dashboard(big, "es")) and fits(render_dashboard(big, "en"))
+    assert "… y 22 más" in render_dashboard(big, "es") and "… y 25 más" in render_dashboard(big, "es")
