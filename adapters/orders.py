@@ -22,7 +22,6 @@ WHERE p.status = 'waiting' AND p.telegram_user_id IS NOT NULL
 ORDER BY p.bought_at, p.purchase_id
 LIMIT $1
 """
-_STATUS: Final = "SELECT status FROM shop_purchases WHERE purchase_id = $1"
 
 
 @dataclass(frozen=True)
@@ -45,21 +44,15 @@ class WaitingOrders:
     total: int
 
 
-def purchase_id(user_id: int, purchase: str) -> str:
-    """Postgres' name of a backpack entry (the journey's projection writes it so)."""
-    return f"journey-{user_id}:{purchase}"
+def purchase_number(purchase_id: str) -> str:
+    """The journey's own name of a backpack entry ("p3") from Postgres' ("journey-<user>:p3")."""
+    return purchase_id.rpartition(":")[2]
 
 
 async def waiting(pool: asyncpg.Pool, limit: int = MAX_SHOWN) -> WaitingOrders:
     """Orders waiting for an admin, the oldest first (an erased user's are gone with the user)."""
     rows = await pool.fetch(_WAITING, limit)
-    orders = [Order(user_id=row["telegram_user_id"], purchase=row["purchase_id"].rpartition(":")[2], item=row["item"],
+    orders = [Order(user_id=row["telegram_user_id"], purchase=purchase_number(row["purchase_id"]), item=row["item"],
                     source=row["source"], price=row["price"], bought_at=row["bought_at"],
                     first_name=row["first_name"], username=row["username"]) for row in rows]  # fmt: skip
     return WaitingOrders(orders=orders, total=int(rows[0]["total"]) if rows else 0)
-
-
-async def status(pool: asyncpg.Pool, user_id: int, purchase: str) -> str | None:
-    """Where one order stands in Postgres (None: no such entry)."""
-    found: str | None = await pool.fetchval(_STATUS, purchase_id(user_id, purchase))
-    return found

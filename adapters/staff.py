@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from adapters import received_payments
 from adapters.audit import user_subject, write_audit
 from adapters.journeys import JourneyRejected, JourneyUnavailable, request_support
+from adapters.orders import purchase_number
 from adapters.stars import PaymentProvider
 from workflows.contracts import JourneyState, SupportAction, SupportReply, SupportRequest
 from workflows.journey import JourneyWorkflow, journey_id
@@ -229,11 +230,6 @@ async def read_projection(pool: asyncpg.Pool, user_id: int) -> Projection:
         reactions={f"{row['chat_id']}:{row['message_id']}" for row in reactions},
         purchases={purchase_number(row["purchase_id"]): row["status"] for row in purchases},
     )
-
-
-def purchase_number(purchase_id: str) -> str:
-    """The journey's own name of a backpack entry ("p3") from Postgres' ("journey-<user>:p3")."""
-    return purchase_id.rpartition(":")[2]
 
 
 async def view(client: Client, pool: asyncpg.Pool, user_id: int) -> JourneyView:

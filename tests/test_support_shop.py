@@ -10,6 +10,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from adapters import staff
+from adapters.content_version import ActiveContent
 from adapters.journeys import Journeys
 from tests.helpers import eventually, request, settled
 from tests.shop_content import LETTER, POLAROID, PRICES, VOICE_NOTE, activate_shop
@@ -27,6 +28,16 @@ async def statuses(pool: asyncpg.Pool, user_id: int) -> dict[str, str]:
     return {row["purchase_id"].rpartition(":")[2]: row["status"] for row in rows}
 
 
+async def shop_active(pool: asyncpg.Pool, active_content: ActiveContent) -> None:
+    """The shop's content active, and seen by the journeys' door (journeys begun now play it)."""
+    version = await activate_shop(pool)
+
+    async def seen() -> bool:
+        return active_content.version == version
+
+    await eventually(seen)
+
+
 async def agrees(pool: asyncpg.Pool, user_id: int, journey: dict[str, str]) -> bool:
     return await statuses(pool, user_id) == journey
 
@@ -36,10 +47,10 @@ def backpack(state: JourneyState) -> dict[str, str]:
 
 
 async def test_grant_an_item_show_the_wallet_deliver_and_refund_orders(
-    journeys: Journeys, client: Client, pool: asyncpg.Pool, emulator: BotAPIEmulator,
+    journeys: Journeys, client: Client, pool: asyncpg.Pool, emulator: BotAPIEmulator, active_content: ActiveContent,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    await activate_shop(pool)
+    await shop_active(pool, active_content)
     user_id = await played(journeys, client, emulator)
     start = await settled(client, user_id)
 
@@ -124,9 +135,9 @@ async def test_grant_an_item_show_the_wallet_deliver_and_refund_orders(
 
 async def test_a_reset_that_drops_a_gift_takes_it_out_of_the_backpack_in_postgres_too(
     journeys: Journeys, client: Client, pool: asyncpg.Pool, emulator: BotAPIEmulator, redis_server: str,
-    capsys: pytest.CaptureFixture[str],
+    active_content: ActiveContent, capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    await activate_shop(pool)
+    await shop_active(pool, active_content)
     user_id = await played(journeys, client, emulator, actions=())
     seen = len((await client.get_workflow_handle(journey_id(user_id)).fetch_history()).events)
     assert await cli(client, pool, "grant", str(user_id), "--item", POLAROID, "--reason", "given to the wrong fan") == 0
