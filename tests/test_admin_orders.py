@@ -185,6 +185,14 @@ async def test_admins_deliver_and_refund_orders_once(
     assert await pool.fetchval("SELECT count(*) FROM audit_log WHERE action = 'orders refused' AND actor = $1",
                                f"user:{lola.user_id}") == 1  # fmt: skip
 
+    # /usuario shows the wallet as support's show does.
+    await admin.send("/usuario @lola_luna")
+    shown = await admin.next_saying("Mochila")
+    spendable = (await settled(client, lola.user_id)).besitos
+    assert f"Para gastar: {spendable} (reservados en subastas 0) · gastados {PRICES[VOICE_NOTE] + PRICES[POLAROID]}" in (
+        shown["text"])  # fmt: skip
+    assert "Mochila: 2 · pedidos pendientes: 0" in shown["text"]
+
     # The dashboard counts the sales and the orders waiting (none now).
     await admin.send("/admin")
     panel = await admin.next_from_bot("bot_message", within=60)
