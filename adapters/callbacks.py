@@ -16,6 +16,7 @@ class CallbackPrefix(StrEnum):
     CONFIRM = "ok"
     AUCTION = "auc"
     AUCTION_ADMIN = "aua"
+    ORDER = "ord"
 
 
 assert len(set(CallbackPrefix)) == len(list(CallbackPrefix)), "callback prefixes must be unique"
@@ -48,3 +49,12 @@ class AuctionAdminCB(CallbackData, prefix=CallbackPrefix.AUCTION_ADMIN):
 
     action: str
     auction: str = ""
+
+
+class OrderCB(CallbackData, prefix=CallbackPrefix.ORDER):
+    """A button of the admins' orders list: ``action`` is list (a new list), refresh (redraw this one), deliver or
+    refund; the order is the user's backpack entry (``purchase``, "p<n>")."""
+
+    action: str
+    user_id: int = 0
+    purchase: str = ""

@@ -19,7 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 from adapters.content_render import render_problems
 from adapters.media_library import SHIPPED_MEDIA, media_file_problems, registered_media_problems
 from workflows.consistency import content_voice_problems
-from workflows.content import Content, Media, Vip, content_problems
+from workflows.content import Calendar, Content, Media, Shop, Vip, content_problems
 
 SHIPPED_CONTENT: Final = Path(__file__).resolve().parent.parent / "content" / "diana.yaml"
 # A content document is about 50 KB; one over this is refused before it is read (the admin's upload has the same cap).
@@ -122,6 +122,16 @@ async def active_media(pool: asyncpg.Pool | asyncpg.Connection) -> dict[str, Med
     """The media the active content lists, by key (none before any activation)."""
     section = await pool.fetchval(f"SELECT document->'media' {_ACTIVE}")
     return {media.key: media for media in _MEDIA_LIST.validate_json(section)} if section else {}
+
+
+async def active_shop(pool: asyncpg.Pool | asyncpg.Connection) -> tuple[Shop, str]:
+    """The active content's shop (for admins reading orders and sales: the items' names) and its time zone."""
+    row = await pool.fetchrow(
+        f"SELECT document->'shop' AS shop, document->'calendar'->>'timezone' AS timezone {_ACTIVE}"
+    )
+    if row is None:
+        return Shop(), Calendar().timezone
+    return (Shop.model_validate_json(row["shop"]) if row["shop"] else Shop()), row["timezone"] or Calendar().timezone
 
 
 async def active_version(pool: asyncpg.Pool | asyncpg.Connection) -> int:

@@ -1,4 +1,4 @@
-"""The admin dashboard: users, activity, the story funnel, missions, VIP and Stars revenue, from Postgres.
+"""The admin dashboard: users, activity, the story funnel, missions, VIP, Stars revenue and the shop, from Postgres.
 
 Every figure comes from the journeys' projection in one read-only snapshot, so the numbers agree
 with each other. Each query reads an index or makes one pass over one table; on 100 000 users the
@@ -19,7 +19,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import asyncpg
 from pydantic import BaseModel
 
+from adapters import shop_figures
 from adapters.content_store import active_version
+from adapters.shop_figures import (
+    AUCTIONS_QUERY,
+    BESITOS_DAYS_QUERY,
+    ORDERS_WAITING_QUERY,
+    SALES_QUERY,
+    ShopFigures,
+)
 from workflows.content import Content, Localized
 
 REVENUE_DAYS: Final = 30
@@ -92,6 +100,7 @@ class Dashboard(BaseModel):
     paid_media_stars_30_days: int
     days: list[DayActivity]  # SERIES_DAYS days, oldest first, today last
     revenue_days: list[DayRevenue]  # the same days
+    shop: ShopFigures = ShopFigures()  # besitos per day (the same days), sales, orders waiting, running auctions
 
 
 # The table is read once for the totals; the day windows read their index range only.
@@ -168,7 +177,9 @@ GROUP BY 1, 2
 # By name, for the benchmark's per-query timings.
 QUERIES: Final = {"users": _USERS, "funnel": _FUNNEL, "missions": _MISSIONS, "vip": _VIP, "payments": _PAYMENTS,
                   "paid_media": _PAID_MEDIA,
-                  "daily_users": _DAILY_USERS, "daily_revenue": _DAILY_REVENUE}  # fmt: skip
+                  "daily_users": _DAILY_USERS, "daily_revenue": _DAILY_REVENUE,
+                  "shop_besitos_days": BESITOS_DAYS_QUERY, "shop_sales": SALES_QUERY,
+                  "shop_orders_waiting": ORDERS_WAITING_QUERY, "shop_auctions": AUCTIONS_QUERY}  # fmt: skip
 
 
 def local_day_start(now: datetime, zone: tzinfo, days_back: int = 0) -> datetime:
@@ -199,6 +210,7 @@ async def dashboard(pool: asyncpg.Pool, now: datetime) -> Dashboard:
         starts = series_days(now, zone)
         daily_users = await conn.fetch(_DAILY_USERS, starts, starts[0])
         daily_revenue = await conn.fetch(_DAILY_REVENUE, STARS, starts, starts[0])
+        shop = await shop_figures.read(conn, content, starts, now - timedelta(days=REVENUE_DAYS))
     assert users is not None and vip is not None and payments is not None and paid_media is not None
     total, onboarded = int(users["total"]), int(users["onboarded"])
     return Dashboard(
@@ -228,6 +240,7 @@ async def dashboard(pool: asyncpg.Pool, now: datetime) -> Dashboard:
         paid_media_stars_30_days=paid_media["stars_30_days"],
         days=_days(starts, daily_users),
         revenue_days=_revenue_days(starts, daily_revenue),
+        shop=shop,
     )
 
 

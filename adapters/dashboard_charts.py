@@ -1,4 +1,4 @@
-"""The admin dashboard as pictures: the story funnel, users per day and Stars revenue per day, as PNG.
+"""The admin dashboard as pictures: the story funnel, users per day, Stars revenue and besitos per day, as PNG.
 
 Pure functions of a :class:`~adapters.dashboard.Dashboard` (the same snapshot as the dashboard's text) and the
 admin's language; every word on a picture comes from the locale files. Each ``*_data`` function gives what a
@@ -42,7 +42,8 @@ TITLE_SIZE: Final = 26
 TEXT_SIZE: Final = 17
 TICK_SIZE: Final = 15
 COLORS: Final = {"reached": "#9ecae1", "completed": "#2c7fb8", "here": "#f28e2b", "active": "#2c7fb8",
-                 "new": "#59a14f", "vip": "#b07aa1", "paid_media": "#edc948"}  # fmt: skip
+                 "new": "#59a14f", "vip": "#b07aa1", "paid_media": "#edc948", "earned": "#e15759",
+                 "spent": "#76b7b2"}  # fmt: skip
 OTHER_COLOR: Final = "#bab0ac"
 # Matplotlib keeps global state (fonts, rc settings) that threads drawing at once could trip over.
 _DRAWING: Final = threading.Lock()
@@ -75,7 +76,7 @@ class ChartData:
 
 @dataclass(frozen=True)
 class Chart:
-    name: str  # "funnel", "activity", "revenue": the file's name
+    name: str  # "funnel", "activity", "revenue", "besitos": the file's name
     caption: str  # HTML, in the admin's language
     png: bytes
 
@@ -165,6 +166,21 @@ def revenue_data(figures: Dashboard, language: str) -> ChartData:
     )
 
 
+def besitos_data(figures: Dashboard, language: str) -> ChartData:
+    """Besitos earned and spent (net of refunds) per local day, oldest first (``adapters.shop_figures`` defines them)."""
+    days = figures.shop.besitos_days
+    earned, spent = [day.earned for day in days], [day.spent for day in days]
+    return ChartData(
+        title=_text("admin.dashboard.chart.besitos.title", language),
+        subtitle=_subtitle(figures, language),
+        categories=[_day(day.day, language) for day in days],
+        series=[Series("earned", _text("admin.dashboard.chart.besitos.earned", language, total=sum(earned)), earned),
+                Series("spent", _text("admin.dashboard.chart.besitos.spent", language, total=sum(spent)), spent)],
+        notes=[_text("admin.dashboard.chart.besitos.total", language, days=len(days), earned=sum(earned),
+                     spent=sum(spent))],
+    )  # fmt: skip
+
+
 # Drawing -----------------------------------------------------------------------------------------------------
 
 
@@ -228,6 +244,29 @@ def revenue_chart(figures: Dashboard, language: str) -> bytes:
     return _png(figure)
 
 
+def besitos_chart(figures: Dashboard, language: str) -> bytes:
+    """Besitos per day: earned and spent side by side, one pair per local day (today on the right). A day with more
+    refunded than spent goes below zero."""
+    data = besitos_data(figures, language)
+    figure, axes = _figure(data, HEIGHT_PX)
+    ax = axes[0]
+    bar = 0.4
+    for offset, series in zip((-bar / 2, bar / 2), data.series, strict=True):
+        ax.bar([day + offset for day in range(len(series.values))], series.values, width=bar,
+               color=COLORS[series.key], label=series.label)  # fmt: skip
+    _days_axis(ax, data.categories)
+    values = [value for series in data.series for value in series.values]
+    _counts_axis(ax, values, language)
+    lowest = min(values, default=0)
+    if lowest < 0:
+        ax.set_ylim(lowest * 1.15, max(1, max(values)) * 1.15)
+        ax.axhline(0, color="#555555", linewidth=0.8)
+    ax.set_ylabel(_text("admin.dashboard.chart.besitos.axis", language), fontsize=TEXT_SIZE)
+    _legend(ax, 1)
+    _no_data(ax, data, language)
+    return _png(figure)
+
+
 def dashboard_charts(figures: Dashboard, language: str) -> list[Chart]:
     """The dashboard's pictures, in the order an album shows them, each with its caption."""
     net = sum(sum(day.stars.values()) for day in figures.revenue_days)
@@ -239,6 +278,9 @@ def dashboard_charts(figures: Dashboard, language: str) -> list[Chart]:
                   activity_chart(figures, language)),
             Chart("revenue", t("admin.dashboard.caption.revenue", language, days=len(figures.revenue_days), net=net),
                   revenue_chart(figures, language)),
+            Chart("besitos", t("admin.dashboard.caption.besitos", language, days=len(figures.shop.besitos_days),
+                               earned=figures.shop.earned, spent=figures.shop.spent),
+                  besitos_chart(figures, language)),
         ]  # fmt: skip
 
 

@@ -21,9 +21,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from adapters import received_payments
 from adapters.audit import user_subject, write_audit
 from adapters.journeys import JourneyRejected, JourneyUnavailable, request_support
+from adapters.orders import purchase_number
 from adapters.stars import PaymentProvider
 from workflows.contracts import JourneyState, SupportAction, SupportReply, SupportRequest
 from workflows.journey import JourneyWorkflow, journey_id
+from workflows.progress import spendable
 from workflows.subscription import PASS_PREFIX, SHOP_PREFIX
 
 QUERY_TIMEOUT: Final = timedelta(seconds=10)
@@ -47,6 +49,7 @@ class Projection:
     subscription: dict[str, Any] | None
     payments: dict[str, bool]  # charge id -> refunded
     reactions: set[str]
+    purchases: dict[str, str] = field(default_factory=dict)  # backpack entry ("p<n>") -> status
 
 
 def disagreements(state: JourneyState, projection: Projection) -> list[str]:
@@ -92,6 +95,7 @@ def disagreements(state: JourneyState, projection: Projection) -> list[str]:
     charges = {c.charge_id: c.refunded_at is not None for c in state.subscription.charges
                if not c.charge_id.startswith((PASS_PREFIX, SHOP_PREFIX))}  # fmt: skip
     differ("payments", charges, projection.payments)
+    differ("purchases", {p.id: p.status for p in state.wallet.purchases}, projection.purchases)
     return found
 
 
@@ -130,6 +134,7 @@ class JourneyView:
                   for p in state.parked_effects]  # fmt: skip
         if state.parked_dropped:
             lines.append(f"    (and {state.parked_dropped} older parked effects, no longer kept)")
+        lines += wallet_lines(state)
         if not self.disagreements:
             lines.append("  Postgres agrees with the journey.")
         else:
@@ -137,6 +142,20 @@ class JourneyView:
             lines.append(f"  Postgres disagrees with the journey{transient}:")
             lines += [f"    - {line}" for line in self.disagreements]
         return lines
+
+
+def wallet_lines(state: JourneyState) -> list[str]:
+    """The wallet as support reads it: what can be spent, the backpack (every entry), the auction reserves."""
+    wallet = state.wallet
+    lines = [f"  wallet: spendable {spendable(state)} (balance {state.besitos} - reserved {wallet.reserved}), "
+             f"spent {wallet.spent}",
+             f"  backpack: {len(wallet.purchases)} entr{'y' if len(wallet.purchases) == 1 else 'ies'}"]  # fmt: skip
+    lines += [f"    {p.id}\t{p.item}\t{p.source}\t{p.price} besitos\t{p.status}\t{p.at:%Y-%m-%d %H:%M} UTC"
+              + (f"\tdue {p.deliver_at:%Y-%m-%d %H:%M} UTC" if p.deliver_at else "")
+              for p in wallet.purchases]  # fmt: skip
+    lines.append(f"  reserves: {len(wallet.reserves)}")
+    lines += [f"    auction {r.auction}\tbid {r.bid}\t{r.amount} besitos" for r in wallet.reserves]
+    return lines
 
 
 async def resolve_user(pool: asyncpg.Pool, who: str) -> int:
@@ -192,6 +211,8 @@ async def read_projection(pool: asyncpg.Pool, user_id: int) -> Projection:
                                     "WHERE telegram_user_id = $1", user_id)  # fmt: skip
         reactions = await conn.fetch("SELECT chat_id, message_id FROM channel_reactions WHERE telegram_user_id = $1",
                                      user_id)  # fmt: skip
+        purchases = await conn.fetch("SELECT purchase_id, status FROM shop_purchases WHERE telegram_user_id = $1",
+                                     user_id)  # fmt: skip
     story_row = dict(story) if story else None
     if story_row is not None:
         story_row["completed"] = json.loads(story_row["completed"])
@@ -207,6 +228,7 @@ async def read_projection(pool: asyncpg.Pool, user_id: int) -> Projection:
         subscription=dict(subscription) if subscription else None,
         payments={row["charge_id"]: row["refunded"] for row in payments},
         reactions={f"{row['chat_id']}:{row['message_id']}" for row in reactions},
+        purchases={purchase_number(row["purchase_id"]): row["status"] for row in purchases},
     )
 
 
@@ -221,13 +243,15 @@ async def view(client: Client, pool: asyncpg.Pool, user_id: int) -> JourneyView:
 
 
 async def change(client: Client, pool: asyncpg.Pool, user_id: int, action: SupportAction, *, actor: str, reason: str,
-                 amount: int = 0, charge_id: str = "", request_id: str | None = None) -> SupportReply:  # fmt: skip
+                 amount: int = 0, charge_id: str = "", item: str = "", purchase: str = "",
+                 request_id: str | None = None) -> SupportReply:  # fmt: skip
     """A staff change through the journey's ``Support`` Update (applied once per request id), then audited once."""
     description = await describe_journey(client, user_id)
     if description.status != WorkflowExecutionStatus.RUNNING:
         raise SupportError(f"the journey of user {user_id} is closed ({description.status.name.lower()})")
     request = SupportRequest(request_id=request_id or str(uuid.uuid4()), user_id=user_id, actor=actor,
-                             action=action, reason=reason, amount=amount, charge_id=charge_id)  # fmt: skip
+                             action=action, reason=reason, amount=amount, charge_id=charge_id, item=item,
+                             purchase=purchase)  # fmt: skip
     try:
         reply = await request_support(client, request)
     except JourneyRejected as rejected:
@@ -238,7 +262,8 @@ async def change(client: Client, pool: asyncpg.Pool, user_id: int, action: Suppo
     if not reply.duplicate and action != "erase":
         await write_audit(pool, actor, action, user_subject(user_id), reason,
                           {"request_id": request.request_id, "amount": amount, "charge_id": charge_id,
-                           "message": reply.message}, once_by="request_id")  # fmt: skip
+                           "item": item, "purchase": purchase, "message": reply.message},
+                          once_by="request_id")  # fmt: skip
     return reply
 
 

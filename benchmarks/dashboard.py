@@ -25,6 +25,7 @@ from typing import Any
 
 import asyncpg
 
+from adapters import shop_figures
 from adapters.content_store import active_version
 from adapters.dashboard import QUERIES, dashboard, local_day_start, series_days
 from adapters.dashboard_charts import Chart, dashboard_charts
@@ -169,9 +170,12 @@ async def measure(dsn: str, runs: int) -> tuple[dict[str, dict[str, float]], lis
             timings["dashboard+charts"].append(time.perf_counter() - started)
         today, week = local_day_start(now, UTC), local_day_start(now, UTC, 6)
         days = series_days(now, UTC)
-        arguments: dict[str, tuple[Any, ...]] = {"users": (today, week), "payments": ("XTR", now),
+        arguments: dict[str, tuple[Any, ...]] = {"users": (today, week), "payments": ("XTR", now), "paid_media": (now,),
                                                  "daily_users": (days, days[0]),
-                                                 "daily_revenue": ("XTR", days, days[0])}  # fmt: skip
+                                                 "daily_revenue": ("XTR", days, days[0]),
+                                                 "shop_besitos_days": (days, days[0], shop_figures.REFUNDS,
+                                                                       shop_figures.SPENDS),
+                                                 "shop_sales": (now, shop_figures.SALES)}  # fmt: skip
         async with pool.acquire() as conn:
             for name, query in QUERIES.items():
                 timings[name] = []

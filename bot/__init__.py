@@ -11,6 +11,7 @@ from adapters.journeys import Journeys
 from adapters.media_library import MediaLibrary
 from adapters.screens import ScreenSender
 from bot import (
+    admin_orders,
     admin_panel,
     admin_users,
     auction_admin,
@@ -60,7 +61,7 @@ def build_dispatcher(journeys: Journeys, *, settings: Settings, pool: asyncpg.Po
     # The admin panel takes /admin and uploaded documents before the journey's commands and fallback do.
     dispatcher.include_routers(vip.router, community.router, broadcasts.router, media.router, paid_media.router,
                                admin_panel.router,
-                               admin_users.router, auction_admin.router, start.router,
+                               admin_users.router, admin_orders.router, auction_admin.router, start.router,
                                ranking.router, auctions.router, navigation.router, conversation.router,
                                fallback.router)  # fmt: skip
     return dispatcher

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from adapters import shop_figures
 from adapters.audit import write_audit
 from adapters.callbacks import CallbackPrefix
 from adapters.content_checker import check_content
@@ -48,6 +49,7 @@ from adapters.media_library import media_file_problems, registered_media_problem
 from adapters.screens import ScreenSender
 from adapters.texts import language_of, t
 from bot import auction_admin, start
+from bot.admin_orders import orders_button
 from bot.admins import AdminOnly, guarded_router
 from bot.community import MAX_POST_LENGTH
 from infra.settings import Settings
@@ -115,7 +117,8 @@ def panel_keyboard(language: str) -> InlineKeyboardMarkup:
                                     callback_data=AdminCB(action=action).pack())  # fmt: skip
 
     return InlineKeyboardMarkup(inline_keyboard=[[button("dashboard")], [button("users"), button("broadcast")],
-                                                 [button("content"), button("publish")], [button("auctions")]])  # fmt: skip
+                                                 [button("content"), button("publish")],
+                                                 [button("auctions"), orders_button(language)]])  # fmt: skip
 
 
 @router.callback_query(AdminCB.filter(), flags={"admin": AdminOnly("admin panel")})
@@ -283,6 +286,8 @@ def render_dashboard(figures: Dashboard, language: str) -> str:
           payments_30_days=figures.payments_30_days),
         t("admin.dashboard.paid_media", language, purchases=figures.paid_media_purchases,
           stars=figures.paid_media_stars, stars_30_days=figures.paid_media_stars_30_days),
+        "",
+        *shop_figures.lines(figures.shop, language, zone),
     ]  # fmt: skip
     return "\n".join(lines)
 

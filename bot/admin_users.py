@@ -31,6 +31,7 @@ from bot.admins import AdminOnly, guarded_router
 from bot.confirmations import ConfirmCB
 from workflows.contracts import SupportAction
 from workflows.economy import level_progress
+from workflows.progress import spendable
 
 router = guarded_router(__name__)
 log = logging.getLogger("diana.bot")
@@ -63,6 +64,10 @@ async def _view_text(journeys: Journeys, pool: asyncpg.Pool, user_id: int, langu
              expires=f"{sub.expires_at:%Y-%m-%d}" if sub.expires_at else "—", achievements=len(state.achievements),
              missions=len(state.missions), banned=t("admin.user.yes" if state.banned else "admin.user.no", language),
              last_seen=f"{state.last_seen:%Y-%m-%d %H:%M} UTC" if state.last_seen else "—")  # fmt: skip
+    wallet = state.wallet
+    text += "\n" + t("admin.user.wallet", language, spendable=spendable(state), reserved=wallet.reserved,
+                      spent=wallet.spent, purchases=len(wallet.purchases),
+                      waiting=sum(p.status == "waiting" for p in wallet.purchases))  # fmt: skip
     if view.disagreements and state.pending_effects:
         text += "\n\n" + t("admin.user.pending", language, count=len(state.pending_effects))
     elif view.disagreements:

@@ -407,7 +407,8 @@ def test_nothing_in_an_admin_feature_runs_for_everyone_unless_listed() -> None:
         "bot.community.membership": "the community channel's member updates",
     }
     routers = guarded_routers()
-    assert {router.name for router in routers} == {"bot.admin_panel", "bot.admin_users", "bot.auction_admin",
+    assert {router.name for router in routers} == {"bot.admin_orders", "bot.admin_panel", "bot.admin_users",
+                                                    "bot.auction_admin",
                                                    "bot.broadcasts", "bot.community", "bot.media", "bot.vip"}  # fmt: skip
     ungated, listed = [], set()
     for router in routers:
@@ -437,7 +438,8 @@ def test_every_admin_command_is_found() -> None:
                         "sell", "subasta", "auction", "subastas", "auctions"}  # fmt: skip
     buttons = sorted(path.audited_as for path in admin_paths() if path.kind == "button")
     assert buttons == ["admin panel refused", "auction cancel refused", "auction cancel refused", "auction refused",
-                       "broadcast refused", "broadcast status refused", "grant refused", "user change refused"]  # fmt: skip
+                       "broadcast refused", "broadcast status refused", "grant refused", "order refund refused",
+                       "orders refused", "user change refused"]  # fmt: skip
 
 
 async def test_non_admins_are_refused_and_audited_on_every_admin_path(

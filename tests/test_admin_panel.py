@@ -213,7 +213,8 @@ async def open_panel(admin: EmulatedUser) -> dict[str, Any]:
     panel = await admin.next_from_bot("bot_message", within=60)
     assert "Panel de administración" in panel["text"]
     assert [b["text"] for row in panel["buttons"] for b in row] == ["📊 Dashboard", "👤 Usuarios", "📣 Difusión",
-                                                                   "📚 Contenido", "📝 Publicar", "🔨 Subastas"]  # fmt: skip
+                                                                   "📚 Contenido", "📝 Publicar", "🔨 Subastas",
+                                                                   "🎁 Pedidos"]  # fmt: skip
     return panel
 
 

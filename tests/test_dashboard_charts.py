@@ -214,20 +214,20 @@ def pixels_of(image: Image.Image, color: str) -> int:
 
 
 def chart_sizes(fragments: int) -> list[tuple[int, int]]:
-    """The three pictures' sizes: phone-sized (4:5), the funnel taller when the story has more rows than fit."""
+    """The four pictures' sizes: phone-sized (4:5), the funnel taller when the story has more rows than fit."""
     rows = charts.FUNNEL_CHROME_PX + charts.FUNNEL_ROW_PX * fragments
     funnel = min(charts.MAX_HEIGHT_PX, max(charts.HEIGHT_PX, rows))
-    return [(charts.WIDTH_PX, funnel), (charts.WIDTH_PX, charts.HEIGHT_PX), (charts.WIDTH_PX, charts.HEIGHT_PX)]
+    return [(charts.WIDTH_PX, funnel), *[(charts.WIDTH_PX, charts.HEIGHT_PX)] * 3]
 
 
 class TestPictures:
     @pytest.mark.parametrize("language", ["es", "en"])
-    def test_three_phone_sized_pictures_with_captions(self, language: str) -> None:
+    def test_four_phone_sized_pictures_with_captions(self, language: str) -> None:
         funnel = [FragmentFunnel(fragment_id=f.id, chapter=f.chapter, title=f.title, reached=100 - 5 * n,
                                  completed=90 - 5 * n, here=n) for n, f in enumerate(shipped_content().story.fragments)]  # fmt: skip
         drawn = charts.dashboard_charts(figures_for(funnel=funnel, active=stepped(5), new=stepped(1),
                                                     vip=[250] * SERIES_DAYS), language)  # fmt: skip
-        assert [chart.name for chart in drawn] == ["funnel", "activity", "revenue"]
+        assert [chart.name for chart in drawn] == ["funnel", "activity", "revenue", "besitos"]
         assert [picture(chart.png).size for chart in drawn] == chart_sizes(len(funnel))
         captions = [chart.caption for chart in drawn]
         if language == "es":

@@ -414,9 +414,9 @@ async def repair(client: Client, pool: asyncpg.Pool, redis: Redis | None, user_i
 
 
 async def _rewrite_projection(conn: asyncpg.Connection, state: JourneyState) -> list[str]:
-    """Profile, story, subscription, achievements, missions and reactions as the journey holds them now, written by the
-    projection's own row writers (story and subscription over whatever the discarded branch saved, with the journey's
-    own ``seq``, so its next save wins); what the discarded branch added alone is deleted."""
+    """Profile, story, subscription, achievements, missions, reactions and the backpack as the journey holds them now,
+    written by the projection's own row writers (story and subscription over whatever the discarded branch saved, with
+    the journey's own ``seq``, so its next save wins); what the discarded branch added alone is deleted."""
     user_id, now, done = state.user_id, datetime.now(UTC), []
     if state.profile is not None and state.stage not in ("erased", "lapsed"):
         await write_profile(conn, save_profile(state, now))
@@ -453,6 +453,15 @@ async def _rewrite_projection(conn: asyncpg.Connection, state: JourneyState) -> 
         user_id, state.community.reacted_posts,
     )  # fmt: skip
     done.append("reactions")
+    # The backpack: entries only the discarded branch made go; the others take the status the journey gives them (the
+    # new run wrote every entry it made; an older write of the discarded branch may have come after).
+    purchases = {f"journey-{user_id}:{p.id}": p.status for p in state.wallet.purchases}
+    await conn.execute("DELETE FROM shop_purchases WHERE telegram_user_id = $1 AND NOT (purchase_id = ANY($2))",
+                       user_id, list(purchases))  # fmt: skip
+    for purchase_id, status in purchases.items():
+        await conn.execute("UPDATE shop_purchases SET status = $2, changed_at = greatest(changed_at, $3) "
+                           "WHERE purchase_id = $1", purchase_id, status, now)  # fmt: skip
+    done.append("backpack")
     return done
 
 

@@ -13,6 +13,12 @@ bad arguments).
   repair USER --old-run RUN      finish a reset whose journey had not settled in time
   restart-story USER --reason R  the story from its first fragment (what was earned stays)
   grant USER AMOUNT --reason R   give besitos (a negative AMOUNT takes them back)
+  grant USER --item CODE --reason R
+                                 give a shop item (into the backpack, as a gift)
+  deliver-order USER PURCHASE --reason R
+                                 a creator's reward fulfilled by hand: the order (p<n>, see `show`) is delivered
+  refund-purchase USER PURCHASE --reason R
+                                 give a purchase's besitos back
   ban USER --reason R / unban USER --reason R
   export USER [--out FILE] --reason R
   erase USER --reason R          forget the user, as if they had asked
@@ -38,6 +44,7 @@ from infra.connections import connect_temporal, create_pool, create_redis
 from infra.payload_keys import MasterKeyMissing
 from infra.settings import Settings, get_settings
 from tools import support
+from workflows.contracts import SupportAction
 
 
 def actor_of(note: str = "") -> str:
@@ -91,7 +98,12 @@ def parser() -> argparse.ArgumentParser:
     repair = command("repair", "finish the projection repair of an earlier reset")
     repair.add_argument("--old-run", required=True, help="the run id the reset replaced (see the audit log)")
     command("restart-story", "the story from its first fragment", changes=True)
-    command("grant", "give (or, negative, take back) besitos", changes=True).add_argument("amount", type=int)
+    grant = command("grant", "give (or, negative, take back) besitos, or give a shop item", changes=True)
+    grant.add_argument("amount", type=int, nargs="?", help="besitos (leave out with --item)")
+    grant.add_argument("--item", metavar="CODE", help="a shop item's code: given instead of besitos")
+    for name, text in (("deliver-order", "mark a waiting order (a creator's reward) delivered"),
+                       ("refund-purchase", "give a purchase's besitos back")):  # fmt: skip
+        command(name, text, changes=True).add_argument("purchase", metavar="PURCHASE", help="its id (p<n>, see show)")
     command("ban", "refuse everything from the user", changes=True)
     command("unban", "lift a ban", changes=True)
     command("export", "everything about the user, as a JSON file", changes=True).add_argument("--out", type=Path)
@@ -181,9 +193,13 @@ async def _command(args: argparse.Namespace, settings: Settings, client: Any, po
             await bot.session.close()
         print(f"journey-{user_id}: {done or 'refunded by Telegram; the journey had not received that payment'}")
         return 0
-    action = {"restart-story": "restart_story"}.get(args.command, args.command)
+    action = {"restart-story": "restart_story", "deliver-order": "deliver_order",
+              "refund-purchase": "refund_purchase"}.get(args.command, args.command)  # fmt: skip
+    if args.command == "grant":
+        action = _grant_action(args)
     reply = await staff.change(client, pool, user_id, action, actor=args.actor, reason=args.reason,
-                                 amount=getattr(args, "amount", 0))  # fmt: skip
+                               amount=getattr(args, "amount", None) or 0, item=getattr(args, "item", None) or "",
+                               purchase=getattr(args, "purchase", ""))  # fmt: skip
     if action == "erase" and not reply.duplicate:
         # The journey ends once the data is gone: report done only then (or once it is deleted from Temporal too).
         try:
@@ -193,6 +209,15 @@ async def _command(args: argparse.Namespace, settings: Settings, client: Any, po
                 raise
     print(f"journey-{user_id}: {reply.message}")
     return 0
+
+
+def _grant_action(args: argparse.Namespace) -> SupportAction:
+    """``grant`` gives besitos or (``--item``) a shop item, never both, never neither."""
+    if (args.amount is None) == (args.item is None):
+        raise staff.SupportError("grant takes an AMOUNT of besitos or --item CODE (one of them)")
+    if args.item is not None and not args.item.strip():
+        raise staff.SupportError("--item needs a shop item's code")
+    return "grant" if args.item is None else "give_item"
 
 
 async def _kept(args: argparse.Namespace, settings: Settings, client: Any, pool: asyncpg.Pool) -> int:

@@ -181,6 +181,7 @@ def hand_over(turn: Turn, item: Item, purchase: Purchase) -> Purchase:
                         deliver_at=next_local_time(turn.now, turn.content.calendar.timezone, gives.at_hour))  # fmt: skip
     elif gives.kind == "reward":
         purchase = _set(state, purchase, status="waiting")
+    # Postgres gets the entry as it now stands (an order waiting, a message scheduled), not as it was made.
     record(turn, purchase)
     return purchase
 
