@@ -1,5 +1,5 @@
-"""A content version with a shop of the tests' own (the shipped catalogue is being written apart): two creator's
-rewards made by hand, and a media-free message, activated over the shipped content."""
+"""A content version with items of the tests' own beside the shipped catalogue: two creator's rewards made by hand,
+and a media-free message, activated over the shipped content."""
 
 from __future__ import annotations
 
@@ -28,9 +28,12 @@ def _item(code: str, es: str, en: str, kind: str) -> dict[str, Any]:
 def shop_document() -> dict[str, Any]:
     document = shipped_content().model_dump(mode="json")
     document["version"] = f"{shipped_content().version}.tienda"
-    document["shop"] = {"items": [_item(VOICE_NOTE, "Nota de voz personalizada", "A personalised voice note", "reward"),
+    # Goals on spending would pay besitos back on a purchase: the shipped ones are tested on their own.
+    for kind in ("missions", "achievements"):
+        document[kind] = [goal for goal in document[kind] if goal["metric"] not in ("besitos_spent", "items_bought")]
+    document["shop"]["items"] += [_item(VOICE_NOTE, "Nota de voz personalizada", "A personalised voice note", "reward"),
                                   _item(POLAROID, "Polaroid firmada", "A signed polaroid", "reward"),
-                                  _item(LETTER, "Carta de Diana", "A letter from Diana", "message")]}  # fmt: skip
+                                  _item(LETTER, "Carta de Diana", "A letter from Diana", "message")]  # fmt: skip
     return document
 
 

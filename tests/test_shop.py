@@ -189,7 +189,7 @@ async def test_vip_days_bought_with_besitos_extend_an_active_vip(
     assert paid.vip and paid.subscription.expires_at is not None
     await user.send("/diana")
     menu = await next_with_button(user, "Mis tesoros")
-    item = await to_item(user, menu, "Una semana VIP")
+    item = await to_item(user, menu, "Una semana a mi lado")
     await tap(user, item, "💋 60")
     state = await shoppers.state(user)
     assert state.subscription.expires_at == paid.subscription.expires_at + timedelta(days=7)

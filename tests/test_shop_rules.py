@@ -27,18 +27,18 @@ from workflows.contracts import (
 from workflows.progress import metric, spendable
 
 ITEMS: list[dict[str, Any]] = [
-    {"code": "velas", "name": {"es": "Tres velas", "en": "Three candles"},
+    {"code": "velas", "name": {"es": "Tres velas encendidas para ti", "en": "Three candles lit for you"},
      "description": {"es": "Las velas que encendí por ti.", "en": "The candles I lit for you."},
      "price": 50, "vip_price": 40, "gives": {"kind": "media", "media": ["vela_1", "vela_2", "vela_3"]}},
-    {"code": "carta", "name": {"es": "Una carta"}, "description": {"es": "Palabras mías."}, "price": 30,
+    {"code": "carta", "name": {"es": "Una carta mía"}, "description": {"es": "Palabras mías."}, "price": 30,
      "gives": {"kind": "message", "text": {"es": "Te pienso más de lo que admito."}}},
-    {"code": "carta_noche", "name": {"es": "Carta de medianoche"}, "description": {"es": "A su hora."}, "price": 30,
+    {"code": "carta_noche", "name": {"es": "Carta de medianoche"}, "description": {"es": "Te llegará a su hora, cariño."}, "price": 30,
      "gives": {"kind": "message", "text": {"es": "Es medianoche, y aquí estás."}, "at_hour": 23}},
     {"code": "puerta", "name": {"es": "La puerta del capítulo 2"}, "description": {"es": "Pasa antes."},
      "price": 20, "gives": {"kind": "story", "fragments": ["f07"]}},
-    {"code": "semana_vip", "name": {"es": "Una semana VIP"}, "description": {"es": "Siete días."}, "price": 60,
+    {"code": "semana_vip", "name": {"es": "Una semana a mi lado"}, "description": {"es": "Siete días."}, "price": 60,
      "gives": {"kind": "vip_days", "days": 7}},
-    {"code": "nota_de_voz", "name": {"es": "Nota de voz"}, "description": {"es": "Con tu nombre."}, "price": 40,
+    {"code": "nota_de_voz", "name": {"es": "Nota de voz con tu nombre"}, "description": {"es": "Con tu nombre."}, "price": 40,
      "stock": 1, "per_user": 1, "gives": {"kind": "reward", "text": {"es": "Una nota de voz con tu nombre."}}},
     {"code": "espejo", "name": {"es": "El espejo"}, "description": {"es": "Míralo conmigo."}, "price": 65,
      "gives": {"kind": "media", "media": ["espejo"]}},
@@ -106,7 +106,7 @@ class TestCatalogue:
     def test_the_shop_lists_what_is_on_sale_with_this_users_price(self) -> None:
         screen = press(rich(), "shop").screen
         texts = [b.text for row in screen.buttons for b in row if b.action.startswith(shop.ITEM)]
-        assert texts[0] == "Tres velas · 💋 50"
+        assert texts[0] == "Tres velas encendidas para ti · 💋 50"
         assert not any("Lo que fue" in (t or "") for t in texts)  # its window closed
         assert screen.params["spendable"] == rich().besitos > 500
 

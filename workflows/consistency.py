@@ -131,7 +131,7 @@ def texts_to_score(content: Content) -> list[tuple[str, str, str]]:
         found += _localized(f"shop.{item.code}.name", item.name)
         found += _localized(f"shop.{item.code}.description", item.description)
         if item.gives.text is not None:
-            found += _localized(f"shop.{item.code}.gives.text", item.gives.text)
+            found += _localized(f"shop.{item.code}.gives", item.gives.text)
     return found
 
 
