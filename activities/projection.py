@@ -129,6 +129,8 @@ class ProjectionActivities(side_effects.Projection):
             # A limited item's unit stays claimed (it was sold), without who; purchases lose the user with the profile.
             await conn.execute("UPDATE shop_stock_claims SET telegram_user_id = NULL WHERE telegram_user_id = $1",
                                effect.user_id)  # fmt: skip
+            # A running auction's row stops naming them as its leader (the auction workflow keeps its own state).
+            await conn.execute("UPDATE auctions SET leader = NULL WHERE leader = $1", effect.user_id)
             # Subscriptions, reactions, missions, achievements and story rows cascade with the profile.
             await conn.execute("DELETE FROM users WHERE telegram_user_id = $1", effect.user_id)
             # Who asked and why travel with the erasure: a staff erase is audited here once, as staff's.
