@@ -118,7 +118,12 @@ async def ask_auction(message: Message, command: CommandObject, pool: asyncpg.Po
     assert message.from_user is not None
     language = language_of(message.from_user.language_code)
     shop = await auctions.active_shop(pool)
-    names = {item.code: item.name.get(language) for item in shop.items}
+    # A limited item's units are claimed through the shop only: an auction would hand one out past its stock.
+    names = {item.code: item.name.get(language) for item in shop.items if item.stock is None}
+    code = (command.args or "").split()[:1]
+    if code and code[0] in shop.by_code and code[0] not in names:
+        await message.answer(t("admin.auction.limited_item", language, code=code[0]))
+        return
     try:
         parsed = parse_auction(command.args, names, language)
     except BadAuction as bad:

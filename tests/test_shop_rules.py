@@ -300,6 +300,15 @@ class TestGiftsAndRefunds:
         with pytest.raises(rules.Rejection):
             support.apply(rich(), give.model_copy(update={"item": "nada", "request_id": "g2"}), NOW, shop_content())
 
+    def test_a_limited_item_is_never_given_past_its_stock(self) -> None:
+        give = SupportRequest(request_id="g1", user_id=USER, actor="t", action="give_item", item="nota_de_voz",
+                              reason="gift")  # fmt: skip
+        with pytest.raises(rules.Rejection, match="sold through the shop only"):
+            support.apply(rich(), give, NOW, shop_content())
+        document = shop_document()
+        document["missions"][0]["reward_item"] = "nota_de_voz"
+        assert any("which is limited" in p for p in shop_problems(Content.model_validate(document)))
+
     def test_refunding_an_order_gives_the_besitos_back_and_frees_its_unit(self) -> None:
         state = press(rich(), "shop.item.nota_de_voz").state
         state = press(state, "shop.buy.nota_de_voz", StockClaimed(claim_id="c1", claimed=True)).state
@@ -368,6 +377,28 @@ class TestAuctionReserves:
         late = self.ask(released.state, "reserve", "b1", 100)
         assert late.reply.refusal == "closed" and not late.state.wallet.reserves
         assert self.ask(late.state, "reserve", "b2", 100).reply.ok  # a new bid of theirs still holds
+
+    def test_a_raise_that_never_led_gives_back_the_hold_of_the_bid_that_still_leads(self) -> None:
+        state = self.ask(self.ask(rich(), "reserve", "b1", 100).state, "reserve", "b2", 110).state
+        assert [(r.bid, r.amount) for r in state.wallet.reserves] == [("b2", 110)]
+        state = self.ask(state, "release", "b2", failed=True).state
+        assert [(r.bid, r.amount) for r in state.wallet.reserves] == [("b1", 100)]
+        won = self.ask(state, "capture", "b1")
+        assert [r.amount for r in spent_rows(won.effects)] == [-100]
+
+    def test_a_request_repeated_after_continue_as_new_gets_its_first_answer(self) -> None:
+        refused = self.ask(rich(0), "reserve", "b1", 10_000)
+        assert refused.reply.refusal == "funds"
+        carried = refused.state.model_copy(update={"recent_deliveries": []})  # what a new run still knows
+        again = self.ask(carried, "reserve", "b1", 10_000)
+        assert again.reply.duplicate and not again.reply.ok and again.reply.refusal == "funds"
+
+    def test_support_cannot_take_back_besitos_a_bid_holds(self) -> None:
+        state = self.ask(rich(), "reserve", "b1", rich().besitos - 10).state
+        take = SupportRequest(request_id="t1", user_id=USER, actor="t", action="grant", amount=-20, reason="oops")
+        with pytest.raises(rules.Rejection, match="held by auction bids"):
+            support.apply(state, take, NOW, shop_content())
+        assert support.apply(state, take.model_copy(update={"amount": -10}), NOW, shop_content()).state.besitos >= 0
 
     def test_vip_only_auctions_refuse_free_users(self) -> None:
         assert self.ask(rich(), "reserve", "b1", 10, vip_only=True).reply.refusal == "vip"

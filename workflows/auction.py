@@ -117,7 +117,7 @@ class AuctionWorkflow:
                 reply = await self._ask_wallet(reserve, RESERVE_TRY, RESERVE_RETRY, limit=RESERVE_LIMIT)
             except ActivityError:
                 # The journey did not answer in time; it may still take the reserve later, so it is let go again.
-                self._release(rules.wallet_request(self.input, "release", request))
+                self._release(rules.wallet_request(self.input, "release", request, failed=True))
                 return self._remember(request, rules.refused(self.state, self.input, request, "unavailable"))
             if not reply.ok:
                 why = "funds" if reply.refusal == "funds" else "vip" if reply.refusal == "vip" else "closed"

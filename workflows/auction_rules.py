@@ -112,12 +112,12 @@ def outcome(state: AuctionState, auction: AuctionInput, *, unclaimed: bool = Fal
 
 
 def wallet_request(auction: AuctionInput, action: WalletAction, bid: Bid | BidRequest, *,
-                   outbid: bool = False) -> WalletRequest:  # fmt: skip
+                   outbid: bool = False, failed: bool = False) -> WalletRequest:  # fmt: skip
     """What the bidder's journey is asked for this bid; its request id makes a retry one request."""
     return WalletRequest(request_id=f"auction:{auction.auction_id}:{action}:{bid.bid_id}", user_id=bid.user_id,
                          action=action, auction=auction.auction_id, bid=bid.bid_id,
                          amount=bid.amount if action == "reserve" else 0, item=auction.item, title=auction.title,
-                         vip_only=auction.vip_only, outbid=outbid)  # fmt: skip
+                         vip_only=auction.vip_only, outbid=outbid, failed=failed)  # fmt: skip
 
 
 def record(state: AuctionState, auction: AuctionInput, now: datetime) -> AuctionRecord:

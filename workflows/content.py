@@ -652,6 +652,9 @@ def shop_problems(content: Content) -> list[str]:
     for kind, goals in (("mission", content.missions), ("achievement", content.achievements)):
         problems += [f"{kind} {goal.code} rewards shop item {goal.reward_item!r}, which does not exist"
                      for goal in goals if goal.reward_item is not None and goal.reward_item not in shop.by_code]  # fmt: skip
+        problems += [f"{kind} {goal.code} rewards shop item {goal.reward_item}, which is limited: its units are sold "
+                     "in the shop only" for goal in goals
+                     if goal.reward_item in shop.by_code and shop.by_code[goal.reward_item].stock is not None]  # fmt: skip
     start = story.by_id.get(story.start)
     if start is not None and start.price is not None:
         problems.append(f"the start fragment {start.id} cannot cost besitos (every story begins there)")

@@ -516,6 +516,8 @@ class Reserve(BaseModel):
     auction: str
     bid: str
     amount: int
+    # The same bidder's earlier hold in this auction this one replaced (a raise): back in force if the raise fails.
+    replaced: Reserve | None = None
 
 
 class Wallet(BaseModel):
@@ -530,6 +532,9 @@ class Wallet(BaseModel):
     settled_auctions: list[str] = Field(default_factory=list)
     # Bids let go of before their reserve arrived ("<auction>:<bid>", the latest): a reserve arriving late is refused.
     released_bids: list[str] = Field(default_factory=list)
+    # What the latest auction requests were answered ("<request id>" -> refusal, "" when done): a request repeated
+    # after the journey continued as new gets the same answer.
+    answers: dict[str, str] = Field(default_factory=dict)
     seq: int = 0
 
     @property
@@ -654,6 +659,8 @@ class WalletRequest(BaseModel):
     title: str = ""  # what the auction sells, as the notices name it
     vip_only: bool = False
     outbid: bool = False
+    # release: this bid never led (the auction gave up waiting for its reserve): the hold it replaced comes back.
+    failed: bool = False
 
 
 class WalletReply(BaseModel):

@@ -335,7 +335,7 @@ def refund(turn: Turn, purchase_id: str) -> str:
     if purchase is None or purchase.status == "refunded":
         raise ShopRejection(JourneyError.SUPPORT_REFUSED, f"no refundable purchase {purchase_id!r} for this user")
     item = turn.content.shop.by_code.get(purchase.item)
-    if item is not None and item.gives.kind == "vip_days":
+    if any(c.charge_id == f"{subscription.SHOP_PREFIX}{purchase.id}" for c in state.subscription.charges):
         raise ShopRejection(JourneyError.SUPPORT_REFUSED, "VIP days given cannot be refunded in besitos")
     refunded = _set(state, purchase, status="refunded", deliver_at=None)
     if purchase.price:

@@ -14,7 +14,7 @@ from typing import Final
 from workflows import shop, story, subscription
 from workflows.content import Content
 from workflows.contracts import AwardBesitos, Button, Effect, JourneyError, JourneyState, Screen, SupportRequest
-from workflows.progress import Turn, award, leaderboard_effect, notification
+from workflows.progress import Turn, award, leaderboard_effect, notification, spendable
 from workflows.rules import RECENT_UPDATE_WINDOW, Rejection, erase, save_profile
 from workflows.shop import settle
 
@@ -50,9 +50,11 @@ def validate(state: JourneyState, request: SupportRequest) -> None:
     if action == "grant":
         if request.amount == 0 or abs(request.amount) > MAX_GRANT:
             raise Rejection(JourneyError.SUPPORT_REFUSED, f"an amount between 1 and {MAX_GRANT} besitos (or minus)")
-        if state.besitos + request.amount < 0:
+        if spendable(state) + request.amount < 0:
+            # Besitos held by a leading auction bid are the auction's to take: only the rest can be taken back.
             raise Rejection(JourneyError.SUPPORT_REFUSED,
-                            f"the balance is {state.besitos} besitos: {-request.amount} cannot be taken")  # fmt: skip
+                            f"the balance is {state.besitos} besitos ({state.wallet.reserved} held by auction bids): "
+                            f"{-request.amount} cannot be taken")  # fmt: skip
     if action in ("grant", "restart_story", "give_item") and state.stage != "active":
         raise Rejection(JourneyError.NOT_STARTED, f"{action} needs a journey past the introduction")
     if action == "restart_story" and state.story.fragment_id is None:
@@ -67,8 +69,12 @@ def validate_with(state: JourneyState, request: SupportRequest, content: Content
     """The checks that read the content: the item to give exists."""
     if delivery(request) in state.recent_deliveries:
         return
-    if request.action == "give_item" and request.item not in content.shop.by_code:
+    item = content.shop.by_code.get(request.item) if request.action == "give_item" else None
+    if request.action == "give_item" and item is None:
         raise Rejection(JourneyError.SUPPORT_REFUSED, f"the shop has no item {request.item!r}")
+    if item is not None and item.stock is not None:
+        raise Rejection(JourneyError.SUPPORT_REFUSED, f"{item.code} is limited ({item.stock} made): its units are "
+                                                      "sold through the shop only")  # fmt: skip
 
 
 def apply(state: JourneyState, request: SupportRequest, now: datetime, content: Content) -> SupportOutcome:

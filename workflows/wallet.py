@@ -30,6 +30,8 @@ from workflows.rules import RECENT_UPDATE_WINDOW, save_profile
 SETTLED_KEPT: Final = 200
 # Bids released before their reserve arrived, remembered so the reserve, if it ever arrives, holds nothing.
 RELEASED_KEPT: Final = 100
+# Answers kept for requests repeated after continue-as-new (an auction retries within minutes; this covers hundreds).
+ANSWERS_KEPT: Final = 200
 
 
 @dataclass
@@ -44,8 +46,10 @@ def delivery(request: WalletRequest) -> str:
 
 
 def apply(state: JourneyState, request: WalletRequest, now: datetime, content: Content) -> WalletOutcome:
-    if delivery(request) in state.recent_deliveries:
-        return WalletOutcome(state=state, reply=WalletReply(ok=True, spendable=spendable(state), duplicate=True))
+    if delivery(request) in state.recent_deliveries or request.request_id in state.wallet.answers:
+        refusal = state.wallet.answers.get(request.request_id) or None
+        reply = WalletReply(ok=refusal is None, refusal=refusal, spendable=spendable(state), duplicate=True)
+        return WalletOutcome(state=state, reply=reply)
     state = state.model_copy(deep=True)
     state.recent_deliveries = [*state.recent_deliveries, delivery(request)][-RECENT_UPDATE_WINDOW:]
     turn = Turn(state=state, content=content, now=now, cause=delivery(request))
@@ -56,6 +60,8 @@ def apply(state: JourneyState, request: WalletRequest, now: datetime, content: C
         reply = _release(turn, request)
     else:
         reply = _capture(turn, request)
+    answers = {**state.wallet.answers, request.request_id: reply.refusal or ""}
+    state.wallet.answers = dict(list(answers.items())[-ANSWERS_KEPT:])
     return WalletOutcome(state=state, reply=reply, effects=turn.effects)
 
 
@@ -67,11 +73,14 @@ def _reserve(turn: Turn, request: WalletRequest) -> WalletReply:
         return WalletReply(ok=False, refusal="closed", spendable=spendable(state))
     if request.vip_only and not state.vip:
         return WalletReply(ok=False, refusal="vip", spendable=spendable(state))
-    held = next((r.amount for r in wallet.reserves if r.auction == request.auction), 0)
+    earlier = next((r for r in wallet.reserves if r.auction == request.auction), None)
+    held = earlier.amount if earlier is not None else 0
     if request.amount <= 0 or spendable(state) + held < request.amount:
         return WalletReply(ok=False, refusal="funds", spendable=spendable(state) + held)
     others = [r for r in wallet.reserves if r.auction != request.auction]
-    wallet.reserves = [*others, Reserve(auction=request.auction, bid=request.bid, amount=request.amount)]
+    replaced = earlier.model_copy(update={"replaced": None}) if earlier is not None else None
+    wallet.reserves = [*others, Reserve(auction=request.auction, bid=request.bid, amount=request.amount,
+                                        replaced=replaced)]  # fmt: skip
     return WalletReply(ok=True, spendable=spendable(state))
 
 
@@ -85,6 +94,9 @@ def _release(turn: Turn, request: WalletRequest) -> WalletReply:
         wallet.released_bids = [*wallet.released_bids, f"{request.auction}:{request.bid}"][-RELEASED_KEPT:]
         return WalletReply(ok=True, spendable=spendable(state))
     wallet.reserves = [r for r in wallet.reserves if r is not held]
+    if request.failed and held.replaced is not None:
+        # The raise never led: the bid it replaced still leads, and holds what it held.
+        wallet.reserves = [*wallet.reserves, held.replaced]
     if request.outbid and state.stage == "active":
         screen = Screen(key="notify.auction.outbid", params={"title": request.title, "amount": held.amount},
                         buttons=[[Button(label="shop.auctions", action=shop.AUCTIONS)]])  # fmt: skip
