@@ -132,8 +132,10 @@ class ProjectionActivities(side_effects.Projection):
                                effect.user_id)  # fmt: skip
             # Purchases stay for the figures; their ids named the journey ("journey-<id>:p<n>"), and a returning user's
             # new journey numbers its purchases from p1 again.
-            await conn.execute("UPDATE shop_purchases SET purchase_id = 'erased:' || gen_random_uuid() "
-                               "WHERE telegram_user_id = $1", effect.user_id)
+            await conn.execute(
+                "UPDATE shop_purchases SET purchase_id = 'erased:' || gen_random_uuid() WHERE telegram_user_id = $1",
+                effect.user_id,
+            )
             # A running auction's row stops naming them as its leader (the auction workflow keeps its own state).
             await conn.execute("UPDATE auctions SET leader = NULL WHERE leader = $1", effect.user_id)
             # Subscriptions, reactions, missions, achievements and story rows cascade with the profile.
