@@ -21,12 +21,15 @@ class ShopActivities(side_effects.Shop):
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('shop-stock:' || $1))", claim.item)
             held = await conn.fetchval("SELECT released_at IS NULL FROM shop_stock_claims WHERE claim_id = $1",
                                        claim.claim_id)  # fmt: skip
-            if held is not None:
-                return StockClaimed(claim_id=claim.claim_id, claimed=bool(held))
+            if held:
+                return StockClaimed(claim_id=claim.claim_id, claimed=True)
             taken = await conn.fetchval("SELECT count(*) FROM shop_stock_claims WHERE item = $1 AND released_at IS NULL",
                                         claim.item)  # fmt: skip
             if taken >= claim.stock:
                 return StockClaimed(claim_id=claim.claim_id, claimed=False)
-            await conn.execute("INSERT INTO shop_stock_claims (claim_id, item, telegram_user_id, claimed_at) "
-                               "VALUES ($1, $2, $3, $4)", claim.claim_id, claim.item, claim.user_id, claim.at)  # fmt: skip
+            # New, or released when its turn was refused and now tried again: the purchase takes a unit (again).
+            await conn.execute("""
+                INSERT INTO shop_stock_claims (claim_id, item, telegram_user_id, claimed_at) VALUES ($1, $2, $3, $4)
+                ON CONFLICT (claim_id) DO UPDATE SET released_at = NULL, claimed_at = EXCLUDED.claimed_at
+                """, claim.claim_id, claim.item, claim.user_id, claim.at)  # fmt: skip
             return StockClaimed(claim_id=claim.claim_id, claimed=True)

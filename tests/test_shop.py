@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.shop import ShopActivities
 from adapters.content_store import activate, parse_content
 from tests.helpers import new_user_id, settled
 from tests.telegram import EmulatedUser, onboard, vip_invoice
@@ -25,7 +26,7 @@ from tests.test_end_to_end import bot_environment, running_bot
 from tests.test_shop_rules import shop_document
 from tests.test_story_media import MEDIA_SCREENS, next_with_button, pressing
 from tools.emulator import BotAPIEmulator
-from workflows.contracts import JourneyState
+from workflows.contracts import JourneyState, StockClaim
 
 WELCOME = 65  # besitos after the introduction: First Steps and the first daily visit
 
@@ -196,3 +197,21 @@ async def test_vip_days_bought_with_besitos_extend_an_active_vip(
     assert [c.stars for c in state.subscription.charges] == [250, 0]
     # No Stars moved for the bought days: Postgres keeps one payment.
     assert await shoppers.pool.fetchval("SELECT count(*) FROM payments WHERE telegram_user_id = $1", user.user_id) == 1
+
+
+async def test_a_unit_is_claimed_once_per_claim_and_a_released_claim_tried_again_takes_it_back(
+    pool: asyncpg.Pool,
+) -> None:  # fmt: skip
+    shelf = ShopActivities(pool)
+    at = datetime.now(UTC)
+
+    async def claim(claim_id: str, user: int) -> bool:
+        claimed = await shelf.claim_stock(StockClaim(claim_id=claim_id, item="unica", stock=1, user_id=user, at=at))
+        return claimed.claimed
+
+    assert await claim("a", 1) and await claim("a", 1), "a retried claim answers what it got"
+    assert not await claim("b", 2), "the only unit is taken"
+    await pool.execute("UPDATE shop_stock_claims SET released_at = now() WHERE claim_id = 'a'")  # its turn refused
+    assert await claim("a", 1), "the same purchase tried again takes the unit back"
+    assert not await claim("b", 2)
+    assert await pool.fetchval("SELECT count(*) FROM shop_stock_claims WHERE released_at IS NULL") == 1
