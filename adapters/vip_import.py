@@ -11,7 +11,7 @@ the same user again) is reported with its line and applies nothing. Each valid r
 change through the journey's ``Support`` Update, started if the user has none (stage "new": the introduction on
 their first /start, already VIP). A row's request id comes from its content (user, moment, plan), and the journey
 applies it once (by request id, and by the ``import:<request id>`` charge it records): running the same file again
-after an interruption applies only what was not applied yet and reports the rest as imported already. Each row is
+after an interruption sends only the rows not audited yet and reports the others as imported already. Each row is
 audited once (``import_vip``, by request id), also when the interruption fell between the journey and the audit.
 """
 
@@ -150,6 +150,13 @@ async def apply(client: Client, pool: asyncpg.Pool, task_queue: str, content_ver
     """Apply the valid rows (a few at once), each once: recorded in ``report`` as they are done."""
     report = report or ImportReport()
     gate = asyncio.Semaphore(concurrency)
+    # Rows an earlier run applied and audited: not sent again. (One it applied and did not audit, interrupted in
+    # between, is sent again: its journey has it already, and it is audited now.)
+    audited = {row["request_id"] for row in await pool.fetch(
+        "SELECT details->>'request_id' AS request_id FROM audit_log WHERE action = $1 "
+        "AND details->>'request_id' = ANY($2::text[])", AUDIT_ACTION, [row.request_id for row in rows])}  # fmt: skip
+    report.already += [row for row in rows if row.request_id in audited]
+    rows = [row for row in rows if row.request_id not in audited]
 
     async def one(row: ImportRow) -> None:
         async with gate:
