@@ -246,7 +246,10 @@ async def test_an_imported_member_of_the_vip_channel_stays_and_meets_diana_on_th
     emulator: BotAPIEmulator, temporal_env: WorkflowEnvironment, database: str, redis_server: str,
     http: aiohttp.ClientSession, telegram_bot: Bot, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    # In the VIP channel before Diana's bot ran (the old community's way in), never having written to the bot.
+    # In the VIP channel before this bot ran (the old community's way in), never having written to the bot; the join
+    # waits for the bot (which asked Telegram for channel member updates when it was set up).
+    await telegram_bot.get_updates(timeout=0, allowed_updates=["message", "callback_query", "chat_member",
+                                                                "chat_join_request"])  # fmt: skip
     member = EmulatedUser(http, emulator.base_url, new_user_id(), first_name="Mar", username="mar")
     link = await telegram_bot.create_chat_invite_link(EMULATOR_VIP_CHANNEL, member_limit=1)
     joined = await member.join(EMULATOR_VIP_CHANNEL, invite_link=link.invite_link)
@@ -254,7 +257,7 @@ async def test_an_imported_member_of_the_vip_channel_stays_and_meets_diana_on_th
 
     until = (datetime.now(ZoneInfo(ZONE)) + timedelta(days=60)).date()
     path = tmp_path / "vips.csv"
-    path.write_text(f"{member.user_id},{until.isoformat()},mensual,mar\n")
+    path.write_text(f"{member.user_id},{until.isoformat()},mensual,@mar_vip\n")
     assert await import_file(client, pool, task_queue, path) == 0
     assert "1 imported, 0 imported already, 0 refused" in capsys.readouterr().out
     state = await settled(client, member.user_id)
