@@ -9,7 +9,9 @@ tells the journey the real one on the first visit).
 Every row is checked before anything changes; a refused row (bad id, malformed, date in the past, unknown plan,
 the same user again) is reported with its line and applies nothing. Each valid row becomes one ``import_vip``
 change through the journey's ``Support`` Update, started if the user has none (stage "new": the introduction on
-their first /start, already VIP). A row's request id comes from its content (user, moment, plan), and the journey
+their first /start, already VIP; a user whose journey ended, erased or lapsed, gets a new one, as on a /start).
+No invite is sent (they are in the VIP channel already; the VIP menu gives a fresh link), and VIP reminders to a user
+who never opened the bot are parked (Telegram refuses them). A row's request id comes from its content (user, moment, plan), and the journey
 applies it once (by request id, and by the ``import:<request id>`` charge it records): running the same file again
 after an interruption sends only the rows not audited yet and reports the others as imported already. Each row is
 audited once (``import_vip``, by request id), also when the interruption fell between the journey and the audit.
