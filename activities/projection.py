@@ -298,7 +298,11 @@ async def write_story_progress(db: Database, effect: SaveStoryProgress, *, overw
 
 
 async def write_subscription(db: Database, effect: SaveSubscription, *, overwrite: bool = False) -> None:
-    """The subscription as the journey holds it; an older save changes nothing, unless ``overwrite`` (as above)."""
+    """The subscription as the journey holds it; an older save changes nothing, unless ``overwrite`` (as above).
+    A journey that never had a visit (VIP imported before the first /start) gets a users row at stage 'new' for it;
+    its first visit fills in the profile."""
+    await db.execute("INSERT INTO users (telegram_user_id, stage, joined_at, last_seen_at) VALUES ($1, 'new', $2, $2) "
+                     "ON CONFLICT (telegram_user_id) DO NOTHING", effect.user_id, effect.saved_at)  # fmt: skip
     await db.execute(
         """
     INSERT INTO subscriptions (telegram_user_id, seq, plan, status, started_at, expires_at, updated_at)

@@ -150,6 +150,23 @@ async def request_support(client: Client, request: SupportRequest, *,
     return await _answer(request.user_id, update, deadline)
 
 
+async def request_support_with_start(client: Client, task_queue: str, request: SupportRequest, *,
+                                     deadline: float = DEADLINE_SECONDS) -> SupportReply:  # fmt: skip
+    """Like ``request_support``, starting the journey (stage "new") when the user has none yet, as a first contact
+    does: the change is the new journey's first Update. The request names the content version to play."""
+    start = WithStartWorkflowOperation(
+        JourneyWorkflow.run,
+        JourneyInput(user_id=request.user_id),
+        id=journey_id(request.user_id),
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        task_queue=task_queue,
+    )
+    update = client.execute_update_with_start_workflow(
+        SUPPORT, request, start_workflow_operation=start, id=f"support-{request.request_id}"
+    )
+    return await _answer(request.user_id, update, deadline)
+
+
 async def _answer(user_id: int, update: Awaitable[R], deadline: float) -> R:
     """The journey's answer within ``deadline``; a missing journey is ``JourneyNotStarted``."""
     try:

@@ -22,6 +22,10 @@ bad arguments).
   ban USER --reason R / unban USER --reason R
   export USER [--out FILE] --reason R
   erase USER --reason R          forget the user, as if they had asked
+  import-vips FILE.csv --reason R
+                                 make each listed user VIP until a date (telegram_user_id,vip_until[,plan][,username]),
+                                 starting their journey if needed; resumable (each row applied once); exit 1 if any
+                                 row was refused or failed (the others are applied all the same)
 """
 
 from __future__ import annotations
@@ -31,13 +35,15 @@ import asyncio
 import getpass
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 from temporalio.service import RPCError, RPCStatusCode
 
-from adapters import received_payments, staff
+from adapters import received_payments, staff, vip_import
+from adapters.content_store import active_content, active_vip
 from adapters.stars import TelegramStars
 from adapters.telegram import create_bot
 from infra.connections import connect_temporal, create_pool, create_redis
@@ -114,6 +120,11 @@ def parser() -> argparse.ArgumentParser:
     redrive = commands.add_parser("redrive", help="hand a kept update to the bot's handlers again")
     redrive.add_argument("letter", type=int, metavar="ID", help="its id, from `dead-letters`")
     redrive.add_argument("--reason", required=True, type=_reason, help="why (written to the audit log)")
+    imports = commands.add_parser("import-vips", help="make the listed users VIP until a date (a CSV file)")
+    imports.add_argument("file", type=Path, metavar="FILE.csv")
+    imports.add_argument("--reason", required=True, type=_reason, help="why (written to the audit log)")
+    imports.add_argument("--concurrency", type=int, default=vip_import.CONCURRENCY, choices=range(1, 33),
+                         metavar="N", help="journeys changed at once (1 to 32)")  # fmt: skip
     commands.add_parser("payments", help="payments received and not applied to a journey (nor refunded)")
     apply = commands.add_parser("apply-payment", help="drive a received payment into its journey now")
     apply.add_argument("charge", help="the Telegram payment charge id")
@@ -136,6 +147,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 async def _command(args: argparse.Namespace, settings: Settings, client: Any, pool: asyncpg.Pool) -> int:
     if args.command in ("dead-letters", "redrive", "payments", "apply-payment"):
         return await _kept(args, settings, client, pool)
+    if args.command == "import-vips":
+        return await import_vips(args, settings, client, pool)
     if args.command == "replay":
         history = await support.load_history(client, pool, args.source)
         replayed = await support.replay(history, pool)
@@ -209,6 +222,27 @@ async def _command(args: argparse.Namespace, settings: Settings, client: Any, po
                 raise
     print(f"journey-{user_id}: {reply.message}")
     return 0
+
+
+async def import_vips(args: argparse.Namespace, settings: Settings, client: Any, pool: asyncpg.Pool) -> int:
+    """Every row checked first, the valid ones applied (each once), then the report."""
+    try:
+        text = args.file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise staff.SupportError(f"cannot read {args.file}: {error}") from None
+    version, zone = await active_content(pool)
+    vip = await active_vip(pool)
+    if version == 0 or zone is None or vip is None:
+        raise staff.SupportError("no content version is active: `diana content activate` first")
+    rows, refused = vip_import.parse(text, now=datetime.now(UTC), zone=zone, plans=vip.plans_by_code)
+    report = vip_import.ImportReport(rows=len(rows) + len(refused), refused=refused)
+    try:
+        await vip_import.apply(client, pool, settings.temporal_task_queue, version, rows, actor=args.actor,
+                               reason=args.reason, source=f"{args.file.name} sha256:{vip_import.digest(text)}",
+                               concurrency=args.concurrency, report=report)  # fmt: skip
+    finally:  # interrupted too: what was done so far (running the file again applies only the rest)
+        print(f"import-vips {args.file}: " + "\n".join(report.lines()))
+    return 1 if report.refused or report.failed else 0
 
 
 def _grant_action(args: argparse.Namespace) -> SupportAction:

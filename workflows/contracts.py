@@ -33,7 +33,7 @@ RequestKind = Literal["start", "menu", "button", "text", "reaction", "joined", "
 # A paid media purchase's payload (Telegram's limit; the action of a "paid_media" request).
 MAX_PAID_MEDIA_PAYLOAD: Final = 128
 SupportAction = Literal["refund", "grant", "restart_story", "ban", "unban", "erase", "give_item", "deliver_order",
-                        "refund_purchase"]  # fmt: skip
+                        "refund_purchase", "import_vip"]  # fmt: skip
 # Where a backpack's thing came from.
 PurchaseSource = Literal["shop", "auction", "mission", "achievement", "support"]
 # delivered: given; scheduled: a message waiting for its hour; waiting: a reward for the admins to fulfil;
@@ -617,6 +617,10 @@ class SupportRequest(BaseModel):
     amount: int = 0  # grant: besitos given, or (negative) taken back
     item: str = ""  # give_item: the shop item's code
     purchase: str = ""  # deliver_order, refund_purchase: the backpack entry ("p<n>")
+    until: datetime | None = None  # import_vip: VIP until then (the existing community brought over)
+    plan: str = ""  # import_vip: the plan to show, optional
+    # The active content version when sent: a journey that never read content (started by the change) plays it.
+    content_version: int = 0
     reason: str = Field(min_length=3, max_length=500)
 
 

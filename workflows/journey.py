@@ -132,7 +132,7 @@ class JourneyWorkflow:
         """A change made by staff (a refund, a grant, a ban...): applied once per ``request_id``, audited by the caller."""
         async with self._turn():
             with refused_as_update_failure():
-                outcome = support.apply(self.state, request, workflow.now(), self._content_for(0))
+                outcome = support.apply(self.state, request, workflow.now(), self._content_for(request.content_version))
             if outcome.duplicate:
                 return SupportReply(ok=True, message=outcome.message, duplicate=True)
             self._accept(outcome.state, outcome.effects)

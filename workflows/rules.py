@@ -166,7 +166,7 @@ def validate_shape(user_id: int, request: JourneyRequest) -> None:
 
 def _validate_subscription(state: JourneyState, request: JourneyRequest, content: Content | None) -> None:
     if request.kind == "vip_join":
-        if state.stage == "new":
+        if state.stage == "new" and not state.vip:  # VIP imported before their first /start: in the channel
             raise Rejection(JourneyError.NOT_STARTED, "the journey has not started yet")
         if not request.action.lstrip("-").isdigit():
             raise Rejection(JourneyError.INVALID_INPUT, f"malformed channel reference {request.action!r}")
@@ -227,8 +227,9 @@ def decide(state: JourneyState, request: JourneyRequest, now: datetime, content:
         state.paid_media = [*state.paid_media, request.action][-PAID_MEDIA_KEPT:]
     if request.kind in QUIET_KINDS:
         toast = subscription.join_decision(state) if request.kind == "vip_join" else None
-        assert state.screen is not None  # validated: the journey has begun
-        return Decision(state=state, screen=state.screen, effects=turn.effects, toast=toast)
+        # Validated: the journey has begun, or (a VIP join) was imported VIP before the first /start.
+        screen = state.screen or Screen(key="vip.join.approved")
+        return Decision(state=state, screen=screen, effects=turn.effects, toast=toast)
     if request.kind in CHANNEL_KINDS:
         return _channel(turn, request)
     previous_visit = state.last_seen

@@ -48,6 +48,10 @@ OPEN_INVOICES: Final = 5
 PASS_PREFIX: Final = "pass:"
 # VIP days bought with besitos in the shop ("shop:<purchase id>"): no Stars moved.
 SHOP_PREFIX: Final = "shop:"
+# VIP granted to the existing community brought over by support ("import:<row key>", ``diana-support import-vips``).
+IMPORT_PREFIX: Final = "import:"
+# Charges that moved no Stars: never refunded, no payment row in Postgres.
+NO_STARS: Final = (PASS_PREFIX, SHOP_PREFIX, IMPORT_PREFIX)
 # A fresh single-use link to the VIP channel (the one sent at purchase lapses after a day); at most one this often.
 CHANNEL_LINK: Final = "vip.link"
 LINK_COOLDOWN: Final = timedelta(minutes=10)
@@ -249,6 +253,26 @@ def grant(turn: Turn, charge: Charge) -> None:
                                            idempotency_key=f"journey-{state.user_id}:vip-channel:{charge.charge_id}"))  # fmt: skip
 
 
+def grant_until(turn: Turn, charge_id: str, until: datetime, plan: str | None) -> str:
+    """VIP until ``until`` (or a later expiry it already has), without paying, once per ``charge_id``. No invite is
+    sent: the community brought over is in the VIP channel already (the VIP menu gives a fresh link otherwise)."""
+    state, sub = turn.state, turn.state.subscription
+    if any(charge.charge_id == charge_id for charge in sub.charges):
+        return f"user {state.user_id}: imported already"
+    was_vip = state.vip
+    sub.expires_at = max(until, sub.expires_at) if was_vip and sub.expires_at is not None else until
+    if not was_vip:
+        sub.started_at = turn.now
+    sub.status = "active" if sub.expires_at > turn.now else "grace"
+    sub.plan = plan or sub.plan
+    days = max(0, (until - turn.now).days)
+    sub.charges = [*sub.charges, Charge(charge_id=charge_id, payload=charge_id, plan=sub.plan or "", stars=0,
+                                        days=days, paid_at=turn.now)]  # fmt: skip
+    state.vip = True
+    save(turn)
+    return f"user {state.user_id} VIP until {sub.expires_at:%Y-%m-%d %H:%M} UTC"
+
+
 def _granted_screen(state: JourneyState, content: Content, renewal: bool) -> Screen:
     screen = vip_screen(state, content)
     return screen.model_copy(update={
@@ -261,7 +285,7 @@ def refund(turn: Turn, charge_id: str, actor: str, reason: str) -> str:
     """Staff refunds a payment: the Stars go back, VIP ends now. Refused for an unknown or refunded charge."""
     state, sub = turn.state, turn.state.subscription
     charge = next((c for c in sub.charges if c.charge_id == charge_id), None)
-    if charge is None or charge_id.startswith((PASS_PREFIX, SHOP_PREFIX)):
+    if charge is None or charge_id.startswith(NO_STARS):
         raise SubscriptionRejection(JourneyError.SUPPORT_REFUSED, f"no Stars payment {charge_id!r} for this user")
     if charge.refunded_at is not None:
         raise SubscriptionRejection(JourneyError.SUPPORT_REFUSED, f"payment {charge_id!r} was already refunded")
@@ -277,7 +301,7 @@ def refunded_by_telegram(turn: Turn, charge_id: str) -> None:
     """Telegram gave a charge back (staff here, or a refund outside the bot): its VIP ends, once. A charge the journey
     does not know, or knows refunded already, changes nothing."""
     charge = next((c for c in turn.state.subscription.charges if c.charge_id == charge_id), None)
-    if charge is not None and charge.refunded_at is None and not charge_id.startswith((PASS_PREFIX, SHOP_PREFIX)):
+    if charge is not None and charge.refunded_at is None and not charge_id.startswith(NO_STARS):
         refund(turn, charge_id, "telegram", "refunded through Telegram")
 
 

@@ -59,6 +59,8 @@ def validate(state: JourneyState, request: SupportRequest) -> None:
         raise Rejection(JourneyError.NOT_STARTED, f"{action} needs a journey past the introduction")
     if action == "restart_story" and state.story.fragment_id is None:
         raise Rejection(JourneyError.SUPPORT_REFUSED, "the story has not begun; there is nothing to restart")
+    if action == "import_vip" and (request.until is None or request.until.tzinfo is None):
+        raise Rejection(JourneyError.SUPPORT_REFUSED, "an import names the moment VIP ends, with its time zone")
     if action == "ban" and state.banned:
         raise Rejection(JourneyError.SUPPORT_REFUSED, "this user is banned already")
     if action == "unban" and not state.banned:
@@ -75,11 +77,13 @@ def validate_with(state: JourneyState, request: SupportRequest, content: Content
     if item is not None and item.stock is not None:
         raise Rejection(JourneyError.SUPPORT_REFUSED, f"{item.code} is limited ({item.stock} made): its units are "
                                                       "sold through the shop only")  # fmt: skip
+    if request.action == "import_vip" and request.plan and request.plan not in content.vip.plans_by_code:
+        raise Rejection(JourneyError.SUPPORT_REFUSED, f"there is no VIP plan {request.plan!r}")
 
 
 def apply(state: JourneyState, request: SupportRequest, now: datetime, content: Content) -> SupportOutcome:
     """Apply one staff change; the journey's own due events (VIP expiry) apply first."""
-    if delivery(request) in state.recent_deliveries:
+    if delivery(request) in state.recent_deliveries or _imported(state, request):
         return SupportOutcome(state=state, message="already applied", duplicate=True)
     validate(state, request)
     validate_with(state, request, content)
@@ -108,6 +112,8 @@ def apply(state: JourneyState, request: SupportRequest, now: datetime, content: 
         except shop.ShopRejection as rejection:
             raise Rejection(rejection.kind, str(rejection)) from None
         turn.effects.insert(0, save_profile(state, now))
+    elif request.action == "import_vip":
+        message = _import_vip(turn, request)
     elif request.action in ("ban", "unban"):
         state.banned = request.action == "ban"
         if state.profile is not None:
@@ -152,6 +158,22 @@ def _give_item(turn: Turn, code: str) -> str:
                     buttons=[[Button(label="shop.backpack", action=shop.BACKPACK)]])  # fmt: skip
     turn.effects.append(notification(state, f"notify:{turn.cause}", screen))
     return f"gave {code} ({purchase.id}) to user {state.user_id}"
+
+
+def _imported(state: JourneyState, request: SupportRequest) -> bool:
+    """An import row applied before (long enough ago that its request left the recent deliveries)."""
+    charge_id = f"{subscription.IMPORT_PREFIX}{request.request_id}"
+    return request.action == "import_vip" and any(c.charge_id == charge_id for c in state.subscription.charges)
+
+
+def _import_vip(turn: Turn, request: SupportRequest) -> str:
+    """A member of the existing community brought over: VIP until the date the import names, once per row (its
+    charge id is the request's), on a journey at any stage: one never started keeps it and meets Diana on /start."""
+    assert request.until is not None  # validated
+    if request.until <= turn.now:
+        raise Rejection(JourneyError.SUPPORT_REFUSED, f"{request.until:%Y-%m-%d %H:%M} UTC is past")
+    charge_id = f"{subscription.IMPORT_PREFIX}{request.request_id}"
+    return subscription.grant_until(turn, charge_id, request.until, request.plan or None)
 
 
 def _restart_story(turn: Turn) -> str:
