@@ -26,7 +26,7 @@ from adapters.stars import PaymentProvider
 from workflows.contracts import JourneyState, SupportAction, SupportReply, SupportRequest
 from workflows.journey import JourneyWorkflow, journey_id
 from workflows.progress import spendable
-from workflows.subscription import PASS_PREFIX, SHOP_PREFIX
+from workflows.subscription import PASS_PREFIX, REFERRAL_PREFIX, SHOP_PREFIX
 
 QUERY_TIMEOUT: Final = timedelta(seconds=10)
 
@@ -91,9 +91,9 @@ def disagreements(state: JourneyState, projection: Projection) -> list[str]:
         subscription = projection.subscription or {}
         differ("subscription status", state.subscription.status, subscription.get("status"))
         differ("subscription expiry", state.subscription.expires_at, subscription.get("expires_at"))
-    # Passes and VIP days bought with besitos moved no Stars: Postgres keeps no payment for them.
+    # Passes, VIP days bought with besitos or earned by invitations moved no Stars: Postgres keeps no payment for them.
     charges = {c.charge_id: c.refunded_at is not None for c in state.subscription.charges
-               if not c.charge_id.startswith((PASS_PREFIX, SHOP_PREFIX))}  # fmt: skip
+               if not c.charge_id.startswith((PASS_PREFIX, SHOP_PREFIX, REFERRAL_PREFIX))}  # fmt: skip
     differ("payments", charges, projection.payments)
     differ("purchases", {p.id: p.status for p in state.wallet.purchases}, projection.purchases)
     return found

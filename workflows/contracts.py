@@ -11,6 +11,8 @@ from typing import Annotated, Any, Final, Literal, get_args
 
 from pydantic import BaseModel, Field
 
+from workflows.referral_contracts import Referral, SaveReferralCode, TellReferrer
+
 # Telegram's own limit for a message text; longer input cannot be a real message.
 MAX_TEXT_LENGTH: Final = 4096
 # Telegram's limit for a caption (the text under a photo, a video or a voice note).
@@ -384,7 +386,9 @@ Effect = Annotated[
     | SaveSubscription
     | RefundPayment
     | OpenVipChannel
-    | CloseVipChannel,
+    | CloseVipChannel
+    | TellReferrer
+    | SaveReferralCode,
     Field(discriminator="kind"),
 ]
 # What Telegram carries out (messages, invoices, refunds, the VIP channel's door): each waits a bounded time.
@@ -556,6 +560,7 @@ class JourneyState(BaseModel):
     # Paid media bought for Stars, by the payload of what was sold (each once: Telegram sells it once).
     paid_media: list[str] = Field(default_factory=list)
     story: StoryProgress = Field(default_factory=StoryProgress)
+    referral: Referral = Field(default_factory=Referral)
     devotion: Devotion = Field(default_factory=Devotion)
     community: Community = Field(default_factory=Community)
     preferences: Preferences = Field(default_factory=Preferences)

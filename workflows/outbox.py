@@ -43,7 +43,8 @@ with workflow.unsafe.imports_passed_through():
         SendInvoice,
         UpdateLeaderboard,
     )
-    from workflows.side_effects import Leaderboards, Messages, Payments, Projection, VipChannel
+    from workflows.referral_contracts import SaveReferralCode, TellReferrer
+    from workflows.side_effects import Leaderboards, Messages, Payments, Projection, Referrals, VipChannel
 
 ACTIVITY_TIMEOUT: Final = timedelta(seconds=15)
 LOCAL_PROJECTION_TIMEOUT: Final = timedelta(seconds=1)
@@ -70,6 +71,8 @@ ACTIVITY_FOR: Final[dict[type[Any], Callable[[Any, Any], Awaitable[None]]]] = {
     RefundPayment: Payments.refund_payment,
     OpenVipChannel: VipChannel.open_vip_channel,
     CloseVipChannel: VipChannel.close_vip_channel,
+    SaveReferralCode: Referrals.save_referral_code,
+    TellReferrer: Referrals.tell_referrer,
 }
 
 

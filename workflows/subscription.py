@@ -48,6 +48,8 @@ OPEN_INVOICES: Final = 5
 PASS_PREFIX: Final = "pass:"
 # VIP days bought with besitos in the shop ("shop:<purchase id>"): no Stars moved.
 SHOP_PREFIX: Final = "shop:"
+# VIP days earned by inviting someone ("referral:<newcomer>", ``workflows.referrals``): no Stars moved either.
+REFERRAL_PREFIX: Final = "referral:"
 # A fresh single-use link to the VIP channel (the one sent at purchase lapses after a day); at most one this often.
 CHANNEL_LINK: Final = "vip.link"
 LINK_COOLDOWN: Final = timedelta(minutes=10)
@@ -261,7 +263,7 @@ def refund(turn: Turn, charge_id: str, actor: str, reason: str) -> str:
     """Staff refunds a payment: the Stars go back, VIP ends now. Refused for an unknown or refunded charge."""
     state, sub = turn.state, turn.state.subscription
     charge = next((c for c in sub.charges if c.charge_id == charge_id), None)
-    if charge is None or charge_id.startswith((PASS_PREFIX, SHOP_PREFIX)):
+    if charge is None or charge_id.startswith((PASS_PREFIX, SHOP_PREFIX, REFERRAL_PREFIX)):
         raise SubscriptionRejection(JourneyError.SUPPORT_REFUSED, f"no Stars payment {charge_id!r} for this user")
     if charge.refunded_at is not None:
         raise SubscriptionRejection(JourneyError.SUPPORT_REFUSED, f"payment {charge_id!r} was already refunded")
@@ -277,7 +279,7 @@ def refunded_by_telegram(turn: Turn, charge_id: str) -> None:
     """Telegram gave a charge back (staff here, or a refund outside the bot): its VIP ends, once. A charge the journey
     does not know, or knows refunded already, changes nothing."""
     charge = next((c for c in turn.state.subscription.charges if c.charge_id == charge_id), None)
-    if charge is not None and charge.refunded_at is None and not charge_id.startswith((PASS_PREFIX, SHOP_PREFIX)):
+    if charge is not None and charge.refunded_at is None and not charge_id.startswith((PASS_PREFIX, SHOP_PREFIX, REFERRAL_PREFIX)):
         refund(turn, charge_id, "telegram", "refunded through Telegram")
 
 
