@@ -223,10 +223,10 @@ def decide(state: JourneyState, request: JourneyRequest, now: datetime, content:
     # Whatever the subscription had due by now (a timer about to fire) applies before this request.
     subscription.tick(turn)
     shop.deliver_due(turn)
-    referrals.due(turn)
     if request.kind == "refunded":
         assert request.payment is not None
         subscription.refunded_by_telegram(turn, request.payment.charge_id)
+    referrals.due(turn)  # a refund voids a referral still held
     if request.kind == "paid_media" and request.action not in state.paid_media:
         # The Stars were Telegram's to take (no pre-checkout): the purchase is the journey's to remember, once.
         state.paid_media = [*state.paid_media, request.action][-PAID_MEDIA_KEPT:]
