@@ -588,8 +588,10 @@ class JourneyState(BaseModel):
 
     def exported(self) -> dict[str, Any]:
         """What the user's own export shows of the journey: who they are and what they did, not its machinery."""
-        return self.model_dump(mode="json", exclude={"pending_effects", "parked_effects", "parked_dropped",
-                                                     "recent_deliveries", "screen"})  # fmt: skip
+        # Who invited them, and whom they invited, are other people's Telegram ids: left out.
+        hidden: dict[str, Any] = dict.fromkeys(("pending_effects", "parked_effects", "parked_dropped",
+                                                "recent_deliveries", "screen"), True)  # fmt: skip
+        return self.model_dump(mode="json", exclude={**hidden, "referral": {"referrer", "applied"}})
 
 
 class PassRedemption(BaseModel):
