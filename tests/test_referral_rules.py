@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import pytest
@@ -11,14 +12,14 @@ from tests.test_rules import CONTENT, NOW, USER, decide, onboarded, press
 from tests.test_subscription_rules import buy, paid
 from workflows import referrals, rules
 from workflows.contracts import AwardBesitos, JourneyError, JourneyState, Notify, OpenVipChannel, PaymentDetails
-from workflows.referral_contracts import ReferralRequest, SaveReferralCode, TellReferrer
+from workflows.referral_contracts import ReferralEvent, ReferralRequest, SaveReferralCode, TellReferrer
 from workflows.subscription import REFERRAL_PREFIX
 
 REFERRER = 777
 CODE = "abcdefgh23"
 
 
-def told(effects: list[object]) -> list[tuple[int, str]]:
+def told(effects: Sequence[object]) -> list[tuple[int, str]]:
     return [(e.referrer, e.event) for e in effects if isinstance(e, TellReferrer)]
 
 
@@ -34,7 +35,7 @@ def invited_newcomer() -> JourneyState:
     return state
 
 
-def ledger(effects: list[object]) -> int:
+def ledger(effects: Sequence[object]) -> int:
     return sum(e.amount for e in effects if isinstance(e, AwardBesitos))
 
 
@@ -139,8 +140,8 @@ def referrer_state() -> JourneyState:
     return onboarded().model_copy(update={"user_id": REFERRER})
 
 
-def tell(state: JourneyState, newcomer: int, event: str, now: datetime = NOW) -> referrals.Outcome:
-    return referrals.apply(state, ReferralRequest(referrer=REFERRER, newcomer=newcomer, event=event), now, CONTENT)  # type: ignore[arg-type]
+def tell(state: JourneyState, newcomer: int, event: ReferralEvent, now: datetime = NOW) -> referrals.Outcome:
+    return referrals.apply(state, ReferralRequest(referrer=REFERRER, newcomer=newcomer, event=event), now, CONTENT)
 
 
 class TestReferrer:

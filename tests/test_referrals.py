@@ -35,7 +35,7 @@ QUEUE = "referrals"
 class Person(Journey):
     """A journey begun by a /start that may carry an invitation's code."""
 
-    async def begin(self, code: str = "", *, finish: bool = True) -> None:  # type: ignore[override]
+    async def begin(self, code: str = "", *, finish: bool = True) -> None:
         await self.emulator.user_sends_text(self.user_id, "hola", first_name="Vera")
         with self.env.with_time_skipping_disabled():
             await self.env.client.start_workflow(JourneyWorkflow.run, JourneyInput(user_id=self.user_id),

@@ -37,7 +37,8 @@ async def test_the_invitation_screen_and_a_friend_through_the_link(
     assert str(fan.user_id) not in link, "the code, never the user id"
 
     async def saved() -> bool:
-        return await pool.fetchval("SELECT telegram_user_id FROM referral_codes WHERE code = $1", code) == fan.user_id
+        owner = await pool.fetchval("SELECT telegram_user_id FROM referral_codes WHERE code = $1", code)
+        return bool(owner == fan.user_id)
 
     assert await eventually(saved)
 

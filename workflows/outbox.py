@@ -166,7 +166,8 @@ class Outbox:
         telegram = isinstance(effect, TELEGRAM_EFFECTS)
         attempt = workflow.start_activity_method(
             ACTIVITY_FOR[type(effect)], effect, start_to_close_timeout=ACTIVITY_TIMEOUT,
-            schedule_to_close_timeout=TELEGRAM_PATIENCE if telegram else None,
+            # A referrer's journey that cannot take the news holds this one's effects up no longer than Telegram would.
+            schedule_to_close_timeout=TELEGRAM_PATIENCE if telegram or isinstance(effect, TellReferrer) else None,
             retry_policy=LEADERBOARD_RETRY if leaderboard else PATIENT_RETRY,
             summary=f"{effect.kind.replace('_', ' ')} for journey {self.user_id}",
         )  # fmt: skip

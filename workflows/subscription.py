@@ -50,6 +50,8 @@ PASS_PREFIX: Final = "pass:"
 SHOP_PREFIX: Final = "shop:"
 # VIP days earned by inviting someone ("referral:<newcomer>", ``workflows.referrals``): no Stars moved either.
 REFERRAL_PREFIX: Final = "referral:"
+# Charges that moved no Stars: never refunded as Stars.
+NO_STARS: Final = (PASS_PREFIX, SHOP_PREFIX, REFERRAL_PREFIX)
 # A fresh single-use link to the VIP channel (the one sent at purchase lapses after a day); at most one this often.
 CHANNEL_LINK: Final = "vip.link"
 LINK_COOLDOWN: Final = timedelta(minutes=10)
@@ -263,7 +265,7 @@ def refund(turn: Turn, charge_id: str, actor: str, reason: str) -> str:
     """Staff refunds a payment: the Stars go back, VIP ends now. Refused for an unknown or refunded charge."""
     state, sub = turn.state, turn.state.subscription
     charge = next((c for c in sub.charges if c.charge_id == charge_id), None)
-    if charge is None or charge_id.startswith((PASS_PREFIX, SHOP_PREFIX, REFERRAL_PREFIX)):
+    if charge is None or charge_id.startswith(NO_STARS):
         raise SubscriptionRejection(JourneyError.SUPPORT_REFUSED, f"no Stars payment {charge_id!r} for this user")
     if charge.refunded_at is not None:
         raise SubscriptionRejection(JourneyError.SUPPORT_REFUSED, f"payment {charge_id!r} was already refunded")
@@ -279,7 +281,7 @@ def refunded_by_telegram(turn: Turn, charge_id: str) -> None:
     """Telegram gave a charge back (staff here, or a refund outside the bot): its VIP ends, once. A charge the journey
     does not know, or knows refunded already, changes nothing."""
     charge = next((c for c in turn.state.subscription.charges if c.charge_id == charge_id), None)
-    if charge is not None and charge.refunded_at is None and not charge_id.startswith((PASS_PREFIX, SHOP_PREFIX, REFERRAL_PREFIX)):
+    if charge is not None and charge.refunded_at is None and not charge_id.startswith(NO_STARS):
         refund(turn, charge_id, "telegram", "refunded through Telegram")
 
 
