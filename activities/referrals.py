@@ -43,7 +43,7 @@ class ReferralActivities(side_effects.Referrals):
     @activity.defn
     async def resolve_referral_code(self, request: ResolveReferral) -> ReferralResolved:
         owner = await self.pool.fetchval("SELECT telegram_user_id FROM referral_codes WHERE code = $1", request.code)
-        return ReferralResolved(referrer=owner)
+        return ReferralResolved(valid=owner is not None and owner != request.newcomer)
 
     @activity.defn
     async def save_referral_code(self, effect: SaveReferralCode) -> None:
@@ -51,9 +51,13 @@ class ReferralActivities(side_effects.Referrals):
 
     @activity.defn
     async def tell_referrer(self, effect: TellReferrer) -> None:
-        """The referrer's ``Referral`` Update, its id the event's: a retry of this activity is the same Update."""
-        request = ReferralRequest(referrer=effect.referrer, newcomer=effect.newcomer, event=effect.event)
-        handle = activity.client().get_workflow_handle(journey_id(effect.referrer))
+        """The referrer's ``Referral`` Update, its id the event's: a retry of this activity is the same Update. A code
+        gone (its owner erased) has nobody to tell."""
+        referrer = await self.pool.fetchval("SELECT telegram_user_id FROM referral_codes WHERE code = $1", effect.code)
+        if referrer is None:
+            return
+        request = ReferralRequest(referrer=referrer, newcomer=effect.newcomer, event=effect.event)
+        handle = activity.client().get_workflow_handle(journey_id(referrer))
         try:
             await handle.execute_update(REFERRAL, request, id=f"referral-{effect.newcomer}-{effect.event}")
         except RPCError as error:
@@ -63,6 +67,6 @@ class ReferralActivities(side_effects.Referrals):
             cause = failure.cause
             # A fault applying it (JourneyFailed) is asked again: the journey is unchanged, and may take it later.
             if isinstance(cause, ApplicationError) and cause.non_retryable and cause.type != JourneyError.FAILED:
-                activity.logger.warning("journey %s refused a referral: %s", effect.referrer, cause)
+                activity.logger.warning("journey %s refused a referral: %s", referrer, cause)
                 return
             raise

@@ -12,24 +12,26 @@ from tests.test_rules import CONTENT, NOW, USER, decide, onboarded, press
 from tests.test_subscription_rules import buy, paid
 from workflows import referrals, rules
 from workflows.contracts import AwardBesitos, JourneyError, JourneyState, Notify, OpenVipChannel, PaymentDetails
-from workflows.referral_contracts import ReferralEvent, ReferralRequest, SaveReferralCode, TellReferrer
+from workflows.referral_contracts import Invitation, ReferralEvent, ReferralRequest, SaveReferralCode, TellReferrer
 from workflows.subscription import REFERRAL_PREFIX
 
 REFERRER = 777
 CODE = "abcdefgh23"
+TOKEN = "newc0mer23"
+INVITED = Invitation(code=CODE, token=TOKEN)
 
 
-def told(effects: Sequence[object]) -> list[tuple[int, str]]:
-    return [(e.referrer, e.event) for e in effects if isinstance(e, TellReferrer)]
+def told(effects: Sequence[object]) -> list[tuple[str, str, str]]:
+    return [(e.code, e.newcomer, e.event) for e in effects if isinstance(e, TellReferrer)]
 
 
-def started(referrer: int | None, state: JourneyState | None = None, code: str = CODE) -> rules.Decision:
+def started(invitation: Invitation | None, state: JourneyState | None = None, code: str = CODE) -> rules.Decision:
     return rules.decide(state or JourneyState(user_id=USER), request(USER, "start", action=code), NOW, CONTENT,
-                        referrer=referrer)  # fmt: skip
+                        invitation=invitation)  # fmt: skip
 
 
 def invited_newcomer() -> JourneyState:
-    state = started(REFERRER).state
+    state = started(INVITED).state
     for _ in range(rules.ONBOARDING_SCREENS):
         state = press(state, "onboarding_next").state
     return state
@@ -60,43 +62,38 @@ class TestCodes:
 
 class TestAttribution:
     def test_a_new_journey_is_attributed_to_the_code_owner_and_tells_them_once(self) -> None:
-        decision = started(REFERRER)
+        decision = started(INVITED)
         assert decision.state.stage == "onboarding"
-        assert decision.state.referral.referrer == REFERRER
-        assert told(decision.effects) == [(REFERRER, "joined")]
+        assert (decision.state.referral.referrer, decision.state.referral.token) == (CODE, TOKEN)
+        assert told(decision.effects) == [(CODE, TOKEN, "joined")]
+        assert str(REFERRER) not in decision.state.model_dump_json(), "no other user's id in this journey"
 
     def test_the_first_link_wins(self) -> None:
-        state = started(REFERRER).state
-        again = started(888, state)
-        assert again.state.referral.referrer == REFERRER
+        state = started(INVITED).state
+        again = started(Invitation(code="zzzzzzzzzz", token="yyyyyyyyyy"), state, code="zzzzzzzzzz")
+        assert again.state.referral.referrer == CODE
         assert told(again.effects) == []
 
     def test_a_user_who_already_had_a_journey_is_not_attributable(self) -> None:
         state = onboarded()
-        decision = started(REFERRER, state)
-        assert decision.state.referral.referrer is None
+        decision = started(INVITED, state)
+        assert decision.state.referral.referrer == ""
         assert told(decision.effects) == []
         assert decision.screen.key.startswith("mood.")
 
-    def test_nobody_refers_themself(self) -> None:
-        decision = started(USER)
-        assert decision.state.referral.referrer is None
-        assert told(decision.effects) == []
-        assert decision.screen.key == "onboarding.1"
-
-    def test_an_unknown_code_is_a_normal_start(self) -> None:
-        decision = started(None)
-        assert (decision.state.stage, decision.state.referral.referrer) == ("onboarding", None)
+    def test_an_unknown_code_or_their_own_is_a_normal_start(self) -> None:
+        decision = started(None)  # the activity found no such code, or the newcomer's own (``test_referrals``)
+        assert (decision.state.stage, decision.state.referral.referrer) == ("onboarding", "")
         assert decision.screen.key == "onboarding.1"
 
     def test_finishing_the_introduction_tells_the_referrer(self) -> None:
-        state = started(REFERRER).state
+        state = started(INVITED).state
         effects: list[object] = []
         for _ in range(rules.ONBOARDING_SCREENS):
             decision = press(state, "onboarding_next")
             state, effects = decision.state, [*effects, *decision.effects]
         assert state.stage == "active"
-        assert told(effects) == [(REFERRER, "introduced")]
+        assert told(effects) == [(CODE, TOKEN, "introduced")]
 
 
 class TestHoldingPeriod:
@@ -116,7 +113,7 @@ class TestHoldingPeriod:
         state, _ = self.first_payment()
         assert told(rules.alarm(state, CONTENT, NOW + timedelta(days=1))) == []
         later = NOW + timedelta(days=CONTENT.referrals.holding_days)
-        assert told(rules.alarm(state, CONTENT, later)) == [(REFERRER, "paid")]
+        assert told(rules.alarm(state, CONTENT, later)) == [(CODE, TOKEN, "paid")]
         assert state.referral.holding == "paid"
         assert told(rules.alarm(state, CONTENT, later + timedelta(days=1))) == []
 
@@ -141,7 +138,12 @@ def referrer_state() -> JourneyState:
 
 
 def tell(state: JourneyState, newcomer: int, event: ReferralEvent, now: datetime = NOW) -> referrals.Outcome:
-    return referrals.apply(state, ReferralRequest(referrer=REFERRER, newcomer=newcomer, event=event), now, CONTENT)
+    request = ReferralRequest(referrer=REFERRER, newcomer=token(newcomer), event=event)
+    return referrals.apply(state, request, now, CONTENT)
+
+
+def token(newcomer: int) -> str:
+    return f"tok{newcomer:07d}"
 
 
 class TestReferrer:
@@ -182,7 +184,7 @@ class TestReferrer:
         state = outcome.state
         assert state.vip and state.referral.vip_days_earned == CONTENT.referrals.payment_amount
         assert state.subscription.expires_at == NOW + timedelta(days=CONTENT.referrals.payment_amount)
-        assert [c.charge_id for c in state.subscription.charges] == [f"{REFERRAL_PREFIX}1"]
+        assert [c.charge_id for c in state.subscription.charges] == [f"{REFERRAL_PREFIX}{token(1)}"]
         assert any(isinstance(e, OpenVipChannel) for e in outcome.effects)
         with pytest.raises(rules.Rejection):
             rules.validate(state, request(REFERRER, "refunded"))  # no payment details: refused
@@ -191,13 +193,15 @@ class TestReferrer:
 
         turn = Turn(state=state, content=CONTENT, now=NOW, cause="x")
         with pytest.raises(subscription.SubscriptionRejection):
-            subscription.refund(turn, f"{REFERRAL_PREFIX}1", "admin:1", "asked for it")
+            subscription.refund(turn, f"{REFERRAL_PREFIX}{token(1)}", "admin:1", "asked for it")
 
     def test_or_besitos_as_content_says(self) -> None:
         content = CONTENT.model_copy(update={"referrals": CONTENT.referrals.model_copy(
             update={"payment_reward": "besitos", "payment_amount": 300})})  # fmt: skip
         state = referrer_state()
-        outcome = referrals.apply(state, ReferralRequest(referrer=REFERRER, newcomer=1, event="paid"), NOW, content)
+        outcome = referrals.apply(
+            state, ReferralRequest(referrer=REFERRER, newcomer=token(1), event="paid"), NOW, content
+        )
         assert outcome.state.besitos - state.besitos == ledger(outcome.effects)
         assert outcome.state.referral.besitos_earned == 300
         assert not outcome.state.vip

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.referrals import ReferralActivities
 from adapters.content_version import ActiveContent
 from adapters.journeys import Journeys
 from infra.settings import EMULATOR_VIP_CHANNEL
@@ -27,6 +28,7 @@ from worker import journey_worker_options
 from workflows import referrals
 from workflows.contracts import JourneyInput, JourneyState, PaymentDetails
 from workflows.journey import JourneyWorkflow, journey_id
+from workflows.referral_contracts import ResolveReferral
 from workflows.subscription import REFERRAL_PREFIX
 
 QUEUE = "referrals"
@@ -146,7 +148,9 @@ async def test_a_referral_paid_after_the_holding_period_and_one_voided_by_a_refu
     state = await eventually(rewarded, within=30)
     assert state is not None
     assert (state.referral.paid, state.referral.vip_days_earned) == (1, 7)
-    assert state.vip and [c.charge_id for c in state.subscription.charges] == [f"{REFERRAL_PREFIX}{paying.user_id}"]
+    token = (await paying.state()).referral.token
+    assert state.vip and [c.charge_id for c in state.subscription.charges] == [f"{REFERRAL_PREFIX}{token}"]
+    assert str(paying.user_id) not in state.model_dump_json(), "the referrer's journey keeps a token, not an id"
     assert (await paying.state()).referral.holding == "paid"
     assert (await refunding.state()).referral.holding == "voided"
     # Much later nothing more comes: the refunded one stays void, the paid one is paid once.
@@ -171,20 +175,23 @@ async def test_attribution_first_link_wins_no_one_twice_nor_themself(
     newcomer = Person(skipping_env, world, emulator, new_user_id())
     await newcomer.begin(code, finish=False)
     await newcomer.start(other_code)
-    assert (await newcomer.state()).referral.referrer == first.user_id
+    assert (await newcomer.state()).referral.referrer == code
 
     # A user who already had a journey, then a link: not attributable.
     existing = Person(skipping_env, world, emulator, new_user_id())
     await existing.begin()
     await existing.start(code)
-    assert (await existing.state()).referral.referrer is None
+    assert (await existing.state()).referral.referrer == ""
 
-    # Nobody refers themself; a well-formed code nobody has is a normal start.
+    # Nobody refers themself (the check in Postgres); a well-formed code nobody has is a normal start.
     await first.start(code)
+    checks = ReferralActivities(pool)
+    assert not (await checks.resolve_referral_code(ResolveReferral(code=code, newcomer=first.user_id))).valid
+    assert (await checks.resolve_referral_code(ResolveReferral(code=code, newcomer=newcomer.user_id))).valid
     stranger = Person(skipping_env, world, emulator, new_user_id())
     await stranger.begin("zzzzzzzzzz", finish=False)
     assert stranger.reply is not None and stranger.reply.screen.key.startswith("onboarding.")
-    assert (await stranger.state()).referral.referrer is None
+    assert (await stranger.state()).referral.referrer == ""
 
     async def counted() -> JourneyState | None:
         state = await first.state()

@@ -52,7 +52,7 @@ async def test_the_invitation_screen_and_a_friend_through_the_link(
     state: JourneyState = await client.get_workflow_handle(journey_id(friend.user_id)).query(
         JourneyWorkflow.current_state
     )
-    assert state.referral.referrer == fan.user_id and "ref_" not in str(state.recent_deliveries)
+    assert state.referral.referrer == code and str(fan.user_id) not in state.model_dump_json()
 
     async def introduced() -> JourneyState | None:
         state = await client.get_workflow_handle(journey_id(fan.user_id)).query(JourneyWorkflow.current_state)
@@ -77,4 +77,4 @@ async def test_the_invitation_screen_and_a_friend_through_the_link(
     await stranger.send("/start ref_<script>")
     assert "Diana" in (await stranger.next_from_bot("bot_message", within=60))["text"]
     state = await client.get_workflow_handle(journey_id(stranger.user_id)).query(JourneyWorkflow.current_state)
-    assert state.referral.referrer is None and state.stage == "onboarding"
+    assert state.referral.referrer == "" and state.stage == "onboarding"

@@ -588,10 +588,10 @@ class JourneyState(BaseModel):
 
     def exported(self) -> dict[str, Any]:
         """What the user's own export shows of the journey: who they are and what they did, not its machinery."""
-        # Who invited them, and whom they invited, are other people's Telegram ids: left out.
+        # The tokens of the newcomers they invited are machinery (de-duplication): left out.
         hidden: dict[str, Any] = dict.fromkeys(("pending_effects", "parked_effects", "parked_dropped",
                                                 "recent_deliveries", "screen"), True)  # fmt: skip
-        return self.model_dump(mode="json", exclude={**hidden, "referral": {"referrer", "applied"}})
+        return self.model_dump(mode="json", exclude={**hidden, "referral": {"applied"}})
 
 
 class PassRedemption(BaseModel):

@@ -42,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
         WalletRequest,
     )
     from workflows.outbox import ACTIVITY_TIMEOUT, Outbox
-    from workflows.referral_contracts import ReferralReply, ReferralRequest, ResolveReferral
+    from workflows.referral_contracts import Invitation, ReferralReply, ReferralRequest, ResolveReferral
     from workflows.search_attributes import JourneyPublisher
     from workflows.side_effects import Payments, Referrals, Shop
     from workflows.timer import Timer
@@ -102,13 +102,14 @@ class JourneyWorkflow:
             redeeming = request.kind == "redeem" and not duplicate
             redemption = await self._redeem_pass(request, content) if redeeming else None
             claim = await self._claim_stock(request, content) if not duplicate else None
-            referrer = await self._referrer(request) if not duplicate else None
+            invitation = await self._invitation(request) if not duplicate else None
             if request.kind == "button" and request.action == referrals.OPEN and not self.state.referral.code:
                 self.state.referral.code = referrals.new_code(workflow.random().random())
             # Validators are skipped on replay and for updates re-applied after a reset: the rules check again.
             try:
                 with refused_as_update_failure():
-                    decision = rules.decide(self.state, request, workflow.now(), content, redemption, claim, referrer)
+                    decision = rules.decide(self.state, request, workflow.now(), content, redemption, claim,
+                                           invitation)  # fmt: skip
             except Exception:
                 if claim is not None and claim.claimed:  # refused after all: the unit goes back on the shelf
                     self.outbox.queue([ReleaseStock(claim_id=claim.claim_id)])
@@ -257,16 +258,18 @@ class JourneyWorkflow:
             summary=f"claim one {item.code} for journey {self.state.user_id}",
         )  # fmt: skip
 
-    async def _referrer(self, request: JourneyRequest) -> int | None:
-        """Whose invitation a new journey's /start carries (``None``: none, not new, or no such code)."""
+    async def _invitation(self, request: JourneyRequest) -> Invitation | None:
+        """The valid invitation a new journey's /start carries (``None``: none, not new, no such code, their own)."""
         if request.kind != "start" or not referrals.is_code(request.action) or self.state.stage != "new":
             return None
         resolved = await workflow.execute_activity_method(
-            Referrals.resolve_referral_code, ResolveReferral(code=request.action),
+            Referrals.resolve_referral_code, ResolveReferral(code=request.action, newcomer=self.state.user_id),
             start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=PASS_RETRY,
-            summary=f"whose invitation brought journey {self.state.user_id}",
+            summary=f"check the invitation that brought journey {self.state.user_id}",
         )  # fmt: skip
-        return resolved.referrer
+        if not resolved.valid:
+            return None
+        return Invitation(code=request.action, token=referrals.new_code(workflow.random().random()))
 
     async def _redeem_pass(self, request: JourneyRequest, content: Content) -> PassRedemption:
         """Claim a VIP pass in Postgres (one use, expiring); the claim is the user's even if this task is retried."""

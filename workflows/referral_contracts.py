@@ -1,7 +1,9 @@
 """Referrals' messages: what a journey keeps about invitations, what one journey tells another, and the effects.
 
 A random, stable code per user names their invitation link (``https://t.me/<bot>?start=ref_<code>``), never their
-user id. The newcomer's journey tells the referrer's journey about each event once (a ``Referral`` Update).
+user id. The newcomer's journey tells the referrer's journey about each event once (a ``Referral`` Update). No journey
+keeps another user's Telegram id: the newcomer keeps the referrer's code (resolved in Postgres each time it tells them;
+gone with the referrer's erasure), the referrer a random token per newcomer.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ class Referral(BaseModel):
 
     code: str = ""  # this user's own invitation code ("" until they first open the Invita screen)
     code_saved: bool = False
-    # As the newcomer: who invited them (attributed once, at the first /start), and the events told to them.
-    referrer: int | None = None
+    # As the newcomer: who invited them (their code; attributed once, at the first /start), this newcomer's token
+    # as the referrer knows them, and the events told to them.
+    referrer: str = ""
+    token: str = ""
     told: list[ReferralEvent] = Field(default_factory=list)
     holding: HoldingStatus = "none"
     holding_charge: str = ""
@@ -49,7 +53,7 @@ class ReferralRequest(BaseModel):
     """A newcomer's journey tells the referrer's journey of one event; applied once per (newcomer, event)."""
 
     referrer: int
-    newcomer: int
+    newcomer: str = Field(pattern=REFERRAL_CODE.pattern)  # the newcomer's token
     event: ReferralEvent
 
 
@@ -59,21 +63,29 @@ class ReferralReply(BaseModel):
 
 
 class ResolveReferral(BaseModel):
-    """Whose invitation code this is (Postgres ``referral_codes``)."""
+    """Whether an invitation code is someone's (Postgres ``referral_codes``) other than the newcomer's own."""
 
     code: str = Field(pattern=REFERRAL_CODE.pattern)
+    newcomer: int
 
 
 class ReferralResolved(BaseModel):
-    referrer: int | None = None  # None: no such code
+    valid: bool  # False: no such code, or the newcomer's own
+
+
+class Invitation(BaseModel):
+    """A new journey's /start came through a valid invitation: its code, and the newcomer's new token."""
+
+    code: str = Field(pattern=REFERRAL_CODE.pattern)
+    token: str = Field(pattern=REFERRAL_CODE.pattern)
 
 
 class TellReferrer(BaseModel):
-    """Effect: the referrer's journey applies ``event`` (its ``Referral`` Update)."""
+    """Effect: the owner of ``code`` (if still there) applies ``event`` in their journey (its ``Referral`` Update)."""
 
     kind: Literal["tell_referrer"] = "tell_referrer"
-    referrer: int
-    newcomer: int
+    code: str
+    newcomer: str  # the newcomer's token
     event: ReferralEvent
 
 

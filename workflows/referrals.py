@@ -23,6 +23,7 @@ from workflows.progress import Turn, award, leaderboard_effect, notification, se
 from workflows.referral_contracts import (
     MAX_APPLIED,
     REFERRAL_CODE,
+    Invitation,
     ReferralEvent,
     ReferralReply,
     ReferralRequest,
@@ -66,25 +67,26 @@ def is_code(action: str) -> bool:
 # The newcomer's side.
 
 
-def attribute(turn: Turn, referrer: int | None) -> None:
-    """At a new journey's first /start: the code's owner invited this user (never themself; once)."""
+def attribute(turn: Turn, invitation: Invitation | None) -> None:
+    """At a new journey's first /start: the owner of a valid code (someone else's, checked in Postgres) invited this
+    user; once."""
     state = turn.state
-    if referrer is None or referrer == state.user_id or state.referral.referrer is not None:
+    if invitation is None or state.referral.referrer:
         return
-    state.referral.referrer = referrer
+    state.referral.referrer, state.referral.token = invitation.code, invitation.token
     _tell(turn, "joined")
 
 
 def introduced(turn: Turn) -> None:
     """The newcomer finished the introduction."""
-    if turn.state.referral.referrer is not None:
+    if turn.state.referral.referrer:
         _tell(turn, "introduced")
 
 
 def paid(turn: Turn, charge_id: str) -> None:
     """A Stars payment was applied: the first one of an invited newcomer starts the holding period."""
     referral = turn.state.referral
-    if referral.referrer is None or referral.holding != "none":
+    if not referral.referrer or referral.holding != "none":
         return
     if not any(c.charge_id == charge_id for c in turn.state.subscription.charges):
         return  # not applied (Telegram told us twice, or it paid nothing new)
@@ -112,10 +114,10 @@ def due(turn: Turn) -> None:
 
 def _tell(turn: Turn, event: ReferralEvent) -> None:
     referral = turn.state.referral
-    if event in referral.told or referral.referrer is None:
+    if event in referral.told or not referral.referrer:
         return
     referral.told = [*referral.told, event]
-    turn.effects.append(TellReferrer(referrer=referral.referrer, newcomer=turn.state.user_id, event=event))
+    turn.effects.append(TellReferrer(code=referral.referrer, newcomer=referral.token, event=event))
 
 
 # The referrer's side.

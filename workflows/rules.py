@@ -45,6 +45,7 @@ from workflows.progress import (
     register_visit,
     spendable,
 )
+from workflows.referral_contracts import Invitation
 from workflows.shop import settle
 
 ONBOARDING_SCREENS: Final = 3
@@ -207,12 +208,12 @@ def _validate_channel(state: JourneyState, request: JourneyRequest) -> None:
 
 def decide(state: JourneyState, request: JourneyRequest, now: datetime, content: Content,
            redemption: PassRedemption | None = None, claim: StockClaimed | None = None,
-           referrer: int | None = None) -> Decision:  # fmt: skip
+           invitation: Invitation | None = None) -> Decision:  # fmt: skip
     """Apply one validated request. A duplicate returns the current screen and changes nothing.
 
     ``redemption`` is Postgres's answer for a VIP pass (``redeem`` requests), claimed before deciding; ``claim`` the
-    unit of a limited shop item the request buys (``shop.buying``), claimed before deciding too; ``referrer`` the owner
-    of the invitation code a new journey's /start carries.
+    unit of a limited shop item the request buys (``shop.buying``), claimed before deciding too; ``invitation`` the
+    valid invitation a new journey's /start carries.
     """
     if is_duplicate(state, request) and state.screen is not None:
         return Decision(state=state, screen=state.screen)
@@ -256,7 +257,7 @@ def decide(state: JourneyState, request: JourneyRequest, now: datetime, content:
     elif state.stage == "new":
         state.stage = "onboarding"
         state.onboarding_step = 1
-        referrals.attribute(turn, referrer)
+        referrals.attribute(turn, invitation)
         screen = _onboarding_screen(state)
     elif state.stage == "onboarding":
         screen = _onboarding(turn, request)
