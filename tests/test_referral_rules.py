@@ -150,8 +150,10 @@ class TestReferrer:
     def test_joined_counts_and_introduced_earns_besitos_once(self) -> None:
         state = referrer_state()
         before = state.besitos
-        state = tell(state, 1, "joined").state
+        joined = tell(state, 1, "joined")
+        state = joined.state
         assert (state.referral.joined, state.besitos) == (1, before)
+        assert [e.screen.key for e in joined.effects if isinstance(e, Notify)] == ["notify.referral.joined"]
         outcome = tell(state, 1, "introduced")
         state = outcome.state
         assert state.referral.introduced == 1

@@ -169,7 +169,9 @@ def apply(state: JourneyState, request: ReferralRequest, now: datetime, content:
     settle(turn)
     leaderboard_effect(turn)
     news = turn.summary()
-    if news and state.stage == "active":
+    # A reward is told even with notifications off (it is about what they earned); a bare "joined" only with them on.
+    told = bool(news) or (request.event == "joined" and state.preferences.notifications)
+    if told and state.stage == "active":
         screen = Screen(key=f"notify.referral.{request.event}", notices=news,
                         buttons=[[Button(label="referrals.open", action=OPEN)], [Button(label="menu.open", action="menu")]])  # fmt: skip
         turn.effects.append(notification(state, f"referral:{key}", screen))
