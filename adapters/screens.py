@@ -190,7 +190,7 @@ def invitation_link(username: str | None, code: str) -> str:
 
 
 async def invitation_links(bot: Bot, screen: Screen) -> Screen:
-    """A screen with an invitation's share button (``share:<code>``, from the journey, which does not know the bot's
+    """A screen with an invitation's share button (``share.<code>``, from the journey, which does not know the bot's
     name): its link in the text (``{link}``) and a button that shares it."""
     code = next((b.action.removeprefix(SHARE) for row in screen.buttons for b in row if b.action.startswith(SHARE)),
                 None)  # fmt: skip

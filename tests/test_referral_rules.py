@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import get_args
 
 import pytest
 
@@ -230,3 +231,17 @@ class TestInviteScreen:
         del older["referrals"]
         loaded = type(CONTENT).model_validate(older)
         assert loaded.referrals.payment_reward == "vip_days"
+
+
+def test_every_referral_text_exists_and_renders_in_both_languages() -> None:
+    from adapters.texts import catalog, render
+
+    keys = {"referrals.open", "referrals.share", "referrals.invite", "notice.referral.vip_days"}
+    keys |= {f"notify.referral.{event}" for event in get_args(ReferralEvent)}
+    state = onboarded()
+    state.referral.code = CODE
+    screen = press(state, referrals.OPEN).screen
+    for language in ("es", "en"):
+        assert keys <= catalog(language).keys()
+        text, markup = render(screen, language)
+        assert CODE in text and markup is not None

@@ -35,7 +35,7 @@ OPEN: Final = "invite"  # the Invita screen's action (a button on Mis Besitos)
 # A deep link's payload: "ref_<code>".
 LINK_PREFIX: Final = "ref_"
 # A share button's action: the bot turns it into a URL button with the bot's own link (never pressed as a callback).
-SHARE: Final = "share:"
+SHARE: Final = "share."
 # Charges granted as a referral's reward ("referral:<newcomer>"): no Stars moved, never refunded.
 CHARGE_PREFIX: Final = subscription.REFERRAL_PREFIX
 CODE_ALPHABET: Final = "abcdefghijkmnpqrstuvwxyz23456789"
@@ -191,6 +191,7 @@ def invite_screen(turn: Turn) -> Screen:
         key="referrals.invite",
         params={
             "code": referral.code,
+            "link": referral.code,  # the bot shows the whole link (it knows its own name)
             "joined": referral.joined,
             "introduced": referral.introduced,
             "paid": referral.paid,
