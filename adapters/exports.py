@@ -51,6 +51,7 @@ async def personal_data(pool: asyncpg.Pool, user_id: int) -> dict[str, object]:
         "FROM audit_log WHERE subject = 'user:' || $1::bigint OR actor = 'user:' || $1::bigint ORDER BY id",
         "received_payments": "SELECT charge_id, amount, currency, received_at, applied_at, refunded_at, problem "
         "FROM received_payments WHERE telegram_user_id = $1 ORDER BY received_at",
+        "referral_code": "SELECT code, created_at FROM referral_codes WHERE telegram_user_id = $1",
         "dead_letters": "SELECT update_id, update_json, error, created_at, redriven_at FROM dead_letters "
         "WHERE telegram_user_id = $1 ORDER BY id",
     }

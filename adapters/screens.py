@@ -15,6 +15,7 @@ import html
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final, Literal
+from urllib.parse import urlencode
 
 from aiogram import Bot
 from aiogram.client.default import Default
@@ -38,6 +39,7 @@ from adapters.media_library import MediaLibrary, SentFile
 from adapters.texts import render, visible_length
 from workflows.broadcast_contracts import PostMedia, telegram_length
 from workflows.contracts import MAX_CAPTION_LENGTH, MEDIA_KINDS, MediaKind, Screen, ScreenMedia
+from workflows.referrals import LINK_PREFIX, SHARE
 
 log = logging.getLogger("diana.screens")
 
@@ -183,6 +185,24 @@ async def send_post(bot: Bot, chat_id: int, text: str, media: Sequence[PostMedia
     return sent
 
 
+def invitation_link(username: str | None, code: str) -> str:
+    return f"https://t.me/{username}?start={LINK_PREFIX}{code}"
+
+
+async def invitation_links(bot: Bot, screen: Screen) -> Screen:
+    """A screen with an invitation's share button (``share.<code>``, from the journey, which does not know the bot's
+    name): its link in the text (``{link}``) and a button that shares it."""
+    code = next((b.action.removeprefix(SHARE) for row in screen.buttons for b in row if b.action.startswith(SHARE)),
+                None)  # fmt: skip
+    if code is None:
+        return screen
+    link = invitation_link((await bot.me()).username, code)
+    share = "https://t.me/share/url?" + urlencode({"url": link})
+    buttons = [[b.model_copy(update={"action": share}) if b.action.startswith(SHARE) else b for b in row]
+               for row in screen.buttons]  # fmt: skip
+    return screen.model_copy(update={"params": {**screen.params, "link": link}, "buttons": buttons})
+
+
 class ScreenSender:
     """Sends and replaces journey screens, media included; the only place that turns a ``Screen`` into messages."""
 
@@ -192,7 +212,7 @@ class ScreenSender:
 
     async def send(self, bot: Bot, chat_id: int, screen: Screen, language: str) -> Message:
         """The screen as new messages; returns the one with the buttons."""
-        text, markup = render(screen, language)
+        text, markup = render(await invitation_links(bot, screen), language)
         return await self._send(bot, chat_id, screen, text, markup)
 
     async def _send(self, bot: Bot, chat_id: int, screen: Screen, text: str,
@@ -215,7 +235,7 @@ class ScreenSender:
         Sent anew, the new screen goes first, then the pressed message is deleted. A press delivered again
         (Telegram redelivers, and the journey answers it with the same screen) finds the pressed message gone and
         sends nothing a second time; one whose sending failed finds it still there, and sends it."""
-        text, markup = render(screen, language)
+        text, markup = render(await invitation_links(bot, screen), language)
         if isinstance(message, Message):
             if await self._edit(bot, message, screen, text, markup):
                 return

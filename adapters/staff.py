@@ -91,7 +91,8 @@ def disagreements(state: JourneyState, projection: Projection) -> list[str]:
         subscription = projection.subscription or {}
         differ("subscription status", state.subscription.status, subscription.get("status"))
         differ("subscription expiry", state.subscription.expires_at, subscription.get("expires_at"))
-    # Passes, VIP days bought with besitos and imported VIP moved no Stars: Postgres keeps no payment for them.
+    # Passes, VIP days bought with besitos, imported VIP and VIP earned by invitations moved no Stars: Postgres
+    # keeps no payment for them.
     charges = {c.charge_id: c.refunded_at is not None for c in state.subscription.charges
                if not c.charge_id.startswith(NO_STARS)}  # fmt: skip
     differ("payments", charges, projection.payments)

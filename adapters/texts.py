@@ -121,6 +121,10 @@ def render(screen: Screen, language: str) -> tuple[str, InlineKeyboardMarkup | N
     keyboard = [
         [
             InlineKeyboardButton(
+                text=button.text if button.text is not None else t(button.label, language), url=button.action
+            )  # a link (an invitation's share button), never pressed here
+            if button.action.startswith("https://")
+            else InlineKeyboardButton(
                 text=button.text if button.text is not None else t(button.label, language),
                 callback_data=JourneyCB(action=button.action, screen=screen.seq).pack(),
             )

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 from aiogram import Router
-from aiogram.filters import Command, CommandStart
+from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message, Update
 
 from adapters.journeys import Journeys
 from adapters.screens import ScreenSender
 from adapters.texts import language_of, t
 from bot.replies import answer_in_chat, ask, journey_request
+from workflows.referrals import code_from_payload
 
 router = Router(name=__name__)
 
 
 @router.message(CommandStart())
-async def start(message: Message, event_update: Update, journeys: Journeys, screens: ScreenSender) -> None:
-    """/start, with or without a deep-link payload: Diana's introduction, or the menu for a returning user."""
+async def start(message: Message, command: CommandObject, event_update: Update, journeys: Journeys,
+                screens: ScreenSender) -> None:  # fmt: skip
+    """/start, with or without a deep-link payload: Diana's introduction, or the menu for a returning user. Of a
+    payload only an invitation's code (``ref_<code>``, checked for its shape) reaches the journey."""
     assert message.from_user is not None
-    request = journey_request(event_update, message.from_user, "start")
+    code = code_from_payload(command.args)
+    request = journey_request(event_update, message.from_user, "start", action=code or "")
     await answer_in_chat(message, await ask(journeys, request, message.from_user.language_code), screens)
 
 

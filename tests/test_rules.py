@@ -317,7 +317,7 @@ class TestMissionsAndAchievements:
         assert any(line.startswith("🔒 Experiencia VIP") for line in lines)
         assert (missions.params["done"], missions.params["total"]) == (1, 11)
         achievements = press(state, "achievements").screen
-        assert (achievements.params["done"], achievements.params["total"]) == (6, 17)
+        assert (achievements.params["done"], achievements.params["total"]) == (6, 18)
         assert "✅ Primeros Pasos" in str(achievements.params["lines"])
 
     def test_ultimate_explorer_needs_every_fragment_open_to_the_user(self) -> None:

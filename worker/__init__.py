@@ -19,6 +19,7 @@ from activities.leaderboard import LeaderboardActivities
 from activities.pacing import SharedPacer
 from activities.payments import PaymentActivities
 from activities.projection import ProjectionActivities
+from activities.referrals import ReferralActivities
 from activities.shop import ShopActivities
 from activities.telegram import TelegramActivities
 from activities.vip_channel import VipChannelActivities
@@ -84,6 +85,7 @@ def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, *, vip_channel_
     broadcast = BroadcastActivities(bot, pool, pacer=bulk)
     forgetting = ForgettingActivities(pool)
     shop = ShopActivities(pool)
+    referrals = ReferralActivities(pool)
     auctions = AuctionActivities(bot, pool, telegram, admin_ids=admin_ids)
     return [
         projection.record_projection,
@@ -97,6 +99,9 @@ def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, *, vip_channel_
         payments.refund_payment,
         payments.redeem_vip_pass,
         shop.claim_stock,
+        referrals.resolve_referral_code,
+        referrals.save_referral_code,
+        referrals.tell_referrer,
         auctions.ask_wallet,
         auctions.record_auction,
         auctions.report_auction,

@@ -43,6 +43,7 @@ Metric = Literal[
     "all_content",  # every fragment open to the user completed (1)
     "besitos_spent",  # besitos spent in total (shop, priced story, auctions won)
     "items_bought",  # shop items bought and auctions won
+    "invitations",  # newcomers invited by the user who finished the introduction
 ]
 # How often a priced fragment or choice is paid: once for good, or again on every playthrough.
 PricePaid = Literal["once", "each_playthrough"]
@@ -216,6 +217,19 @@ class Community(_Strict):
     introduction_days: int = Field(default=14, ge=1, le=365)
 
 
+class Referrals(_Strict):
+    """What an invitation earns the one who invites (content stored before referrals loads with these defaults)."""
+
+    # When the newcomer finishes the introduction: this many besitos, at most ``daily_cap`` rewarded invitations a day.
+    intro_besitos: int = Field(default=50, ge=0, le=10_000)
+    daily_cap: int = Field(default=5, ge=0, le=1_000)
+    # The newcomer's first Stars payment counts once it has not been refunded for this many days.
+    holding_days: int = Field(default=14, ge=1, le=90)
+    # What it then earns: VIP days, or besitos.
+    payment_reward: Literal["vip_days", "besitos"] = "vip_days"
+    payment_amount: int = Field(default=7, ge=0, le=10_000)
+
+
 class Plan(_Strict):
     """A VIP plan sold for Telegram Stars."""
 
@@ -327,6 +341,7 @@ class Content(_Strict):
     media: tuple[Media, ...] = ()
     # Content stored before the shop existed has none: it still loads, sells nothing.
     shop: Shop = Shop()
+    referrals: Referrals = Referrals()
     story: Story
     missions: tuple[Goal, ...]
     achievements: tuple[Goal, ...]

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Final, Literal, get_args
 
 from pydantic import BaseModel, Field
 
+from workflows.referral_contracts import Referral, SaveReferralCode, TellReferrer
+
 # Telegram's own limit for a message text; longer input cannot be a real message.
 MAX_TEXT_LENGTH: Final = 4096
 # Telegram's limit for a caption (the text under a photo, a video or a voice note).
@@ -384,7 +386,9 @@ Effect = Annotated[
     | SaveSubscription
     | RefundPayment
     | OpenVipChannel
-    | CloseVipChannel,
+    | CloseVipChannel
+    | TellReferrer
+    | SaveReferralCode,
     Field(discriminator="kind"),
 ]
 # What Telegram carries out (messages, invoices, refunds, the VIP channel's door): each waits a bounded time.
@@ -561,6 +565,7 @@ class JourneyState(BaseModel):
     # Paid media bought for Stars, by the payload of what was sold (each once: Telegram sells it once).
     paid_media: list[str] = Field(default_factory=list)
     story: StoryProgress = Field(default_factory=StoryProgress)
+    referral: Referral = Field(default_factory=Referral)
     devotion: Devotion = Field(default_factory=Devotion)
     community: Community = Field(default_factory=Community)
     preferences: Preferences = Field(default_factory=Preferences)
@@ -588,8 +593,10 @@ class JourneyState(BaseModel):
 
     def exported(self) -> dict[str, Any]:
         """What the user's own export shows of the journey: who they are and what they did, not its machinery."""
-        return self.model_dump(mode="json", exclude={"pending_effects", "parked_effects", "parked_dropped",
-                                                     "recent_deliveries", "screen"})  # fmt: skip
+        # The tokens of the newcomers they invited are machinery (de-duplication): left out.
+        hidden: dict[str, Any] = dict.fromkeys(("pending_effects", "parked_effects", "parked_dropped",
+                                                "recent_deliveries", "screen"), True)  # fmt: skip
+        return self.model_dump(mode="json", exclude={**hidden, "referral": {"applied"}})
 
 
 class PassRedemption(BaseModel):

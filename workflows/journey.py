@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from opentelemetry import context as tracing
 
-    from workflows import rules, shop, support, wallet
+    from workflows import referrals, rules, shop, support, wallet
     from workflows.content import Content
     from workflows.contracts import (
         Effect,
@@ -42,8 +42,9 @@ with workflow.unsafe.imports_passed_through():
         WalletRequest,
     )
     from workflows.outbox import ACTIVITY_TIMEOUT, Outbox
+    from workflows.referral_contracts import Invitation, ReferralReply, ReferralRequest, ResolveReferral
     from workflows.search_attributes import JourneyPublisher
-    from workflows.side_effects import Payments, Shop
+    from workflows.side_effects import Payments, Referrals, Shop
     from workflows.timer import Timer
     from workflows.update_failures import contained, refused_as_update_failure
 
@@ -101,10 +102,14 @@ class JourneyWorkflow:
             redeeming = request.kind == "redeem" and not duplicate
             redemption = await self._redeem_pass(request, content) if redeeming else None
             claim = await self._claim_stock(request, content) if not duplicate else None
+            invitation = await self._invitation(request) if not duplicate else None
+            if request.kind == "button" and request.action == referrals.OPEN and not self.state.referral.code:
+                self.state.referral.code = referrals.new_code(workflow.random().random())
             # Validators are skipped on replay and for updates re-applied after a reset: the rules check again.
             try:
                 with refused_as_update_failure():
-                    decision = rules.decide(self.state, request, workflow.now(), content, redemption, claim)
+                    decision = rules.decide(self.state, request, workflow.now(), content, redemption, claim,
+                                           invitation)  # fmt: skip
             except Exception:
                 if claim is not None and claim.claimed:  # refused after all: the unit goes back on the shelf
                     self.outbox.queue([ReleaseStock(claim_id=claim.claim_id)])
@@ -158,6 +163,24 @@ class JourneyWorkflow:
                 outcome = wallet.apply(self.state, request, workflow.now(), self._content_for(0))
             if not outcome.reply.duplicate:
                 self._accept(outcome.state, outcome.effects)
+            return outcome.reply
+
+    @workflow.update(name="Referral")
+    async def referral(self, request: ReferralRequest) -> ReferralReply:
+        """A newcomer this user invited joined, finished the introduction or paid: applied once per (newcomer, event)."""
+        async with self._turn():
+            if request.referrer != self.state.user_id:
+                raise ApplicationError("this journey belongs to another user", type=JourneyError.FOREIGN_USER,
+                                       non_retryable=True)  # fmt: skip
+            if self.state.stage in ENDED or self.state.content_version == 0:
+                return ReferralReply(ok=False)
+            with refused_as_update_failure():
+                outcome = referrals.apply(self.state, request, workflow.now(), self._content_for(0))
+            if not outcome.reply.duplicate:
+                effects = outcome.effects
+                if effects and outcome.state.profile is not None:  # the profile row follows every award
+                    effects = [rules.save_profile(outcome.state, workflow.now()), *effects]
+                self._accept(outcome.state, effects)
             return outcome.reply
 
     @workflow.query(name="State")
@@ -234,6 +257,19 @@ class JourneyWorkflow:
             Shop.claim_stock, claim, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=PASS_RETRY,
             summary=f"claim one {item.code} for journey {self.state.user_id}",
         )  # fmt: skip
+
+    async def _invitation(self, request: JourneyRequest) -> Invitation | None:
+        """The valid invitation a new journey's /start carries (``None``: none, not new, no such code, their own)."""
+        if request.kind != "start" or not referrals.is_code(request.action) or self.state.stage != "new":
+            return None
+        resolved = await workflow.execute_activity_method(
+            Referrals.resolve_referral_code, ResolveReferral(code=request.action, newcomer=self.state.user_id),
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=PASS_RETRY,
+            summary=f"check the invitation that brought journey {self.state.user_id}",
+        )  # fmt: skip
+        if not resolved.valid:
+            return None
+        return Invitation(code=request.action, token=referrals.new_code(workflow.random().random()))
 
     async def _redeem_pass(self, request: JourneyRequest, content: Content) -> PassRedemption:
         """Claim a VIP pass in Postgres (one use, expiring); the claim is the user's even if this task is retried."""

@@ -43,7 +43,8 @@ with workflow.unsafe.imports_passed_through():
         SendInvoice,
         UpdateLeaderboard,
     )
-    from workflows.side_effects import Leaderboards, Messages, Payments, Projection, VipChannel
+    from workflows.referral_contracts import SaveReferralCode, TellReferrer
+    from workflows.side_effects import Leaderboards, Messages, Payments, Projection, Referrals, VipChannel
 
 ACTIVITY_TIMEOUT: Final = timedelta(seconds=15)
 LOCAL_PROJECTION_TIMEOUT: Final = timedelta(seconds=1)
@@ -70,6 +71,8 @@ ACTIVITY_FOR: Final[dict[type[Any], Callable[[Any, Any], Awaitable[None]]]] = {
     RefundPayment: Payments.refund_payment,
     OpenVipChannel: VipChannel.open_vip_channel,
     CloseVipChannel: VipChannel.close_vip_channel,
+    SaveReferralCode: Referrals.save_referral_code,
+    TellReferrer: Referrals.tell_referrer,
 }
 
 
@@ -163,7 +166,8 @@ class Outbox:
         telegram = isinstance(effect, TELEGRAM_EFFECTS)
         attempt = workflow.start_activity_method(
             ACTIVITY_FOR[type(effect)], effect, start_to_close_timeout=ACTIVITY_TIMEOUT,
-            schedule_to_close_timeout=TELEGRAM_PATIENCE if telegram else None,
+            # A referrer's journey that cannot take the news holds this one's effects up no longer than Telegram would.
+            schedule_to_close_timeout=TELEGRAM_PATIENCE if telegram or isinstance(effect, TellReferrer) else None,
             retry_policy=LEADERBOARD_RETRY if leaderboard else PATIENT_RETRY,
             summary=f"{effect.kind.replace('_', ' ')} for journey {self.user_id}",
         )  # fmt: skip

@@ -192,6 +192,7 @@ def metric(state: JourneyState, content: Content, name: Metric) -> int:
         "items_bought": sum(
             1 for p in state.wallet.purchases if p.source in ("shop", "auction") and p.status != "refunded"
         ),  # fmt: skip
+        "invitations": state.referral.introduced,
     }
     return values[name]
 

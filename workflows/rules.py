@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
-from workflows import moods, shop, story, subscription
+from workflows import moods, referrals, shop, story, subscription
 from workflows.content import Community, Content
 from workflows.contracts import (
     MAX_PAID_MEDIA_PAYLOAD,
@@ -45,6 +45,7 @@ from workflows.progress import (
     register_visit,
     spendable,
 )
+from workflows.referral_contracts import Invitation
 from workflows.shop import settle
 
 ONBOARDING_SCREENS: Final = 3
@@ -55,7 +56,7 @@ SETTINGS_ACTIONS: Final = frozenset({"notifications_toggle", "language.es", "lan
                                      "erase_confirm"})  # fmt: skip
 # Buttons the journey answers (story choices are "pick.<choice id>", checked against the content).
 ACTIONS: Final = frozenset({"onboarding_next", "menu", story.NEXT, story.RESTART, story.PAY, subscription.CHANNEL_LINK,
-                            shop.BACKPACK, shop.AUCTIONS} | set(MENU_LABELS) | SETTINGS_ACTIONS)  # fmt: skip
+                            shop.BACKPACK, shop.AUCTIONS, referrals.OPEN} | set(MENU_LABELS) | SETTINGS_ACTIONS)  # fmt: skip
 # Buttons whose action names something after a prefix (a choice, a plan, an item, a backpack entry).
 ACTION_PREFIXES: Final = (story.PICK, f"{story.PAY}.", subscription.BUY, shop.ITEM, shop.BUY, shop.REOPEN)
 # Ways in that mean the same on any screen (notifications carry them): never stale.
@@ -160,6 +161,8 @@ def validate_shape(user_id: int, request: JourneyRequest) -> None:
         raise Rejection(JourneyError.INVALID_INPUT, f"text longer than {MAX_TEXT_LENGTH} characters")
     if request.kind == "button" and request.action not in ACTIONS and not request.action.startswith(ACTION_PREFIXES):
         raise Rejection(JourneyError.UNKNOWN_ACTION, f"unknown action {request.action!r}")
+    if request.kind == "start" and request.action and not referrals.is_code(request.action):
+        raise Rejection(JourneyError.INVALID_INPUT, "a /start carries nothing but an invitation code")
     if request.kind == "paid_media" and not 1 <= len(request.action.encode()) <= MAX_PAID_MEDIA_PAYLOAD:
         raise Rejection(JourneyError.INVALID_INPUT, "a paid media payload is 1 to 128 bytes")
 
@@ -204,11 +207,13 @@ def _validate_channel(state: JourneyState, request: JourneyRequest) -> None:
 
 
 def decide(state: JourneyState, request: JourneyRequest, now: datetime, content: Content,
-           redemption: PassRedemption | None = None, claim: StockClaimed | None = None) -> Decision:  # fmt: skip
+           redemption: PassRedemption | None = None, claim: StockClaimed | None = None,
+           invitation: Invitation | None = None) -> Decision:  # fmt: skip
     """Apply one validated request. A duplicate returns the current screen and changes nothing.
 
     ``redemption`` is Postgres's answer for a VIP pass (``redeem`` requests), claimed before deciding; ``claim`` the
-    unit of a limited shop item the request buys (``shop.buying``), claimed before deciding too.
+    unit of a limited shop item the request buys (``shop.buying``), claimed before deciding too; ``invitation`` the
+    valid invitation a new journey's /start carries.
     """
     if is_duplicate(state, request) and state.screen is not None:
         return Decision(state=state, screen=state.screen)
@@ -222,6 +227,7 @@ def decide(state: JourneyState, request: JourneyRequest, now: datetime, content:
     if request.kind == "refunded":
         assert request.payment is not None
         subscription.refunded_by_telegram(turn, request.payment.charge_id)
+    referrals.due(turn)  # a refund voids a referral still held
     if request.kind == "paid_media" and request.action not in state.paid_media:
         # The Stars were Telegram's to take (no pre-checkout): the purchase is the journey's to remember, once.
         state.paid_media = [*state.paid_media, request.action][-PAID_MEDIA_KEPT:]
@@ -252,6 +258,7 @@ def decide(state: JourneyState, request: JourneyRequest, now: datetime, content:
     elif state.stage == "new":
         state.stage = "onboarding"
         state.onboarding_step = 1
+        referrals.attribute(turn, invitation)
         screen = _onboarding_screen(state)
     elif state.stage == "onboarding":
         screen = _onboarding(turn, request)
@@ -321,6 +328,7 @@ def _onboarding(turn: Turn, request: JourneyRequest) -> Screen:
         state.onboarding_step += 1
         return _onboarding_screen(state)
     state.stage = "active"  # settling then unlocks First Steps (metric "registration")
+    referrals.introduced(turn)
     return main_menu(state, greeting="menu.greeting.welcome", mood="curious")
 
 
@@ -345,7 +353,9 @@ def _active(turn: Turn, request: JourneyRequest, previous_visit: datetime | None
         return Screen(key="conversation.free_text", buttons=[_back_row()])
     if request.kind == "payment":
         assert request.payment is not None
-        return subscription.pay(turn, request.payment)
+        screen = subscription.pay(turn, request.payment)
+        referrals.paid(turn, request.payment.charge_id)
+        return screen
     if story.is_story_action(action):
         return story.play(turn, action)
     if action == subscription.OPEN:
@@ -360,6 +370,8 @@ def _active(turn: Turn, request: JourneyRequest, previous_visit: datetime | None
         return shop.shop_screen(state, content, turn.now)
     if action == "besitos":
         return besitos_screen(state)
+    if action == referrals.OPEN:
+        return referrals.invite_screen(turn)
     if action in ("missions", "achievements"):
         return goals_screen(state, content, action)
     if action == "settings" or action in SETTINGS_ACTIONS:
@@ -434,7 +446,7 @@ def besitos_screen(state: JourneyState) -> Screen:
             "spent": state.wallet.spent,
         },
         buttons=[[Button(label="menu.shop", action=shop.OPEN), Button(label="shop.backpack", action=shop.BACKPACK)],
-                 _back_row()],
+                 [Button(label="referrals.open", action=referrals.OPEN)], _back_row()],
     )  # fmt: skip
 
 
@@ -504,7 +516,12 @@ def next_alarm(state: JourneyState, content: Content | None, now: datetime) -> d
     introduction left unfinished (``content`` None: the journey never read one, so only that)."""
     due = [lapse_due(state, content)]
     if content is not None:
-        due += [next_reminder(state, content, now), subscription.next_event(state, content), shop.next_delivery(state)]
+        due += [
+            next_reminder(state, content, now),
+            subscription.next_event(state, content),
+            shop.next_delivery(state),
+            referrals.next_due(state),
+        ]
     return min((moment for moment in due if moment is not None), default=None)
 
 
@@ -523,6 +540,7 @@ def alarm(state: JourneyState, content: Content | None, now: datetime) -> list[E
     turn = Turn(state=state, content=content, now=now, cause=f"alarm:{now.isoformat()}")
     subscription.tick(turn)
     shop.deliver_due(turn)
+    referrals.due(turn)
     return [*effects, *turn.effects]
 
 

@@ -36,6 +36,7 @@ from workflows.contracts import (
     WalletReply,
     WalletRequest,
 )
+from workflows.referral_contracts import ReferralResolved, ResolveReferral, SaveReferralCode, TellReferrer
 
 
 class Projection:
@@ -92,6 +93,23 @@ class Payments:
 
     @activity.defn
     async def redeem_vip_pass(self, claim: RedeemPass) -> PassRedemption:
+        raise NotImplementedError
+
+
+class Referrals:
+    """Invitation codes in Postgres, and what a newcomer's journey tells the referrer's journey."""
+
+    @activity.defn
+    async def resolve_referral_code(self, request: ResolveReferral) -> ReferralResolved:
+        raise NotImplementedError
+
+    @activity.defn
+    async def save_referral_code(self, effect: SaveReferralCode) -> None:
+        raise NotImplementedError
+
+    @activity.defn
+    async def tell_referrer(self, effect: TellReferrer) -> None:
+        """The referrer's journey applies the event once (``JourneyWorkflow.referral``)."""
         raise NotImplementedError
 
 

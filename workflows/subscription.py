@@ -50,8 +50,10 @@ PASS_PREFIX: Final = "pass:"
 SHOP_PREFIX: Final = "shop:"
 # VIP granted to the existing community brought over by support ("import:<row key>", ``diana-support import-vips``).
 IMPORT_PREFIX: Final = "import:"
-# Charges that moved no Stars: never refunded, no payment row in Postgres.
-NO_STARS: Final = (PASS_PREFIX, SHOP_PREFIX, IMPORT_PREFIX)
+# VIP days earned by inviting someone ("referral:<newcomer>", ``workflows.referrals``).
+REFERRAL_PREFIX: Final = "referral:"
+# Charges that moved no Stars: never refunded as Stars, no payment row in Postgres.
+NO_STARS: Final = (PASS_PREFIX, SHOP_PREFIX, IMPORT_PREFIX, REFERRAL_PREFIX)
 # A fresh single-use link to the VIP channel (the one sent at purchase lapses after a day); at most one this often.
 CHANNEL_LINK: Final = "vip.link"
 LINK_COOLDOWN: Final = timedelta(minutes=10)
