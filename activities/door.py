@@ -2,7 +2,9 @@
 
 Messages are claimed like the journeys' own (``TelegramActivities.claim``): each is sent once. Telegram lets the
 bot write to someone who asked to join (``user_chat_id``) even if they never started it; a user who blocked the
-bot answers 403, which fails the message for good (the door then approves in silence). Approving twice is not
+bot answers 403, which fails the message for good (the door then approves in silence). Telegram allows writing to
+someone who never started the bot for 5 minutes after the request: a later welcome to them may be refused, and
+the approval stands. Approving twice is not
 possible: a request already approved is gone (HIDE_REQUESTER_MISSING), and the user is then found a member.
 """
 

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
 from redis.asyncio import Redis
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -17,6 +18,7 @@ from adapters import door
 from infra.settings import EMULATOR_COMMUNITY_CHANNEL, EMULATOR_VIP_CHANNEL, Settings
 from tests.helpers import eventually, new_user_id
 from tools.emulator import BotAPIEmulator
+from tools.emulator.markup import BadRequest
 from worker import journey_worker_options
 from workflows.door import DoorWorkflow
 from workflows.door_contracts import DoorInput
@@ -48,6 +50,22 @@ def test_free_channels_default_to_the_community_and_never_the_vip_channel() -> N
     assert Settings(_env_file=None).free_channel_ids == frozenset({EMULATOR_COMMUNITY_CHANNEL})
     settings = Settings(_env_file=None, FREE_CHANNEL_IDS=f"-1005, {EMULATOR_VIP_CHANNEL}")
     assert settings.free_channel_ids == frozenset({-1005})
+
+
+async def test_the_emulator_lets_a_user_withdraw_a_request_as_telegram_does(
+    emulator: BotAPIEmulator, telegram_bot: Bot,
+) -> None:  # fmt: skip
+    link = await telegram_bot.create_chat_invite_link(EMULATOR_COMMUNITY_CHANNEL, creates_join_request=True)
+    user_id = new_user_id()
+    await emulator.user_joins(user_id, EMULATOR_COMMUNITY_CHANNEL, link.invite_link, first_name="Sol")
+    assert await emulator.access.withdraw(user_id, EMULATOR_COMMUNITY_CHANNEL) == {"status": "left"}
+    with pytest.raises(TelegramBadRequest, match="HIDE_REQUESTER_MISSING"):
+        await telegram_bot.approve_chat_join_request(EMULATOR_COMMUNITY_CHANNEL, user_id)
+    with pytest.raises(BadRequest):
+        await emulator.access.withdraw(user_id, EMULATOR_COMMUNITY_CHANNEL)
+    kinds = [entry["kind"] for entry in emulator.chats[EMULATOR_COMMUNITY_CHANNEL].transcript
+             if entry.get("user_id") == user_id]  # fmt: skip
+    assert kinds == ["user_join_request", "user_withdraw_join_request"]
 
 
 def approvals(emulator: BotAPIEmulator, chat_id: int, user_id: int) -> list[dict[str, Any]]:
