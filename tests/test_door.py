@@ -1,4 +1,5 @@
-"""The free channels' door: its rules, and approvals that outlive a worker restart on a time-skipping server."""
+"""The free channels' door: its rules, approvals that outlive a worker restart on a time-skipping server, and a worker
+killed (SIGKILL) while approving: every request approved once."""
 
 from __future__ import annotations
 
@@ -6,17 +7,22 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from redis.asyncio import Redis
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from adapters import door
 from infra.settings import EMULATOR_COMMUNITY_CHANNEL, EMULATOR_VIP_CHANNEL, Settings
+from tests import test_worker_restart
 from tests.helpers import eventually, new_user_id
+from tests.telegram import failed_call
+from tests.test_worker_restart import WorkerStarter, kill
 from tools.emulator import BotAPIEmulator
 from tools.emulator.markup import BadRequest
 from worker import journey_worker_options
@@ -25,6 +31,7 @@ from workflows.door_contracts import DoorInput
 from workflows.door_rules import door_id, message_key, parse_delay_minutes, parse_door_id, time_left
 
 QUEUE = "door"
+start_worker = test_worker_restart.start_worker  # the fixture: ``diana worker`` processes, killed at the end
 
 
 def test_delay_minutes_are_whole_minutes_from_0_to_24_hours() -> None:
@@ -128,6 +135,37 @@ async def test_approvals_survive_a_worker_restart_and_none_happens_twice(
         assert emulator.access.status(emulator.chats[EMULATOR_COMMUNITY_CHANNEL], user_id) == "member"
     calls = [call for call in emulator.calls if call["method"] == "approveChatJoinRequest" and call["ok"]]
     assert len(calls) == 3
+
+
+async def test_a_worker_killed_while_approving_approves_each_request_once(
+    start_worker: WorkerStarter, client: Client, task_queue: str, emulator: BotAPIEmulator, telegram_bot: Bot,
+    http: aiohttp.ClientSession,
+) -> None:  # fmt: skip
+    link = await telegram_bot.create_chat_invite_link(EMULATOR_COMMUNITY_CHANNEL, creates_join_request=True)
+    users = [new_user_id() for _ in range(2)]
+    for user_id in users:
+        await emulator.user_joins(user_id, EMULATOR_COMMUNITY_CHANNEL, link.invite_link, first_name="Vera")
+    # Telegram fails every approval for now: the worker is killed while retrying them.
+    async with http.post(f"{emulator.base_url}/control/faults", json={"count": 10_000, "error_code": 502,
+                         "methods": ["approveChatJoinRequest"]}) as response:  # fmt: skip
+        assert (await response.json())["ok"]
+    first = start_worker()
+    now = datetime.now(UTC)
+    for user_id in users:
+        await door.open_door(client, task_queue, DoorInput(chat_id=EMULATOR_COMMUNITY_CHANNEL, user_id=user_id,
+                                                           delay_seconds=1, requested_at=now))  # fmt: skip
+    await eventually(lambda: failed_call(http, emulator.base_url, "approveChatJoinRequest", 502), within=60)
+    await kill(first)
+    async with http.delete(f"{emulator.base_url}/control/faults") as response:
+        assert (await response.json())["ok"]
+
+    start_worker()
+    for user_id in users:
+        handle = client.get_workflow_handle_for(DoorWorkflow.run, door_id(EMULATOR_COMMUNITY_CHANNEL, user_id))
+        assert (await asyncio.wait_for(handle.result(), 90)).outcome == "approved"
+        assert len(approvals(emulator, EMULATOR_COMMUNITY_CHANNEL, user_id)) == 1
+        assert len(saying(emulator, user_id, "Espérame un momento")) == 1
+        assert len(saying(emulator, user_id, "Ya estás dentro")) == 1
 
 
 async def _async(value: Any) -> Any:
