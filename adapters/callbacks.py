@@ -17,6 +17,7 @@ class CallbackPrefix(StrEnum):
     AUCTION = "auc"
     AUCTION_ADMIN = "aua"
     ORDER = "ord"
+    DOOR = "dr"
 
 
 assert len(set(CallbackPrefix)) == len(list(CallbackPrefix)), "callback prefixes must be unique"
@@ -58,3 +59,9 @@ class OrderCB(CallbackData, prefix=CallbackPrefix.ORDER):
     action: str
     user_id: int = 0
     purchase: str = ""
+
+
+class DoorCB(CallbackData, prefix=CallbackPrefix.DOOR):
+    """A button of the admins' join requests list (🚪): list, refresh, or approve_all."""
+
+    action: str

@@ -19,7 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 from adapters.content_render import render_problems
 from adapters.media_library import SHIPPED_MEDIA, media_file_problems, registered_media_problems
 from workflows.consistency import content_voice_problems
-from workflows.content import Calendar, Content, Media, Shop, Vip, content_problems
+from workflows.content import Calendar, Community, Content, Media, Shop, Vip, content_problems
 
 SHIPPED_CONTENT: Final = Path(__file__).resolve().parent.parent / "content" / "diana.yaml"
 # A content document is about 50 KB; one over this is refused before it is read (the admin's upload has the same cap).
@@ -116,6 +116,12 @@ async def active_vip(pool: asyncpg.Pool | asyncpg.Connection) -> Vip | None:
     """The VIP plans of the active content (for admins making passes), or None before any activation."""
     section = await pool.fetchval(f"SELECT document->'vip' {_ACTIVE}")
     return Vip.model_validate_json(section) if section else None
+
+
+async def active_community(pool: asyncpg.Pool | asyncpg.Connection) -> Community:
+    """The active content's community settings (Diana's links), the defaults before any activation."""
+    section = await pool.fetchval(f"SELECT document->'community' {_ACTIVE}")
+    return Community.model_validate_json(section) if section else Community()
 
 
 async def active_media(pool: asyncpg.Pool | asyncpg.Connection) -> dict[str, Media]:

@@ -19,6 +19,7 @@ from bot import (
     broadcasts,
     community,
     conversation,
+    door,
     fallback,
     media,
     navigation,
@@ -60,7 +61,7 @@ def build_dispatcher(journeys: Journeys, *, settings: Settings, pool: asyncpg.Po
     # own buttons, commands before free text, fallback last.
     # The admin panel takes /admin and uploaded documents before the journey's commands and fallback do.
     dispatcher.include_routers(vip.router, community.router, broadcasts.router, media.router, paid_media.router,
-                               admin_panel.router,
+                               admin_panel.router, door.router,
                                admin_users.router, admin_orders.router, auction_admin.router, start.router,
                                ranking.router, auctions.router, navigation.router, conversation.router,
                                fallback.router)  # fmt: skip

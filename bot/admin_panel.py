@@ -52,6 +52,7 @@ from bot import auction_admin, start
 from bot.admin_orders import orders_button
 from bot.admins import AdminOnly, guarded_router
 from bot.community import MAX_POST_LENGTH
+from bot.door import door_button
 from infra.settings import Settings
 from workflows.content import Content
 from workflows.content_diff import ContentDiff, FieldChange, SectionDiff, diff
@@ -118,7 +119,8 @@ def panel_keyboard(language: str) -> InlineKeyboardMarkup:
 
     return InlineKeyboardMarkup(inline_keyboard=[[button("dashboard")], [button("users"), button("broadcast")],
                                                  [button("content"), button("publish")],
-                                                 [button("auctions"), orders_button(language)]])  # fmt: skip
+                                                 [button("auctions"), orders_button(language)],
+                                                 [door_button(language)]])  # fmt: skip
 
 
 @router.callback_query(AdminCB.filter(), flags={"admin": AdminOnly("admin panel")})

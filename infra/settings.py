@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     # The community: Telegram ids of admins, and the channels whose posts and members count.
     admin_ids_raw: str = Field(default="", alias="ADMIN_IDS", pattern=r"^[\d,\s]*$")
     community_channel_ids_raw: str = Field(default="", alias="COMMUNITY_CHANNEL_IDS", pattern=r"^[-\d,\s]*$")
+    # Free channels: their join requests are approved after the admin's delay (``bot.door``); empty means the
+    # community channels (the VIP channel never is one). The bot must be an admin there.
+    free_channel_ids_raw: str = Field(default="", alias="FREE_CHANNEL_IDS", pattern=r"^[-\d,\s]*$")
     # The private channel VIP users are let into (the bot must be an admin there).
     vip_channel_id_raw: int | None = Field(default=None, alias="VIP_CHANNEL_ID", lt=0)
 
@@ -236,6 +239,12 @@ class Settings(BaseSettings):
         if not ids and self.uses_emulator:
             return (EMULATOR_COMMUNITY_CHANNEL,)
         return ids
+
+    @property
+    def free_channel_ids(self) -> frozenset[int]:
+        """Channels whose join requests are approved after the admin's delay: FREE_CHANNEL_IDS, else the community's."""
+        ids = tuple(int(part) for part in self.free_channel_ids_raw.replace(",", " ").split())
+        return frozenset(ids or self.community_channel_ids) - {self.vip_channel_id}
 
     @property
     def vip_channel_id(self) -> int | None:

@@ -125,6 +125,10 @@ class EmulatedUser:
         body = {"chat_id": chat_id, **self.profile, **({"invite_link": invite_link} if invite_link else {})}
         return await self._post(f"/control/users/{self.user_id}/join", body)
 
+    async def withdraw(self, chat_id: int) -> dict[str, Any]:
+        """Cancel a pending join request (Telegram tells the bot nothing): ``{"status": "left"}``."""
+        return await self._post(f"/control/users/{self.user_id}/withdraw", {"chat_id": chat_id})
+
     async def leave(self, chat_id: int) -> dict[str, Any]:
         """Leave a channel: ``{"update_id": int | None, "status": "left"}``."""
         return await self._post(f"/control/users/{self.user_id}/leave", {"chat_id": chat_id, **self.profile})

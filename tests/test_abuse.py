@@ -405,10 +405,11 @@ def test_nothing_in_an_admin_feature_runs_for_everyone_unless_listed() -> None:
         "bot.vip.pay_support": "/paysupport, Telegram's required payment help",
         "bot.community.react": "a reaction button under a channel post",
         "bot.community.membership": "the community channel's member updates",
+        "bot.door.free_join_request": "a user asking into a free channel",
     }
     routers = guarded_routers()
     assert {router.name for router in routers} == {"bot.admin_orders", "bot.admin_panel", "bot.admin_users",
-                                                    "bot.auction_admin",
+                                                    "bot.auction_admin", "bot.door",
                                                    "bot.broadcasts", "bot.community", "bot.media", "bot.vip"}  # fmt: skip
     ungated, listed = [], set()
     for router in routers:
@@ -435,10 +436,12 @@ def test_every_admin_command_is_found() -> None:
     # A new admin command joins this list, and so the walk below.
     assert commands == {"admin", "publicar", "publish", "reembolsar", "refund", "pase", "vippass", "difundir", "broadcast",
                         "difusion", "broadcaststatus", "usuario", "user", "dar", "grant", "media", "vender",
-                        "sell", "subasta", "auction", "subastas", "auctions"}  # fmt: skip
+                        "sell", "subasta", "auction", "subastas", "auctions", "solicitudes", "requests", "puerta",
+                        "door"}  # fmt: skip
     buttons = sorted(path.audited_as for path in admin_paths() if path.kind == "button")
     assert buttons == ["admin panel refused", "auction cancel refused", "auction cancel refused", "auction refused",
-                       "broadcast refused", "broadcast status refused", "grant refused", "order refund refused",
+                       "broadcast refused", "broadcast status refused", "door requests refused", "grant refused",
+                       "order refund refused",
                        "orders refused", "user change refused"]  # fmt: skip
 
 

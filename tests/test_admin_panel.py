@@ -214,7 +214,7 @@ async def open_panel(admin: EmulatedUser) -> dict[str, Any]:
     assert "Panel de administración" in panel["text"]
     assert [b["text"] for row in panel["buttons"] for b in row] == ["📊 Dashboard", "👤 Usuarios", "📣 Difusión",
                                                                    "📚 Contenido", "📝 Publicar", "🔨 Subastas",
-                                                                   "🎁 Pedidos"]  # fmt: skip
+                                                                   "🎁 Pedidos", "🚪 Solicitudes"]  # fmt: skip
     return panel
 
 

@@ -15,6 +15,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.auctions import AuctionActivities
 from activities.broadcast import BroadcastActivities
 from activities.deletion import ForgettingActivities
+from activities.door import DoorActivities
 from activities.leaderboard import LeaderboardActivities
 from activities.pacing import SharedPacer
 from activities.payments import PaymentActivities
@@ -31,6 +32,7 @@ from worker.content_library import ContentLibrary
 from workflows.auction import AuctionWorkflow
 from workflows.broadcast import BroadcastWorkflow
 from workflows.deletion import JourneyDeletionWorkflow
+from workflows.door import DoorWorkflow
 from workflows.journey import JourneyWorkflow
 
 # Libraries the worker process has loaded already (tracing, the Redis client the instrumentation patches) are
@@ -39,7 +41,8 @@ from workflows.journey import JourneyWorkflow
 SANDBOXED_RUNNER: Final = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules("opentelemetry", "redis")
 )
-WORKFLOWS: Final[list[type]] = [JourneyWorkflow, BroadcastWorkflow, JourneyDeletionWorkflow, AuctionWorkflow]
+WORKFLOWS: Final[list[type]] = [JourneyWorkflow, BroadcastWorkflow, JourneyDeletionWorkflow, AuctionWorkflow,
+                                DoorWorkflow]  # fmt: skip
 
 
 def workflow_runner(sandboxed: bool) -> WorkflowRunner:
@@ -87,6 +90,7 @@ def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, *, vip_channel_
     shop = ShopActivities(pool)
     referrals = ReferralActivities(pool)
     auctions = AuctionActivities(bot, pool, telegram, admin_ids=admin_ids)
+    door = DoorActivities(bot, pool, telegram)
     return [
         projection.record_projection,
         projection.erase_personal_data,
@@ -107,6 +111,9 @@ def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, *, vip_channel_
         auctions.report_auction,
         vip_channel.open_vip_channel,
         vip_channel.close_vip_channel,
+        door.door_banned,
+        door.send_door_message,
+        door.door_answer,
         broadcast.broadcast_recipients,
         broadcast.send_broadcast_page,
         broadcast.record_broadcast,

@@ -209,12 +209,21 @@ class Calendar(_Strict):
         return name
 
 
+class Link(_Strict):
+    """One of Diana's social profiles, shown as a URL button (the free channel's door)."""
+
+    label: Localized
+    url: str = Field(pattern=r"^https://[^\s]+$", max_length=512)
+
+
 class Community(_Strict):
     # Channel reactions that earn besitos per calendar day.
     reaction_daily_cap: int = Field(default=10, ge=0)
     # A journey still at the introduction this many days after its last visit ends (its data forgotten); a later
     # /start begins anew.
     introduction_days: int = Field(default=14, ge=1, le=365)
+    # Diana's social profiles, under the message a user asking into a free channel gets (up to Telegram's sane few).
+    links: tuple[Link, ...] = Field(default=(), max_length=6)
 
 
 class Referrals(_Strict):

@@ -36,6 +36,7 @@ from workflows.contracts import (
     WalletReply,
     WalletRequest,
 )
+from workflows.door_contracts import DoorAnswer, DoorMessage, DoorOutcome
 from workflows.referral_contracts import ReferralResolved, ResolveReferral, SaveReferralCode, TellReferrer
 
 
@@ -150,6 +151,24 @@ class VipChannel:
 
     @activity.defn
     async def close_vip_channel(self, effect: CloseVipChannel) -> None:
+        raise NotImplementedError
+
+
+class Door:
+    """The free channels' door: join requests approved after the admin's delay (``workflows.door``)."""
+
+    @activity.defn
+    async def door_banned(self, user_id: int) -> bool:
+        """Whether staff banned the user (their journey says so; no journey: not banned)."""
+        raise NotImplementedError
+
+    @activity.defn
+    async def send_door_message(self, message: DoorMessage) -> None:
+        raise NotImplementedError
+
+    @activity.defn
+    async def door_answer(self, answer: DoorAnswer) -> DoorOutcome:
+        """Approve or decline once: a request already approved is found approved, one gone is "withdrawn"."""
         raise NotImplementedError
 
 

@@ -7,7 +7,9 @@ control API) only through one of the bot's invite links.
 
 Bot API: ``getChatMember``, ``createChatInviteLink``, ``revokeChatInviteLink``, ``approveChatJoinRequest``,
 ``declineChatJoinRequest``, ``banChatMember``, ``unbanChatMember``. Control API:
-``POST /control/users/{user_id}/join`` {"chat_id", "invite_link"?, profile...} and ``.../leave`` {"chat_id"}.
+``POST /control/users/{user_id}/join`` {"chat_id", "invite_link"?, profile...}, ``.../leave`` {"chat_id"} and
+``.../withdraw`` {"chat_id"} (the user cancels a pending join request: Telegram sends the bot no update, and
+approving or declining it then fails with HIDE_REQUESTER_MISSING).
 """
 
 from __future__ import annotations
@@ -122,6 +124,7 @@ class Access:
     def add_routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/control/users/{user_id}/join", self._control_join)
         router.add_post("/control/users/{user_id}/leave", self._control_leave)
+        router.add_post("/control/users/{user_id}/withdraw", self._control_withdraw)
 
     # The Bot API -----------------------------------------------------------------------------------------
 
@@ -259,6 +262,14 @@ class Access:
             return await self._request_to_join(chat, user, invite)
         return {"update_id": await self._becomes_member(chat, user, invite, approved=False), "status": "member"}
 
+    async def withdraw(self, user_id: int, chat_id: int) -> dict[str, Any]:
+        """A user cancels their pending join request; none pending raises :class:`BadRequest`. No update is sent."""
+        chat = self._channel(chat_id, user_id)
+        if chat.join_requests.pop(user_id, None) is None:
+            raise BadRequest("Bad Request: no join request of this user is pending")
+        await self.emulator.append(chat, "user_withdraw_join_request", {"user_id": user_id})
+        return {"status": "left"}
+
     async def leave(self, user_id: int, chat_id: int, **profile: Any) -> dict[str, Any]:
         """A user leaves a channel (withdrawing a pending join request); returns ``{"update_id", "status"}``."""
         chat = self._channel(chat_id, user_id)
@@ -353,6 +364,10 @@ class Access:
         body = await json_body(request)
         return ok_response(await self.leave(int(request.match_info["user_id"]), int(body["chat_id"]),
                                             **profile_of(body)))  # fmt: skip
+
+    async def _control_withdraw(self, request: web.Request) -> web.Response:
+        body = await json_body(request)
+        return ok_response(await self.withdraw(int(request.match_info["user_id"]), int(body["chat_id"])))
 
 
 def _ban_until(until_date: int) -> int:

@@ -32,7 +32,8 @@ or Telegram's error shape:
   "left" | "kicked"}``, ``update_id`` null when Telegram would send no update (no change, or the bot did not ask
   for ``chat_member``); ``pending``: a join request, ``update_id`` its ``chat_join_request`` update. A join
   Telegram would refuse (banned user, revoked, expired or used-up link, private channel without a link) is a
-  400 whose description says why.
+  400 whose description says why. ``.../withdraw`` {"chat_id"}: the user cancels a pending join request (no
+  update; the transcript's ``user_withdraw_join_request``).
 - ``POST /control/users/{user_id}/pay``: the user pays an invoice (see :mod:`tools.emulator.payments`);
   ``GET /control/payments``: every charge and whether it was refunded.
 - ``POST /control/users/{user_id}/media``, ``.../forward``, ``POST /control/channels/{chat_id}/posts``: users send
