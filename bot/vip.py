@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import asyncpg
@@ -93,13 +93,22 @@ async def paid(
     receipt = message.successful_payment
     payment = PaymentDetails(payload=receipt.invoice_payload, currency=receipt.currency,
                              total_amount=receipt.total_amount, charge_id=receipt.telegram_payment_charge_id,
-                             provider_charge_id=receipt.provider_payment_charge_id)  # fmt: skip
+                             provider_charge_id=receipt.provider_payment_charge_id,
+                             is_recurring=bool(receipt.is_recurring), is_first_recurring=bool(receipt.is_first_recurring),
+                             subscription_expiration_date=_moment(receipt.subscription_expiration_date))  # fmt: skip
     request = journey_request(event_update, message.from_user, "payment").model_copy(update={"payment": payment})
     outcome = await take_payment(journeys, pool, request)
     if isinstance(outcome, str):
         await message.answer(t(outcome, language_of(message.from_user.language_code)))
         return
     await answer_in_chat(message, outcome, screens)
+
+
+def _moment(value: datetime | int | None) -> datetime | None:
+    """A date Telegram sent (aiogram reads it as a datetime; a plain Unix time too)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromtimestamp(value, UTC)
 
 
 class VipChannel(Filter):

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         PROJECTION_EFFECTS,
         TELEGRAM_EFFECTS,
         CloseVipChannel,
+        EditStarSubscription,
         Effect,
         EraseData,
         ExportData,
@@ -70,6 +71,7 @@ ACTIVITY_FOR: Final[dict[type[Any], Callable[[Any, Any], Awaitable[None]]]] = {
     RefundPayment: Payments.refund_payment,
     OpenVipChannel: VipChannel.open_vip_channel,
     CloseVipChannel: VipChannel.close_vip_channel,
+    EditStarSubscription: Payments.edit_star_subscription,
 }
 
 
