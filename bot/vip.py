@@ -19,7 +19,7 @@ from aiogram import Bot, F
 from aiogram.enums import ChatMemberStatus
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, CommandStart, Filter
-from aiogram.types import ChatJoinRequest, ChatMemberUpdated, Message, PreCheckoutQuery, Update
+from aiogram.types import ChatJoinRequest, ChatMemberUpdated, Message, PreCheckoutQuery, SuccessfulPayment, Update
 
 from adapters import received_payments, staff
 from adapters.content_store import active_vip
@@ -90,12 +90,7 @@ async def paid(
 ) -> None:
     """The Stars were taken: keep the payment, hand it to the journey (once per charge id) and show VIP."""
     assert message.from_user is not None and message.successful_payment is not None
-    receipt = message.successful_payment
-    payment = PaymentDetails(payload=receipt.invoice_payload, currency=receipt.currency,
-                             total_amount=receipt.total_amount, charge_id=receipt.telegram_payment_charge_id,
-                             provider_charge_id=receipt.provider_payment_charge_id,
-                             is_recurring=bool(receipt.is_recurring), is_first_recurring=bool(receipt.is_first_recurring),
-                             subscription_expiration_date=_moment(receipt.subscription_expiration_date))  # fmt: skip
+    payment = payment_details(message.successful_payment)
     request = journey_request(event_update, message.from_user, "payment").model_copy(update={"payment": payment})
     outcome = await take_payment(journeys, pool, request)
     if isinstance(outcome, str):
@@ -104,11 +99,14 @@ async def paid(
     await answer_in_chat(message, outcome, screens)
 
 
-def _moment(value: datetime | int | None) -> datetime | None:
-    """A date Telegram sent (aiogram reads it as a datetime; a plain Unix time too)."""
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromtimestamp(value, UTC)
+def payment_details(receipt: SuccessfulPayment) -> PaymentDetails:
+    """A successful payment as the journey takes it; a Stars subscription's charge says so, and until when."""
+    until = receipt.subscription_expiration_date
+    return PaymentDetails(payload=receipt.invoice_payload, currency=receipt.currency,
+                          total_amount=receipt.total_amount, charge_id=receipt.telegram_payment_charge_id,
+                          provider_charge_id=receipt.provider_payment_charge_id,
+                          is_recurring=bool(receipt.is_recurring), is_first_recurring=bool(receipt.is_first_recurring),
+                          subscription_expiration_date=None if until is None else datetime.fromtimestamp(until, UTC))  # fmt: skip
 
 
 class VipChannel(Filter):

@@ -88,7 +88,7 @@ class TestRenewals:
     def test_three_renewals_each_applied_once_extend_vip_to_telegrams_date(self) -> None:
         state, invoice = subscriber()
         for n in (1, 2, 3):
-            assert subscription.next_event(state, CONTENT) == NOW + n * MONTH
+            assert subscription.next_event(state, CONTENT) == NOW + n * MONTH + subscription.RENEWAL_WAIT
             decision = renewed(state, invoice, n)
             state = decision.state
             assert state.subscription.expires_at == NOW + (n + 1) * MONTH and state.subscription.status == "active"
@@ -115,8 +115,11 @@ class TestRenewals:
 
     def test_no_reminders_while_it_renews(self) -> None:
         state, _ = subscriber()
-        assert subscription.next_event(state, CONTENT) == NOW + MONTH
+        assert subscription.next_event(state, CONTENT) == NOW + MONTH + subscription.RENEWAL_WAIT
         _, effects = at(state, NOW + MONTH - timedelta(days=3))
+        assert not [e for e in effects if isinstance(e, Notify)]
+        state, effects = at(state, NOW + MONTH)
+        assert state.subscription.status == "active", "Telegram is charging the renewal right now"
         assert not [e for e in effects if isinstance(e, Notify)]
 
 
@@ -156,7 +159,7 @@ class TestCancelAndResume:
 class TestTelegramStopsCharging:
     def test_a_renewal_that_never_comes_is_grace_then_expiry(self) -> None:
         state, _ = subscriber()
-        state, effects = at(state, NOW + MONTH)
+        state, effects = at(state, NOW + MONTH + subscription.RENEWAL_WAIT)
         assert state.subscription.status == "grace" and state.vip
         assert [e.screen.key for e in effects if isinstance(e, Notify)] == ["notify.vip.grace"]
         state, _ = at(state, NOW + MONTH + timedelta(days=CONTENT.vip.grace_days))
@@ -166,7 +169,7 @@ class TestTelegramStopsCharging:
 
     def test_a_late_renewal_in_grace_brings_vip_back_to_active(self) -> None:
         state, invoice = subscriber()
-        state, _ = at(state, NOW + MONTH)
+        state, _ = at(state, NOW + MONTH + subscription.RENEWAL_WAIT)
         late = pay(state, charge(invoice, "sub-2", NOW + 2 * MONTH, first=False), NOW + MONTH + timedelta(hours=5))
         assert late.state.subscription.status == "active" and late.state.subscription.expires_at == NOW + 2 * MONTH
 

@@ -61,6 +61,8 @@ CHANNEL_LINK: Final = "vip.link"
 CANCEL_RENEWAL: Final = "vip.renewal.cancel"
 RESUME_RENEWAL: Final = "vip.renewal.resume"
 SUBSCRIPTION_PERIOD: Final = 2_592_000  # seconds: 30 days, the only period Telegram allows
+# Telegram charges a renewal as its period ends: VIP waits this long for it before grace begins.
+RENEWAL_WAIT: Final = timedelta(hours=1)
 LINK_COOLDOWN: Final = timedelta(minutes=10)
 # Telegram's limits for an invoice's title and description.
 TITLE_LIMIT: Final = 32
@@ -385,7 +387,7 @@ def next_event(state: JourneyState, content: Content) -> datetime | None:
         return sub.expires_at + timedelta(days=content.vip.grace_days)
     if sub.status != "active":
         return None
-    due = [sub.expires_at]
+    due = [_expiry(state)]
     if state.preferences.notifications and not renews_on_its_own(state):
         due += [sub.expires_at - timedelta(days=days) for days in content.vip.reminder_days_before
                 if _reminder_key(sub.expires_at, days) not in sub.reminded]  # fmt: skip
@@ -403,7 +405,7 @@ def tick(turn: Turn) -> None:
             # Several due at once (a late renewal): one message, the nearest one.
             sub.reminded = [*sub.reminded, *(_reminder_key(sub.expires_at, days) for days in due)]
             notify(turn, "notify.vip.reminder", key=_reminder_key(sub.expires_at, min(due)))
-    if sub.status == "active" and sub.expires_at is not None and turn.now >= sub.expires_at:
+    if sub.status == "active" and sub.expires_at is not None and turn.now >= _expiry(state):
         sub.status = "grace"
         save(turn)
         notify(turn, "notify.vip.grace", key=f"grace:{sub.expires_at.isoformat()}")
@@ -436,6 +438,12 @@ def notify(turn: Turn, screen_key: str, *, key: str) -> None:
     screen = Screen(key=screen_key, params=params,
                     buttons=[[Button(label="menu.vip", action=OPEN)], [Button(label="menu.open", action="menu")]])  # fmt: skip
     turn.effects.append(notification(state, f"vip:{key}", screen))
+
+
+def _expiry(state: JourneyState) -> datetime:
+    """When an active VIP goes into grace: at its end, or a little later if Telegram is about to renew it."""
+    assert state.subscription.expires_at is not None
+    return state.subscription.expires_at + (RENEWAL_WAIT if renews_on_its_own(state) else timedelta(0))
 
 
 def _reminder_key(expires_at: datetime, days: int) -> str:
