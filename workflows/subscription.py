@@ -141,7 +141,8 @@ def issue_invoice(turn: Turn, plan: Plan) -> Screen:
             subscription_period=SUBSCRIPTION_PERIOD if subscribing else 0,
         )
     )
-    return Screen(key="vip.subscription_sent" if subscribing else "vip.invoice_sent", params={"plan": plan.name.get(state.language), "stars": plan.stars},
+    return Screen(key="vip.subscription_sent" if subscribing else "vip.invoice_sent",
+                  params={"plan": plan.name.get(state.language), "stars": plan.stars},
                   buttons=[[Button(label="menu.vip", action=OPEN)], [Button(label="menu.back", action="menu")]])  # fmt: skip
 
 
