@@ -70,6 +70,15 @@ class TestSubscribing:
                 continue
             raise AssertionError(f"{bad} accepted")
 
+    def test_a_vip_of_a_one_time_plan_is_offered_the_subscription_once_it_ends(self) -> None:
+        state, quarterly = buy(onboarded(), "trimestral")
+        state = pay(state, PaymentDetails(payload=quarterly.payload, currency="XTR", total_amount=quarterly.stars,
+                                          charge_id="q-1")).state  # fmt: skip
+        menu = press(state, "vip")
+        assert "buy.mensual" not in buttons(menu) and "buy.trimestral" in buttons(menu)
+        _, days = buy(state)  # pressed anyway (a forged button): 30 days more, once, added to the days left
+        assert days.subscription_period == 0
+
     def test_the_first_payment_starts_vip_to_the_date_telegram_names(self) -> None:
         state, invoice = buy(onboarded())
         until = NOW + MONTH + timedelta(minutes=3)
@@ -131,7 +140,7 @@ class TestCancelAndResume:
         edits = [e for e in canceled.effects if isinstance(e, EditStarSubscription)]
         assert [(e.charge_id, e.canceled) for e in edits] == [("sub-1", True)]
         assert canceled.screen.key == "vip.menu.active.ends"
-        assert subscription.RESUME_RENEWAL in buttons(canceled) and "buy.mensual" in buttons(canceled)
+        assert subscription.RESUME_RENEWAL in buttons(canceled) and "buy.mensual" not in buttons(canceled)
         state = canceled.state
         assert state.vip and state.subscription.expires_at == NOW + 2 * MONTH
         # A canceled subscription is reminded like any plan that ends.

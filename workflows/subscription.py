@@ -107,9 +107,10 @@ def vip_screen(state: JourneyState, content: Content) -> Screen:
         params["expires"] = local_moment(sub.expires_at, zone)
         params["grace_ends"] = local_moment(sub.expires_at + timedelta(days=content.vip.grace_days), zone)
     renewing = renews_on_its_own(state)
-    # A subscription that renews is not sold again; the other plans still add their days.
+    # A subscription starts when VIP is not running (Telegram's dates would overlap the days left); while it runs, the
+    # screen cancels or resumes it, and the other plans still add their days.
     rows = [[Button(label="vip.buy", action=f"{BUY}{p.code}", text=f"💎 {p.name.get(language)} · {p.stars} ⭐")]
-            for p in content.vip.plans if not (p.renews and renewing)]  # fmt: skip
+            for p in content.vip.plans if not (p.renews and _running(state))]  # fmt: skip
     key = f"vip.menu.{sub.status}"
     if sub.status == "active" and sub.renews:
         key = f"vip.menu.{sub.status}.{'renews' if renewing else 'ends'}"
@@ -125,7 +126,7 @@ def issue_invoice(turn: Turn, plan: Plan) -> Screen:
     """Send a Stars invoice for ``plan``; older unpaid invoices beyond the last few go stale."""
     state = turn.state
     payload = invoice_payload(state.user_id, plan.code, state.screen_seq + 1)
-    subscribing = plan.renews and not renews_on_its_own(state)
+    subscribing = plan.renews and not _running(state)
     invoice = Invoice(payload=payload, plan=plan.code, stars=plan.stars, days=plan.days, issued_at=turn.now)
     state.subscription.invoices = [*state.subscription.invoices, invoice][-OPEN_INVOICES:]
     turn.effects.append(
@@ -268,6 +269,11 @@ def _renewed(turn: Turn, payment: PaymentDetails) -> Screen:
                        days=first.days if first is not None else SUBSCRIPTION_DAYS, paid_at=turn.now),
           until=payment.subscription_expiration_date)  # fmt: skip
     return _granted_screen(state, turn.content, renewal)
+
+
+def _running(state: JourneyState) -> bool:
+    """VIP active, before its end: a plan bought now adds days to it (a subscription would start its own period)."""
+    return state.vip and state.subscription.status == "active"
 
 
 def renews_on_its_own(state: JourneyState) -> bool:
