@@ -17,7 +17,15 @@ from activities.telegram import TelegramActivities
 from adapters.audit import user_subject, write_audit
 from adapters.stars import PaymentProvider
 from workflows import side_effects
-from workflows.contracts import PassRedemption, RecordPayment, RedeemPass, RefundPayment, SaveSubscription, SendInvoice
+from workflows.contracts import (
+    EditStarSubscription,
+    PassRedemption,
+    RecordPayment,
+    RedeemPass,
+    RefundPayment,
+    SaveSubscription,
+    SendInvoice,
+)
 
 
 class PaymentActivities(side_effects.Payments):
@@ -76,6 +84,11 @@ class PaymentActivities(side_effects.Payments):
             if marked is not None:
                 await write_audit(conn, effect.actor, "refund", user_subject(effect.user_id), effect.reason,
                                   {"charge_id": effect.charge_id})  # fmt: skip
+
+    @activity.defn
+    async def edit_star_subscription(self, effect: EditStarSubscription) -> None:
+        """Cancel or resume the renewals; asking Telegram twice for the same answers the same."""
+        await self.provider.edit_subscription(effect.user_id, effect.charge_id, canceled=effect.canceled)
 
     @activity.defn
     async def redeem_vip_pass(self, claim: RedeemPass) -> PassRedemption:

@@ -16,12 +16,14 @@ from typing import Final, Literal, Protocol
 import asyncpg
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import LabeledPrice, TransactionPartnerUser
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, TransactionPartnerUser
 from temporalio.exceptions import ApplicationError
 
+from adapters.texts import t
 from workflows.contracts import SendInvoice
 
 REFUND_REFUSED: Final = "RefundRefused"
+SUBSCRIPTION_REFUSED: Final = "SubscriptionEditRefused"
 PAGE: Final = 100  # getStarTransactions returns at most 100 per call
 
 
@@ -44,6 +46,10 @@ class PaymentProvider(Protocol):
 
     async def send_invoice(self, invoice: SendInvoice) -> None: ...
 
+    async def edit_subscription(self, user_id: int, charge_id: str, *, canceled: bool) -> None:
+        """Cancel or resume a subscription's renewals; already so counts as done."""
+        ...
+
     async def refund(self, user_id: int, charge_id: str) -> None:
         """Give the money back; a charge already refunded counts as done."""
         ...
@@ -63,6 +69,9 @@ class TelegramStars:
         self.bot = bot
 
     async def send_invoice(self, invoice: SendInvoice) -> None:
+        if invoice.subscription_period:
+            await self._send_subscription(invoice)
+            return
         await self.bot.send_invoice(
             invoice.user_id,
             title=invoice.title,
@@ -71,6 +80,27 @@ class TelegramStars:
             currency=self.currency,
             prices=[LabeledPrice(label=invoice.title, amount=invoice.stars)],
         )
+
+    async def _send_subscription(self, invoice: SendInvoice) -> None:
+        """A subscription is sold through an invoice link only (sendInvoice has no period): a message whose button
+        opens it."""
+        link = await self.bot.create_invoice_link(
+            title=invoice.title, description=invoice.description, payload=invoice.payload, currency=self.currency,
+            prices=[LabeledPrice(label=invoice.title, amount=invoice.stars)],
+            subscription_period=invoice.subscription_period,
+        )  # fmt: skip
+        button = InlineKeyboardButton(text=t("vip.subscribe.button", invoice.language, stars=invoice.stars), url=link)
+        await self.bot.send_message(invoice.user_id, t("vip.subscribe.link", invoice.language, plan=invoice.title,
+                                                       stars=invoice.stars),
+                                    reply_markup=InlineKeyboardMarkup(inline_keyboard=[[button]]))  # fmt: skip
+
+    async def edit_subscription(self, user_id: int, charge_id: str, *, canceled: bool) -> None:
+        try:
+            await self.bot.edit_user_star_subscription(user_id, charge_id, is_canceled=canceled)
+        except TelegramBadRequest as refused:
+            # The subscription is over (its period ended, or it was refunded): nothing left to cancel or resume.
+            raise ApplicationError(f"Telegram refused to edit the subscription: {refused.message}",
+                                   type=SUBSCRIPTION_REFUSED, non_retryable=True) from None  # fmt: skip
 
     async def refund(self, user_id: int, charge_id: str) -> None:
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import asyncpg
@@ -19,7 +19,7 @@ from aiogram import Bot, F
 from aiogram.enums import ChatMemberStatus
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, CommandStart, Filter
-from aiogram.types import ChatJoinRequest, ChatMemberUpdated, Message, PreCheckoutQuery, Update
+from aiogram.types import ChatJoinRequest, ChatMemberUpdated, Message, PreCheckoutQuery, SuccessfulPayment, Update
 
 from adapters import received_payments, staff
 from adapters.content_store import active_vip
@@ -90,16 +90,23 @@ async def paid(
 ) -> None:
     """The Stars were taken: keep the payment, hand it to the journey (once per charge id) and show VIP."""
     assert message.from_user is not None and message.successful_payment is not None
-    receipt = message.successful_payment
-    payment = PaymentDetails(payload=receipt.invoice_payload, currency=receipt.currency,
-                             total_amount=receipt.total_amount, charge_id=receipt.telegram_payment_charge_id,
-                             provider_charge_id=receipt.provider_payment_charge_id)  # fmt: skip
+    payment = payment_details(message.successful_payment)
     request = journey_request(event_update, message.from_user, "payment").model_copy(update={"payment": payment})
     outcome = await take_payment(journeys, pool, request)
     if isinstance(outcome, str):
         await message.answer(t(outcome, language_of(message.from_user.language_code)))
         return
     await answer_in_chat(message, outcome, screens)
+
+
+def payment_details(receipt: SuccessfulPayment) -> PaymentDetails:
+    """A successful payment as the journey takes it; a Stars subscription's charge says so, and until when."""
+    until = receipt.subscription_expiration_date
+    return PaymentDetails(payload=receipt.invoice_payload, currency=receipt.currency,
+                          total_amount=receipt.total_amount, charge_id=receipt.telegram_payment_charge_id,
+                          provider_charge_id=receipt.provider_payment_charge_id,
+                          is_recurring=bool(receipt.is_recurring), is_first_recurring=bool(receipt.is_first_recurring),
+                          subscription_expiration_date=None if until is None else datetime.fromtimestamp(until, UTC))  # fmt: skip
 
 
 class VipChannel(Filter):

@@ -147,6 +147,19 @@ class EmulatedUser:
                                 "currency": currency, "total_amount": total_amount, **self.profile}  # fmt: skip
         return await self._post(f"/control/users/{self.user_id}/pay", body)
 
+    async def set_stars(self, balance: int) -> dict[str, Any]:
+        """How many Stars the user has (the emulator starts everyone with plenty)."""
+        return await self._post(f"/control/users/{self.user_id}/stars", {"balance": balance})
+
+    async def renew_subscriptions(self, invoice_link: str | None = None) -> list[dict[str, Any]]:
+        """Telegram reaches the end of the period of the user's Stars subscriptions: each is charged again (one more
+        successful payment) or ends (canceled, not enough Stars). ``[{"subscription_id", "outcome",
+        "telegram_payment_charge_id", "update_id", "subscription_expiration_date"}]``."""
+        result: list[dict[str, Any]] = await control(self.session, "POST",
+                                                     f"{self.base_url}/control/users/{self.user_id}/subscriptions/renew",
+                                                     {"invoice_link": invoice_link})  # fmt: skip
+        return result
+
     async def callback_answer(self, callback_query_id: str, *, within: float = 20.0) -> dict[str, Any]:
         """The bot's answer to a press (``text``, ``show_alert``, ``url``, ``cache_time``), once it has answered."""
         url = f"{self.base_url}/control/callbacks/{callback_query_id}"
@@ -212,8 +225,23 @@ async def onboard(user: EmulatedUser) -> dict[str, Any]:
 
 
 async def vip_invoice(user: EmulatedUser, menu: dict[str, Any], plan: str = "VIP Mensual") -> dict[str, Any]:
-    """From the menu, 💎 VIP and then ``plan``: the invoice the bot sends."""
+    """From the menu, 💎 VIP and then ``plan``: the invoice the bot sends (a subscription's comes as a message whose
+    button opens an invoice link: its entry then has ``invoice_link``). Pay it with :func:`pay_invoice`."""
     await user.press(menu["message_id"], user.button(menu, "VIP"))
     plans = await user.next_from_bot()
     await user.press(plans["message_id"], user.button(plans, plan))
-    return await user.next_from_bot("bot_invoice", within=30)
+    while True:
+        entry = await user.next_from_bot("bot_invoice", "bot_message", within=30)
+        if entry["kind"] == "bot_invoice":
+            return entry
+        links = [b["url"] for row in entry.get("buttons") or [] for b in row if str(b.get("url", "")).startswith(
+            "https://t.me/$")]  # fmt: skip
+        if links:
+            return {**entry, "invoice_link": links[0]}
+
+
+async def pay_invoice(user: EmulatedUser, invoice: dict[str, Any]) -> dict[str, Any]:
+    """Pay what :func:`vip_invoice` returned: the invoice message, or the subscription's invoice link."""
+    if "invoice_link" in invoice:
+        return await user.pay(invoice_link=invoice["invoice_link"])
+    return await user.pay(message_id=invoice["message_id"])

@@ -104,6 +104,7 @@ def test_plans_added_removed_and_repriced() -> None:
         mensual, trimestral = document["vip"]["plans"]
         mensual["stars"] = 300
         mensual["days"] = 31
+        mensual["renews"] = False  # a Stars subscription lasts 30 days, no more
         document["vip"]["plans"] = [mensual, {**trimestral, "code": "anual", "days": 365, "stars": 2000}]
 
     summary = diff(shipped_content(), edited(plans))
@@ -113,6 +114,7 @@ def test_plans_added_removed_and_repriced() -> None:
     assert summary.plans.changed[0].changes == (
         FieldChange(field="days", old="30", new="31"),
         FieldChange(field="stars", old="250", new="300"),
+        FieldChange(field="renews", old="True", new="False"),
     )
 
 

@@ -42,7 +42,7 @@ from infra.health import HealthServer, readiness_checks
 from infra.settings import EMULATOR_BOT_TOKEN, Settings
 from tests import hermetic
 from tests.helpers import eventually, http_receiver, metric_value, new_user_id, scrape_metrics
-from tests.telegram import EmulatedUser, onboard, vip_invoice
+from tests.telegram import EmulatedUser, onboard, pay_invoice, payments, vip_invoice
 from tools.emulator import BotAPIEmulator
 from tools.stack import free_port, free_ports
 from worker.main import run_worker
@@ -344,8 +344,8 @@ async def test_health_ready_and_metrics_of_the_bot_and_the_worker(
     async with http.post(f"{emulator.base_url}/control/faults", json={"count": PatientRequests.MAX_ATTEMPTS,
                          "error_code": 502, "methods": ["sendInvoice"]}):  # fmt: skip
         pass
-    await buyer.press(plans["message_id"], buyer.button(plans, "VIP Mensual"))
-    assert (await buyer.next_from_bot("bot_invoice", within=60))["title"] == "VIP Mensual"
+    await buyer.press(plans["message_id"], buyer.button(plans, "VIP Trimestral"))  # sent with sendInvoice
+    assert (await buyer.next_from_bot("bot_invoice", within=60))["title"] == "VIP Trimestral"
     _, after = await scrape_metrics(http, diana.worker_url)
     failed = {"activity": "send_invoice", "kind": "TelegramServerError"}
     assert metric_value(after, "diana_activity_failures_total", **failed) == metric_value(
@@ -386,7 +386,7 @@ async def test_logs_and_spans_carry_neither_the_token_nor_what_users_write(
         menu = await onboard(user)
         # A VIP purchase: its invoice payload must not show.
         invoice = await vip_invoice(user, menu)
-        paid = await user.pay(message_id=invoice["message_id"])
+        paid = await pay_invoice(user, invoice)
         assert paid["ok"], paid
         await user.next_saying("círculo íntimo")
         await user.send(KNOWN_TEXT)
@@ -418,8 +418,11 @@ async def test_logs_and_spans_carry_neither_the_token_nor_what_users_write(
     assert "a call failed: https://api.telegram.org/bot[redacted]/sendMessage" in worker_logs
     assert "Completing activity" not in worker_logs, "Temporal's DEBUG records print activity results"
     every_span = "\n".join([*diana.bot_spans(), *(span.to_json() for span in diana.memory.get_finished_spans())])
-    assert invoice["payload"].startswith(f"vip:{user.user_id}:")
-    for secret in (KNOWN_TEXT, EMULATOR_BOT_TOKEN, TOKEN_SECRET, invoice["payload"]):
+    # The monthly plan is a subscription, sold through an invoice link: its payload is Telegram's to tell.
+    (payload,) = [c["invoice_payload"] for c in await payments(http, emulator.base_url)
+                  if c["telegram_payment_charge_id"] == paid["telegram_payment_charge_id"]]  # fmt: skip
+    assert payload.startswith(f"vip:{user.user_id}:")
+    for secret in (KNOWN_TEXT, EMULATOR_BOT_TOKEN, TOKEN_SECRET, payload):
         assert secret not in "\n".join(bot_logs)
         assert secret not in worker_logs
         assert secret not in every_span

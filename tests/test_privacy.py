@@ -22,7 +22,7 @@ from activities.leaderboard import write_totals
 from adapters import staff
 from tests import hermetic
 from tests.helpers import eventually, new_user_id
-from tests.telegram import EmulatedUser, onboard, vip_invoice
+from tests.telegram import EmulatedUser, onboard, pay_invoice, vip_invoice
 from tests.test_end_to_end import bot_environment, bot_process, stop_bot  # noqa: F401  (the real bot, as its own process)
 from tools import support
 from tools.emulator import BotAPIEmulator
@@ -147,7 +147,7 @@ async def test_after_erasure_nothing_anywhere_reads_the_users_name_username_or_w
         await user.send("/start")
         menu = await _next_menu(user)
         invoice = await vip_invoice(user, menu)
-        paid = await user.pay(message_id=invoice["message_id"])
+        paid = await pay_invoice(user, invoice)
         assert paid["ok"], paid
         await user.next_saying("círculo íntimo")
         await user.next_saying("canal privado")  # the VIP channel's invitation, sent after

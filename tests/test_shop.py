@@ -21,7 +21,7 @@ from temporalio.worker import Worker
 from activities.shop import ShopActivities
 from adapters.content_store import activate, parse_content
 from tests.helpers import new_user_id, settled
-from tests.telegram import EmulatedUser, onboard, vip_invoice
+from tests.telegram import EmulatedUser, onboard, pay_invoice, vip_invoice
 from tests.test_end_to_end import bot_environment, running_bot
 from tests.test_shop_rules import shop_document
 from tests.test_story_media import MEDIA_SCREENS, next_with_button, pressing
@@ -184,7 +184,7 @@ async def test_vip_days_bought_with_besitos_extend_an_active_vip(
     user = shoppers.new("Vera")
     menu = await onboard(user)
     invoice = await vip_invoice(user, menu)
-    assert (await user.pay(message_id=invoice["message_id"]))["ok"]
+    assert (await pay_invoice(user, invoice))["ok"]
     await user.next_saying("círculo")
     paid = await shoppers.state(user)
     assert paid.vip and paid.subscription.expires_at is not None

@@ -20,7 +20,7 @@ from temporalio.worker import Worker
 from adapters.media_library import SHIPPED_MEDIA, MediaLibrary
 from adapters.screens import ScreenSender
 from tests.helpers import eventually, new_user_id, settled
-from tests.telegram import EmulatedUser, onboard, redeliver, vip_invoice
+from tests.telegram import EmulatedUser, onboard, pay_invoice, redeliver, vip_invoice
 from tests.test_end_to_end import bot_environment, running_bot
 from tests.test_support_cli import cli
 from tools.emulator import BotAPIEmulator
@@ -169,7 +169,7 @@ async def test_each_kind_of_media_screen_and_the_moves_between_text_and_media(
 
     # VIP bought with Stars: the same door opens on the VIP fragment's video, in place of the text.
     invoice = await vip_invoice(user, teaser)  # its 💎 VIP button, as the menu's
-    paid = await user.pay(message_id=invoice["message_id"])
+    paid = await pay_invoice(user, invoice)
     assert paid["ok"]
     await user.next_saying("VIP")
     await user.send("/diana")

@@ -33,7 +33,7 @@ from adapters.texts import t
 from tests import hermetic
 from tests.bot_process import BotProcesses, bots_fixture  # noqa: F401 -- the fixture
 from tests.helpers import eventually, new_user_id, settled, webhook_environment
-from tests.telegram import EmulatedUser, onboard, redeliver, vip_invoice
+from tests.telegram import EmulatedUser, onboard, pay_invoice, redeliver, vip_invoice
 from tests.test_end_to_end import bot_environment
 from tools import support
 from tools.emulator import BotAPIEmulator
@@ -136,7 +136,7 @@ async def test_a_payment_the_journey_cannot_take_now_gives_vip_exactly_once_when
     async with worker_poisoning(client, task_queue, pool, redis, telegram_bot, fan.user_id, frozenset({"payment"})):
         bots.start(database, redis_server, JOURNEY_DEADLINE_SECONDS=DEADLINE, PAYMENT_RETRY_SECONDS="1")
         invoice = await vip_invoice(fan, await onboard(fan))
-        paid = await fan.pay(message_id=invoice["message_id"])
+        paid = await pay_invoice(fan, invoice)
         assert paid["ok"], paid
         await fan.next_saying(t("vip.payment.pending")[:30], within=60)
         row = await pool.fetchrow("SELECT * FROM received_payments WHERE charge_id = $1",

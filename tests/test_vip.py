@@ -85,9 +85,7 @@ class Journey:
     async def buy(self, plan: str = "mensual") -> str:
         """Open VIP, press the plan: the invoice reaches the chat; returns its payload."""
 
-        def invoices() -> list[dict[str, Any]]:
-            return [e for e in self.emulator.chats[self.user_id].transcript if e["kind"] == "bot_invoice"]
-
+        invoices = self.invoices
         before = len(invoices())
         await self.press("vip")
         await self.press(f"buy.{plan}")
@@ -100,6 +98,19 @@ class Journey:
         assert entry is not None
         payload: str = entry["payload"]
         return payload
+
+    def invoices(self) -> list[dict[str, Any]]:
+        """Invoices, and the messages whose button opens a subscription's invoice link (its payload added)."""
+        sent = []
+        for entry in self.emulator.chats[self.user_id].transcript:
+            links = [b["url"] for row in entry.get("buttons") or [] for b in row
+                     if str(b.get("url") or "").startswith("https://t.me/$")]  # fmt: skip
+            if entry["kind"] == "bot_invoice":
+                sent.append(entry)
+            elif entry["kind"] == "bot_message" and links:
+                terms = self.emulator.payments.invoice_links[links[0]]
+                sent.append({**entry, "payload": terms.payload, "invoice_link": links[0]})
+        return sent
 
     async def pre_checkout(self, payload: str, amount: int = 250) -> None:
         asked = request(self.user_id, "pre_checkout", first_name="Vera").model_copy(
@@ -312,14 +323,14 @@ async def _paid_in_telegram(journey: Journey, http: aiohttp.ClientSession, emula
     """Buy the monthly plan, accept its pre-checkout and pay it in the emulator: Telegram holds the charge, the journey
     has not heard of the payment yet. The invoice's payload and the charge id."""
     payload = await journey.buy()
-    invoice = [e for e in emulator.chats[journey.user_id].transcript if e["kind"] == "bot_invoice"][-1]
+    invoice = journey.invoices()[-1]
     await journey.pre_checkout(payload)
-    return payload, await _emulator_charge(http, emulator, bot, journey.user_id, invoice["message_id"])
+    return payload, await _emulator_charge(http, emulator, bot, journey.user_id, invoice)
 
 
 async def _emulator_charge(http: aiohttp.ClientSession, emulator: BotAPIEmulator, bot: Bot, user_id: int,
-                           message_id: int) -> str:  # fmt: skip
-    """Pay the invoice message in the emulator, answering its pre-checkout ourselves; the charge id."""
+                           invoice: dict[str, Any]) -> str:  # fmt: skip
+    """Pay the invoice message (or a subscription's invoice link) in the emulator, answering its pre-checkout ourselves; the charge id."""
 
     async def answer() -> None:
         # No bot process in this test (the journey already accepted the pre-checkout): say yes for it.
@@ -331,7 +342,9 @@ async def _emulator_charge(http: aiohttp.ClientSession, emulator: BotAPIEmulator
             await asyncio.sleep(0.05)
 
     answering = asyncio.create_task(answer())
-    paid = await control(http, "POST", f"{emulator.base_url}/control/users/{user_id}/pay", {"message_id": message_id})
+    which = {"invoice_link": invoice["invoice_link"]} if "invoice_link" in invoice else {
+        "message_id": invoice["message_id"]}  # fmt: skip
+    paid = await control(http, "POST", f"{emulator.base_url}/control/users/{user_id}/pay", which)
     await answering
     assert paid["ok"], paid
     charge: str = paid["telegram_payment_charge_id"]
@@ -373,8 +386,8 @@ async def test_a_payment_for_an_erased_journey_is_kept_listed_and_refunded(
     await journey.press("erase")
     await journey.press("erase_confirm")
     await eventually(lambda: _ended(journey), within=30)
-    invoice = [e for e in emulator.chats[journey.user_id].transcript if e["kind"] == "bot_invoice"][-1]
-    charge = await _emulator_charge(http, emulator, telegram_bot, journey.user_id, invoice["message_id"])
+    invoice = journey.invoices()[-1]
+    charge = await _emulator_charge(http, emulator, telegram_bot, journey.user_id, invoice)
     paid = request(journey.user_id, "payment", first_name="Vera").model_copy(
         update={"payment": PaymentDetails(payload=payload, currency="XTR", total_amount=250, charge_id=charge)})  # fmt: skip
     assert await take_payment(vip_world, pool, paid) == "vip.payment.held"

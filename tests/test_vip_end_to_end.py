@@ -1,22 +1,25 @@
-"""VIP through the real bot process: Stars invoice, pre-checkout, payment, channel link, passes, refunds."""
+"""VIP through the real bot process: Stars invoice, pre-checkout, payment, channel link, passes, refunds, and the
+monthly plan as a Stars subscription (renewals, cancel and resume on the VIP screen)."""
 
 from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import asyncpg
 import pytest
+from aiogram import Bot
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from adapters.stars import TelegramStars, reconcile
 from adapters.texts import t
 from infra.settings import EMULATOR_VIP_CHANNEL
 from tests.helpers import eventually, new_user_id
-from tests.telegram import EmulatedUser, control, onboard, payments, redeliver
+from tests.telegram import EmulatedUser, control, onboard, pay_invoice, payments, redeliver, vip_invoice
 from tests.test_end_to_end import bot_environment, running_bot
 from tools.emulator import BotAPIEmulator
 from workflows.contracts import JourneyError, JourneyState
@@ -45,12 +48,12 @@ async def test_a_fan_buys_vip_with_stars_joins_the_channel_and_is_refunded(
     await fan.press(menu["message_id"], fan.button(menu, "VIP"))
     plans = await fan.next_from_bot()
     assert "Elige tu plan" in plans["text"]
-    await fan.press(plans["message_id"], fan.button(plans, "VIP Mensual"))
+    await fan.press(plans["message_id"], fan.button(plans, "VIP Trimestral"))  # a one-time purchase: an invoice
     invoice = await fan.next_from_bot("bot_invoice", within=30)
-    assert (invoice["currency"], invoice["total_amount"], invoice["title"]) == ("XTR", 250, "VIP Mensual")
+    assert (invoice["currency"], invoice["total_amount"], invoice["title"]) == ("XTR", 600, "VIP Trimestral")
 
     # Someone else's invoice: the bot refuses the pre-checkout with the journey's words, no Stars move.
-    forged = await fan.pay(payload=invoice["payload"].replace(str(fan.user_id), "4242"), total_amount=250)
+    forged = await fan.pay(payload=invoice["payload"].replace(str(fan.user_id), "4242"), total_amount=600)
     assert forged["answered"] and not forged["ok"]
     assert forged["error_message"] == t(f"reject.{JourneyError.INVOICE_FOREIGN}", "es")
 
@@ -167,3 +170,57 @@ async def test_an_admin_pass_opens_vip_for_one_newcomer_only(
     assert t("notice.vip.pass.used", "es") in refused["text"]
     assert await pool.fetchval("SELECT redeemed_by FROM vip_passes WHERE token = $1", token.group(1)) == (
         newcomer.user_id)  # fmt: skip
+
+
+async def test_the_monthly_plan_renews_itself_and_the_vip_screen_cancels_and_resumes_it(
+    vip_bot: subprocess.Popen[bytes], emulator: BotAPIEmulator, http: aiohttp.ClientSession, client: Client,
+    pool: asyncpg.Pool, telegram_bot: Bot,
+) -> None:  # fmt: skip
+    fan = EmulatedUser(http, emulator.base_url, new_user_id(), first_name="Rita")
+    menu = await onboard(fan)
+    link_message = await vip_invoice(fan, menu)
+    assert "cada 30 días" in link_message["text"] and "invoice_link" in link_message
+    paid = await pay_invoice(fan, link_message)
+    assert paid["answered"] and paid["ok"], paid
+    await fan.next_saying("círculo íntimo")
+    handle = client.get_workflow_handle(journey_id(fan.user_id))
+
+    async def state_where(check: Callable[[JourneyState], bool]) -> JourneyState | None:
+        state: JourneyState = await handle.query(JourneyWorkflow.current_state)
+        return state if check(state) and not state.pending_effects else None
+
+    state = await eventually(lambda: state_where(lambda s: s.vip and s.subscription.renews), within=30)
+    assert state is not None and state.subscription.renewal_charge_id == paid["telegram_payment_charge_id"]
+
+    # The VIP screen: it renews on its own, and can be canceled.
+    await fan.send("/start")
+    menu = await fan.next_from_bot("bot_message")
+    while "💎 VIP" not in str(menu["buttons"]):
+        menu = await fan.next_from_bot("bot_message")
+    await fan.press(menu["message_id"], fan.button(menu, "VIP"))
+    screen = await fan.next_from_bot()
+    assert "se renueva el" in screen["text"] and "VIP Mensual" not in str(screen["buttons"])
+    await fan.press(screen["message_id"], fan.button(screen, "Cancelar renovación"))
+    screen = await fan.next_from_bot("bot_edit")
+    assert "termina el" in screen["text"] and "Reanudar" in str(screen["buttons"])
+
+    async def at_telegram(canceled: bool) -> bool | None:
+        subs = await control(http, "GET", f"{emulator.base_url}/control/subscriptions")
+        return True if [s["canceled"] for s in subs if s["user_id"] == fan.user_id] == [canceled] else None
+
+    assert await eventually(lambda: at_telegram(True), within=30)
+    await fan.press(screen["message_id"], fan.button(screen, "Reanudar"))
+    screen = await fan.next_from_bot("bot_edit")
+    assert "se renueva el" in screen["text"] and "Cancelar renovación" in str(screen["buttons"])
+    assert await eventually(lambda: at_telegram(False), within=30)
+
+    # Telegram charges the next period: the bot applies it, once, and VIP goes on to Telegram's date.
+    (renewal,) = await fan.renew_subscriptions()
+    assert renewal["outcome"] == "renewed"
+    await fan.next_saying("Renovado")
+    await redeliver(http, emulator.base_url, renewal["update_id"])
+    state = await eventually(lambda: state_where(lambda s: len(s.subscription.charges) == 2), within=30)
+    assert state is not None and state.subscription.expires_at is not None
+    assert int(state.subscription.expires_at.timestamp()) == renewal["subscription_expiration_date"]
+    assert await pool.fetchval("SELECT count(*) FROM payments WHERE telegram_user_id = $1", fan.user_id) == 2
+    assert await reconcile(pool, TelegramStars(telegram_bot)) == []

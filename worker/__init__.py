@@ -102,6 +102,7 @@ def build_activities(pool: asyncpg.Pool, redis: Redis, bot: Bot, *, vip_channel_
         payments.record_subscription,
         payments.refund_payment,
         payments.redeem_vip_pass,
+        payments.edit_star_subscription,
         shop.claim_stock,
         referrals.resolve_referral_code,
         referrals.save_referral_code,

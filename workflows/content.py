@@ -239,6 +239,11 @@ class Referrals(_Strict):
     payment_amount: int = Field(default=7, ge=0, le=10_000)
 
 
+# A Telegram Stars subscription renews every 30 days (2592000 s, the only period Telegram allows), for at most 2500.
+SUBSCRIPTION_DAYS: Final = 30
+SUBSCRIPTION_MAX_STARS: Final = 2500
+
+
 class Plan(_Strict):
     """A VIP plan sold for Telegram Stars."""
 
@@ -247,6 +252,16 @@ class Plan(_Strict):
     description: Localized
     days: int = Field(ge=1, le=366)
     stars: int = Field(ge=1, le=10_000)
+    # Sold as a Telegram Stars subscription, charged every 30 days until canceled (Telegram allows 30 days only,
+    # and at most 2500 Stars).
+    renews: bool = False
+
+    @model_validator(mode="after")
+    def _renewable(self) -> Plan:
+        if self.renews and (self.days != SUBSCRIPTION_DAYS or self.stars > SUBSCRIPTION_MAX_STARS):
+            raise ValueError(f"a plan that renews lasts {SUBSCRIPTION_DAYS} days and costs at most "
+                             f"{SUBSCRIPTION_MAX_STARS} Stars (Telegram's subscriptions)")  # fmt: skip
+        return self
 
 
 class Vip(_Strict):

@@ -19,8 +19,8 @@ T = TypeVar("T", Fragment, Goal, Plan)
 # Fragment fields compared one by one; the ones in SHORT_FIELDS also show their values.
 FRAGMENT_FIELDS: Final = ("chapter", "title", "text", "teaser", "requires", "next", "ending")
 GOAL_FIELDS: Final = ("title", "description", "metric", "target")
-PLAN_FIELDS: Final = ("name", "description", "days", "stars")
-SHORT_FIELDS: Final = frozenset({"chapter", "next", "ending", "metric", "target", "days", "stars"})
+PLAN_FIELDS: Final = ("name", "description", "days", "stars", "renews")
+SHORT_FIELDS: Final = frozenset({"chapter", "next", "ending", "metric", "target", "days", "stars", "renews"})
 
 
 class FieldChange(BaseModel):

@@ -72,6 +72,11 @@ class PaymentDetails(BaseModel):
     # Only on a successful payment: Telegram's id for the charge (the key a payment is recorded once by).
     charge_id: str = ""
     provider_charge_id: str = ""
+    # A Stars subscription's charge (the first one, or a renewal Telegram made on its own) and the end of the
+    # period it paid for.
+    is_recurring: bool = False
+    is_first_recurring: bool = False
+    subscription_expiration_date: datetime | None = None
 
 
 class JourneyRequest(BaseModel):
@@ -294,6 +299,18 @@ class SendInvoice(BaseModel):
     title: str
     description: str
     stars: int
+    # Seconds between charges of a Stars subscription (Telegram allows 2592000 only); 0 for a one-time purchase.
+    subscription_period: int = 0
+
+
+class EditStarSubscription(BaseModel):
+    """Cancel (or resume) the renewals of the user's Stars subscription at Telegram (editUserStarSubscription)."""
+
+    kind: Literal["edit_star_subscription"] = "edit_star_subscription"
+    user_id: int
+    idempotency_key: str
+    charge_id: str  # the subscription's first charge
+    canceled: bool
 
 
 class RecordPayment(BaseModel):
@@ -388,11 +405,13 @@ Effect = Annotated[
     | OpenVipChannel
     | CloseVipChannel
     | TellReferrer
-    | SaveReferralCode,
+    | SaveReferralCode
+    | EditStarSubscription,
     Field(discriminator="kind"),
 ]
 # What Telegram carries out (messages, invoices, refunds, the VIP channel's door): each waits a bounded time.
-TELEGRAM_EFFECTS: Final = (Notify, ExportData, SendInvoice, RefundPayment, OpenVipChannel, CloseVipChannel)
+TELEGRAM_EFFECTS: Final = (Notify, ExportData, SendInvoice, RefundPayment, OpenVipChannel, CloseVipChannel,
+                           EditStarSubscription)  # fmt: skip
 
 
 class ParkedEffect(BaseModel):
@@ -498,6 +517,10 @@ class Subscription(BaseModel):
     saves: int = 0
     # When the last fresh link to the VIP channel was asked for.
     link_sent_at: datetime | None = None
+    # A Stars subscription: Telegram charges every 30 days on its own until it is canceled (here or by the user).
+    renews: bool = False
+    renewal_charge_id: str = ""  # its first charge: the one editUserStarSubscription names
+    canceled: bool = False
 
 
 class Purchase(BaseModel):

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         PROJECTION_EFFECTS,
         TELEGRAM_EFFECTS,
         CloseVipChannel,
+        EditStarSubscription,
         Effect,
         EraseData,
         ExportData,
@@ -73,6 +74,7 @@ ACTIVITY_FOR: Final[dict[type[Any], Callable[[Any, Any], Awaitable[None]]]] = {
     CloseVipChannel: VipChannel.close_vip_channel,
     SaveReferralCode: Referrals.save_referral_code,
     TellReferrer: Referrals.tell_referrer,
+    EditStarSubscription: Payments.edit_star_subscription,
 }
 
 

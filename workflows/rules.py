@@ -56,6 +56,7 @@ SETTINGS_ACTIONS: Final = frozenset({"notifications_toggle", "language.es", "lan
                                      "erase_confirm"})  # fmt: skip
 # Buttons the journey answers (story choices are "pick.<choice id>", checked against the content).
 ACTIONS: Final = frozenset({"onboarding_next", "menu", story.NEXT, story.RESTART, story.PAY, subscription.CHANNEL_LINK,
+                            subscription.CANCEL_RENEWAL, subscription.RESUME_RENEWAL,
                             shop.BACKPACK, shop.AUCTIONS, referrals.OPEN} | set(MENU_LABELS) | SETTINGS_ACTIONS)  # fmt: skip
 # Buttons whose action names something after a prefix (a choice, a plan, an item, a backpack entry).
 ACTION_PREFIXES: Final = (story.PICK, f"{story.PAY}.", subscription.BUY, shop.ITEM, shop.BUY, shop.REOPEN)
@@ -364,6 +365,8 @@ def _active(turn: Turn, request: JourneyRequest, previous_visit: datetime | None
         return subscription.issue_invoice(turn, subscription.plan_for(content, action))
     if action == subscription.CHANNEL_LINK:
         return subscription.channel_link(turn)
+    if action in (subscription.CANCEL_RENEWAL, subscription.RESUME_RENEWAL):
+        return subscription.edit_renewal(turn, action)
     if shop.is_shop_action(action):
         return shop.play(turn, action, claim)
     if action == shop.AUCTIONS:  # drawn by the bot from the running auctions; the shop if it ever gets here

@@ -16,6 +16,7 @@ from workflows.auction_contracts import AuctionRecord, AuctionReport
 from workflows.broadcast_contracts import BroadcastPage, BroadcastRecord, PageOutcome, RecipientsPage, RecipientsRequest
 from workflows.contracts import (
     CloseVipChannel,
+    EditStarSubscription,
     EraseData,
     ExportData,
     ForgetJourney,
@@ -94,6 +95,11 @@ class Payments:
 
     @activity.defn
     async def redeem_vip_pass(self, claim: RedeemPass) -> PassRedemption:
+        raise NotImplementedError
+
+    @activity.defn
+    async def edit_star_subscription(self, effect: EditStarSubscription) -> None:
+        """Cancel or resume a Stars subscription's renewals at Telegram (already so counts as done)."""
         raise NotImplementedError
 
 

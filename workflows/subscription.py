@@ -11,6 +11,12 @@ Pure rules over ``JourneyState.subscription``; the journey sleeps on a Temporal 
 Perks (``state.vip``: the 1.5× besitos, VIP fragments, the VIP mission and achievement) hold
 while active or in grace. A renewal extends from the current expiry, never from now; after the
 grace period it starts from now. Every payment is applied once, by Telegram's charge id.
+
+A plan that ``renews`` is sold as a Telegram Stars subscription (an invoice link with a 30-day period): its first
+payment starts VIP, and each renewal Telegram charges on its own arrives as one more payment (the same invoice
+payload, ``is_recurring``) that extends VIP to the end of the period it paid for. The user may cancel the renewals
+(VIP lasts to the end of the period paid) and resume them; when Telegram stops charging (canceled, or not enough
+Stars), grace and expiry follow as for any plan. No reminders for a subscription that renews on its own.
 """
 
 from __future__ import annotations
@@ -18,11 +24,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Final
 
-from workflows.content import Content, Plan
+from workflows.content import SUBSCRIPTION_DAYS, Content, Plan
 from workflows.contracts import (
     Button,
     Charge,
     CloseVipChannel,
+    EditStarSubscription,
     Invoice,
     JourneyError,
     JourneyState,
@@ -56,6 +63,12 @@ REFERRAL_PREFIX: Final = "referral:"
 NO_STARS: Final = (PASS_PREFIX, SHOP_PREFIX, IMPORT_PREFIX, REFERRAL_PREFIX)
 # A fresh single-use link to the VIP channel (the one sent at purchase lapses after a day); at most one this often.
 CHANNEL_LINK: Final = "vip.link"
+# The VIP screen's buttons for a Stars subscription: stop its renewals, or let them go on again.
+CANCEL_RENEWAL: Final = "vip.renewal.cancel"
+RESUME_RENEWAL: Final = "vip.renewal.resume"
+SUBSCRIPTION_PERIOD: Final = 2_592_000  # seconds: 30 days, the only period Telegram allows
+# Telegram charges a renewal as its period ends: VIP waits this long for it before grace begins.
+RENEWAL_WAIT: Final = timedelta(hours=1)
 LINK_COOLDOWN: Final = timedelta(minutes=10)
 # Telegram's limits for an invoice's title and description.
 TITLE_LIMIT: Final = 32
@@ -99,11 +112,19 @@ def vip_screen(state: JourneyState, content: Content) -> Screen:
     if sub.expires_at is not None:
         params["expires"] = local_moment(sub.expires_at, zone)
         params["grace_ends"] = local_moment(sub.expires_at + timedelta(days=content.vip.grace_days), zone)
+    renewing = renews_on_its_own(state)
+    # A subscription starts when VIP is not running (Telegram's dates would overlap the days left); while it runs, the
+    # screen cancels or resumes it, and the other plans still add their days.
     rows = [[Button(label="vip.buy", action=f"{BUY}{p.code}", text=f"💎 {p.name.get(language)} · {p.stars} ⭐")]
-            for p in content.vip.plans]  # fmt: skip
+            for p in content.vip.plans if not (p.renews and _running(state))]  # fmt: skip
+    key = f"vip.menu.{sub.status}"
+    if sub.status == "active" and sub.renews:
+        key = f"vip.menu.{sub.status}.{'renews' if renewing else 'ends'}"
+        renewal = CANCEL_RENEWAL if renewing else RESUME_RENEWAL
+        rows.insert(0, [Button(label=renewal, action=renewal)])
     if state.vip:
         rows.insert(0, [Button(label="vip.channel.fresh", action=CHANNEL_LINK)])
-    return Screen(key=f"vip.menu.{sub.status}", params=params,
+    return Screen(key=key, params=params,
                   buttons=[*rows, [Button(label="menu.back", action="menu")]])  # fmt: skip
 
 
@@ -111,6 +132,7 @@ def issue_invoice(turn: Turn, plan: Plan) -> Screen:
     """Send a Stars invoice for ``plan``; older unpaid invoices beyond the last few go stale."""
     state = turn.state
     payload = invoice_payload(state.user_id, plan.code, state.screen_seq + 1)
+    subscribing = plan.renews and not _running(state)
     invoice = Invoice(payload=payload, plan=plan.code, stars=plan.stars, days=plan.days, issued_at=turn.now)
     state.subscription.invoices = [*state.subscription.invoices, invoice][-OPEN_INVOICES:]
     turn.effects.append(
@@ -123,9 +145,11 @@ def issue_invoice(turn: Turn, plan: Plan) -> Screen:
             title=plan.name.get(state.language)[:TITLE_LIMIT],
             description=plan.description.get(state.language)[:DESCRIPTION_LIMIT],
             stars=plan.stars,
+            subscription_period=SUBSCRIPTION_PERIOD if subscribing else 0,
         )
     )
-    return Screen(key="vip.invoice_sent", params={"plan": plan.name.get(state.language), "stars": plan.stars},
+    return Screen(key="vip.subscription_sent" if subscribing else "vip.invoice_sent",
+                  params={"plan": plan.name.get(state.language), "stars": plan.stars},
                   buttons=[[Button(label="menu.vip", action=OPEN)], [Button(label="menu.back", action="menu")]])  # fmt: skip
 
 
@@ -149,6 +173,7 @@ def check_pre_checkout(state: JourneyState, content: Content | None, payment: Pa
     if owner != state.user_id:
         raise SubscriptionRejection(JourneyError.INVOICE_FOREIGN, "this invoice was made for another user")
     if any(charge.payload == payment.payload for charge in state.subscription.charges):
+        # A subscription's renewals come without a pre-checkout query: its invoice is paid once here too.
         raise SubscriptionRejection(JourneyError.ALREADY_PAID, "this invoice is already paid")
     invoice = next((i for i in state.subscription.invoices if i.payload == payment.payload), None)
     if invoice is None:
@@ -189,6 +214,8 @@ def pay(turn: Turn, payment: PaymentDetails) -> Screen:
     sub = state.subscription
     if any(charge.charge_id == payment.charge_id for charge in sub.charges):
         return vip_screen(state, turn.content)  # Telegram told us twice: already applied
+    if payment.is_recurring and not payment.is_first_recurring:
+        return _renewed(turn, payment)
     invoice = next((i for i in sub.invoices if i.payload == payment.payload), None)
     if invoice is None:
         # The invoice was paid by an earlier charge, and Telegram took money again: record it for a refund.
@@ -214,9 +241,64 @@ def pay(turn: Turn, payment: PaymentDetails) -> Screen:
     )
     sub.invoices = [i for i in sub.invoices if i.payload != payment.payload]
     renewal = state.vip
+    if payment.is_first_recurring:
+        sub.renews, sub.renewal_charge_id, sub.canceled = True, payment.charge_id, False
     grant(turn, Charge(charge_id=payment.charge_id, payload=payment.payload, plan=invoice.plan,
-                       stars=payment.total_amount, days=invoice.days, paid_at=turn.now))  # fmt: skip
+                       stars=payment.total_amount, days=invoice.days, paid_at=turn.now),
+          until=payment.subscription_expiration_date if payment.is_recurring else None)  # fmt: skip
     return _granted_screen(state, turn.content, renewal)
+
+
+def _renewed(turn: Turn, payment: PaymentDetails) -> Screen:
+    """Telegram charged the subscription again, on its own: VIP goes on to the end of the period it paid for."""
+    state, sub = turn.state, turn.state.subscription
+    first = next((c for c in sub.charges if c.payload == payment.payload), None)
+    sold = _plan_paid(turn.content, payment.payload)
+    plan = first.plan if first is not None else sold.code if sold is not None else ""
+    turn.effects.append(
+        RecordPayment(
+            user_id=state.user_id,
+            charge_id=payment.charge_id,
+            provider_charge_id=payment.provider_charge_id,
+            payload=payment.payload,
+            plan=plan,
+            stars=payment.total_amount,
+            currency=payment.currency,
+            paid_at=turn.now,
+        )  # fmt: skip
+    )
+    if not sub.renewal_charge_id and first is not None:
+        sub.renewal_charge_id = first.charge_id
+    sub.renews = True
+    renewal = state.vip
+    grant(turn, Charge(charge_id=payment.charge_id, payload=payment.payload, plan=plan, stars=payment.total_amount,
+                       days=first.days if first is not None else SUBSCRIPTION_DAYS, paid_at=turn.now),
+          until=payment.subscription_expiration_date)  # fmt: skip
+    return _granted_screen(state, turn.content, renewal)
+
+
+def _running(state: JourneyState) -> bool:
+    """VIP active, before its end: a plan bought now adds days to it (a subscription would start its own period)."""
+    return state.vip and state.subscription.status == "active"
+
+
+def renews_on_its_own(state: JourneyState) -> bool:
+    """Whether Telegram will charge the user's subscription again at the end of the period paid."""
+    sub = state.subscription
+    return state.vip and sub.status == "active" and sub.renews and not sub.canceled
+
+
+def edit_renewal(turn: Turn, action: str) -> Screen:
+    """Cancel the subscription's renewals (VIP lasts to the end of the period paid) or resume them; the VIP screen
+    answers, updated. Telegram is told by an activity (``editUserStarSubscription``, the same answer twice)."""
+    state, sub = turn.state, turn.state.subscription
+    canceled = action == CANCEL_RENEWAL
+    if sub.renews and sub.status == "active" and sub.canceled != canceled and sub.renewal_charge_id:
+        sub.canceled = canceled
+        turn.effects.append(EditStarSubscription(
+            user_id=state.user_id, charge_id=sub.renewal_charge_id, canceled=canceled,
+            idempotency_key=f"journey-{state.user_id}:renewal:{sub.renewal_charge_id}:{turn.cause}"))  # fmt: skip
+    return vip_screen(state, turn.content)
 
 
 def redeem(turn: Turn, redemption: PassRedemption) -> Screen:
@@ -237,12 +319,16 @@ def redeem(turn: Turn, redemption: PassRedemption) -> Screen:
     return _granted_screen(state, turn.content, renewal)
 
 
-def grant(turn: Turn, charge: Charge) -> None:
-    """Add a charge's days: from the current expiry while VIP (or in grace), from now otherwise."""
+def grant(turn: Turn, charge: Charge, *, until: datetime | None = None) -> None:
+    """Add a charge's days: from the current expiry while VIP (or in grace), from now otherwise; a subscription's
+    charge lasts ``until`` the end of the period Telegram says it paid for (never shortening VIP)."""
     state, sub = turn.state, turn.state.subscription
     was_vip = state.vip
     base = sub.expires_at if was_vip and sub.expires_at is not None else turn.now
-    sub.expires_at = base + timedelta(days=charge.days)
+    if until is not None:
+        sub.expires_at = max(until, base) if was_vip else until
+    else:
+        sub.expires_at = base + timedelta(days=charge.days)
     if not was_vip:
         sub.started_at = turn.now
     sub.status = "active" if sub.expires_at > turn.now else "grace"
@@ -312,6 +398,8 @@ def end(turn: Turn, status: str) -> None:
     state, sub = turn.state, turn.state.subscription
     assert status in ("expired", "refunded")
     sub.status = "expired" if status == "expired" else "refunded"
+    # Telegram stopped charging (or gave a charge back, which ends the subscription): nothing renews any more.
+    sub.renews, sub.canceled = False, False
     state.vip = False
     save(turn)
     turn.effects.append(CloseVipChannel(user_id=state.user_id, reason=status))
@@ -332,8 +420,8 @@ def next_event(state: JourneyState, content: Content) -> datetime | None:
         return sub.expires_at + timedelta(days=content.vip.grace_days)
     if sub.status != "active":
         return None
-    due = [sub.expires_at]
-    if state.preferences.notifications:
+    due = [_expiry(state)]
+    if state.preferences.notifications and not renews_on_its_own(state):
         due += [sub.expires_at - timedelta(days=days) for days in content.vip.reminder_days_before
                 if _reminder_key(sub.expires_at, days) not in sub.reminded]  # fmt: skip
     return min(due)
@@ -346,11 +434,11 @@ def tick(turn: Turn) -> None:
     if sub.status == "active" and sub.expires_at is not None and turn.now < sub.expires_at:
         due = [days for days in content.vip.reminder_days_before
                if sub.expires_at - timedelta(days=days) <= turn.now and _reminder_key(sub.expires_at, days) not in sub.reminded]  # fmt: skip
-        if due and state.preferences.notifications:
+        if due and state.preferences.notifications and not renews_on_its_own(state):
             # Several due at once (a late renewal): one message, the nearest one.
             sub.reminded = [*sub.reminded, *(_reminder_key(sub.expires_at, days) for days in due)]
             notify(turn, "notify.vip.reminder", key=_reminder_key(sub.expires_at, min(due)))
-    if sub.status == "active" and sub.expires_at is not None and turn.now >= sub.expires_at:
+    if sub.status == "active" and sub.expires_at is not None and turn.now >= _expiry(state):
         sub.status = "grace"
         save(turn)
         notify(turn, "notify.vip.grace", key=f"grace:{sub.expires_at.isoformat()}")
@@ -383,6 +471,12 @@ def notify(turn: Turn, screen_key: str, *, key: str) -> None:
     screen = Screen(key=screen_key, params=params,
                     buttons=[[Button(label="menu.vip", action=OPEN)], [Button(label="menu.open", action="menu")]])  # fmt: skip
     turn.effects.append(notification(state, f"vip:{key}", screen))
+
+
+def _expiry(state: JourneyState) -> datetime:
+    """When an active VIP goes into grace: at its end, or a little later if Telegram is about to renew it."""
+    assert state.subscription.expires_at is not None
+    return state.subscription.expires_at + (RENEWAL_WAIT if renews_on_its_own(state) else timedelta(0))
 
 
 def _reminder_key(expires_at: datetime, days: int) -> str:

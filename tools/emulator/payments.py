@@ -7,7 +7,25 @@ message can be paid once, an invoice link any number of times. Payments in Stars
 transactions (``getStarTransactions``) and can be refunded (``refundStarPayment``); a refund puts a
 ``refunded_payment`` service message in the private chat, which the bot receives like any message.
 
+Subscriptions, as Telegram Stars subscriptions go: an invoice link made with ``subscription_period`` (2592000 s only,
+in Stars, one price of at most 2500) is paid like any link and starts a subscription (the successful payment has
+``is_recurring``, ``is_first_recurring`` and ``subscription_expiration_date``). Telegram charges it again when its
+period is due, with no pre-checkout query: the control API advances it to that moment; the renewal is one more
+``successful_payment`` (``is_recurring``, the same payload, a new charge id, the period after). A user without
+enough Stars is not charged and the subscription lapses, with nothing sent, as in Telegram; so does one canceled by
+the bot (``editUserStarSubscription``, which can resume it while its period runs) or refunded. Every user has
+:data:`DEFAULT_STARS` Stars unless the control API says otherwise; each payment in Stars takes from them.
+
 Control API:
+
+- ``POST /control/users/{user_id}/stars`` with {"balance"}: the user's Stars; returns {"balance"}.
+- ``POST /control/users/{user_id}/subscriptions/renew`` with {"invoice_link"?}: every active subscription of the
+  user (or the one of that link) reaches the end of its period: charged, or ended (canceled, or not enough Stars).
+  Returns a list of ``{"subscription_id", "outcome" ("renewed", "canceled", "insufficient_stars"),
+  "telegram_payment_charge_id", "update_id", "subscription_expiration_date"}``.
+- ``GET /control/subscriptions``: every subscription: ``{"subscription_id" (its first charge id), "user_id",
+  "invoice_link", "invoice_payload", "total_amount", "period", "expiration_date", "canceled", "active",
+  "charges"}``.
 
 - ``POST /control/users/{user_id}/pay`` with exactly one of {"message_id"}, {"invoice_link"} or
   {"payload", "currency"? (default "XTR"), "total_amount"}, plus profile fields: waits for the bot's answer
@@ -65,6 +83,9 @@ MAX_TITLE: Final = 32
 MAX_DESCRIPTION: Final = 255
 MAX_PAYLOAD_BYTES: Final = 128
 INVOICE_LINK_PREFIX: Final = "https://t.me/$"
+SUBSCRIPTION_PERIOD: Final = 2_592_000  # the only period Telegram allows: 30 days
+MAX_SUBSCRIPTION_STARS: Final = 2500
+DEFAULT_STARS: Final = 100_000  # a user's Stars unless a test says otherwise
 # Stars, and the provider currencies a test is likely to try; Telegram knows more.
 CURRENCIES: Final = frozenset({STARS, "USD", "EUR", "GBP", "RUB", "UAH", "BRL", "MXN", "ARS", "INR", "JPY"})
 _PRICE: Final = "Bad Request: can't parse labeled price: "
@@ -80,6 +101,7 @@ class Terms:
     currency: str
     prices: list[dict[str, Any]]
     start_parameter: str = ""
+    subscription_period: int = 0
 
     @property
     def total_amount(self) -> int:
@@ -111,12 +133,33 @@ class Charge:
     invoice_payload: str
     date: int
     refunded_at: int | None = None
+    subscription_period: int = 0
 
     def view(self) -> dict[str, Any]:
         return {"telegram_payment_charge_id": self.telegram_payment_charge_id,
                 "provider_payment_charge_id": self.provider_payment_charge_id, "user_id": self.user_id,
                 "currency": self.currency, "total_amount": self.total_amount, "invoice_payload": self.invoice_payload,
                 "date": self.date, "refunded": self.refunded_at is not None, "refunded_at": self.refunded_at}  # fmt: skip
+
+
+@dataclass
+class Subscription:
+    """A Stars subscription: its first charge names it; charged again every ``period`` until it ends."""
+
+    id: str
+    user_id: int
+    invoice_link: str
+    terms: Terms
+    expiration_date: int
+    charges: list[str]
+    canceled: bool = False  # by the bot: no more renewals, the period paid runs to its end
+    active: bool = True
+
+    def view(self) -> dict[str, Any]:
+        return {"subscription_id": self.id, "user_id": self.user_id, "invoice_link": self.invoice_link,
+                "invoice_payload": self.terms.payload, "total_amount": self.terms.total_amount,
+                "period": self.terms.subscription_period, "expiration_date": self.expiration_date,
+                "canceled": self.canceled, "active": self.active, "charges": list(self.charges)}  # fmt: skip
 
 
 @dataclass
@@ -132,6 +175,8 @@ class Payments:
     charges: dict[str, Charge] = field(default_factory=dict)
     # Star transactions, oldest first, as getStarTransactions dumps them.
     transactions: list[dict[str, Any]] = field(default_factory=list)
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    stars: dict[int, int] = field(default_factory=dict)
 
     def methods(self) -> dict[str, Handler]:
         return {
@@ -140,11 +185,15 @@ class Payments:
             "answerPreCheckoutQuery": self._answer_pre_checkout_query,
             "refundStarPayment": self._refund_star_payment,
             "getStarTransactions": self._get_star_transactions,
+            "editUserStarSubscription": self._edit_user_star_subscription,
         }
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/control/users/{user_id}/pay", self._control_pay)
         router.add_get("/control/payments", self._control_payments)
+        router.add_post("/control/users/{user_id}/stars", self._control_stars)
+        router.add_post("/control/users/{user_id}/subscriptions/renew", self._control_renew)
+        router.add_get("/control/subscriptions", self._control_subscriptions)
 
     # The Bot API -----------------------------------------------------------------------------------------
 
@@ -168,6 +217,15 @@ class Payments:
 
     async def _create_invoice_link(self, params: dict[str, Any]) -> str:
         terms = _terms(params)
+        if params.get("subscription_period") not in (None, "", 0, "0"):
+            period = _amount(params["subscription_period"])
+            # Telegram: 30 days exactly, Stars only, one price of at most 2500.
+            if period != SUBSCRIPTION_PERIOD:
+                raise BadRequest("Bad Request: SUBSCRIPTION_PERIOD_INVALID")
+            if terms.currency != STARS or terms.total_amount > MAX_SUBSCRIPTION_STARS:
+                raise BadRequest("Bad Request: SUBSCRIPTION_INVOICE_INVALID" if terms.currency != STARS
+                                 else "Bad Request: CURRENCY_TOTAL_AMOUNT_INVALID")  # fmt: skip
+            terms.subscription_period = period
         link = INVOICE_LINK_PREFIX + secrets.token_urlsafe(16)
         self.invoice_links[link] = terms
         return link
@@ -194,6 +252,9 @@ class Payments:
         if charge.refunded_at is not None:
             raise BadRequest("Bad Request: CHARGE_ALREADY_REFUNDED")
         charge.refunded_at = int(time.time())
+        for subscription in self.subscriptions.values():
+            if charge.telegram_payment_charge_id in subscription.charges:
+                subscription.active = False  # a refunded subscription is over
         user = self.emulator.users[user_id]
         self._record_transaction(charge, user, charge.refunded_at, refund=True)
         refund = RefundedPayment(currency=STARS, total_amount=charge.total_amount,
@@ -210,6 +271,66 @@ class Payments:
         newest_first = self.transactions[::-1]
         return {"transactions": newest_first[offset : offset + limit]}
 
+    async def _edit_user_star_subscription(self, params: dict[str, Any]) -> bool:
+        """Cancel (or resume) a subscription's renewals; the period paid runs to its end either way."""
+        user_id = user_id_param(params)
+        charge_id = required_str(params, "telegram_payment_charge_id")
+        canceled = bool_param(params, "is_canceled")
+        subscription = next((s for s in self.subscriptions.values() if charge_id in s.charges), None)
+        if subscription is None or subscription.user_id != user_id:
+            raise BadRequest("Bad Request: CHARGE_ID_INVALID")
+        if not subscription.active:
+            raise BadRequest("Bad Request: SUBSCRIPTION_NOT_ACTIVE")
+        subscription.canceled = canceled
+        return True
+
+    def balance(self, user_id: int) -> int:
+        return self.stars.setdefault(user_id, DEFAULT_STARS)
+
+    async def renew(self, user_id: int, invoice_link: str | None = None) -> list[dict[str, Any]]:
+        """Every active subscription of the user (or the one of ``invoice_link``) reaches its period's end."""
+        outcomes = []
+        for subscription in list(self.subscriptions.values()):
+            if subscription.user_id != user_id or not subscription.active:
+                continue
+            if invoice_link is not None and subscription.invoice_link != invoice_link:
+                continue
+            outcomes.append(await self._renew(subscription))
+        return outcomes
+
+    async def _renew(self, subscription: Subscription) -> dict[str, Any]:
+        terms = subscription.terms
+        outcome: dict[str, Any] = {"subscription_id": subscription.id, "telegram_payment_charge_id": None,
+                                   "update_id": None, "subscription_expiration_date": None}  # fmt: skip
+        if subscription.canceled:
+            subscription.active = False
+            return {**outcome, "outcome": "canceled"}
+        if self.balance(subscription.user_id) < terms.total_amount:
+            subscription.active = False  # Telegram could not charge: the subscription lapses, nothing is sent
+            return {**outcome, "outcome": "insufficient_stars"}
+        self.stars[subscription.user_id] -= terms.total_amount
+        user = self.emulator.users[subscription.user_id]
+        due = subscription.expiration_date
+        charge = self._charge(user, PreCheckout(id="", user_id=user["id"], currency=terms.currency,
+                                                total_amount=terms.total_amount, payload=terms.payload),
+                              date=due, subscription_period=terms.subscription_period)  # fmt: skip
+        subscription.charges.append(charge.telegram_payment_charge_id)
+        subscription.expiration_date = due + terms.subscription_period
+        paid = self._successful_payment(charge, subscription.expiration_date, first=False)
+        update = await self._service_message(user, "user_payment", charge, {"successful_payment": paid})
+        return {**outcome, "outcome": "renewed", "telegram_payment_charge_id": charge.telegram_payment_charge_id,
+                "subscription_expiration_date": subscription.expiration_date, **update}  # fmt: skip
+
+    @staticmethod
+    def _successful_payment(charge: Charge, expiration: int | None, *, first: bool) -> SuccessfulPayment:
+        recurring: dict[str, Any] = {} if expiration is None else {
+            "is_recurring": True, "is_first_recurring": first,
+            "subscription_expiration_date": expiration}  # fmt: skip
+        return SuccessfulPayment(currency=charge.currency, total_amount=charge.total_amount,
+                                 invoice_payload=charge.invoice_payload,
+                                 telegram_payment_charge_id=charge.telegram_payment_charge_id,
+                                 provider_payment_charge_id=charge.provider_payment_charge_id, **recurring)  # fmt: skip
+
     # Users paying --------------------------------------------------------------------------------------
 
     async def pay(self, user_id: int, *, message_id: int | None = None, invoice_link: str | None = None,
@@ -218,6 +339,9 @@ class Payments:
         """The user pays an invoice message, an invoice link or a forged payload; see the module docstring."""
         user = self.emulator.user(user_id, profile)
         message_key, terms = self._terms_to_pay(user_id, message_id, invoice_link, payload, currency, total_amount)
+        if terms.subscription_period and any(s.user_id == user_id and s.invoice_link == invoice_link and s.active
+                                             for s in self.subscriptions.values()):  # fmt: skip
+            raise BadRequest("Bad Request: SUBSCRIPTION_ALREADY_ACTIVE")
         query = PreCheckout(id=str(secrets.randbelow(9 * 10**18) + 10**18), user_id=user_id, currency=terms.currency,
                             total_amount=terms.total_amount, payload=terms.payload)  # fmt: skip
         self.queries[query.id] = query
@@ -233,11 +357,16 @@ class Payments:
             return result
         if message_key is not None:
             self.paid_messages.add(message_key)
-        charge = self._charge(user, query)
-        paid = SuccessfulPayment(currency=charge.currency, total_amount=charge.total_amount,
-                                 invoice_payload=charge.invoice_payload,
-                                 telegram_payment_charge_id=charge.telegram_payment_charge_id,
-                                 provider_payment_charge_id=charge.provider_payment_charge_id)  # fmt: skip
+        charge = self._charge(user, query, subscription_period=terms.subscription_period)
+        if query.currency == STARS:
+            self.stars[user_id] = max(0, self.balance(user_id) - charge.total_amount)  # the app buys what is missing
+        expiration = None
+        if terms.subscription_period:
+            expiration = charge.date + terms.subscription_period
+            self.subscriptions[charge.telegram_payment_charge_id] = Subscription(
+                id=charge.telegram_payment_charge_id, user_id=user_id, invoice_link=invoice_link or "", terms=terms,
+                expiration_date=expiration, charges=[charge.telegram_payment_charge_id])  # fmt: skip
+        paid = self._successful_payment(charge, expiration, first=True)
         update = await self._service_message(user, "user_payment", charge, {"successful_payment": paid})
         return {**result, "telegram_payment_charge_id": charge.telegram_payment_charge_id, **update}
 
@@ -266,13 +395,15 @@ class Payments:
             raise BadRequest("Bad Request: the invoice was already paid (its button now shows the receipt)")
         return key, self.invoice_messages[key]
 
-    def _charge(self, user: dict[str, Any], query: PreCheckout) -> Charge:
+    def _charge(self, user: dict[str, Any], query: PreCheckout, *, date: int | None = None,
+                subscription_period: int = 0) -> Charge:  # fmt: skip
         number = len(self.charges) + 1
         prefix = "stx" if query.currency == STARS else "tpc"
         charge = Charge(telegram_payment_charge_id=f"{prefix}{secrets.token_urlsafe(32)}",
                         provider_payment_charge_id=f"{user['id']}_{number}", user_id=user["id"],
                         currency=query.currency, total_amount=query.total_amount, invoice_payload=query.payload,
-                        date=int(time.time()))  # fmt: skip
+                        date=int(time.time()) if date is None else date,
+                        subscription_period=subscription_period)  # fmt: skip
         self.charges[charge.telegram_payment_charge_id] = charge
         if charge.currency == STARS:
             self._record_transaction(charge, user, charge.date, refund=False)
@@ -281,7 +412,8 @@ class Payments:
     def _record_transaction(self, charge: Charge, user: dict[str, Any], date: int, *, refund: bool) -> None:
         """A payment in Stars comes from the user (``source``); its refund goes to them (``receiver``)."""
         partner = TransactionPartnerUser(transaction_type="invoice_payment", user=User.model_validate(user),
-                                         invoice_payload=charge.invoice_payload)  # fmt: skip
+                                         invoice_payload=charge.invoice_payload,
+                                         subscription_period=charge.subscription_period or None)  # fmt: skip
         transaction = StarTransaction(id=charge.telegram_payment_charge_id, amount=charge.total_amount,
                                       date=datetime.fromtimestamp(date, UTC), source=None if refund else partner,
                                       receiver=partner if refund else None)  # fmt: skip
@@ -318,6 +450,23 @@ class Payments:
 
     async def _control_payments(self, request: web.Request) -> web.Response:
         return ok_response([charge.view() for charge in self.charges.values()])
+
+    async def _control_stars(self, request: web.Request) -> web.Response:
+        body = await json_body(request)
+        user_id = int(request.match_info["user_id"])
+        balance = body.get("balance")
+        if isinstance(balance, bool) or not isinstance(balance, int) or balance < 0:
+            raise BadRequest("Bad Request: balance must be a non-negative integer")
+        self.stars[user_id] = balance
+        return ok_response({"balance": balance})
+
+    async def _control_renew(self, request: web.Request) -> web.Response:
+        body = await json_body(request)
+        link = body.get("invoice_link")
+        return ok_response(await self.renew(int(request.match_info["user_id"]), str(link) if link else None))
+
+    async def _control_subscriptions(self, request: web.Request) -> web.Response:
+        return ok_response([subscription.view() for subscription in self.subscriptions.values()])
 
 
 def _terms(params: dict[str, Any]) -> Terms:

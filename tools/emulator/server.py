@@ -36,6 +36,9 @@ or Telegram's error shape:
   update; the transcript's ``user_withdraw_join_request``).
 - ``POST /control/users/{user_id}/pay``: the user pays an invoice (see :mod:`tools.emulator.payments`);
   ``GET /control/payments``: every charge and whether it was refunded.
+- ``POST /control/users/{user_id}/stars``: the user's Stars balance; ``POST
+  /control/users/{user_id}/subscriptions/renew``: Telegram charges the user's Stars subscriptions whose period is
+  due (or lets them lapse: canceled, not enough Stars); ``GET /control/subscriptions``: every subscription.
 - ``POST /control/users/{user_id}/media``, ``.../forward``, ``POST /control/channels/{chat_id}/posts``: users send
   files and forward messages, administrators post in channels (see :mod:`tools.emulator.media`);
   ``POST /control/users/{user_id}/paid_media``: the user buys paid media (see :mod:`tools.emulator.paid_media`).
