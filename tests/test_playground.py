@@ -421,6 +421,50 @@ class TestRefusals:
                                                                          "message_id": sent.message_id})  # fmt: skip
         assert status == 400 and answer == {"ok": False, "error": "Bad Request: the message has no invoice"}
 
+    async def test_paying_a_bad_invoice_link_is_refused_with_a_400_and_pays_nothing(
+        self, playground: Playground, emulator: BotAPIEmulator, http: aiohttp.ClientSession, bot: Bot, fan: Persona,
+        other_fan: Persona,
+    ) -> None:  # fmt: skip
+        await EmulatedUser(http, emulator.base_url, fan.user_id, first_name=fan.first_name).send("hola")
+        link = await bot.create_invoice_link(title="VIP Mensual", description="30 días", payload="vip-sub",
+                                             currency="XTR", prices=[LabeledPrice(label="VIP", amount=250)],
+                                             subscription_period=2_592_000)  # fmt: skip
+        # A button whose link looks like an invoice link but is none the bot created.
+        forged = "https://t.me/$forgedNoInvoice"
+        keyboard = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="💎 Suscribirme", url=link)],
+                                                         [InlineKeyboardButton(text="Otro", url=forged)]])  # fmt: skip
+        sent = await bot.send_message(fan.user_id, "VIP Mensual", reply_markup=keyboard)
+        before = (len(emulator.updates), [len(chat.transcript) for chat in emulator.chats.values()])
+        refusals: list[tuple[dict[str, Any], str]] = [
+            ({"invoice_link": "https://example.com/$abc"}, "invoice_link must be a Telegram invoice link"),
+            ({"invoice_link": "https://t.me/+invite"}, "invoice_link must be a Telegram invoice link"),
+            ({"invoice_link": 42}, "invoice_link must be a Telegram invoice link"),
+            ({"invoice_link": link, "message_id": sent.message_id}, "exactly one of message_id"),
+            ({}, "exactly one of message_id"),
+            ({"invoice_link": "https://t.me/$notInThisChat"}, "no button of this user's chat with Diana opens"),
+            ({"invoice_link": link, "user": other_fan.user_id}, "no button of this user's chat with Diana opens"),
+        ]
+        for body, reason in refusals:
+            status, answer = await api(http, playground, "POST", "/api/pay", {"user": fan.user_id, **body})
+            assert status == 400 and answer["ok"] is False and reason in answer["error"], (body, answer)
+        # The emulator's own refusal, with Telegram's words: no invoice behind the forged link.
+        status, answer = await api(http, playground, "POST", "/api/pay", {"user": fan.user_id,
+                                                                         "invoice_link": forged})  # fmt: skip
+        assert status == 400 and answer == {
+            "ok": False,
+            "error": "Bad Request: INVOICE_INVALID (no invoice behind that link)",
+        }
+        after = (len(emulator.updates), [len(chat.transcript) for chat in emulator.chats.values()])
+        assert after == before and not emulator.payments.charges and not emulator.payments.subscriptions
+        # The page's view: the real link's button shows what it sells (a subscription, not paid); the forged one
+        # stays a plain link.
+        status, answer = await api(http, playground, "GET", f"/api/chats/{fan.user_id}", user=fan.user_id)
+        item = next(i for i in answer["result"]["items"] if i["message_id"] == sent.message_id)
+        assert item["buttons"][0][0]["invoice"] == {"title": "VIP Mensual", "description": "30 días",
+                                                    "currency": "XTR", "amount": 250, "period": 2_592_000,
+                                                    "paid": False}  # fmt: skip
+        assert item["buttons"][1][0]["invoice"] is None
+
     async def test_files_are_served_only_to_who_sees_them_and_paid_media_only_once_bought(
         self, playground: Playground, emulator: BotAPIEmulator, http: aiohttp.ClientSession, bot: Bot, fan: Persona,
         other_fan: Persona,
@@ -623,8 +667,14 @@ async def _answered_later(emulator: BotAPIEmulator, bot: Bot, text: str) -> dict
 # The real product, through the page ---------------------------------------------------------------------
 
 
+def _subscriptions(emulator: BotAPIEmulator) -> list[dict[str, Any]]:
+    """The emulator's Stars subscriptions, as ``GET /control/subscriptions`` lists them."""
+    return [subscription.view() for subscription in emulator.payments.subscriptions.values()]
+
+
 async def test_a_fan_plays_from_start_to_vip_content_bought_with_stars(
-    diana: subprocess.Popen[bytes], playground: Playground, fan: Persona, browser_context: BrowserContext,
+    diana: subprocess.Popen[bytes], playground: Playground, emulator: BotAPIEmulator, http: aiohttp.ClientSession,
+    fan: Persona, browser_context: BrowserContext,
 ) -> None:  # fmt: skip
     page = await open_as(browser_context, playground, fan)
     await expect(messages(page)).to_contain_text("Escribe /start para conocer a Diana")
@@ -655,17 +705,37 @@ async def test_a_fan_plays_from_start_to_vip_content_bought_with_stars(
     await expect(messages(page)).to_contain_text("solo para mis VIP")
     await press(page, "VIP")
     await expect(messages(page)).to_contain_text("Elige tu plan")
+    # VIP Mensual is a Stars subscription: a message whose button opens the bot's invoice link (createInvoiceLink
+    # with a period); the page opens the same pay dialog for it, and pays through the link.
     await press(page, "VIP Mensual")
-    invoice = messages(page).locator(".invoice")
-    await expect(invoice).to_contain_text("250 ⭐")
-    await invoice.locator("xpath=ancestor::li").locator(".pay").click()
+    subscribe = messages(page).locator(".kb.invoice-link", has_text="250 ⭐")
+    await expect(subscribe).to_have_count(1)
+    # The offer's message, by its id: its button's label changes once paid.
+    offer_id = await subscribe.locator("xpath=ancestor::li").get_attribute("data-message-id")
+    offer = messages(page).locator(f'[data-message-id="{offer_id}"]')
+    await subscribe.click()
     dialog = page.locator("#stars-dialog")
     await expect(dialog.locator("#stars-title")).to_have_text("VIP Mensual")
-    await dialog.get_by_role("button", name="Pagar 250 ⭐").click()
+    await expect(dialog.locator("#stars-amount")).to_have_text("250 ⭐")
+    await expect(dialog.locator("#stars-period")).to_have_text("cada 30 días")
+    await dialog.get_by_role("button", name="Suscribirme por 250 ⭐").click()
     await expect(dialog).to_be_hidden()
     await expect(messages(page).locator(".service")).to_have_text("Pagaste 250 ⭐")
-    await expect(messages(page)).to_contain_text("Bienvenido a mi círculo íntimo")
-    await expect(invoice).to_contain_text("✓ Pagado")
+    # The VIP welcome arrives live, and the link's button shows the subscription paid.
+    welcome = messages(page).locator(".message", has_text="Bienvenido a mi círculo íntimo")
+    await expect(welcome).to_have_count(1)
+    await expect(welcome).to_contain_text("VIP Mensual")
+    await expect(messages(page).locator(".kb", has_text="Entrar al canal VIP")).to_be_visible()
+    await expect(offer.locator(".kb.invoice-link")).to_have_text("✓ Pagado")
+    await expect(offer.locator(".kb.invoice-link")).to_be_disabled()
+    (subscription,) = [s for s in _subscriptions(emulator) if s["user_id"] == fan.user_id]
+    assert subscription["active"] and subscription["total_amount"] == 250 and subscription["period"] == 2_592_000
+    # Paying the running subscription again: the emulator's refusal, in Telegram's words, and nothing charged.
+    status, answer = await api(
+        http, playground, "POST", "/api/pay", {"user": fan.user_id, "invoice_link": subscription["invoice_link"]}
+    )
+    assert status == 400 and answer == {"ok": False, "error": "Bad Request: SUBSCRIPTION_ALREADY_ACTIVE"}
+    assert len(emulator.payments.charges) == 1
 
     # The invite to the private channel joins it from the page; the channel shows up among the chats.
     await press(page, "Entrar al canal VIP")

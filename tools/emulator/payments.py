@@ -26,6 +26,9 @@ Control API:
 - ``GET /control/subscriptions``: every subscription: ``{"subscription_id" (its first charge id), "user_id",
   "invoice_link", "invoice_payload", "total_amount", "period", "expiration_date", "canceled", "active",
   "charges"}``.
+- ``GET /control/invoice_links``: every invoice link the bot created, as a user's app shows it before paying:
+  ``{"invoice_link", "title", "description", "currency", "total_amount", "subscription_period"}`` (0: not a
+  subscription; the payload is the bot's and not shown).
 
 - ``POST /control/users/{user_id}/pay`` with exactly one of {"message_id"}, {"invoice_link"} or
   {"payload", "currency"? (default "XTR"), "total_amount"}, plus profile fields: waits for the bot's answer
@@ -194,6 +197,7 @@ class Payments:
         router.add_post("/control/users/{user_id}/stars", self._control_stars)
         router.add_post("/control/users/{user_id}/subscriptions/renew", self._control_renew)
         router.add_get("/control/subscriptions", self._control_subscriptions)
+        router.add_get("/control/invoice_links", self._control_invoice_links)
 
     # The Bot API -----------------------------------------------------------------------------------------
 
@@ -467,6 +471,12 @@ class Payments:
 
     async def _control_subscriptions(self, request: web.Request) -> web.Response:
         return ok_response([subscription.view() for subscription in self.subscriptions.values()])
+
+    async def _control_invoice_links(self, request: web.Request) -> web.Response:
+        return ok_response([{"invoice_link": link, "title": terms.title, "description": terms.description,
+                             "currency": terms.currency, "total_amount": terms.total_amount,
+                             "subscription_period": terms.subscription_period}
+                            for link, terms in self.invoice_links.items()])  # fmt: skip
 
 
 def _terms(params: dict[str, Any]) -> Terms:

@@ -17,8 +17,10 @@ Everything the page does goes through here, for the person it says it is (one of
   most 40 MB in all (what the emulator takes in one request).
 - ``POST /api/press`` {"user", "chat_id", "message_id", "data"}: presses an inline button; answers with the bot's
   answer to the callback query (its toast or alert), once the bot gave it.
-- ``POST /api/pay`` {"user", "message_id"}: pays the invoice in that message with Stars, through the emulator's
-  real flow (the bot answers the pre-checkout query; on ``ok`` a successful payment follows).
+- ``POST /api/pay`` {"user", "message_id"} or {"user", "invoice_link"}: pays the invoice in that message, or the
+  invoice link (``https://t.me/$...``, what ``createInvoiceLink`` returns) a button of the person's chat with Diana
+  opens, with Stars, through the emulator's real flow (the bot answers the pre-checkout query; on ``ok`` a
+  successful payment follows; a link with a period starts a Stars subscription).
 - ``POST /api/paid_media`` {"user", "chat_id", "message_id"}: buys the paid media of a message.
 - ``POST /api/join`` {"user", "invite_link"} or {"user", "chat_id"}: joins a channel (an invite link the bot sent).
 - ``GET /api/files/{file_id}?user=ID``: a file the person can see, fetched with ``getFile`` and the file URL (the
@@ -48,7 +50,7 @@ from aiohttp import web
 
 from tools.emulator.files import KINDS, MAX_PHOTO_UPLOAD, MAX_UPLOAD
 from tools.emulator.markup import MAX_CALLBACK_DATA, MAX_CAPTION, MAX_TEXT
-from tools.playground.views import chat_view, file_ids
+from tools.playground.views import INVOICE_LINK, chat_view, file_ids, invoice_link_urls, with_invoice_links
 
 log = logging.getLogger("diana.playground")
 
@@ -326,7 +328,15 @@ class Playground:
                     "GET", f"/control/users/{persona.user_id}/chats/{chat_id}/messages/{message['message_id']}"
                 )
             seen.append(message)
-        return chat_view(seen, paid_invoices=(await self.feed(chat_id)).paid_invoices)
+        items = chat_view(seen, paid_invoices=(await self.feed(chat_id)).paid_invoices)
+        if not invoice_link_urls(items):
+            return items
+        # A button that opens an invoice link shows what it sells (as a Telegram app does), and a subscription the
+        # person has running as paid.
+        links = await self.control("GET", "/control/invoice_links")
+        subscriptions = await self.control("GET", "/control/subscriptions")
+        running = {s["invoice_link"] for s in subscriptions if s["user_id"] == persona.user_id and s["active"]}
+        return with_invoice_links(items, {link["invoice_link"]: link for link in links}, running)
 
     async def _chat_event(self, persona: Persona, chat_id: int) -> dict[str, Any]:
         return {"chat_id": chat_id, "items": await self.chat_items(persona, chat_id)}
@@ -495,12 +505,30 @@ class Playground:
     async def _pay(self, request: web.Request) -> web.Response:
         body = await _body(request)
         persona = self._persona(body.get("user"))
-        message_id = _int(body.get("message_id"), "message_id")
+        if (body.get("message_id") is None) == (body.get("invoice_link") is None):
+            raise Refused("give exactly one of message_id (an invoice message) and invoice_link (an invoice link)")
+        invoice: dict[str, Any]
+        if body.get("invoice_link") is not None:
+            link = body["invoice_link"]
+            if not isinstance(link, str) or not INVOICE_LINK.fullmatch(link):
+                raise Refused("invoice_link must be a Telegram invoice link (https://t.me/$...)")
+            await self._has_invoice_link(persona, link)
+            invoice = {"invoice_link": link}
+        else:
+            invoice = {"message_id": _int(body.get("message_id"), "message_id")}
         result = await self.control("POST", f"/control/users/{persona.user_id}/pay",
-                                    {"message_id": message_id, **persona.profile()})  # fmt: skip
+                                    {**invoice, **persona.profile()})  # fmt: skip
         await self.changed()
         return _ok({"ok": bool(result["ok"]), "answered": bool(result["answered"]),
                     "error_message": result["error_message"]})  # fmt: skip
+
+    async def _has_invoice_link(self, persona: Persona, link: str) -> None:
+        """An invoice link a button of the person's chat with Diana opens; refused otherwise."""
+        messages: list[dict[str, Any]] = await self.control("GET", f"/control/chats/{persona.user_id}/messages")
+        urls = {button.get("url") for message in messages
+                for row in message.get("reply_markup", {}).get("inline_keyboard", []) for button in row}  # fmt: skip
+        if link not in urls:
+            raise Refused("no button of this user's chat with Diana opens that invoice link")
 
     async def _buy_paid_media(self, request: web.Request) -> web.Response:
         body = await _body(request)

@@ -7,16 +7,20 @@ their ``file_id`` only; the page fetches them through the playground, which hold
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Final
 
 from tools.emulator.common import BOT_ID
+from tools.emulator.payments import INVOICE_LINK_PREFIX
 
 # How much of a replied message the quote above a reply shows.
 QUOTE_LENGTH: Final = 120
 # What a chat view carries at most: the newest messages (a long journey has hundreds of edits, not of messages).
 MAX_ITEMS: Final = 300
 MEDIA_KINDS: Final = ("photo", "video", "animation", "voice", "audio", "document")
+# An invoice link, as Telegram's apps recognise it: what createInvoiceLink returns (https://t.me/$slug).
+INVOICE_LINK: Final = re.compile(re.escape(INVOICE_LINK_PREFIX) + r"[A-Za-z0-9_-]{1,64}")
 
 
 def chat_view(
@@ -87,7 +91,31 @@ def buttons(message: Mapping[str, Any]) -> list[list[dict[str, Any]]]:
     """The inline keyboard: each button's label and what it does (a callback, a URL, paying the invoice)."""
     rows = message.get("reply_markup", {}).get("inline_keyboard", [])
     return [[{"text": str(button.get("text", "")), "data": button.get("callback_data"), "url": button.get("url"),
-              "pay": button.get("pay") is True} for button in row] for row in rows]  # fmt: skip
+              "pay": button.get("pay") is True, "invoice": None} for button in row] for row in rows]  # fmt: skip
+
+
+def invoice_link_urls(items: Iterable[Mapping[str, Any]]) -> set[str]:
+    """The invoice links the items' buttons open."""
+    return {str(button["url"]) for item in items for row in item["buttons"] for button in row
+            if button.get("url") and INVOICE_LINK.fullmatch(str(button["url"]))}  # fmt: skip
+
+
+def with_invoice_links(items: list[dict[str, Any]], links: Mapping[str, Mapping[str, Any]],
+                       running: Collection[str]) -> list[dict[str, Any]]:  # fmt: skip
+    """The items, each button that opens a known invoice link showing what it sells (``invoice``: title,
+    description, price, the subscription's period in seconds or 0, and ``paid``: a subscription of the person's
+    running on it; a link without a period can be paid again)."""
+    for item in items:
+        for row in item["buttons"]:
+            for button in row:
+                link = links.get(str(button.get("url") or ""))
+                if link is None:
+                    continue
+                period = int(link.get("subscription_period") or 0)
+                button["invoice"] = {"title": link.get("title"), "description": link.get("description"),
+                                     "currency": link.get("currency"), "amount": link.get("total_amount"),
+                                     "period": period, "paid": bool(period) and button["url"] in running}  # fmt: skip
+    return items
 
 
 def file_ids(items: Iterable[Mapping[str, Any]]) -> set[str]:

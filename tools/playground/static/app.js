@@ -290,13 +290,38 @@
     return button;
   }
 
-  // The Stars dialog: paying an invoice, or unlocking paid media.
-  function openStars({ heading, title, description, amount, confirm, act }) {
+  // A button that opens an invoice link (createInvoiceLink's https://t.me/$...): the same dialog, paid through the
+  // link; a link with a period is a Stars subscription ("cada 30 días"), shown paid while it runs.
+  function invoiceLinkButton(button) {
+    const invoice = button.invoice;
+    const every = invoice.period ? `cada ${Math.round(invoice.period / 86400)} días` : "";
+    const node = el("button", { type: "button", class: "kb pay invoice-link", text: invoice.paid ? "✓ Pagado" : button.text, disabled: invoice.paid });
+    node.addEventListener("click", () => openStars({
+      heading: invoice.period ? "Suscribirse con Telegram Stars" : "Pagar con Telegram Stars",
+      title: invoice.title || "Factura",
+      description: invoice.description || "",
+      amount: invoice.amount,
+      period: every,
+      confirm: invoice.period ? `Suscribirme por ${stars(invoice.amount)}` : `Pagar ${stars(invoice.amount)}`,
+      act: async () => {
+        const result = await post("/api/pay", { invoice_link: button.url });
+        if (!result.ok) throw new Error(result.error_message || "El pago no se completó: Diana no lo aceptó a tiempo.");
+        toast(invoice.period ? "Suscripción activada ⭐" : "Pago completado ⭐");
+        return true;
+      },
+    }));
+    return node;
+  }
+
+  // The Stars dialog: paying an invoice or an invoice link, or unlocking paid media.
+  function openStars({ heading, title, description, amount, period = "", confirm, act }) {
     const dialog = $("#stars-dialog");
     $("#stars-heading").textContent = heading;
     $("#stars-title").textContent = title;
     $("#stars-description").textContent = description;
     $("#stars-amount").textContent = stars(amount);
+    $("#stars-period").textContent = period;
+    $("#stars-period").hidden = !period;
     const error = $("#stars-error");
     error.hidden = true;
     const confirmButton = $("#stars-confirm");
@@ -334,6 +359,7 @@
 
   function keyboardButton(item, chat, button) {
     if (button.pay && item.invoice) return payButton(item, button.text);
+    if (button.url && button.invoice) return invoiceLinkButton(button);
     if (button.data) {
       const node = el("button", { type: "button", class: "kb", text: button.text, "data-callback": button.data });
       node.addEventListener("click", () => press(node, chat, item, button.data));
