@@ -51,7 +51,9 @@ def parse_content(text: str) -> CheckedContent:
         raise ContentRefused([f"the document is {size // 1024:,} KB; the limit is {MAX_CONTENT_BYTES // 1024:,} KB"])
     try:
         _refuse_anchors(text)
-        document = yaml.safe_load(text)
+        document = _as_json(text)
+        if document is None:
+            document = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise ContentRefused([f"not valid YAML: {error}"]) from None
     except RecursionError:
@@ -70,6 +72,18 @@ def parse_content(text: str) -> CheckedContent:
     if problems:
         raise ContentRefused(problems)
     return CheckedContent(content=content, digest=content_digest(content))
+
+
+def _as_json(text: str) -> object | None:
+    """A JSON document read as JSON (None when it is not one): YAML would read an emoji's escaped surrogate pair
+    ("\\ud83d\\udcf8", as ``json.dumps`` writes it) as two broken characters."""
+    if not text.lstrip().startswith("{"):
+        return None
+    try:
+        document: object = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return document
 
 
 def _refuse_anchors(text: str) -> None:

@@ -171,7 +171,7 @@ async def test_the_content_cli_checks_the_shipped_file_and_refuses_a_broken_one(
     env = hermetic.process_environment()
     ok = hermetic.run_diana(["-m", "tools.cli", "content", "check"], env, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
-    assert "20 fragments, 11 missions, 17 achievements — valid" in ok.stdout
+    assert "20 fragments, 11 missions, 18 achievements — valid" in ok.stdout
     broken = Path(str(tmp_path)) / "broken.yaml"
     broken.write_text((REPO_ROOT / "content" / "diana.yaml").read_text().replace("next: f04", "next: f99", 1))
     refused = hermetic.run_diana(["-m", "tools.cli", "content", "check", str(broken)], env, capture_output=True,
